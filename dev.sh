@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Transformation's two commands, for a Debian 12 machine with the .NET 10 SDK:
+#
+#   ./dev.sh run    installs what the machine lacks, then runs the whole system locally (Ctrl-C stops it)
+#   ./dev.sh test   installs what the machine lacks, then runs the full test suite and prints the totals
+#
+# Anything after the command goes to it: `./dev.sh run --temporary`, `./dev.sh test --filter Name~Outbox`.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Servers the fixtures and the local run start, the independent gRPC peer of the interop tests,
+# HTTP/2 load tooling for the benchmarks; util-linux gives setsid and setpriv.
+DEBIAN_PACKAGES=(postgresql-15 rabbitmq-server erlang-base python3 python3-grpcio python3-protobuf nghttp2-client util-linux procps)
+
+install_prerequisites() {
+  command -v dotnet >/dev/null || { echo "The .NET 10 SDK is required: https://learn.microsoft.com/dotnet/core/install/linux-debian" >&2; exit 1; }
+  local missing=()
+  for package in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  echo "Installing Debian packages: ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "Run as root or install: ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+run_system() {
+  dotnet build tools/Cli -c Release -nologo -v quiet
+  exec dotnet tools/Cli/bin/Release/net10.0/Transformation.Cli.dll run "$@"
+}
+
+run_tests() {
+  local results=TestResults
+  rm -rf "$results"
+  dotnet build Transformation.sln -c Release -nologo -v quiet
+  local status=0
+  # Test assemblies run in parallel, each with its own servers; a hung test fails the run instead of stalling it.
+  dotnet test Transformation.sln -c Release --no-build --results-directory "$results" \
+    --logger "trx" --logger "console;verbosity=minimal" --blame-hang-timeout 10m "$@" || status=$?
+  check_no_servers_left || status=1
+  summarize "$results"
+  return $status
+}
+
+# Every fixture removes its servers and folders; a leftover is a failure of the suite.
+check_no_servers_left() {
+  local root="${TMPDIR:-/tmp}/transformation-servers-$(id -u)"
+  for _ in $(seq 1 30); do
+    if ! ls -d "$root"/run-* >/dev/null 2>&1 && ! grep -qls "TRANSFORMATION_SERVER_RUN=$root/" /proc/[0-9]*/environ 2>/dev/null; then
+      return 0
+    fi
+    sleep 1
+  done
+  echo "Servers or folders of the test fixtures were left behind:" >&2
+  ls -d "$root"/run-* >&2 || true
+  return 1
+}
+
+# Sums the counters of every TRX file into the closing line: "N passed, N failed".
+summarize() {
+  /usr/bin/python3 - "$1" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+passed = failed = 0
+for trx in glob.glob(f"{sys.argv[1]}/**/*.trx", recursive=True):
+    counters = ET.parse(trx).getroot().find("t:ResultSummary/t:Counters", ns)
+    passed += int(counters.get("passed", 0))
+    failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0)) + int(counters.get("aborted", 0))
+print(f"{passed} passed, {failed} failed")
+PY
+}
+
+command="${1:-}"
+shift || true
+case "$command" in
+  run) install_prerequisites; run_system "$@" ;;
+  test) install_prerequisites; run_tests "$@" ;;
+  *) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,231 @@
+using System.Diagnostics;
+using Npgsql;
+
+namespace Transformation.ServerProcesses;
+
+public sealed record PostgresServerOptions
+{
+    /// <summary>Folder holding initdb and postgres; TRANSFORMATION_POSTGRES_BIN overrides the Debian default.</summary>
+    public string BinDirectory { get; init; } =
+        Environment.GetEnvironmentVariable("TRANSFORMATION_POSTGRES_BIN") ?? "/usr/lib/postgresql/15/bin";
+
+    /// <summary>A data folder to keep between runs; null for a throwaway server in a temporary folder.</summary>
+    public string? DataDirectory { get; init; }
+
+    /// <summary>0 picks a free loopback port.</summary>
+    public int Port { get; init; }
+
+    /// <summary>
+    /// Throwaway test servers skip fsync: a crash of the machine loses them anyway. A kept server (and a
+    /// benchmark that must measure real commit costs) runs durable.
+    /// </summary>
+    public bool Durable { get; init; }
+
+    public int MaxConnections { get; init; } = 400;
+}
+
+/// <summary>A PostgreSQL server process started from the installed binaries, listening on loopback.</summary>
+public sealed class PostgresServer : IAsyncDisposable
+{
+    public const string DebianPackage = "postgresql-15";
+    private const string SuperUser = "postgres";
+
+    private readonly RunDirectory? _temporary;
+    private readonly string _dataDirectory;
+    private readonly string _socketDirectory;
+    private SupervisedProcess? _process;
+
+    private PostgresServer(RunDirectory? temporary, string dataDirectory, string socketDirectory, int port)
+    {
+        _temporary = temporary;
+        _dataDirectory = dataDirectory;
+        _socketDirectory = socketDirectory;
+        Port = port;
+    }
+
+    public string Host { get; } = "127.0.0.1";
+
+    public int Port { get; }
+
+    public string DataDirectory => _dataDirectory;
+
+    public static async Task<PostgresServer> StartAsync(PostgresServerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new PostgresServerOptions();
+        var postgres = Prerequisites.RequireFile(Path.Combine(options.BinDirectory, "postgres"), "The PostgreSQL 15 server", DebianPackage);
+        var initdb = Prerequisites.RequireFile(Path.Combine(options.BinDirectory, "initdb"), "PostgreSQL's initdb", DebianPackage);
+        var runAs = RunAsPostgresUser();
+
+        var temporary = options.DataDirectory is null ? RunDirectory.Create() : null;
+        try
+        {
+            var root = temporary?.Subdirectory("postgres") ?? Directory.CreateDirectory(options.DataDirectory!).FullName;
+            var dataDirectory = Path.Combine(root, "data");
+            var socketDirectory = Path.Combine(root, "socket");
+            Directory.CreateDirectory(socketDirectory);
+            await GiveToServerUserAsync(runAs, root, cancellationToken);
+
+            if (!File.Exists(Path.Combine(dataDirectory, "PG_VERSION")))
+            {
+                await RunToEndAsync([.. runAs, initdb, "-D", dataDirectory, "-U", SuperUser, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
+                    cancellationToken);
+            }
+
+            var port = options.Port != 0 ? options.Port : FreePorts.Take(1)[0];
+            var server = new PostgresServer(temporary, dataDirectory, socketDirectory, port);
+            await server.StartProcessAsync(runAs, postgres, options, cancellationToken);
+            return server;
+        }
+        catch
+        {
+            temporary?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A connection string for a database on this server, as the superuser over TCP.</summary>
+    public string ConnectionString(string database = "postgres") => new NpgsqlConnectionStringBuilder
+    {
+        Host = Host,
+        Port = Port,
+        Username = SuperUser,
+        Database = database,
+        Pooling = true,
+        MaxPoolSize = 50,
+        Timeout = 15,
+    }.ConnectionString;
+
+    /// <summary>Creates an empty database and returns its connection string.</summary>
+    public async Task<string> CreateDatabaseAsync(string name, CancellationToken cancellationToken = default)
+    {
+        await ExecuteAsync($"CREATE DATABASE {QuoteIdentifier(name)}", cancellationToken);
+        return ConnectionString(name);
+    }
+
+    /// <summary>Drops a database, closing whatever connections it still has.</summary>
+    public async Task DropDatabaseAsync(string name, CancellationToken cancellationToken = default)
+    {
+        NpgsqlConnection.ClearAllPools();
+        await ExecuteAsync($"DROP DATABASE IF EXISTS {QuoteIdentifier(name)} WITH (FORCE)", cancellationToken);
+    }
+
+    public async Task<bool> DatabaseExistsAsync(string name, CancellationToken cancellationToken = default)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString());
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_database WHERE datname = @name", connection);
+        command.Parameters.AddWithValue("name", name);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))! == 1;
+    }
+
+    /// <summary>Stops the server with PostgreSQL's fast shutdown (sessions closed, data flushed).</summary>
+    public async Task StopAsync()
+    {
+        if (_process is null)
+        {
+            return;
+        }
+
+        NpgsqlConnection.ClearAllPools();
+        _process.Signal(Libc.SIGINT);
+        await _process.WaitForGroupExitAsync(TimeSpan.FromSeconds(30));
+        _process = null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _temporary?.Dispose();
+    }
+
+    private async Task StartProcessAsync(string[] runAs, string postgres, PostgresServerOptions options, CancellationToken cancellationToken)
+    {
+        string[] settings =
+        [
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", $"unix_socket_directories={_socketDirectory}",
+            "-c", $"max_connections={options.MaxConnections}",
+            "-c", $"fsync={(options.Durable ? "on" : "off")}",
+            "-c", $"full_page_writes={(options.Durable ? "on" : "off")}",
+            "-c", "logging_collector=off",
+        ];
+        var logFile = Path.Combine(Path.GetDirectoryName(_dataDirectory)!, "postgres.log");
+        _process = SupervisedProcess.Start([.. runAs, postgres, "-D", _dataDirectory, "-p", Port.ToString(), .. settings],
+            "INT", logFile, _temporary?.Path ?? _dataDirectory);
+
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"PostgreSQL exited while starting on port {Port}:\n{_process.LogTail()}");
+            }
+
+            try
+            {
+                await using var connection = new NpgsqlConnection(ConnectionString() + ";Pooling=false");
+                await connection.OpenAsync(cancellationToken);
+                return;
+            }
+            catch (NpgsqlException) when (waited.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+    }
+
+    private async Task ExecuteAsync(string sql, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString() + ";Pooling=false");
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static string QuoteIdentifier(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    /// <summary>PostgreSQL refuses to run as root; then it runs as the 'postgres' user the Debian package creates.</summary>
+    private static string[] RunAsPostgresUser()
+    {
+        if (!Libc.IsRoot)
+        {
+            return [];
+        }
+
+        if (!File.ReadLines("/etc/passwd").Any(line => line.StartsWith("postgres:", StringComparison.Ordinal)))
+        {
+            throw new MissingPrerequisiteException(
+                $"Running as root, PostgreSQL must run as the 'postgres' user, which does not exist. Install the Debian package '{DebianPackage}' (apt-get install {DebianPackage}), which creates it.",
+                DebianPackage);
+        }
+
+        return [Prerequisites.RequireOnPath("setpriv", "util-linux"), "--reuid=postgres", "--regid=postgres", "--init-groups", "--"];
+    }
+
+    private static async Task GiveToServerUserAsync(string[] runAs, string path, CancellationToken cancellationToken)
+    {
+        if (runAs.Length > 0)
+        {
+            await RunToEndAsync(["chown", "-R", "postgres:postgres", path], cancellationToken);
+        }
+    }
+
+    private static async Task RunToEndAsync(string[] commandLine, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo(commandLine[0]) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in commandLine.Skip(1))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var errors = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{string.Join(' ', commandLine)} failed ({process.ExitCode}):\n{await output}{await errors}");
+        }
+    }
+}

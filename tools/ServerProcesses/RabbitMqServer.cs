@@ -1,0 +1,280 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Serialization;
+
+namespace Transformation.ServerProcesses;
+
+public sealed record RabbitMqServerOptions
+{
+    /// <summary>The broker's start script; TRANSFORMATION_RABBITMQ_SERVER overrides the Debian default.</summary>
+    public string ServerScript { get; init; } =
+        Environment.GetEnvironmentVariable("TRANSFORMATION_RABBITMQ_SERVER") ?? "/usr/lib/rabbitmq/bin/rabbitmq-server";
+
+    /// <summary>A folder to keep between runs; null for a throwaway broker in a temporary folder.</summary>
+    public string? DataDirectory { get; init; }
+
+    /// <summary>Ports; 0 picks free loopback ports.</summary>
+    public int AmqpPort { get; init; }
+
+    public int ManagementPort { get; init; }
+
+    public string UserName { get; init; } = "transformation";
+
+    /// <summary>Null generates one for this server.</summary>
+    public string? Password { get; init; }
+}
+
+/// <summary>
+/// A RabbitMQ broker process with the management plugin (its HTTP API creates vhosts and lets tests
+/// inspect queues), started from the installed binaries with a private Erlang port mapper.
+/// </summary>
+public sealed class RabbitMqServer : IAsyncDisposable
+{
+    public const string DebianPackage = "rabbitmq-server";
+
+    private readonly RabbitMqServerOptions _options;
+    private readonly RunDirectory? _temporary;
+    private readonly string _root;
+    private readonly int _distributionPort;
+    private readonly int _portMapperPort;
+    private readonly HttpClient _management;
+    private SupervisedProcess? _process;
+
+    private RabbitMqServer(RabbitMqServerOptions options, RunDirectory? temporary, string root, int[] ports)
+    {
+        _options = options;
+        _temporary = temporary;
+        _root = root;
+        (AmqpPort, ManagementPort, _distributionPort, _portMapperPort) = (ports[0], ports[1], ports[2], ports[3]);
+        UserName = options.UserName;
+        Password = options.Password ?? Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
+        _management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ManagementPort}/api/"), Timeout = TimeSpan.FromSeconds(30) };
+        _management.DefaultRequestHeaders.Authorization =
+            new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{UserName}:{Password}")));
+    }
+
+    public string Host { get; } = "127.0.0.1";
+
+    public int AmqpPort { get; }
+
+    public int ManagementPort { get; }
+
+    public string UserName { get; }
+
+    public string Password { get; }
+
+    public bool IsRunning => _process is not null;
+
+    public static async Task<RabbitMqServer> StartAsync(RabbitMqServerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new RabbitMqServerOptions();
+        Prerequisites.RequireFile(options.ServerScript, "The RabbitMQ server", DebianPackage);
+        Prerequisites.RequireOnPath("epmd", "erlang-base");
+
+        var temporary = options.DataDirectory is null ? RunDirectory.Create() : null;
+        try
+        {
+            var root = temporary?.Subdirectory("rabbitmq") ?? Directory.CreateDirectory(options.DataDirectory!).FullName;
+            var free = FreePorts.Take(4);
+            var ports = new[] { options.AmqpPort, options.ManagementPort, 0, 0 }
+                .Select((port, i) => port != 0 ? port : free[i]).ToArray();
+            if (options.DataDirectory is not null)
+            {
+                // A kept broker keeps its node ports and its generated password next to its data.
+                ports = KeptPorts(root, ports);
+                options = options with { Password = options.Password ?? KeptPassword(root) };
+            }
+
+            var server = new RabbitMqServer(options, temporary, root, ports);
+            await server.StartProcessAsync(cancellationToken);
+            return server;
+        }
+        catch
+        {
+            temporary?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>An amqp:// address for a virtual host, with this server's credentials.</summary>
+    public Uri AmqpUri(string virtualHost = "/") =>
+        new($"amqp://{Uri.EscapeDataString(UserName)}:{Uri.EscapeDataString(Password)}@{Host}:{AmqpPort}/{Uri.EscapeDataString(virtualHost)}");
+
+    public async Task CreateVirtualHostAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var vhost = Uri.EscapeDataString(name);
+        (await _management.PutAsync($"vhosts/{vhost}", null, cancellationToken)).EnsureSuccessStatusCode();
+        var permissions = JsonContent.Create(new { configure = ".*", write = ".*", read = ".*" });
+        (await _management.PutAsync($"permissions/{vhost}/{Uri.EscapeDataString(UserName)}", permissions, cancellationToken)).EnsureSuccessStatusCode();
+    }
+
+    public async Task DeleteVirtualHostAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var response = await _management.DeleteAsync($"vhosts/{Uri.EscapeDataString(name)}", cancellationToken);
+        if (response.StatusCode != System.Net.HttpStatusCode.NotFound)
+        {
+            response.EnsureSuccessStatusCode();
+        }
+    }
+
+    public async Task<IReadOnlyList<string>> VirtualHostsAsync(CancellationToken cancellationToken = default) =>
+        (await _management.GetFromJsonAsync<List<NamedResource>>("vhosts", cancellationToken))!.Select(v => v.Name).ToList();
+
+    /// <summary>The queues of a virtual host as the broker reports them (name, messages ready, arguments).</summary>
+    public async Task<IReadOnlyList<QueueInfo>> QueuesAsync(string virtualHost, CancellationToken cancellationToken = default) =>
+        (await _management.GetFromJsonAsync<List<QueueInfo>>($"queues/{Uri.EscapeDataString(virtualHost)}", cancellationToken))!;
+
+    /// <summary>Kills the broker, as a crash or an outage would; the data stays for <see cref="RestartAsync"/>.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is null)
+        {
+            return;
+        }
+
+        await _process.KillAsync();
+        _process = null;
+    }
+
+    /// <summary>Stops the broker gracefully (SIGTERM to the node); the data stays.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is null)
+        {
+            return;
+        }
+
+        _process.SignalGroup(Libc.SIGTERM);
+        await _process.WaitForGroupExitAsync(TimeSpan.FromSeconds(60));
+        _process = null;
+    }
+
+    /// <summary>Starts the broker again on the same ports with the same data, after a stop or a kill.</summary>
+    public Task RestartAsync(CancellationToken cancellationToken = default) =>
+        _process is null ? StartProcessAsync(cancellationToken) : Task.CompletedTask;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_temporary is null)
+        {
+            await StopAsync();
+        }
+        else
+        {
+            await KillAsync(); // Throwaway data: no need to wait for a graceful stop.
+        }
+
+        _management.Dispose();
+        _temporary?.Dispose();
+    }
+
+    private async Task StartProcessAsync(CancellationToken cancellationToken)
+    {
+        var config = Path.Combine(_root, "rabbitmq.conf");
+        await File.WriteAllTextAsync(config, $"""
+            listeners.tcp.default = 127.0.0.1:{AmqpPort}
+            management.tcp.ip = 127.0.0.1
+            management.tcp.port = {ManagementPort}
+            default_user = {UserName}
+            default_pass = {Password}
+            loopback_users = none
+            log.console = true
+            log.file = false
+            """, cancellationToken);
+        var plugins = Path.Combine(_root, "enabled_plugins");
+        await File.WriteAllTextAsync(plugins, "[rabbitmq_management].", cancellationToken);
+
+        // The node name is tied to the data: a kept broker must keep it.
+        var nodeName = _temporary is null ? "transformation@localhost" : $"test-{AmqpPort}@localhost";
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["HOME"] = _root, // Erlang writes its cookie here, not in the user's home.
+            ["RABBITMQ_NODENAME"] = nodeName,
+            ["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1",
+            ["RABBITMQ_NODE_PORT"] = AmqpPort.ToString(),
+            ["RABBITMQ_DIST_PORT"] = _distributionPort.ToString(),
+            ["ERL_EPMD_PORT"] = _portMapperPort.ToString(),
+            ["ERL_EPMD_ADDRESS"] = "127.0.0.1",
+            ["RABBITMQ_MNESIA_BASE"] = Path.Combine(_root, "mnesia"),
+            ["RABBITMQ_LOG_BASE"] = Path.Combine(_root, "log"),
+            ["RABBITMQ_CONFIG_FILE"] = config,
+            ["RABBITMQ_ENABLED_PLUGINS_FILE"] = plugins,
+            ["RABBITMQ_PID_FILE"] = Path.Combine(_root, "rabbitmq.pid"),
+            ["RABBITMQ_LOGS"] = "-",
+        };
+
+        // A port mapper of our own, in the broker's process group: the one Erlang would start daemonizes and outlives everything.
+        var epmd = Prerequisites.RequireOnPath("epmd", "erlang-base");
+        string[] commandLine = ["/bin/sh", "-c", "\"$1\" -port \"$2\" & exec \"$3\"", "broker", epmd, _portMapperPort.ToString(), _options.ServerScript];
+        _process = SupervisedProcess.Start(commandLine, "TERM", Path.Combine(_root, "rabbitmq.log"), _temporary?.Path ?? _root, environment);
+
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (_process.HasExited || waited.Elapsed > TimeSpan.FromSeconds(90))
+            {
+                var log = _process.LogTail();
+                await KillAsync();
+                throw new InvalidOperationException($"RabbitMQ did not start on port {AmqpPort}:\n{log}");
+            }
+
+            if (FreePorts.IsListening(AmqpPort) && await ManagementAnswersAsync(cancellationToken))
+            {
+                return;
+            }
+
+            await Task.Delay(200, cancellationToken);
+        }
+    }
+
+    private async Task<bool> ManagementAnswersAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await _management.GetAsync("overview", cancellationToken);
+            return response.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    private static int[] KeptPorts(string root, int[] chosen)
+    {
+        var file = Path.Combine(root, "ports");
+        if (File.Exists(file))
+        {
+            var kept = File.ReadAllText(file).Split(',').Select(int.Parse).ToArray();
+            return [chosen[0], chosen[1], kept[2], kept[3]];
+        }
+
+        File.WriteAllText(file, string.Join(',', chosen));
+        return chosen;
+    }
+
+    private static string KeptPassword(string root)
+    {
+        var file = Path.Combine(root, "password");
+        if (!File.Exists(file))
+        {
+            File.WriteAllText(file, Convert.ToHexString(RandomNumberGenerator.GetBytes(12)));
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        return File.ReadAllText(file).Trim();
+    }
+
+    private sealed record NamedResource([property: JsonPropertyName("name")] string Name);
+}
+
+public sealed record QueueInfo(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("durable")] bool Durable,
+    [property: JsonPropertyName("auto_delete")] bool AutoDelete,
+    [property: JsonPropertyName("messages")] long? Messages,
+    [property: JsonPropertyName("arguments")] Dictionary<string, object> Arguments);

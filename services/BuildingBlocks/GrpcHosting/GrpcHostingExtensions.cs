@@ -1,0 +1,69 @@
+using ServiceDescriptor = Google.Protobuf.Reflection.ServiceDescriptor;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Transformation.GrpcHosting.Health.V1;
+using Transformation.GrpcHosting.Reflection.V1;
+using Transformation.ServiceDefaults;
+using V1Alpha = Transformation.GrpcHosting.Reflection.V1Alpha;
+
+namespace Transformation.GrpcHosting;
+
+public static class GrpcHostingExtensions
+{
+    /// <summary>Registers gRPC hosting: options ("GrpcHosting" section), health and reflection. Call after AddServiceDefaults.</summary>
+    public static IHostApplicationBuilder AddGrpcHosting(this IHostApplicationBuilder builder)
+    {
+        builder.AddValidatedOptions<GrpcHostingOptions>(GrpcHostingOptions.Section);
+        builder.Services.AddHealthChecks();
+        builder.Services.AddSingleton<GrpcServiceRegistry>();
+        builder.Services.AddSingleton<HealthService>();
+        builder.Services.AddSingleton<ReflectionService>();
+        builder.Services.AddSingleton<ReflectionV1AlphaService>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Maps every method of the proto <paramref name="service"/> to <typeparamref name="TService"/> at
+    /// <c>/package.Service/Method</c>; throws, naming the method, when one has no matching implementation.
+    /// The first call also maps grpc.health.v1, grpc.reflection.v1 and v1alpha, and UNIMPLEMENTED for unknown paths.
+    /// </summary>
+    public static IEndpointRouteBuilder MapGrpcService<TService>(this IEndpointRouteBuilder endpoints, ServiceDescriptor service)
+        where TService : class
+    {
+        var registry = endpoints.ServiceProvider.GetService<GrpcServiceRegistry>()
+            ?? throw new InvalidOperationException("Call builder.AddGrpcHosting() before mapping gRPC services.");
+        if (!registry.BuiltInsMapped)
+        {
+            registry.BuiltInsMapped = true;
+            MapService(endpoints, registry, typeof(HealthService), HealthReflection.Descriptor.Services[0]);
+            MapService(endpoints, registry, typeof(ReflectionService), ReflectionReflection.Descriptor.Services[0]);
+            MapService(endpoints, registry, typeof(ReflectionV1AlphaService), V1Alpha.ReflectionReflection.Descriptor.Services[0]);
+
+            // Literal routes win over this pattern, so it only catches paths no service maps.
+            endpoints.MapPost("/{service}/{method}", (HttpContext http, string service) =>
+                ServerCall.HandleUnimplemented(http, registry.IsKnownService(service)));
+        }
+
+        MapService(endpoints, registry, typeof(TService), service);
+        return endpoints;
+    }
+
+    private static void MapService(IEndpointRouteBuilder endpoints, GrpcServiceRegistry registry, Type serviceType, ServiceDescriptor service)
+    {
+        // Bind every method before mapping any, so a missing one fails start-up cleanly.
+        var methods = service.Methods.Select(m => ServerMethod.Bind(serviceType, m)).ToList();
+        registry.Add(service);
+        var options = endpoints.ServiceProvider.GetRequiredService<IOptions<GrpcHostingOptions>>();
+        var logger = endpoints.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Transformation.GrpcHosting");
+        foreach (var method in methods)
+        {
+            endpoints.MapPost(method.Path, (RequestDelegate)(http => ServerCall.HandleAsync(http, method, options.Value, logger)))
+                .WithDisplayName($"gRPC {method.Path}");
+        }
+    }
+}

@@ -1,0 +1,269 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
+using System.Runtime.CompilerServices;
+using Google.Protobuf;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace Transformation.GrpcHosting;
+
+/// <summary>One gRPC call on the server: checks the request, runs the handler, ends with a status.</summary>
+internal sealed partial class ServerCall
+{
+    private readonly HttpContext _http;
+    private readonly GrpcHostingOptions _options;
+    private readonly string? _requestEncoding;
+    private readonly bool _compressResponses;
+    private bool _responseStarted;
+
+    private ServerCall(HttpContext http, GrpcHostingOptions options, ServerCallContext context, string? requestEncoding, bool compressResponses)
+    {
+        _http = http;
+        _options = options;
+        Context = context;
+        _requestEncoding = requestEncoding;
+        _compressResponses = compressResponses;
+    }
+
+    public ServerCallContext Context { get; }
+
+    /// <summary>Handles a request routed to <paramref name="method"/>; every outcome ends in a gRPC status, never a 5xx.</summary>
+    public static async Task HandleAsync(HttpContext http, ServerMethod method, GrpcHostingOptions options, ILogger logger)
+    {
+        if (!ValidateRequest(http))
+        {
+            return;
+        }
+
+        var encoding = http.Request.Headers[GrpcProtocol.EncodingHeader].ToString();
+        encoding = encoding.Length == 0 ? null : encoding;
+        if (encoding is not (null or GrpcProtocol.Identity or GrpcProtocol.Gzip))
+        {
+            WriteStatusHeaders(http, StatusCode.Unimplemented, $"Unsupported grpc-encoding value '{encoding}'. Supported encodings: {GrpcProtocol.SupportedEncodings}", null);
+            return;
+        }
+
+        // A gRPC stream may outlive Kestrel's whole-body size limit and may pause for longer than its minimum data rate allows.
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
+        {
+            sizeFeature.MaxRequestBodySize = null;
+        }
+
+        http.Features.Get<IHttpMinRequestBodyDataRateFeature>()?.MinDataRate = null;
+
+        var timeout = GrpcProtocol.ParseTimeout(http.Request.Headers[GrpcProtocol.TimeoutHeader]);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        if (timeout is { } t)
+        {
+            deadline.CancelAfter(t);
+        }
+
+        var acceptsGzip = http.Request.Headers[GrpcProtocol.AcceptEncodingHeader].ToString()
+            .Split(',', StringSplitOptions.TrimEntries).Contains(GrpcProtocol.Gzip);
+        var context = new ServerCallContext(http, method.Path, ReadMetadata(http.Request.Headers),
+            timeout is { } d ? DateTime.UtcNow + d : DateTime.MaxValue, deadline.Token);
+        var call = new ServerCall(http, options, context, encoding, compressResponses: encoding is GrpcProtocol.Gzip && acceptsGzip);
+
+        http.Response.ContentType = GrpcProtocol.ContentType;
+        http.Response.Headers[GrpcProtocol.AcceptEncodingHeader] = GrpcProtocol.SupportedEncodings;
+        if (call._compressResponses)
+        {
+            http.Response.Headers[GrpcProtocol.EncodingHeader] = GrpcProtocol.Gzip;
+        }
+
+        using var activity = GrpcTelemetry.StartServer(method.Path, http.Request.Headers[GrpcProtocol.TraceParentHeader], http.Request.Headers[GrpcProtocol.TraceStateHeader]);
+        RpcException status;
+        try
+        {
+            await method.InvokeAsync(call);
+            status = new RpcException(StatusCode.OK, "");
+        }
+        catch (RpcException e)
+        {
+            status = e;
+        }
+        catch (Exception e) when (deadline.IsCancellationRequested && !http.RequestAborted.IsCancellationRequested)
+        {
+            _ = e;
+            status = new RpcException(StatusCode.DeadlineExceeded, "Deadline Exceeded");
+        }
+        catch (Exception) when (http.RequestAborted.IsCancellationRequested)
+        {
+            status = new RpcException(StatusCode.Cancelled, "Call cancelled by the client.");
+        }
+        catch (Exception e)
+        {
+            // The exception text may hold internals: log it, and send the caller only UNKNOWN.
+            LogHandlerFailed(logger, e, method.Path);
+            status = new RpcException(StatusCode.Unknown, "Exception was thrown by handler.");
+        }
+
+        GrpcTelemetry.SetStatus(activity, status.StatusCode);
+        if (http.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await call.EndAsync(status);
+    }
+
+    /// <summary>Answers a request to a path no service maps: UNIMPLEMENTED when it is a gRPC call, 404 otherwise.</summary>
+    public static Task HandleUnimplemented(HttpContext http, bool serviceKnown)
+    {
+        if (!GrpcProtocol.IsGrpcContentType(http.Request.ContentType))
+        {
+            http.Response.StatusCode = StatusCodes.Status404NotFound;
+            return Task.CompletedTask;
+        }
+
+        if (ValidateRequest(http))
+        {
+            WriteStatusHeaders(http, StatusCode.Unimplemented, serviceKnown ? "Method is unimplemented." : "Service is unimplemented.", null);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Reads the single request message of a unary or server-streaming call.</summary>
+    public async Task<T> ReadSingleAsync<T>(MessageParser<T> parser)
+        where T : class, IMessage<T>
+    {
+        var message = await ReadAsync(parser) ?? throw new RpcException(StatusCode.Internal, "Incomplete message.");
+        return await ReadAsync(parser) is null ? message : throw new RpcException(StatusCode.Internal, "Additional data after the message received.");
+    }
+
+    public async IAsyncEnumerable<T> ReadAllAsync<T>(MessageParser<T> parser, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        where T : class, IMessage<T>
+    {
+        while (await ReadAsync(parser) is { } message)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return message;
+        }
+    }
+
+    public async Task WriteMessageAsync(IMessage message, bool flush)
+    {
+        Context.CancellationToken.ThrowIfCancellationRequested();
+        if (!_responseStarted)
+        {
+            WriteMetadata(_http.Response.Headers, Context.ResponseHeaders);
+            _responseStarted = true;
+        }
+
+        MessageFraming.Write(_http.Response.BodyWriter, message, _compressResponses);
+        if (flush)
+        {
+            // Waits while the client's HTTP/2 window is full: this is the flow control.
+            var result = await _http.Response.BodyWriter.FlushAsync(Context.CancellationToken);
+            if (result.IsCanceled || result.IsCompleted)
+            {
+                throw new OperationCanceledException("The client stopped reading.");
+            }
+        }
+    }
+
+    private ValueTask<T?> ReadAsync<T>(MessageParser<T> parser)
+        where T : class, IMessage<T> =>
+        MessageFraming.ReadAsync(_http.Request.BodyReader, parser, _requestEncoding, _options.MaxReceiveMessageSize, Context.CancellationToken);
+
+    /// <summary>Sends the status: in trailers after a response began, else Trailers-Only (all in the one HEADERS frame).</summary>
+    private async Task EndAsync(RpcException status)
+    {
+        var trailers = Context.ResponseTrailers;
+        foreach (var entry in status.Trailers)
+        {
+            trailers.AddEntry(entry);
+        }
+
+        if (_responseStarted || _http.Response.HasStarted)
+        {
+            var headers = _http.Features.GetRequiredFeature<IHttpResponseTrailersFeature>().Trailers;
+            WriteMetadata(headers, trailers);
+            SetStatus(headers, status.StatusCode, status.Message, status.Details);
+        }
+        else
+        {
+            WriteMetadata(_http.Response.Headers, Context.ResponseHeaders);
+            WriteMetadata(_http.Response.Headers, trailers);
+            SetStatus(_http.Response.Headers, status.StatusCode, status.Message, status.Details);
+        }
+
+        await _http.Response.CompleteAsync();
+    }
+
+    /// <summary>Checks HTTP/2 and the content type: 426 and 415 as grpc-dotnet answers, with an INTERNAL status for gRPC clients.</summary>
+    private static bool ValidateRequest(HttpContext http)
+    {
+        if (!HttpProtocol.IsHttp2(http.Request.Protocol))
+        {
+            http.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
+            http.Response.Headers.Upgrade = "HTTP/2";
+            SetStatus(http.Response.Headers, StatusCode.Internal, $"Request protocol '{http.Request.Protocol}' is not supported.", null);
+            return false;
+        }
+
+        if (!GrpcProtocol.IsGrpcContentType(http.Request.ContentType))
+        {
+            http.Response.StatusCode = StatusCodes.Status415UnsupportedMediaType;
+            SetStatus(http.Response.Headers, StatusCode.Internal, http.Request.ContentType is null
+                ? "Content-Type is missing from the request."
+                : $"Content-Type '{http.Request.ContentType}' is not supported.", null);
+            return false;
+        }
+
+        return true;
+    }
+
+    private static void WriteStatusHeaders(HttpContext http, StatusCode code, string message, Google.Rpc.Status? details)
+    {
+        http.Response.ContentType = GrpcProtocol.ContentType;
+        http.Response.Headers[GrpcProtocol.AcceptEncodingHeader] = GrpcProtocol.SupportedEncodings;
+        SetStatus(http.Response.Headers, code, message, details);
+    }
+
+    private static void SetStatus(IHeaderDictionary headers, StatusCode code, string message, Google.Rpc.Status? details)
+    {
+        headers[GrpcProtocol.StatusHeader] = ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (message.Length > 0)
+        {
+            headers[GrpcProtocol.MessageHeader] = GrpcProtocol.EncodeMessage(message);
+        }
+
+        if (details is not null)
+        {
+            // Code and message must equal the trailers' (some clients let the details win).
+            details.Code = (int)code;
+            details.Message = message;
+            headers[GrpcProtocol.StatusDetailsHeader] = Convert.ToBase64String(details.ToByteArray()).TrimEnd('=');
+        }
+    }
+
+    private static Metadata ReadMetadata(IHeaderDictionary headers)
+    {
+        var metadata = new Metadata();
+        foreach (var (name, values) in headers)
+        {
+            if (GrpcProtocol.IsMetadataHeader(name))
+            {
+                foreach (var value in values)
+                {
+                    metadata.AddWire(name, value ?? "");
+                }
+            }
+        }
+
+        return metadata;
+    }
+
+    private static void WriteMetadata(IHeaderDictionary headers, Metadata metadata)
+    {
+        foreach (var entry in metadata)
+        {
+            headers.Append(entry.Key, entry.WireValue);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "gRPC handler for {Method} failed")]
+    private static partial void LogHandlerFailed(ILogger logger, Exception exception, string method);
+}

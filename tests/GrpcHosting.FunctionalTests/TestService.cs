@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using Google.Protobuf;
+using Transformation.Testing.V1;
+
+namespace Transformation.GrpcHosting.FunctionalTests;
+
+/// <summary>What the test service saw, for assertions on the server side.</summary>
+public sealed class ServerObservations
+{
+    private int _cancelledHandlers;
+    private long _countdownWritten;
+
+    public int CancelledHandlers => Volatile.Read(ref _cancelledHandlers);
+
+    public long CountdownWritten => Interlocked.Read(ref _countdownWritten);
+
+    public System.Collections.Concurrent.ConcurrentBag<string> ConnectionIds { get; } = [];
+
+    internal void HandlerCancelled() => Interlocked.Increment(ref _cancelledHandlers);
+
+    internal void Written() => Interlocked.Increment(ref _countdownWritten);
+
+    internal void ResetCountdown() => Interlocked.Exchange(ref _countdownWritten, 0);
+}
+
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "gRPC handlers are bound as instance methods.")]
+public sealed class TestService(ServerObservations observations)
+{
+    public async Task<EchoResponse> Echo(EchoRequest request, ServerCallContext context)
+    {
+        observations.ConnectionIds.Add(context.HttpContext.Connection.Id);
+        EchoMetadata(context);
+        if (request.Validate && request.Text.Length == 0)
+        {
+            throw RpcException.InvalidArgument("The request is invalid.", ("text", "must not be empty"));
+        }
+
+        if (request.FailCode != 0)
+        {
+            throw new RpcException((StatusCode)request.FailCode, request.FailMessage);
+        }
+
+        if (request.Crash)
+        {
+            throw new InvalidOperationException("secret internal detail");
+        }
+
+        if (request.DelayMs > 0)
+        {
+            try
+            {
+                await Task.Delay(request.DelayMs, context.CancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                observations.HandlerCancelled();
+                throw;
+            }
+        }
+
+        return new EchoResponse
+        {
+            Text = request.Text,
+            PayloadSize = request.Payload.Length,
+            Payload = request.ResponseSize > 0 ? ByteString.CopyFrom(new byte[request.ResponseSize]) : ByteString.Empty,
+            RequestEncoding = context.HttpContext.Request.Headers["grpc-encoding"].ToString(),
+            TraceId = Activity.Current?.TraceId.ToString() ?? "",
+            ParentSpanId = Activity.Current?.ParentSpanId.ToString() ?? "",
+        };
+    }
+
+    public async Task Countdown(CountdownRequest request, ServerStreamWriter<CountdownResponse> responses, ServerCallContext context)
+    {
+        var payload = ByteString.CopyFrom(new byte[request.PayloadSize]);
+        for (var i = request.Count; i > 0; i--)
+        {
+            await responses.WriteAsync(new CountdownResponse { Index = i, Payload = payload });
+            observations.Written();
+        }
+    }
+
+    public async Task<SumResponse> Sum(IAsyncEnumerable<SumRequest> requests, ServerCallContext context)
+    {
+        var response = new SumResponse();
+        await foreach (var request in requests)
+        {
+            response.Total += request.Value;
+            response.Count++;
+        }
+
+        return response;
+    }
+
+    public async Task Chat(IAsyncEnumerable<EchoRequest> requests, ServerStreamWriter<EchoResponse> responses, ServerCallContext context)
+    {
+        await foreach (var request in requests)
+        {
+            await responses.WriteAsync(new EchoResponse { Text = request.Text.ToUpperInvariant() });
+        }
+    }
+
+    /// <summary>Every x-* header comes back as a response header and as a trailer.</summary>
+    private static void EchoMetadata(ServerCallContext context)
+    {
+        foreach (var entry in context.RequestHeaders.Where(e => e.Key.StartsWith("x-", StringComparison.Ordinal)))
+        {
+            if (entry.IsBinary)
+            {
+                context.ResponseHeaders.Add(entry.Key, entry.Bytes!);
+                context.ResponseTrailers.Add(entry.Key, entry.Bytes!);
+            }
+            else
+            {
+                context.ResponseHeaders.Add(entry.Key, entry.Value!);
+                context.ResponseTrailers.Add(entry.Key, entry.Value!);
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using System.Net.Http.Headers;
+using RabbitMQ.Client;
+
+namespace Transformation.EventBus;
+
+/// <summary>A CloudEvent ready to send, as the outbox holds it.</summary>
+internal sealed record OutboxMessage(long Sequence, Guid EventId, string Topic, byte[] Envelope);
+
+/// <summary>Where the relay sends events: the broker directly, or the Dapr sidecar.</summary>
+internal interface IEventPublisher : IAsyncDisposable
+{
+    /// <summary>Returns once every message is confirmed, in order; throws if any is not.</summary>
+    Task PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken);
+
+    /// <summary>Drops the connection after a failure, so that the next publish starts afresh.</summary>
+    ValueTask ResetAsync();
+}
+
+/// <summary>Publishes persistent messages to the topic's fanout exchange and waits for the broker's confirms.</summary>
+internal sealed class RabbitMqPublisher(Uri rabbitMq, string appId) : IEventPublisher
+{
+    private readonly HashSet<string> _declaredTopics = new(StringComparer.Ordinal);
+    private IConnection? _connection;
+    private IChannel? _channel;
+
+    public async Task PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    {
+        var channel = await ChannelAsync(cancellationToken);
+        foreach (var topic in messages.Select(m => m.Topic).Distinct(StringComparer.Ordinal).Where(t => !_declaredTopics.Contains(t)))
+        {
+            await RabbitMqTopology.DeclareTopicAsync(channel, topic, cancellationToken);
+            _declaredTopics.Add(topic);
+        }
+
+        // Publishes are pipelined: each task completes when its confirm arrives; the channel keeps them in order.
+        var confirms = new List<Task>(messages.Count);
+        foreach (var message in messages)
+        {
+            var properties = new BasicProperties
+            {
+                Persistent = true,
+                ContentType = CloudEvent.MediaType,
+                MessageId = message.EventId.ToString(),
+            };
+            confirms.Add(channel.BasicPublishAsync(message.Topic, "", mandatory: false, properties, message.Envelope, cancellationToken).AsTask());
+        }
+
+        await Task.WhenAll(confirms);
+    }
+
+    public async ValueTask ResetAsync()
+    {
+        _declaredTopics.Clear();
+        var (channel, connection) = (_channel, _connection);
+        (_channel, _connection) = (null, null);
+        await RabbitMqConnections.CloseQuietlyAsync(channel, connection);
+    }
+
+    public ValueTask DisposeAsync() => ResetAsync();
+
+    private async Task<IChannel> ChannelAsync(CancellationToken cancellationToken)
+    {
+        if (_channel is { IsOpen: true })
+        {
+            return _channel;
+        }
+
+        await ResetAsync();
+        _connection = await RabbitMqConnections.ConnectAsync(rabbitMq, $"{appId}-outbox-relay", cancellationToken);
+        _channel = await _connection.CreateChannelAsync(
+            new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true,
+                outstandingPublisherConfirmationsRateLimiter: null), cancellationToken);
+        return _channel;
+    }
+}
+
+/// <summary>Publishes through the sidecar: <c>POST /v1.0/publish/{pubsub}/{topic}</c> with the CloudEvent as the body (Dapr keeps its fields).</summary>
+internal sealed class DaprSidecarPublisher(HttpClient http, string pubSubName) : IEventPublisher
+{
+    private static readonly MediaTypeHeaderValue CloudEventContentType = new(CloudEvent.MediaType);
+
+    public async Task PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    {
+        // One at a time: the sidecar answers each publish only after the broker confirmed it, and order per aggregate matters.
+        foreach (var message in messages)
+        {
+            using var content = new ByteArrayContent(message.Envelope);
+            content.Headers.ContentType = CloudEventContentType;
+            var path = $"v1.0/publish/{Uri.EscapeDataString(pubSubName)}/{Uri.EscapeDataString(message.Topic)}";
+            using var response = await http.PostAsync(new Uri(path, UriKind.Relative), content, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                var error = await response.Content.ReadAsStringAsync(cancellationToken);
+                throw new HttpRequestException($"The Dapr sidecar refused the publish to {message.Topic}: {(int)response.StatusCode} {error}", null, response.StatusCode);
+            }
+        }
+    }
+
+    public ValueTask ResetAsync() => ValueTask.CompletedTask;
+
+    public ValueTask DisposeAsync()
+    {
+        http.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

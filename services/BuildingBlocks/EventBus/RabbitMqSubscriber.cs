@@ -1,0 +1,165 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace Transformation.EventBus;
+
+/// <summary>
+/// Consumes every subscription's queue: one connection, one channel per subscription with the configured
+/// prefetch, and that many deliveries shared by the configured number of workers, each handling what has
+/// arrived in one transaction (see <see cref="EventProcessor.ProcessBatchAsync"/>). Acks after the handler's transaction committed; nacks without requeue (so the
+/// broker dead-letters to dlq-&lt;queue&gt;) once retries are exhausted. Reconnects after any broker failure.
+/// </summary>
+internal sealed partial class RabbitMqSubscriber(
+    IEnumerable<Subscription> subscriptions,
+    EventProcessor processor,
+    IOptions<EventBusOptions> options,
+    ILogger<RabbitMqSubscriber> logger) : BackgroundService
+{
+    private readonly EventBusOptions _options = options.Value;
+    private readonly List<Subscription> _subscriptions = subscriptions.ToList();
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_subscriptions.Count == 0)
+        {
+            return;
+        }
+
+        var rabbitMq = _options.RabbitMq ?? throw new InvalidOperationException("EventBus:RabbitMq is required to consume from RabbitMQ.");
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            IConnection? connection = null;
+            try
+            {
+                connection = await RabbitMqConnections.ConnectAsync(rabbitMq, $"{processor.AppId}-subscriber", stoppingToken);
+                var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                connection.ConnectionShutdownAsync += (_, _) =>
+                {
+                    closed.TrySetResult();
+                    return Task.CompletedTask;
+                };
+                var workers = new List<Task>();
+                foreach (var subscription in _subscriptions)
+                {
+                    workers.AddRange(await ConsumeAsync(connection, subscription, closed, stoppingToken));
+                }
+
+                await closed.Task.WaitAsync(stoppingToken);
+                LogDisconnected();
+                await Task.WhenAll(workers);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception exception)
+            {
+                LogConnectFailed(exception);
+            }
+            finally
+            {
+                await RabbitMqConnections.CloseQuietlyAsync(null, connection);
+            }
+
+            await Task.Delay(_options.ReconnectDelay, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Starts consuming one subscription's queue; returns its workers, which end when the connection round does.</summary>
+    private async Task<Task[]> ConsumeAsync(IConnection connection, Subscription subscription, TaskCompletionSource closed, CancellationToken stoppingToken)
+    {
+        var queue = EventNames.Queue(processor.AppId, subscription.Topic);
+        var channel = await connection.CreateChannelAsync(cancellationToken: stoppingToken);
+        // A channel error (say a queue deleted under us) ends this connection's round, so that everything is redeclared.
+        channel.ChannelShutdownAsync += (_, _) =>
+        {
+            closed.TrySetResult();
+            return Task.CompletedTask;
+        };
+        await RabbitMqTopology.DeclareSubscriptionAsync(channel, subscription.Topic, queue, stoppingToken);
+        await channel.BasicQosAsync(0, _options.PrefetchCount, global: false, stoppingToken);
+
+        // Deliveries wait here (at most the prefetch count) for the workers; the body is copied because the client reuses its buffer.
+        var deliveries = Channel.CreateUnbounded<(ulong Tag, ReadOnlyMemory<byte> Body)>(new UnboundedChannelOptions { SingleWriter = true });
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += (_, delivery) =>
+        {
+            deliveries.Writer.TryWrite((delivery.DeliveryTag, delivery.Body.ToArray())); // Refused only once the round ended: then it comes again.
+            return Task.CompletedTask;
+        };
+        _ = closed.Task.ContinueWith(_ => deliveries.Writer.TryComplete(), TaskScheduler.Default);
+        await channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: $"{queue}-{Guid.NewGuid():N}", consumer, stoppingToken);
+
+        return Enumerable.Range(0, _options.Concurrency)
+            .Select(_ => Task.Run(() => WorkAsync(channel, subscription, queue, deliveries.Reader, closed, stoppingToken), CancellationToken.None))
+            .ToArray();
+    }
+
+    /// <summary>Takes what has arrived (up to the batch size), handles it, then acks or nacks each delivery.</summary>
+    private async Task WorkAsync(IChannel channel, Subscription subscription, string queue, ChannelReader<(ulong Tag, ReadOnlyMemory<byte> Body)> deliveries,
+        TaskCompletionSource closed, CancellationToken stoppingToken)
+    {
+        var batch = new List<(ulong Tag, ReadOnlyMemory<byte> Body)>(_options.BatchSize);
+        try
+        {
+            while (await deliveries.WaitToReadAsync(stoppingToken))
+            {
+                batch.Clear();
+                while (batch.Count < _options.BatchSize && deliveries.TryRead(out var delivery))
+                {
+                    batch.Add(delivery);
+                }
+
+                if (batch.Count == 0 || !channel.IsOpen)
+                {
+                    continue; // Left unacked on a dead channel: the broker redelivers them.
+                }
+
+                var outcomes = await processor.ProcessBatchAsync(subscription, batch.Select(d => d.Body).ToList(), stoppingToken);
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    if (outcomes[i] is Outcome.Handled or Outcome.Duplicate)
+                    {
+                        await channel.BasicAckAsync(batch[i].Tag, multiple: false, CancellationToken.None);
+                    }
+                    else
+                    {
+                        // No requeue: the broker dead-letters it to dlx-<queue>.
+                        await channel.BasicNackAsync(batch[i].Tag, multiple: false, requeue: false, CancellationToken.None);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down: what is not acked comes again.
+        }
+        catch (Exception exception) when (!channel.IsOpen)
+        {
+            // The channel died after a commit: the broker redelivers and the inbox makes it a no-op.
+            LogAckLost(exception, queue);
+        }
+        catch (Exception exception)
+        {
+            // Unexpected: start a new round (reconnect, redeclare) rather than consume with fewer workers.
+            LogWorkerFailed(exception, queue);
+            closed.TrySetResult();
+        }
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Lost the connection to RabbitMQ; reconnecting.")]
+    private partial void LogDisconnected();
+
+    [LoggerMessage(LogLevel.Warning, "Could not consume from RabbitMQ; retrying.")]
+    private partial void LogConnectFailed(Exception exception);
+
+    [LoggerMessage(LogLevel.Error, "A worker on {Queue} failed; reconnecting.")]
+    private partial void LogWorkerFailed(Exception exception, string queue);
+
+    [LoggerMessage(LogLevel.Information, "An acknowledgement on {Queue} was lost with its channel; the message comes again.")]
+    private partial void LogAckLost(Exception exception, string queue);
+}

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 
 namespace Transformation.ServerProcesses.FunctionalTests;
 
@@ -38,7 +39,8 @@ public sealed class CleanupTests
 
     private static Process StartTransformRun()
     {
-        var cli = Path.Combine(AppContext.BaseDirectory, "Transformation.Cli.dll");
+        var cli = typeof(CleanupTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "TransformCli").Value!;
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[] { cli, "run", "--temporary" })
         {

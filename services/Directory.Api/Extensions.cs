@@ -1,0 +1,48 @@
+using Npgsql;
+using Transformation.Directory.Api.Grpc;
+using Transformation.Directory.Api.Infrastructure;
+using Transformation.Directory.Api.Scim;
+using Transformation.Directory.V1;
+using Transformation.EventBus;
+using Transformation.GrpcHosting;
+using Transformation.ServiceDefaults;
+using Transformation.ServiceDefaults.Identity;
+
+namespace Transformation.Directory.Api;
+
+public static class Extensions
+{
+    /// <summary>Everything the Directory service needs: defaults, identity, gRPC, the event bus, its database.</summary>
+    public static WebApplicationBuilder AddDirectoryService(this WebApplicationBuilder builder)
+    {
+        builder.AddServiceDefaults();
+        builder.AddServiceIdentity();
+        builder.AddGrpcHosting();
+        builder.AddEventBus();
+        var options = builder.AddValidatedOptions<DirectoryOptions>(DirectoryOptions.Section);
+        var database = options.Database.Length > 0 ? options.Database : builder.Configuration["EventBus:Database"] ?? "";
+
+        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(database));
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<DirectoryStore>();
+        builder.Services.AddSingleton<DirectoryQueries>();
+        builder.Services.AddSingleton<ScimDirectory>();
+        builder.Services.AddHostedService<SchemaCreator>();
+        return builder;
+    }
+
+    public static WebApplication MapDirectoryService(this WebApplication app)
+    {
+        app.MapDefaultEndpoints();
+        app.MapGrpcService<DirectoryService>(DirectoryReflection.Descriptor.Services[0]);
+        app.MapScim();
+        return app;
+    }
+
+    private sealed class SchemaCreator(NpgsqlDataSource dataSource) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => DirectorySchema.EnsureCreatedAsync(dataSource, cancellationToken);
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,110 @@
+using System.Runtime.CompilerServices;
+using Npgsql;
+using NpgsqlTypes;
+using Transformation.Directory.Api.Model;
+
+namespace Transformation.Directory.Api.Infrastructure;
+
+/// <summary>Everything stored about one person.</summary>
+public sealed record PersonalData(Employee Employee, IReadOnlyList<(Employee Version, DateTimeOffset ValidFrom, DateTimeOffset? ValidTo)> History,
+    string ScimUserName, string ScimExternalId);
+
+/// <summary>Reads, now (current rows) or as of a past moment (the history rows valid then).</summary>
+public sealed class DirectoryQueries(NpgsqlDataSource dataSource)
+{
+    private const string UnitVersionColumns = "id, name, parent_id, kind, closed, version, valid_from";
+    private const string EmployeeVersionColumns = "id, display_name, email, org_unit_id, manager_id, roles, active, version, valid_from, false";
+    private const string ValidAt = "valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)";
+
+    public async Task<IReadOnlyList<OrgUnit>> UnitsAsync(DateTimeOffset? asOf, CancellationToken cancellationToken)
+    {
+        await using var command = asOf is null
+            ? dataSource.CreateCommand($"SELECT {DirectoryRows.UnitColumns} FROM org_units")
+            : dataSource.CreateCommand($"SELECT {UnitVersionColumns} FROM org_unit_versions WHERE {ValidAt}");
+        AddTime(command, asOf);
+        var units = new List<OrgUnit>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            units.Add(DirectoryRows.ReadUnit(reader));
+        }
+
+        return units;
+    }
+
+    public async Task<Employee?> EmployeeAsync(string id, DateTimeOffset? asOf, CancellationToken cancellationToken)
+    {
+        await using var command = asOf is null
+            ? dataSource.CreateCommand($"SELECT {DirectoryRows.EmployeeColumns} FROM employees WHERE id = $1")
+            : dataSource.CreateCommand($"SELECT {EmployeeVersionColumns} FROM employee_versions WHERE {ValidAt} AND id = $2");
+        AddTime(command, asOf);
+        command.Parameters.Add(DirectoryStore.Text(id));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? DirectoryRows.ReadEmployee(reader) : null;
+    }
+
+    public async Task<IReadOnlyList<Employee>> MembersAsync(IReadOnlyCollection<string> unitIds, bool includeInactive, DateTimeOffset? asOf,
+        CancellationToken cancellationToken)
+    {
+        var active = includeInactive ? "" : " AND active";
+        await using var command = asOf is null
+            ? dataSource.CreateCommand($"SELECT {DirectoryRows.EmployeeColumns} FROM employees WHERE $1::timestamptz IS NULL AND org_unit_id = ANY($2){active} ORDER BY id")
+            : dataSource.CreateCommand($"SELECT {EmployeeVersionColumns} FROM employee_versions WHERE {ValidAt} AND org_unit_id = ANY($2){active} ORDER BY id");
+        command.Parameters.Add(new NpgsqlParameter<DateTime?> { NpgsqlDbType = NpgsqlDbType.TimestampTz, TypedValue = asOf?.UtcDateTime });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, TypedValue = [.. unitIds] });
+        var employees = new List<Employee>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            employees.Add(DirectoryRows.ReadEmployee(reader));
+        }
+
+        return employees;
+    }
+
+    public async IAsyncEnumerable<Employee> AllEmployeesAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {DirectoryRows.EmployeeColumns} FROM employees ORDER BY id");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return DirectoryRows.ReadEmployee(reader);
+        }
+    }
+
+    public async Task<PersonalData?> PersonalDataAsync(string id, CancellationToken cancellationToken)
+    {
+        var employee = await EmployeeAsync(id, null, cancellationToken);
+        if (employee is null)
+        {
+            return null;
+        }
+
+        var history = new List<(Employee, DateTimeOffset, DateTimeOffset?)>();
+        await using (var command = dataSource.CreateCommand(
+            $"SELECT {EmployeeVersionColumns}, valid_to FROM employee_versions WHERE id = $1 ORDER BY version"))
+        {
+            command.Parameters.Add(DirectoryStore.Text(id));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var version = DirectoryRows.ReadEmployee(reader);
+                history.Add((version, version.EffectiveFrom, reader.IsDBNull(10) ? null : new DateTimeOffset(reader.GetDateTime(10), TimeSpan.Zero)));
+            }
+        }
+
+        await using var scim = dataSource.CreateCommand("SELECT user_name, external_id FROM scim_identities WHERE employee_id = $1");
+        scim.Parameters.Add(DirectoryStore.Text(id));
+        await using var scimReader = await scim.ExecuteReaderAsync(cancellationToken);
+        var (userName, externalId) = await scimReader.ReadAsync(cancellationToken) ? (scimReader.GetString(0), scimReader.GetString(1)) : ("", "");
+        return new PersonalData(employee, history, userName, externalId);
+    }
+
+    private static void AddTime(NpgsqlCommand command, DateTimeOffset? asOf)
+    {
+        if (asOf is { } time)
+        {
+            command.Parameters.Add(new NpgsqlParameter<DateTime> { NpgsqlDbType = NpgsqlDbType.TimestampTz, TypedValue = time.UtcDateTime });
+        }
+    }
+}

@@ -1,0 +1,203 @@
+using System.CommandLine;
+using Google.Rpc;
+using Spectre.Console;
+using Transformation.Directory.V1;
+using Transformation.GrpcHosting;
+
+namespace Transformation.Cli.Directory;
+
+/// <summary>`transform directory import file.csv`: a full sync of the Directory from an HR export.</summary>
+public static class DirectoryCommand
+{
+    private const int RowsPerMessage = 500;
+
+    public static Command Create()
+    {
+        var file = new Argument<FileInfo>("file") { Description = "The HR export (CSV): record,id,name,email,parent_id,kind,org_unit_id,manager_id,roles." };
+        var dryRun = new Option<bool>("--dry-run") { Description = "List the changes without applying them." };
+        var force = new Option<bool>("--force") { Description = "Apply even when more than the allowed share of people would be deactivated." };
+        var service = new Option<string>("--service")
+        {
+            Description = "The Directory service's gRPC address (env TRANSFORM_DIRECTORY_URL).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TRANSFORM_DIRECTORY_URL") ?? "http://127.0.0.1:5000",
+        };
+        service.Validators.Add(result =>
+        {
+            if (!Uri.TryCreate(result.GetValueOrDefault<string>(), UriKind.Absolute, out _))
+            {
+                result.AddError("--service must be an absolute address such as http://127.0.0.1:5000.");
+            }
+        });
+        var token = new Option<string>("--token")
+        {
+            Description = "A bearer token with the hr, operator or service role (env TRANSFORM_TOKEN).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TRANSFORM_TOKEN") ?? "",
+        };
+        var import = new Command("import", """
+            Synchronises the Directory with an HR export: units and people in the file are created or updated, people
+            missing from it leave, units missing from it close (a file without unit rows leaves the tree as it is).
+            Idempotent: the same file again changes nothing. Any bad row refuses the whole file, named by line and column.
+            """)
+        {
+            file, dryRun, force, service, token,
+        };
+        import.SetAction(async (parsed, cancellationToken) => await ImportAsync(parsed.GetValue(file)!, parsed.GetValue(dryRun), parsed.GetValue(force),
+            new Uri(parsed.GetValue(service)!), parsed.GetValue(token)!, cancellationToken));
+        return new Command("directory", "Work with the Directory: org units and employees.") { import };
+    }
+
+    private static async Task<int> ImportAsync(FileInfo file, bool dryRun, bool force, Uri service, string token, CancellationToken cancellationToken)
+    {
+        if (!file.Exists)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]{file.FullName} does not exist.[/]");
+            return 2;
+        }
+
+        if (token.Length == 0)
+        {
+            AnsiConsole.MarkupLine("[red]A token is needed: --token or TRANSFORM_TOKEN (hr, operator or service role).[/]");
+            return 2;
+        }
+
+        try
+        {
+            ImportDirectoryResponse? response = null;
+            DirectoryFile? rows = null;
+            await AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .StartAsync(async progress =>
+                {
+                    var reading = progress.AddTask("Reading " + file.Name, maxValue: Math.Max(file.Length, 1));
+                    using (var text = file.OpenText())
+                    {
+                        rows = DirectoryCsv.Read(text, characters => reading.Value = characters);
+                    }
+
+                    reading.Value = reading.MaxValue;
+                    if (rows.Problems.Count > 0)
+                    {
+                        return;
+                    }
+
+                    var sending = progress.AddTask(dryRun ? "Checking" : "Importing", maxValue: Math.Max(rows.OrgUnits.Count + rows.Employees.Count, 1));
+                    response = await SendAsync(service, token, rows, dryRun, force, sending, cancellationToken);
+                    sending.Value = sending.MaxValue;
+                });
+
+            if (rows!.Problems.Count > 0)
+            {
+                var table = new Table().AddColumns("Line", "Column", "Problem");
+                foreach (var problem in rows.Problems)
+                {
+                    table.AddRow(problem.Line.ToString(), Markup.Escape(problem.Column), Markup.Escape(problem.Problem));
+                }
+
+                AnsiConsole.Write(table);
+                AnsiConsole.MarkupLineInterpolated($"[red]{rows.Problems.Count} problem(s) in {file.Name}; nothing was sent.[/]");
+                return 1;
+            }
+
+            Print(response!);
+            return 0;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
+        {
+            var table = new Table().AddColumns("Field", "Problem");
+            foreach (var violation in e.GetDetail<BadRequest>()?.FieldViolations ?? [])
+            {
+                table.AddRow(Markup.Escape(violation.Field), Markup.Escape(violation.Description));
+            }
+
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
+            return 1;
+        }
+        catch (RpcException e)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]{e.StatusCode}: {e.Message}[/]");
+            if (e.StatusCode == StatusCode.FailedPrecondition && !force)
+            {
+                AnsiConsole.MarkupLine("Run with [bold]--dry-run[/] to see the changes, and with [bold]--force[/] to apply them anyway.");
+            }
+
+            return e.StatusCode is StatusCode.FailedPrecondition ? 3 : 1;
+        }
+        catch (HttpRequestException e)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]Cannot reach the Directory service at {service}: {e.Message}[/]");
+            return 2;
+        }
+    }
+
+    private static async Task<ImportDirectoryResponse> SendAsync(Uri service, string token, DirectoryFile rows, bool dryRun, bool force,
+        ProgressTask sending, CancellationToken cancellationToken)
+    {
+        using var client = GrpcClient.Create(service, maxReceiveMessageSize: 64 * 1024 * 1024);
+        var options = new CallOptions
+        {
+            Headers = new Metadata { { "authorization", "Bearer " + token } },
+            CancellationToken = cancellationToken,
+        };
+        await using var call = client.Streaming<ImportDirectoryRequest, ImportDirectoryResponse>(
+            DirectoryReflection.Descriptor.Services[0].FindMethodByName("ImportDirectory"), options);
+        // One key per run: a retry of this run is answered with its first result.
+        await call.WriteAsync(new ImportDirectoryRequest
+        {
+            Options = new ImportOptions { DryRun = dryRun, Force = force, IdempotencyKey = dryRun ? "" : Guid.NewGuid().ToString() },
+        });
+        foreach (var chunk in rows.OrgUnits.Chunk(RowsPerMessage))
+        {
+            var message = new ImportDirectoryRequest();
+            message.OrgUnits.AddRange(chunk);
+            await call.WriteAsync(message);
+            sending.Increment(chunk.Length);
+        }
+
+        foreach (var chunk in rows.Employees.Chunk(RowsPerMessage))
+        {
+            var message = new ImportDirectoryRequest();
+            message.Employees.AddRange(chunk);
+            await call.WriteAsync(message);
+            sending.Increment(chunk.Length);
+        }
+
+        call.CompleteRequest();
+        return await call.ReadSingleAsync();
+    }
+
+    private static void Print(ImportDirectoryResponse response)
+    {
+        if (response.Changes.Count == 0)
+        {
+            AnsiConsole.MarkupLine("[green]No changes: the Directory already matches the file.[/]");
+            return;
+        }
+
+        var table = new Table().AddColumns("Change", "Id", "What");
+        foreach (var change in response.Changes)
+        {
+            table.AddRow(Markup.Escape(Label(change.Kind)), Markup.Escape(change.Id), Markup.Escape(change.Description));
+        }
+
+        AnsiConsole.Write(table);
+        var summary = string.Join(", ", response.Changes.GroupBy(c => c.Kind).Select(g => $"{g.Count()} {Label(g.Key)}"));
+        AnsiConsole.MarkupLineInterpolated($"{(response.Applied ? "[green]Applied[/]" : "[yellow]Dry run, nothing applied[/]")}: {summary}.");
+        if (response.ExceedsDeactivationLimit)
+        {
+            AnsiConsole.MarkupLineInterpolated(
+                $"[yellow]{response.Deactivated} of {response.ActiveBefore} active people ({response.DeactivatedShare:P0}) would leave: more than the limit of {response.MaxDeactivatedShare:P0}; applying needs --force.[/]");
+        }
+    }
+
+    private static string Label(ChangeKind kind) => kind switch
+    {
+        ChangeKind.OrgUnitCreated => "unit created",
+        ChangeKind.OrgUnitChanged => "unit changed",
+        ChangeKind.OrgUnitClosed => "unit closed",
+        ChangeKind.EmployeeJoined => "joined",
+        ChangeKind.EmployeeMoved => "moved",
+        ChangeKind.EmployeeUpdated => "updated",
+        ChangeKind.EmployeeLeft => "left",
+        _ => kind.ToString(),
+    };
+}

@@ -1,0 +1,55 @@
+using Transformation.Actors;
+using Transformation.Directory.V1;
+using Transformation.EventBus;
+using Transformation.GrpcHosting;
+using Transformation.Incentives.Api.Actors;
+using Transformation.Incentives.Api.Grpc;
+using Transformation.Incentives.Api.Infrastructure;
+using Transformation.Incentives.Api.IntegrationEvents.Handlers;
+using Transformation.Incentives.V1;
+using Transformation.Initiatives.V1;
+using Transformation.ServiceDefaults;
+using Transformation.ServiceDefaults.Identity;
+
+namespace Transformation.Incentives.Api;
+
+public static class Extensions
+{
+    public static WebApplicationBuilder AddIncentivesService(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        builder.AddServiceDefaults();
+        builder.AddServiceIdentity();
+        builder.AddGrpcHosting();
+
+        // The service's tables exist before the event bus's consumers start (hosted services start in registration order).
+        services.AddSingleton<IncentivesDatabase>();
+        services.AddHostedService<IncentivesSchema>();
+        builder.AddEventBus();
+        builder.AddActors();
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<RulesStore>();
+        services.AddSingleton<BehaviourCache>();
+        services.AddSingleton<RewardPipeline>();
+        services.AddSingleton<IncentivesService>();
+        services.AddActor<ILedgerActor, LedgerActor>("incentives-ledger");
+
+        services.AddSubscription<BehaviourObserved, BehaviourObservedHandler>();
+        services.AddSubscription<OrgUnitChanged, OrgUnitChangedHandler>();
+        services.AddSubscription<EmployeeJoined, EmployeeJoinedHandler>();
+        services.AddSubscription<EmployeeMoved, EmployeeMovedHandler>();
+        services.AddSubscription<EmployeeUpdated, EmployeeUpdatedHandler>();
+        services.AddSubscription<EmployeeLeft, EmployeeLeftHandler>();
+        services.AddSubscription<EmployeeErased, EmployeeErasedHandler>();
+        return builder;
+    }
+
+    public static WebApplication MapIncentivesService(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.MapDefaultEndpoints();
+        app.MapGrpcService<IncentivesService>(IncentivesReflection.Descriptor.Services[0]);
+        return app;
+    }
+}

@@ -1,0 +1,634 @@
+using System.Security.Cryptography;
+using System.Text;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Npgsql;
+using Transformation.Actors;
+using Transformation.EventBus;
+using Transformation.GrpcHosting;
+using Transformation.Incentives.Api.Actors;
+using Transformation.Incentives.Api.Infrastructure;
+using Transformation.Incentives.Api.Model;
+using Transformation.Incentives.V1;
+using Transformation.Initiatives.V1;
+using Transformation.ServiceDefaults.Identity;
+
+namespace Transformation.Incentives.Api.Grpc;
+
+/// <summary>The gRPC surface: validates, checks the caller, calls the model and the stores, maps.</summary>
+public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox, RulesStore rulesStore, BehaviourCache behaviours, RewardPipeline pipeline,
+    ActorFactory actors, TimeProvider time)
+{
+    private const int MaxPage = 500;
+    private const int MaxRecipients = 20;
+
+    // ---- Catalogue ----
+
+    public async Task<DefineBehaviourResponse> DefineBehaviour(DefineBehaviourRequest request, ServerCallContext context)
+    {
+        var caller = context.RequireRole(Roles.Hr);
+        var violations = Behaviours.Validate(request.Behaviour).ToList();
+        RequireKey(request.IdempotencyKey, violations);
+        if (request.BehaviourId.Length > 0 && !Behaviours.IsValidId(request.BehaviourId))
+        {
+            violations.Add(("behaviour_id", "Lower-case letters, digits and '-', at most 63 characters."));
+        }
+
+        ThrowIfAny(violations);
+        var ct = context.CancellationToken;
+        return await InTransactionAsync(async (connection, transaction) =>
+        {
+            var scope = $"DefineBehaviour:{caller.Subject}";
+            if (await Idempotency.ClaimAsync(connection, transaction, scope, request.IdempotencyKey, request, DefineBehaviourResponse.Parser, ct) is { } first)
+            {
+                return first;
+            }
+
+            var snapshot = Snapshot(request.BehaviourId.Length > 0 ? request.BehaviourId : Guid.CreateVersion7().ToString("n"), 1, request.Behaviour, false, caller);
+            if (!await CatalogueStore.InsertAsync(connection, transaction, snapshot, ct))
+            {
+                throw new RpcException(StatusCode.AlreadyExists, $"The behaviour {snapshot.BehaviourId} exists already.");
+            }
+
+            await AuditLog.AppendAsync(connection, transaction, "behaviour", snapshot.BehaviourId, caller.Subject, null, JsonFormatter.Default.Format(snapshot), ct);
+            await outbox.EnqueueAsync(connection, transaction, snapshot.BehaviourId, new BehaviourDefined { Behaviour = snapshot }, ct);
+            var response = new DefineBehaviourResponse { Behaviour = snapshot };
+            await Idempotency.CompleteAsync(connection, transaction, scope, request.IdempotencyKey, response, ct);
+            return response;
+        }, ct, behaviours.Invalidate);
+    }
+
+    public async Task<ReviseBehaviourResponse> ReviseBehaviour(ReviseBehaviourRequest request, ServerCallContext context)
+    {
+        var caller = context.RequireRole(Roles.Hr);
+        var violations = Behaviours.Validate(request.Behaviour).ToList();
+        RequireKey(request.IdempotencyKey, violations);
+        if (request.BehaviourId.Length == 0)
+        {
+            violations.Add(("behaviour_id", "The behaviour id is required."));
+        }
+
+        if (request.ExpectedVersion <= 0)
+        {
+            violations.Add(("expected_version", "The version the change is based on is required."));
+        }
+
+        ThrowIfAny(violations);
+        var ct = context.CancellationToken;
+        return await InTransactionAsync(async (connection, transaction) =>
+        {
+            var scope = $"ReviseBehaviour:{caller.Subject}";
+            if (await Idempotency.ClaimAsync(connection, transaction, scope, request.IdempotencyKey, request, ReviseBehaviourResponse.Parser, ct) is { } first)
+            {
+                return first;
+            }
+
+            var current = await CatalogueStore.GetAsync(connection, transaction, request.BehaviourId, 0, ct)
+                ?? throw new RpcException(StatusCode.NotFound, $"No behaviour {request.BehaviourId}.");
+            if (current.Version != request.ExpectedVersion)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, $"The behaviour is at version {current.Version}, not {request.ExpectedVersion}.");
+            }
+
+            var snapshot = Snapshot(current.BehaviourId, current.Version + 1, request.Behaviour, request.Retired, caller);
+            if (!await CatalogueStore.InsertAsync(connection, transaction, snapshot, ct))
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, "The behaviour changed concurrently; read it again.");
+            }
+
+            await AuditLog.AppendAsync(connection, transaction, "behaviour", snapshot.BehaviourId, caller.Subject, JsonFormatter.Default.Format(current),
+                JsonFormatter.Default.Format(snapshot), ct);
+            await outbox.EnqueueAsync(connection, transaction, snapshot.BehaviourId, new BehaviourRevised { Behaviour = snapshot }, ct);
+            var response = new ReviseBehaviourResponse { Behaviour = snapshot };
+            await Idempotency.CompleteAsync(connection, transaction, scope, request.IdempotencyKey, response, ct);
+            return response;
+        }, ct, behaviours.Invalidate);
+    }
+
+    public async Task<GetBehaviourResponse> GetBehaviour(GetBehaviourRequest request, ServerCallContext context)
+    {
+        context.Caller();
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        var snapshot = await CatalogueStore.GetAsync(connection, null, request.BehaviourId, request.Version, context.CancellationToken)
+            ?? throw new RpcException(StatusCode.NotFound, $"No behaviour {request.BehaviourId}{(request.Version > 0 ? $" at version {request.Version}" : "")}.");
+        return new GetBehaviourResponse { Behaviour = snapshot };
+    }
+
+    public async Task<ListBehavioursResponse> ListBehaviours(ListBehavioursRequest request, ServerCallContext context)
+    {
+        context.Caller();
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        var response = new ListBehavioursResponse();
+        response.Behaviours.AddRange(await CatalogueStore.ListAsync(connection, request.Polarity, request.IncludeRetired, context.CancellationToken));
+        return response;
+    }
+
+    public async Task<ListBehaviourVersionsResponse> ListBehaviourVersions(ListBehaviourVersionsRequest request, ServerCallContext context)
+    {
+        context.Caller();
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        var versions = await CatalogueStore.VersionsAsync(connection, request.BehaviourId, context.CancellationToken);
+        if (versions.Count == 0)
+        {
+            throw new RpcException(StatusCode.NotFound, $"No behaviour {request.BehaviourId}.");
+        }
+
+        var response = new ListBehaviourVersionsResponse();
+        response.Versions.AddRange(versions);
+        return response;
+    }
+
+    // ---- Rules and budgets ----
+
+    public async Task<UpdateIncentiveRulesResponse> UpdateIncentiveRules(UpdateIncentiveRulesRequest request, ServerCallContext context)
+    {
+        var caller = context.RequireRole(Roles.Hr);
+        var violations = RuleSet.Validate(request.Rules).ToList();
+        RequireKey(request.IdempotencyKey, violations);
+        if (request.ExpectedVersion < 0)
+        {
+            violations.Add(("expected_version", "Must not be negative."));
+        }
+
+        ThrowIfAny(violations);
+        var ct = context.CancellationToken;
+        return await InTransactionAsync(async (connection, transaction) =>
+        {
+            var scope = $"UpdateIncentiveRules:{caller.Subject}";
+            if (await Idempotency.ClaimAsync(connection, transaction, scope, request.IdempotencyKey, request, UpdateIncentiveRulesResponse.Parser, ct) is { } first)
+            {
+                return first;
+            }
+
+            var current = await RulesStore.GetAsync(connection, transaction, 0, ct);
+            if ((current?.Version ?? 0) != request.ExpectedVersion)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, $"The rules are at version {current?.Version ?? 0}, not {request.ExpectedVersion}.");
+            }
+
+            var version = request.ExpectedVersion + 1;
+            if (!await RulesStore.InsertAsync(connection, transaction, version, request.Rules, caller.Subject, ct))
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, "The rules changed concurrently; read them again.");
+            }
+
+            await AuditLog.AppendAsync(connection, transaction, "incentive_rules", version.ToString(System.Globalization.CultureInfo.InvariantCulture), caller.Subject,
+                current is null ? null : JsonFormatter.Default.Format(current.Rules), JsonFormatter.Default.Format(request.Rules), ct);
+            var response = new UpdateIncentiveRulesResponse { Version = version, Rules = request.Rules };
+            await Idempotency.CompleteAsync(connection, transaction, scope, request.IdempotencyKey, response, ct);
+            return response;
+        }, ct, rulesStore.Invalidate);
+    }
+
+    public async Task<GetIncentiveRulesResponse> GetIncentiveRules(GetIncentiveRulesRequest request, ServerCallContext context)
+    {
+        // Everyone may read the rules: recognition that explains itself.
+        context.Caller();
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        var stored = await RulesStore.GetAsync(connection, null, request.Version, context.CancellationToken)
+            ?? throw new RpcException(StatusCode.NotFound, request.Version > 0 ? $"No rules version {request.Version}." : "No rules have been set.");
+        return new GetIncentiveRulesResponse
+        {
+            Version = stored.Version,
+            Rules = stored.Rules,
+            ChangedBy = stored.ChangedBy,
+            ChangedAt = Timestamp.FromDateTimeOffset(stored.ChangedAt),
+        };
+    }
+
+    public async Task<SetBudgetResponse> SetBudget(SetBudgetRequest request, ServerCallContext context)
+    {
+        var caller = context.RequireRole(Roles.Hr);
+        var violations = new List<(string, string)>();
+        RequireKey(request.IdempotencyKey, violations);
+        if (request.OrgUnitId.Length == 0)
+        {
+            violations.Add(("org_unit_id", "The org unit is required."));
+        }
+
+        if (!Period.IsValidKey(request.Period))
+        {
+            violations.Add(("period", "A period such as 2026-11, 2026-Q4 or 2026-W47 is required."));
+        }
+
+        if (request.Amount < 0)
+        {
+            violations.Add(("amount", "Must not be negative."));
+        }
+
+        ThrowIfAny(violations);
+        var ct = context.CancellationToken;
+        return await InTransactionAsync(async (connection, transaction) =>
+        {
+            var scope = $"SetBudget:{caller.Subject}";
+            if (await Idempotency.ClaimAsync(connection, transaction, scope, request.IdempotencyKey, request, SetBudgetResponse.Parser, ct) is { } first)
+            {
+                return first;
+            }
+
+            var before = await BudgetStore.GetAsync(connection, transaction, request.OrgUnitId, request.Period, ct);
+            var budget = await BudgetStore.SetAsync(connection, transaction, request.OrgUnitId, request.Period, request.Amount, ct);
+            await AuditLog.AppendAsync(connection, transaction, "budget", $"{request.OrgUnitId}/{request.Period}", caller.Subject,
+                before is null ? null : JsonFormatter.Default.Format(before), JsonFormatter.Default.Format(budget), ct);
+            var response = new SetBudgetResponse { Budget = budget };
+            await Idempotency.CompleteAsync(connection, transaction, scope, request.IdempotencyKey, response, ct);
+            return response;
+        }, ct);
+    }
+
+    public async Task<GetBudgetResponse> GetBudget(GetBudgetRequest request, ServerCallContext context)
+    {
+        context.RequireRole(Roles.Hr, Roles.Executive);
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        var budget = await BudgetStore.GetAsync(connection, null, request.OrgUnitId, request.Period, context.CancellationToken)
+            ?? throw new RpcException(StatusCode.NotFound, $"No budget for {request.OrgUnitId} in {request.Period}.");
+        return new GetBudgetResponse { Budget = budget };
+    }
+
+    public async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
+    {
+        context.RequireRole(Roles.Hr);
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        await using var command = connection.Command(null, """
+            SELECT sequence, entity, entity_id, changed_by, changed_at, coalesce(before::text, ''), coalesce(after::text, '') FROM audit_log
+            WHERE ($1 = '' OR entity = $1) AND ($2 = '' OR entity_id = $2) ORDER BY sequence LIMIT $3
+            """, Sql.Text(request.Entity), Sql.Text(request.EntityId), Limit(request.Limit));
+        var response = new ListAuditEntriesResponse();
+        await using var reader = await command.ExecuteReaderAsync(context.CancellationToken);
+        while (await reader.ReadAsync(context.CancellationToken))
+        {
+            response.Entries.Add(new AuditEntry
+            {
+                Sequence = reader.GetInt64(0),
+                Entity = reader.GetString(1),
+                EntityId = reader.GetString(2),
+                ChangedBy = reader.GetString(3),
+                ChangedAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(4)),
+                Before = reader.GetString(5),
+                After = reader.GetString(6),
+            });
+        }
+
+        return response;
+    }
+
+    // ---- Recognition ----
+
+    public async Task<GiveRecognitionResponse> GiveRecognition(GiveRecognitionRequest request, ServerCallContext context)
+    {
+        var caller = context.RequireRole(Roles.Employee);
+        var violations = new List<(string, string)>();
+        RequireKey(request.IdempotencyKey, violations);
+        if (request.RecipientIds.Count is 0 or > MaxRecipients || request.RecipientIds.Any(string.IsNullOrWhiteSpace))
+        {
+            violations.Add(("recipient_ids", $"1 to {MaxRecipients} recipients are required."));
+        }
+        else if (request.RecipientIds.Distinct(StringComparer.Ordinal).Count() != request.RecipientIds.Count)
+        {
+            violations.Add(("recipient_ids", "Each recipient may appear once."));
+        }
+        else if (request.RecipientIds.Contains(caller.Subject, StringComparer.Ordinal))
+        {
+            violations.Add(("recipient_ids", "Recognition is for colleagues, not for oneself."));
+        }
+
+        if (request.Message.Length is 0 or > 1000)
+        {
+            violations.Add(("message", "A message of 1 to 1000 characters is required."));
+        }
+
+        var ct = context.CancellationToken;
+        var behaviour = request.BehaviourId.Length == 0 ? null : await behaviours.FindAsync(request.BehaviourId, ct);
+        if (behaviour is null || behaviour.Retired || behaviour.Polarity != Polarity.Desired)
+        {
+            violations.Add(("behaviour_id", "A current desired behaviour from the catalogue is required."));
+        }
+
+        ThrowIfAny(violations);
+        var rules = await rulesStore.CurrentAsync(ct);
+        var pointsEach = rules.PointsFor(behaviour!.BehaviourId, ObservationSource.Peer);
+        return await InTransactionAsync(async (connection, transaction) =>
+        {
+            var scope = $"GiveRecognition:{caller.Subject}";
+            if (await Idempotency.ClaimAsync(connection, transaction, scope, request.IdempotencyKey, request, GiveRecognitionResponse.Parser, ct) is { } first)
+            {
+                return first;
+            }
+
+            var recipients = new List<EmployeeRecord>();
+            foreach (var (id, index) in request.RecipientIds.Select((id, index) => (id, index)))
+            {
+                var recipient = await DirectoryCopy.FindAsync(connection, transaction, id, ct);
+                if (recipient is not { Active: true })
+                {
+                    throw RpcException.InvalidArgument("Unknown recipient.", ($"recipient_ids[{index}]", $"{id} is not an active employee."));
+                }
+
+                recipients.Add(recipient);
+            }
+
+            // Derived from the key, so a retry after a failure spends the allowance once (the ledger remembers the id).
+            var recognitionId = RecognitionId(caller.Subject, request.IdempotencyKey);
+            var now = time.GetUtcNow();
+            var period = rules.PeriodOf(now);
+            var total = pointsEach * recipients.Count;
+            var allowance = await actors.Get<ILedgerActor>(caller.Subject).SpendAllowanceAsync(recognitionId, period, total, rules.PeerAllowance);
+            if (rules.PeerAllowance == 0 || pointsEach == 0)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, "The incentive rules give peers nothing to give.");
+            }
+
+            if (!allowance.Accepted)
+            {
+                throw new RpcException(StatusCode.ResourceExhausted,
+                    $"This recognition needs {total} points; {allowance.Remaining} are left of this period's allowance of {rules.PeerAllowance}.");
+            }
+
+            await using (var insert = connection.Command(transaction, "INSERT INTO recognitions (recognition_id, giver_id, period, points) VALUES ($1, $2, $3, $4)",
+                recognitionId, caller.Subject, period, total))
+            {
+                await insert.ExecuteNonQueryAsync(ct);
+            }
+
+            var response = new GiveRecognitionResponse { RecognitionId = recognitionId, AllowanceRemaining = allowance.Remaining };
+            foreach (var recipient in recipients)
+            {
+                var observation = new Observation($"{recognitionId}:{recipient.EmployeeId}", recipient.EmployeeId, behaviour.BehaviourId, behaviour.Version,
+                    Polarity.Desired, ObservationSource.Peer, caller.Subject, now, recipient.OrgUnitId, Message: request.Message, Public: request.Public);
+                response.Rewards.Add(await pipeline.EvaluateAsync(connection, transaction, observation, rules, behaviour.Name, ct, recognitionId));
+            }
+
+            await Idempotency.CompleteAsync(connection, transaction, scope, request.IdempotencyKey, response, ct);
+            return response;
+        }, ct);
+    }
+
+    public async Task<GetEmployeeFeedResponse> GetEmployeeFeed(GetEmployeeFeedRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var ct = context.CancellationToken;
+        if (request.EmployeeId.Length == 0)
+        {
+            throw RpcException.InvalidArgument("The employee is required.", ("employee_id", "The employee id is required."));
+        }
+
+        await using var connection = await database.OpenAsync(ct);
+        var employee = await DirectoryCopy.FindAsync(connection, null, request.EmployeeId, ct);
+        if (!Access.MayReadFeed(caller, request.EmployeeId, employee?.ManagerId))
+        {
+            throw new RpcException(StatusCode.PermissionDenied, "Only the employee, their manager and hr see this feed.");
+        }
+
+        var before = request.Before?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue;
+        var rewards = await RewardStore.QueryAsync(connection,
+            "employee_id = $1 AND status <> 4 AND occurred_at < $2 ORDER BY occurred_at DESC LIMIT $3", ct, request.EmployeeId, before, Limit(request.Limit));
+        var rules = await rulesStore.CurrentAsync(ct);
+        var period = rules.PeriodOf(time.GetUtcNow());
+        var response = new GetEmployeeFeedResponse { Period = period };
+        response.Rewards.AddRange(rewards.Select(r => r.Reward));
+        await using (var command = connection.Command(null, """
+            SELECT badge_id, name, awarded_at FROM badges_earned WHERE employee_id = $1 ORDER BY awarded_at;
+            """, request.EmployeeId))
+        {
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                response.Badges.Add(new EarnedBadge
+                {
+                    BadgeId = reader.GetString(0),
+                    Name = reader.GetString(1),
+                    AwardedAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(2)),
+                });
+            }
+        }
+
+        await using (var sum = connection.Command(null,
+            "SELECT coalesce(sum(points), 0)::int FROM outcomes WHERE employee_id = $1 AND period = $2 AND status = 0", request.EmployeeId, period))
+        {
+            response.PeriodPoints = (int)(await sum.ExecuteScalarAsync(ct))!;
+        }
+
+        return response;
+    }
+
+    public async Task<GetPublicFeedResponse> GetPublicFeed(GetPublicFeedRequest request, ServerCallContext context)
+    {
+        context.Caller();
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        var before = request.Before?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue;
+        var rewards = await RewardStore.QueryAsync(connection,
+            "public AND status = 0 AND occurred_at < $1 AND ($2 = '' OR org_unit_id = $2) ORDER BY occurred_at DESC LIMIT $3", context.CancellationToken,
+            before, Sql.Text(request.OrgUnitId), Limit(request.Limit));
+        var response = new GetPublicFeedResponse();
+        response.Rewards.AddRange(rewards.Select(r => r.Reward));
+        return response;
+    }
+
+    public async Task<ListReviewQueueResponse> ListReviewQueue(ListReviewQueueRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        var rewards = caller.IsInRole(Roles.Hr)
+            ? await RewardStore.QueryAsync(connection, "status IN (1, 2) ORDER BY occurred_at LIMIT $1", context.CancellationToken, Limit(request.Limit))
+            : await RewardStore.QueryAsync(connection, """
+                status = 1 AND giver_id <> $1 AND employee_id IN (SELECT employee_id FROM employees WHERE manager_id = $1) ORDER BY occurred_at LIMIT $2
+                """, context.CancellationToken, caller.Subject, Limit(request.Limit));
+        var response = new ListReviewQueueResponse();
+        response.Rewards.AddRange(rewards.Select(r => r.Reward));
+        return response;
+    }
+
+    public async Task<ReviewRewardResponse> ReviewReward(ReviewRewardRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = new List<(string, string)>();
+        RequireKey(request.IdempotencyKey, violations);
+        if (request.RewardId.Length == 0)
+        {
+            violations.Add(("reward_id", "The reward id is required."));
+        }
+
+        if (request.Decision == ReviewDecision.Unspecified)
+        {
+            violations.Add(("decision", "APPROVE or REJECT is required."));
+        }
+
+        if (request.Note.Length > 1000)
+        {
+            violations.Add(("note", "At most 1000 characters."));
+        }
+
+        ThrowIfAny(violations);
+        var ct = context.CancellationToken;
+        var rules = await rulesStore.CurrentAsync(ct);
+        return await InTransactionAsync(async (connection, transaction) =>
+        {
+            var scope = $"ReviewReward:{caller.Subject}";
+            if (await Idempotency.ClaimAsync(connection, transaction, scope, request.IdempotencyKey, request, ReviewRewardResponse.Parser, ct) is { } first)
+            {
+                return first;
+            }
+
+            var stored = await RewardStore.FindAsync(connection, transaction, "reward_id", request.RewardId, forUpdate: true, ct);
+            var employee = stored is null ? null : await DirectoryCopy.FindAsync(connection, transaction, stored.Reward.EmployeeId, ct);
+            if (stored is null || !Access.MayReview(caller, stored.Verdict, stored.Reward.EmployeeId, stored.Reward.GiverId, employee?.ManagerId))
+            {
+                // The same answer for "no such reward" and "not yours to review": reviewers learn nothing about others' rewards.
+                throw stored is not null && stored.Verdict is not (Verdict.PendingApproval or Verdict.Flagged) && caller.IsInRole(Roles.Hr)
+                    ? new RpcException(StatusCode.FailedPrecondition, $"The reward is {stored.Reward.Status}, not waiting for review.")
+                    : new RpcException(StatusCode.PermissionDenied, "You may not review this reward.");
+            }
+
+            var reward = stored.Reward;
+            var ledger = actors.Get<ILedgerActor>(reward.EmployeeId);
+            var before = JsonFormatter.Default.Format(reward);
+            if (request.Decision == ReviewDecision.Approve)
+            {
+                var decision = await ledger.ApproveAsync(reward.ObservationId, reward.Period, reward.Points, rules);
+                await Review(connection, transaction, reward.RewardId, Verdict.Granted, caller.Subject, request.Note, ct);
+                reward.Status = RewardStatus.Granted;
+                await pipeline.PublishGrantAsync(connection, transaction, reward, 0, "", stored.RulesVersion, decision.BadgesEarned, ct);
+            }
+            else
+            {
+                await ledger.RejectAsync(reward.ObservationId, reward.Period, reward.Points, stored.RulesVersion);
+                await BudgetStore.RefundAsync(connection, transaction, stored.BudgetUnitId, reward.Period, reward.Points, ct);
+                await Review(connection, transaction, reward.RewardId, Verdict.Rejected, caller.Subject, request.Note, ct);
+                reward.Status = RewardStatus.Rejected;
+            }
+
+            reward.ReviewedBy = caller.Subject;
+            reward.ReviewNote = request.Note;
+            await AuditLog.AppendAsync(connection, transaction, "reward", reward.RewardId, caller.Subject, before, JsonFormatter.Default.Format(reward), ct);
+            var response = new ReviewRewardResponse { Reward = reward };
+            await Idempotency.CompleteAsync(connection, transaction, scope, request.IdempotencyKey, response, ct);
+            return response;
+        }, ct);
+    }
+
+    // ---- Call-outs ----
+
+    public async Task<GetCallOutReportResponse> GetCallOutReport(GetCallOutReportRequest request, ServerCallContext context)
+    {
+        context.RequireRole(Access.CallOutReportRoles);
+        if (!Period.IsValidKey(request.Period))
+        {
+            throw RpcException.InvalidArgument("A period is required.", ("period", "A period such as 2026-11 is required."));
+        }
+
+        var rules = await rulesStore.CurrentAsync(context.CancellationToken);
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        await using var command = connection.Command(null, """
+            SELECT behaviour_id, org_unit_id, count(*)::int, count(DISTINCT employee_id)::int FROM outcomes
+            WHERE status = 4 AND period = $1 GROUP BY behaviour_id, org_unit_id ORDER BY behaviour_id, org_unit_id
+            """, request.Period);
+        var groups = new List<CallOutGroup>();
+        await using (var reader = await command.ExecuteReaderAsync(context.CancellationToken))
+        {
+            while (await reader.ReadAsync(context.CancellationToken))
+            {
+                groups.Add(new CallOutGroup(reader.GetString(0), reader.GetString(1), request.Period, reader.GetInt32(2), reader.GetInt32(3)));
+            }
+        }
+
+        var (reported, suppressed) = CallOutReport.Apply(groups, rules.MinimumGroupSize);
+        var response = new GetCallOutReportResponse { MinimumGroupSize = rules.MinimumGroupSize, SuppressedGroups = suppressed };
+        response.Counts.AddRange(reported.Select(g => new CallOutCount
+        {
+            BehaviourId = g.BehaviourId,
+            OrgUnitId = g.OrgUnitId,
+            Period = g.Period,
+            CallOuts = g.CallOuts,
+            Employees = g.Employees,
+        }));
+        return response;
+    }
+
+    public async Task<ListCallOutsResponse> ListCallOuts(ListCallOutsRequest request, ServerCallContext context)
+    {
+        context.RequireRole(Roles.Hr);
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        await using var command = connection.Command(null, """
+            SELECT observation_id, employee_id, behaviour_id, source, giver_id, org_unit_id, period, evidence, observed_at FROM outcomes
+            WHERE status = 4 AND ($1 = '' OR period = $1) ORDER BY observed_at DESC LIMIT $2
+            """, Sql.Text(request.Period), Limit(request.Limit));
+        var response = new ListCallOutsResponse();
+        await using var reader = await command.ExecuteReaderAsync(context.CancellationToken);
+        while (await reader.ReadAsync(context.CancellationToken))
+        {
+            response.CallOuts.Add(new CallOut
+            {
+                ObservationId = reader.GetString(0),
+                EmployeeId = reader.GetString(1),
+                BehaviourId = reader.GetString(2),
+                Source = (ObservationSource)reader.GetInt32(3),
+                ObserverId = reader.GetString(4),
+                OrgUnitId = reader.GetString(5),
+                Period = reader.GetString(6),
+                Evidence = reader.GetString(7),
+                ObservedAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(8)),
+            });
+        }
+
+        return response;
+    }
+
+    // ---- Helpers ----
+
+    private static async Task Review(NpgsqlConnection connection, NpgsqlTransaction transaction, string rewardId, Verdict verdict, string reviewer, string note,
+        CancellationToken cancellationToken)
+    {
+        await using var command = connection.Command(transaction,
+            "UPDATE outcomes SET status = $2, reviewed_by = $3, review_note = $4, flags = flags WHERE reward_id = $1", rewardId, (short)verdict, reviewer, note);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static string RecognitionId(string giver, string key) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{giver}\n{key}")).AsSpan(0, 16));
+
+    private BehaviourSnapshot Snapshot(string id, int version, BehaviourDraft draft, bool retired, Caller caller)
+    {
+        var snapshot = new BehaviourSnapshot
+        {
+            BehaviourId = id,
+            Version = version,
+            Name = draft.Name.Trim(),
+            Description = draft.Description,
+            Polarity = draft.Polarity,
+            Retired = retired,
+            ChangedBy = caller.Subject,
+            ChangedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+        };
+        snapshot.Examples.AddRange(draft.Examples);
+        snapshot.Dimensions.AddRange(draft.Dimensions);
+        return snapshot;
+    }
+
+    private async Task<T> InTransactionAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken, Action? afterCommit = null)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var result = await work(connection, transaction);
+        await transaction.CommitAsync(cancellationToken);
+        afterCommit?.Invoke();
+        return result;
+    }
+
+    private static int Limit(int requested) => requested is > 0 and <= MaxPage ? requested : requested > MaxPage ? MaxPage : 50;
+
+    private static void RequireKey(string key, List<(string, string)> violations)
+    {
+        if (string.IsNullOrWhiteSpace(key) || key.Length > 200)
+        {
+            violations.Add(("idempotency_key", "An idempotency key of 1 to 200 characters is required."));
+        }
+    }
+
+    private static void ThrowIfAny(List<(string Field, string Description)> violations)
+    {
+        if (violations.Count > 0)
+        {
+            throw RpcException.InvalidArgument("The request is invalid.", violations);
+        }
+    }
+}

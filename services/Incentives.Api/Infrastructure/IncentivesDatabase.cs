@@ -1,0 +1,152 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Transformation.EventBus;
+
+namespace Transformation.Incentives.Api.Infrastructure;
+
+/// <summary>The service's one PostgreSQL database (the event bus's: state and outbox commit together).</summary>
+public sealed class IncentivesDatabase(IOptions<EventBusOptions> options) : IAsyncDisposable
+{
+    private readonly Lazy<NpgsqlDataSource> _dataSource = new(() =>
+    {
+        var connection = new NpgsqlConnectionStringBuilder(options.Value.Database);
+        if (connection.MaxAutoPrepare == 0)
+        {
+            connection.MaxAutoPrepare = 64;
+        }
+
+        return NpgsqlDataSource.Create(connection.ConnectionString);
+    });
+
+    public NpgsqlDataSource DataSource => _dataSource.Value;
+
+    public ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) => DataSource.OpenConnectionAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_dataSource.IsValueCreated)
+        {
+            await _dataSource.Value.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>Creates the service's tables idempotently at start-up (before the subscribers start).</summary>
+public sealed class IncentivesSchema(IncentivesDatabase database) : Microsoft.Extensions.Hosting.IHostedService
+{
+    private const long MigrationLock = 0x49_6E_63_65_6E_74_69_76; // "Incentiv"
+
+    public const string Sql = """
+        CREATE TABLE IF NOT EXISTS behaviours (
+            behaviour_id text        NOT NULL,
+            version      integer     NOT NULL,
+            polarity     integer     NOT NULL,
+            retired      boolean     NOT NULL,
+            snapshot     jsonb       NOT NULL,
+            changed_at   timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (behaviour_id, version));
+        CREATE TABLE IF NOT EXISTS incentive_rules (
+            version    integer     PRIMARY KEY,
+            document   jsonb       NOT NULL,
+            changed_by text        NOT NULL,
+            changed_at timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE IF NOT EXISTS budgets (
+            org_unit_id text    NOT NULL,
+            period      text    NOT NULL,
+            amount      integer NOT NULL,
+            spent       integer NOT NULL DEFAULT 0,
+            PRIMARY KEY (org_unit_id, period),
+            CHECK (spent >= 0));
+        CREATE TABLE IF NOT EXISTS audit_log (
+            sequence    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            entity      text        NOT NULL,
+            entity_id   text        NOT NULL,
+            changed_by  text        NOT NULL,
+            changed_at  timestamptz NOT NULL DEFAULT now(),
+            before      jsonb,
+            after       jsonb);
+        CREATE INDEX IF NOT EXISTS audit_log_entity ON audit_log (entity, entity_id, sequence);
+        CREATE TABLE IF NOT EXISTS idempotency (
+            scope        text  NOT NULL,
+            key          text  NOT NULL,
+            request_hash bytea NOT NULL,
+            response     bytea,
+            created_at   timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (scope, key));
+        CREATE TABLE IF NOT EXISTS employees (
+            employee_id text    PRIMARY KEY,
+            org_unit_id text    NOT NULL DEFAULT '',
+            manager_id  text    NOT NULL DEFAULT '',
+            roles       integer[] NOT NULL DEFAULT '{}',
+            active      boolean NOT NULL DEFAULT true,
+            erased      boolean NOT NULL DEFAULT false,
+            version     bigint  NOT NULL);
+        CREATE INDEX IF NOT EXISTS employees_manager ON employees (manager_id);
+        CREATE TABLE IF NOT EXISTS org_units (
+            org_unit_id text    PRIMARY KEY,
+            parent_id   text    NOT NULL DEFAULT '',
+            name        text    NOT NULL DEFAULT '',
+            closed      boolean NOT NULL DEFAULT false,
+            version     bigint  NOT NULL);
+        CREATE TABLE IF NOT EXISTS outcomes (
+            observation_id    text        PRIMARY KEY,
+            reward_id         text        NOT NULL UNIQUE,
+            employee_id       text        NOT NULL,
+            behaviour_id      text        NOT NULL,
+            behaviour_version integer     NOT NULL,
+            behaviour_name    text        NOT NULL DEFAULT '',
+            source            integer     NOT NULL,
+            giver_id          text        NOT NULL DEFAULT '',
+            points            integer     NOT NULL,
+            status            smallint    NOT NULL,
+            decline_reason    smallint    NOT NULL DEFAULT 0,
+            period            text        NOT NULL,
+            org_unit_id       text        NOT NULL DEFAULT '',
+            budget_unit_id    text        NOT NULL DEFAULT '',
+            initiative_id     text        NOT NULL DEFAULT '',
+            evidence          text        NOT NULL DEFAULT '',
+            message           text        NOT NULL DEFAULT '',
+            public            boolean     NOT NULL DEFAULT false,
+            flags             text[]      NOT NULL DEFAULT '{}',
+            rules_version     integer     NOT NULL,
+            recognition_id    text        NOT NULL DEFAULT '',
+            observed_at       timestamptz NOT NULL,
+            occurred_at       timestamptz NOT NULL DEFAULT now(),
+            reviewed_by       text        NOT NULL DEFAULT '',
+            review_note       text        NOT NULL DEFAULT '');
+        CREATE INDEX IF NOT EXISTS outcomes_employee ON outcomes (employee_id, occurred_at DESC);
+        CREATE INDEX IF NOT EXISTS outcomes_public ON outcomes (occurred_at DESC) WHERE public AND status = 0;
+        CREATE INDEX IF NOT EXISTS outcomes_held ON outcomes (occurred_at) WHERE status IN (1, 2);
+        CREATE INDEX IF NOT EXISTS outcomes_peer_giver ON outcomes (giver_id, employee_id, observed_at) WHERE source = 2;
+        CREATE INDEX IF NOT EXISTS outcomes_call_outs ON outcomes (period) WHERE status = 4;
+        CREATE TABLE IF NOT EXISTS badges_earned (
+            employee_id text        NOT NULL,
+            badge_id    text        NOT NULL,
+            name        text        NOT NULL,
+            threshold   integer     NOT NULL,
+            reward_id   text        NOT NULL,
+            awarded_at  timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (employee_id, badge_id));
+        CREATE TABLE IF NOT EXISTS recognitions (
+            recognition_id text        PRIMARY KEY,
+            giver_id       text        NOT NULL,
+            period         text        NOT NULL,
+            points         integer     NOT NULL,
+            created_at     timestamptz NOT NULL DEFAULT now());
+        CREATE INDEX IF NOT EXISTS recognitions_giver ON recognitions (giver_id, period);
+        """;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var command = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_xact_lock({MigrationLock}); {Sql}", connection, transaction))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

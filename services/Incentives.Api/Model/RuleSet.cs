@@ -1,0 +1,173 @@
+using System.Collections.Immutable;
+using Transformation.Incentives.V1;
+using Transformation.Initiatives.V1;
+
+namespace Transformation.Incentives.Api.Model;
+
+public sealed record Badge(string BadgeId, string Name, int Threshold);
+
+public sealed record AntiGamingThresholds(int ReciprocalMinCount, int ReciprocalWindowDays, int BurstMaxCount, int BurstWindowMinutes)
+{
+    public static AntiGamingThresholds Off { get; } = new(0, 0, 0, 0);
+}
+
+/// <summary>One version of the incentive rules, as the evaluation uses them (immutable: it crosses into actors).</summary>
+public sealed record RuleSet(
+    int Version,
+    PeriodKind PeriodKind,
+    ImmutableDictionary<ObservationSource, int> SourcePoints,
+    ImmutableDictionary<(string BehaviourId, ObservationSource Source), int> BehaviourPoints,
+    int CapPerEmployee,
+    TimeSpan Cooldown,
+    ImmutableArray<Badge> Badges,
+    int ApprovalThreshold,
+    int PeerAllowance,
+    AntiGamingThresholds AntiGaming,
+    bool ObservationsPublic,
+    int MinimumGroupSize)
+{
+    public const int DefaultMinimumGroupSize = 5;
+
+    /// <summary>Before hr sets any rules: nothing is rewarded, call-outs are still recorded.</summary>
+    public static RuleSet Empty { get; } = new(0, PeriodKind.Month, ImmutableDictionary<ObservationSource, int>.Empty,
+        ImmutableDictionary<(string, ObservationSource), int>.Empty, 0, TimeSpan.Zero, [], 0, 0, AntiGamingThresholds.Off, false, DefaultMinimumGroupSize);
+
+    public string PeriodOf(DateTimeOffset instant) => Period.Of(PeriodKind, instant);
+
+    /// <summary>Points for a desired behaviour observed from a source: the behaviour's own figure, else the source's.</summary>
+    public int PointsFor(string behaviourId, ObservationSource source) =>
+        BehaviourPoints.TryGetValue((behaviourId, source), out var specific) ? specific
+        : SourcePoints.TryGetValue(source, out var general) ? general
+        : 0;
+
+    public static RuleSet FromProto(int version, IncentiveRules rules)
+    {
+        var anti = rules.AntiGaming ?? new AntiGamingRules();
+        return new RuleSet(
+            version,
+            rules.Period == PeriodKind.Unspecified ? PeriodKind.Month : rules.Period,
+            rules.SourcePoints.ToImmutableDictionary(p => p.Source, p => p.Points),
+            rules.BehaviourPoints.ToImmutableDictionary(p => (p.BehaviourId, p.Source), p => p.Points),
+            rules.CapPerEmployee,
+            TimeSpan.FromMinutes(rules.CooldownMinutes),
+            [.. rules.Badges.Select(b => new Badge(b.BadgeId, b.Name, b.Threshold)).OrderBy(b => b.Threshold)],
+            rules.ApprovalThreshold,
+            rules.PeerAllowance,
+            new AntiGamingThresholds(anti.ReciprocalMinCount, anti.ReciprocalWindowDays, anti.BurstMaxCount, anti.BurstWindowMinutes),
+            rules.ObservationsPublic,
+            rules.MinimumGroupSize <= 0 ? DefaultMinimumGroupSize : rules.MinimumGroupSize);
+    }
+
+    /// <summary>Field violations of a rules document (empty when valid); field names are the request's.</summary>
+    public static IReadOnlyList<(string Field, string Description)> Validate(IncentiveRules? rules)
+    {
+        var violations = new List<(string, string)>();
+        if (rules is null)
+        {
+            violations.Add(("rules", "The rules are required."));
+            return violations;
+        }
+
+        for (var i = 0; i < rules.SourcePoints.Count; i++)
+        {
+            var p = rules.SourcePoints[i];
+            if (p.Source == ObservationSource.Unspecified)
+            {
+                violations.Add(($"rules.source_points[{i}].source", "A source is required."));
+            }
+
+            if (p.Points is < 0 or > 100_000)
+            {
+                violations.Add(($"rules.source_points[{i}].points", "Points must be between 0 and 100000."));
+            }
+        }
+
+        if (rules.SourcePoints.GroupBy(p => p.Source).Any(g => g.Count() > 1))
+        {
+            violations.Add(("rules.source_points", "Each source may appear once."));
+        }
+
+        for (var i = 0; i < rules.BehaviourPoints.Count; i++)
+        {
+            var p = rules.BehaviourPoints[i];
+            if (string.IsNullOrWhiteSpace(p.BehaviourId))
+            {
+                violations.Add(($"rules.behaviour_points[{i}].behaviour_id", "A behaviour id is required."));
+            }
+
+            if (p.Source == ObservationSource.Unspecified)
+            {
+                violations.Add(($"rules.behaviour_points[{i}].source", "A source is required."));
+            }
+
+            if (p.Points is < 0 or > 100_000)
+            {
+                violations.Add(($"rules.behaviour_points[{i}].points", "Points must be between 0 and 100000."));
+            }
+        }
+
+        if (rules.BehaviourPoints.GroupBy(p => (p.BehaviourId, p.Source)).Any(g => g.Count() > 1))
+        {
+            violations.Add(("rules.behaviour_points", "Each behaviour and source may appear once."));
+        }
+
+        AddIfNegative(violations, "rules.cap_per_employee", rules.CapPerEmployee);
+        AddIfNegative(violations, "rules.cooldown_minutes", rules.CooldownMinutes);
+        AddIfNegative(violations, "rules.approval_threshold", rules.ApprovalThreshold);
+        AddIfNegative(violations, "rules.peer_allowance", rules.PeerAllowance);
+        AddIfNegative(violations, "rules.minimum_group_size", rules.MinimumGroupSize);
+        if (rules.MinimumGroupSize is > 0 and < 3)
+        {
+            violations.Add(("rules.minimum_group_size", "The minimum group size must be at least 3 (0 = the default of 5)."));
+        }
+
+        for (var i = 0; i < rules.Badges.Count; i++)
+        {
+            var badge = rules.Badges[i];
+            if (string.IsNullOrWhiteSpace(badge.BadgeId))
+            {
+                violations.Add(($"rules.badges[{i}].badge_id", "A badge id is required."));
+            }
+
+            if (string.IsNullOrWhiteSpace(badge.Name))
+            {
+                violations.Add(($"rules.badges[{i}].name", "A badge name is required."));
+            }
+
+            if (badge.Threshold <= 0)
+            {
+                violations.Add(($"rules.badges[{i}].threshold", "The threshold must be positive."));
+            }
+        }
+
+        if (rules.Badges.GroupBy(b => b.BadgeId, StringComparer.Ordinal).Any(g => g.Count() > 1))
+        {
+            violations.Add(("rules.badges", "Badge ids must be unique."));
+        }
+
+        if (rules.AntiGaming is { } anti)
+        {
+            AddIfNegative(violations, "rules.anti_gaming.reciprocal_min_count", anti.ReciprocalMinCount);
+            AddIfNegative(violations, "rules.anti_gaming.burst_max_count", anti.BurstMaxCount);
+            if (anti.ReciprocalMinCount > 0 && anti.ReciprocalWindowDays <= 0)
+            {
+                violations.Add(("rules.anti_gaming.reciprocal_window_days", "A window is required when reciprocal detection is on."));
+            }
+
+            if (anti.BurstMaxCount > 0 && anti.BurstWindowMinutes <= 0)
+            {
+                violations.Add(("rules.anti_gaming.burst_window_minutes", "A window is required when burst detection is on."));
+            }
+        }
+
+        return violations;
+    }
+
+    private static void AddIfNegative(List<(string, string)> violations, string field, int value)
+    {
+        if (value < 0)
+        {
+            violations.Add((field, "Must not be negative."));
+        }
+    }
+}

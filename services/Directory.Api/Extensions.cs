@@ -34,7 +34,25 @@ public static class Extensions
     public static WebApplication MapDirectoryService(this WebApplication app)
     {
         app.MapDefaultEndpoints();
-        app.MapGrpcService<DirectoryService>(DirectoryReflection.Descriptor.Services[0]);
+        string[] writers = [Roles.Hr, Roles.Operator, Roles.Service];
+        app.MapGrpcService<DirectoryService>(DirectoryReflection.Descriptor.Services[0], new RpcAccessMap
+        {
+            // Who works where is known to every signed-in person and service.
+            ["GetOrgTree"] = RpcAccess.SignedIn,
+            ["GetEmployee"] = RpcAccess.SignedIn,
+            ["ListUnitMembers"] = RpcAccess.SignedIn,
+            ["GetManagerChain"] = RpcAccess.SignedIn,
+            ["StreamDirectorySnapshot"] = RpcAccess.SignedIn,
+
+            // Changes come from hr, an operator or the HR system's provisioning.
+            ["UpsertOrgUnit"] = RpcAccess.Roles(writers),
+            ["UpsertEmployee"] = RpcAccess.Roles(writers),
+            ["ImportDirectory"] = RpcAccess.Roles(writers),
+            ["EraseEmployee"] = RpcAccess.Roles(writers),
+
+            // A person exports their own data (checked in the handler); hr and operators anyone's.
+            ["ExportEmployeeData"] = RpcAccess.SignedIn,
+        });
         app.MapScim();
         return app;
     }

@@ -139,10 +139,10 @@ public sealed class ServerTests(GrpcServerFixture server) : IClassFixture<GrpcSe
         builder.AddServiceDefaults();
         builder.AddGrpcHosting();
         using var app = builder.Build();
-        var failure = Should.Throw<InvalidOperationException>(() => app.MapGrpcService<IncompleteService>(Service));
+        var failure = Should.Throw<InvalidOperationException>(() => app.MapGrpcService<IncompleteService>(Service, RpcAccessMap.ForAll(Service, RpcAccess.Anonymous)));
         failure.Message.ShouldContain("/transformation.testing.v1.TestService/Countdown");
         failure.Message.ShouldContain("has no implementation");
-        var mismatch = Should.Throw<InvalidOperationException>(() => app.MapGrpcService<MismatchedService>(Service));
+        var mismatch = Should.Throw<InvalidOperationException>(() => app.MapGrpcService<MismatchedService>(Service, RpcAccessMap.ForAll(Service, RpcAccess.Anonymous)));
         mismatch.Message.ShouldContain("/transformation.testing.v1.TestService/Echo");
         mismatch.Message.ShouldContain("mismatched signature");
     }

@@ -29,34 +29,41 @@ public static class GrpcHostingExtensions
 
     /// <summary>
     /// Maps every method of the proto <paramref name="service"/> to <typeparamref name="TService"/> at
-    /// <c>/package.Service/Method</c>; throws, naming the method, when one has no matching implementation.
+    /// <c>/package.Service/Method</c>, each with the access <paramref name="access"/> declares for it; throws,
+    /// naming the method, when one has no matching implementation or no declared access.
     /// The first call also maps grpc.health.v1, grpc.reflection.v1 and v1alpha, and UNIMPLEMENTED for unknown paths.
     /// </summary>
-    public static IEndpointRouteBuilder MapGrpcService<TService>(this IEndpointRouteBuilder endpoints, ServiceDescriptor service)
+    public static IEndpointRouteBuilder MapGrpcService<TService>(this IEndpointRouteBuilder endpoints, ServiceDescriptor service, RpcAccessMap access)
         where TService : class
     {
+        ArgumentNullException.ThrowIfNull(service);
+        ArgumentNullException.ThrowIfNull(access);
         var registry = endpoints.ServiceProvider.GetService<GrpcServiceRegistry>()
             ?? throw new InvalidOperationException("Call builder.AddGrpcHosting() before mapping gRPC services.");
         if (!registry.BuiltInsMapped)
         {
             registry.BuiltInsMapped = true;
-            MapService(endpoints, registry, typeof(HealthService), HealthReflection.Descriptor.Services[0]);
-            MapService(endpoints, registry, typeof(ReflectionService), ReflectionReflection.Descriptor.Services[0]);
-            MapService(endpoints, registry, typeof(ReflectionV1AlphaService), V1Alpha.ReflectionReflection.Descriptor.Services[0]);
+            var health = HealthReflection.Descriptor.Services[0];
+            var reflection = ReflectionReflection.Descriptor.Services[0];
+            var reflectionV1Alpha = V1Alpha.ReflectionReflection.Descriptor.Services[0];
+            MapService(endpoints, registry, typeof(HealthService), health, RpcAccessMap.ForAll(health, RpcAccess.Anonymous));
+            MapService(endpoints, registry, typeof(ReflectionService), reflection, RpcAccessMap.ForAll(reflection, RpcAccess.Anonymous));
+            MapService(endpoints, registry, typeof(ReflectionV1AlphaService), reflectionV1Alpha, RpcAccessMap.ForAll(reflectionV1Alpha, RpcAccess.Anonymous));
 
             // Literal routes win over this pattern, so it only catches paths no service maps.
             endpoints.MapPost("/{service}/{method}", (HttpContext http, string service) =>
                 ServerCall.HandleUnimplemented(http, registry.IsKnownService(service)));
         }
 
-        MapService(endpoints, registry, typeof(TService), service);
+        MapService(endpoints, registry, typeof(TService), service, access);
         return endpoints;
     }
 
-    private static void MapService(IEndpointRouteBuilder endpoints, GrpcServiceRegistry registry, Type serviceType, ServiceDescriptor service)
+    private static void MapService(IEndpointRouteBuilder endpoints, GrpcServiceRegistry registry, Type serviceType, ServiceDescriptor service, RpcAccessMap access)
     {
-        // Bind every method before mapping any, so a missing one fails start-up cleanly.
-        var methods = service.Methods.Select(m => ServerMethod.Bind(serviceType, m)).ToList();
+        // Bind every method and find its access before mapping any, so a missing one fails start-up cleanly.
+        access.ThrowIfUnknown(service);
+        var methods = service.Methods.Select(m => ServerMethod.Bind(serviceType, m, access.For(service, m))).ToList();
         registry.Add(service);
         var options = endpoints.ServiceProvider.GetRequiredService<IOptions<GrpcHostingOptions>>();
         var logger = endpoints.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Transformation.GrpcHosting");

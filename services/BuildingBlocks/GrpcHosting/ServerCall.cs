@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
+using Transformation.ServiceDefaults.Identity;
 
 namespace Transformation.GrpcHosting;
 
@@ -32,6 +33,13 @@ internal sealed partial class ServerCall
     {
         if (!ValidateRequest(http))
         {
+            return;
+        }
+
+        // Refused before the request is read or the handler runs.
+        if (method.Access.Check(http.User.ToCaller()) is { } refusal)
+        {
+            WriteStatusHeaders(http, refusal.StatusCode, refusal.Message, null);
             return;
         }
 

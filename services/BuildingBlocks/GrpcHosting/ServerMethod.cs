@@ -18,12 +18,15 @@ internal abstract class ServerMethod(MethodDescriptor descriptor)
 {
     public MethodDescriptor Descriptor { get; } = descriptor;
 
+    /// <summary>Who may call it, declared in the service's <see cref="RpcAccessMap"/>.</summary>
+    public RpcAccess Access { get; private set; } = RpcAccess.SignedIn;
+
     public string Path { get; } = $"/{descriptor.Service.FullName}/{descriptor.Name}";
 
     public abstract Task InvokeAsync(ServerCall call);
 
     /// <summary>Binds <paramref name="method"/> to <paramref name="serviceType"/>, or fails naming the method and the signature it needs.</summary>
-    public static ServerMethod Bind(Type serviceType, MethodDescriptor method)
+    public static ServerMethod Bind(Type serviceType, MethodDescriptor method, RpcAccess access)
     {
         var request = method.InputType.ClrType;
         var response = method.OutputType.ClrType;
@@ -47,7 +50,9 @@ internal abstract class ServerMethod(MethodDescriptor descriptor)
         }
 
         var bound = typeof(ServerMethod<,,>).MakeGenericType(serviceType, request, response);
-        return (ServerMethod)Activator.CreateInstance(bound, method, candidate)!;
+        var serverMethod = (ServerMethod)Activator.CreateInstance(bound, method, candidate)!;
+        serverMethod.Access = access;
+        return serverMethod;
     }
 
     private static string Name(Type type) => type.IsGenericType

@@ -1,0 +1,121 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Transformation.ServiceDefaults;
+using Transformation.ServiceDefaults.Identity;
+using Transformation.TestSupport;
+using Transformation.Testing.V1;
+
+namespace Transformation.GrpcHosting.FunctionalTests;
+
+/// <summary>Every RPC declares who may call it; the server refuses others before the handler runs.</summary>
+public sealed class AccessTests : IAsyncLifetime
+{
+    private static readonly Google.Protobuf.Reflection.ServiceDescriptor Service = TestReflection.Descriptor.Services[0];
+    private readonly TestIdentity _identity = new();
+    private readonly ServerObservations _observations = new();
+    private WebApplication? _app;
+    private GrpcClient? _client;
+
+    public async ValueTask InitializeAsync()
+    {
+        var port = GrpcServerFixture.FreePort();
+        _app = CreateBuilder(port).Build();
+        _app.MapGrpcService<TestService>(Service, new RpcAccessMap
+        {
+            ["Echo"] = RpcAccess.Roles(Roles.Hr, Roles.Service),
+            ["Countdown"] = RpcAccess.SignedIn,
+            ["Sum"] = RpcAccess.Anonymous,
+            ["Chat"] = RpcAccess.SignedIn,
+        });
+        await _app.StartAsync(TestContext.Current.CancellationToken);
+        _client = GrpcClient.Create(new Uri($"http://127.0.0.1:{port}"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _client?.Dispose();
+        await _app!.DisposeAsync();
+        _identity.Dispose();
+    }
+
+    [Fact]
+    public async Task ACallWithoutATokenIsUnauthenticatedAndNeverReachesTheHandler()
+    {
+        var failure = await Should.ThrowAsync<RpcException>(() => EchoAsync(token: null));
+
+        failure.StatusCode.ShouldBe(StatusCode.Unauthenticated);
+        _observations.ConnectionIds.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task ACallerWithoutADeclaredRoleIsDeniedAndNeverReachesTheHandler()
+    {
+        var failure = await Should.ThrowAsync<RpcException>(() => EchoAsync(_identity.TokenFor("emp-1", Roles.Employee, Roles.Executive)));
+
+        failure.StatusCode.ShouldBe(StatusCode.PermissionDenied);
+        failure.Message.ShouldContain("hr");
+        _observations.ConnectionIds.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task ACallerWithADeclaredRoleIsServed()
+    {
+        (await EchoAsync(_identity.TokenFor("emp-2", Roles.Hr))).Text.ShouldBe("hello");
+        (await EchoAsync(_identity.TokenFor("incentives", Roles.Service))).Text.ShouldBe("hello");
+    }
+
+    [Fact]
+    public void MappingFailsNamingAMethodWithoutDeclaredAccess()
+    {
+        using var app = CreateBuilder(GrpcServerFixture.FreePort()).Build();
+        var partial = RpcAccessMap.ForAll(Service, RpcAccess.SignedIn);
+        partial.Remove("Sum");
+
+        var failure = Should.Throw<InvalidOperationException>(() => app.MapGrpcService<TestService>(Service, partial));
+
+        failure.Message.ShouldContain("/transformation.testing.v1.TestService/Sum");
+        failure.Message.ShouldContain("declares no access");
+    }
+
+    [Fact]
+    public void MappingFailsWhenTheAccessMapNamesAMethodTheServiceLacks()
+    {
+        using var app = CreateBuilder(GrpcServerFixture.FreePort()).Build();
+        var map = RpcAccessMap.ForAll(Service, RpcAccess.SignedIn);
+        map["Echoo"] = RpcAccess.Anonymous;
+
+        Should.Throw<InvalidOperationException>(() => app.MapGrpcService<TestService>(Service, map)).Message.ShouldContain("Echoo");
+    }
+
+    private WebApplicationBuilder CreateBuilder(int port)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["Service:Name"] = "access-test",
+            ["Service:GrpcPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Service:HttpPort"] = GrpcServerFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Service:BindAddress"] = "localhost",
+        });
+        builder.Configuration.AddInMemoryCollection(_identity.Settings);
+        builder.AddServiceDefaults();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.AddServiceIdentity();
+        builder.AddGrpcHosting();
+        builder.Services.AddSingleton(_observations);
+        return builder;
+    }
+
+    private Task<EchoResponse> EchoAsync(string? token)
+    {
+        var headers = new Metadata();
+        if (token is not null)
+        {
+            headers.Add("authorization", $"Bearer {token}");
+        }
+
+        return _client!.UnaryAsync<EchoRequest, EchoResponse>(Service.FindMethodByName("Echo"), new EchoRequest { Text = "hello" }, new CallOptions { Headers = headers });
+    }
+}

@@ -30,7 +30,8 @@ install_prerequisites() {
 }
 
 run_system() {
-  dotnet build tools/Cli -c Release -nologo -v quiet
+  # The services run from their Release builds; `transform run` starts them after PostgreSQL and RabbitMQ.
+  dotnet build Transformation.sln -c Release -nologo -v quiet
   exec dotnet tools/Cli/bin/Release/net10.0/Transformation.Cli.dll run "$@"
 }
 

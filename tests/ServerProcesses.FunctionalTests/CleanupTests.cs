@@ -42,7 +42,7 @@ public sealed class CleanupTests
         var cli = typeof(CleanupTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Single(a => a.Key == "TransformCli").Value!;
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { cli, "run", "--temporary" })
+        foreach (var arg in new[] { cli, "run", "--temporary", "--no-services" })
         {
             info.ArgumentList.Add(arg);
         }

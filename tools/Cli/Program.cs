@@ -4,6 +4,7 @@ using Transformation.Cli.Run;
 var root = new RootCommand("transform: run Transformation locally and work with its data.")
 {
     RunCommand.Create(),
+    Transformation.Cli.Tokens.TokenCommand.Create(),
     Transformation.Cli.Directory.DirectoryCommand.Create(),
 };
 // Ctrl-C cancels the running command; stopping the brokers gracefully can take several seconds.

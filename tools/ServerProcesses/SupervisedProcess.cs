@@ -65,6 +65,9 @@ public sealed class SupervisedProcess
     /// <summary>Sends the signal to the server itself (not its group), for a graceful stop.</summary>
     public void Signal(int signal) => Libc.Signal(_process.Id, signal);
 
+    /// <summary>Asks the server to stop (SIGTERM), as a service manager would.</summary>
+    public void Terminate() => Signal(Libc.SIGTERM);
+
     /// <summary>Sends the signal to every process of the group.</summary>
     public void SignalGroup(int signal) => Libc.Signal(-_process.Id, signal);
 

@@ -1,0 +1,61 @@
+using Transformation.Baselines.Api.Grpc;
+using Transformation.Baselines.Api.Infrastructure;
+using Transformation.Baselines.Api.IntegrationEvents.Handlers;
+using Transformation.Baselines.Api.Model;
+using Transformation.Baselines.V1;
+using Transformation.Directory.V1;
+using Transformation.EventBus;
+using Transformation.GrpcHosting;
+using Transformation.ServiceDefaults;
+using Transformation.ServiceDefaults.Identity;
+
+namespace Transformation.Baselines.Api;
+
+public static class Extensions
+{
+    public static WebApplicationBuilder AddBaselinesService(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        builder.AddServiceDefaults();
+        builder.AddServiceIdentity();
+        builder.AddGrpcHosting();
+        builder.AddValidatedOptions<BaselinesOptions>(BaselinesOptions.Section);
+
+        // The tables exist before the event bus's consumers start (hosted services start in registration order).
+        services.AddSingleton<BaselinesDatabase>();
+        services.AddHostedService<BaselinesSchema>();
+        builder.AddEventBus();
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ScoreCache>();
+        services.AddSingleton<BaselineService>();
+        services.AddSubscription<OrgUnitChanged, OrgUnitChangedHandler>();
+        return builder;
+    }
+
+    public static WebApplication MapBaselinesService(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.MapDefaultEndpoints();
+        app.MapGrpcService<BaselineService>(BaselinesReflection.Descriptor.Services[0], new RpcAccessMap
+        {
+            ["DefineDimension"] = RpcAccess.Roles(Access.Editors),
+            ["ReviseDimension"] = RpcAccess.Roles(Access.Editors),
+            ["DefineItem"] = RpcAccess.Roles(Access.Editors),
+            ["CreateAssessment"] = RpcAccess.Roles(Access.Editors),
+            ["CloseAssessment"] = RpcAccess.Roles(Access.Editors),
+            ["PublishScores"] = RpcAccess.Roles(Access.Editors),
+            ["SetBaseline"] = RpcAccess.Roles(Access.Editors),
+            ["ListDimensions"] = RpcAccess.SignedIn,
+            ["GetDimensionHistory"] = RpcAccess.SignedIn,
+            ["GetAssessment"] = RpcAccess.SignedIn,
+            ["ListBaselines"] = RpcAccess.SignedIn,
+            ["SubmitResponses"] = RpcAccess.Roles(Access.Submitters),
+            // Employees too, narrowed in the handler to published organisation-level scores.
+            ["GetScores"] = RpcAccess.SignedIn,
+            ["GetHeatmap"] = RpcAccess.Roles(Access.ScoreReaders),
+            ["GetDimensionScores"] = RpcAccess.Roles(Access.ScoreReaders),
+        });
+        return app;
+    }
+}

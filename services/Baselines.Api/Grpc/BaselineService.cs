@@ -1,0 +1,455 @@
+using Google.Protobuf.WellKnownTypes;
+using Transformation.Baselines.Api.Model;
+using Transformation.Baselines.Api.Infrastructure;
+using Transformation.Baselines.V1;
+using Transformation.EventBus;
+using Transformation.GrpcHosting;
+
+namespace Transformation.Baselines.Api.Grpc;
+
+/// <summary>The gRPC surface: validates, checks the caller, calls the model and the stores, maps.</summary>
+public sealed partial class BaselineService(BaselinesDatabase database, Outbox outbox, ScoreCache scores, TimeProvider time)
+{
+    // ---- Dimensions and items ----
+
+    public async Task<DefineDimensionResponse> DefineDimension(DefineDimensionRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = ValidateFields(request.Fields);
+        RequireKey(request.IdempotencyKey, violations);
+        OptionalId(request.DimensionId, "dimension_id", violations);
+        ThrowIfAny(violations);
+        return await IdempotentAsync("DefineDimension", caller, request, DefineDimensionResponse.Parser, async (connection, transaction, ct) =>
+        {
+            var dimension = new Dimension
+            {
+                DimensionId = request.DimensionId.Length > 0 ? request.DimensionId : Guid.CreateVersion7().ToString("n"),
+                Version = 1, Fields = request.Fields, ChangedBy = caller.Subject, ChangedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+            };
+            if (await InsertVersionAsync(connection, transaction, dimension, ct) == 0)
+            {
+                throw new RpcException(StatusCode.AlreadyExists, $"The dimension {dimension.DimensionId} exists already.");
+            }
+
+            await outbox.EnqueueAsync(connection, transaction, dimension.DimensionId, new DimensionDefined { Dimension = dimension }, ct);
+            return new DefineDimensionResponse { Dimension = dimension };
+        }, context.CancellationToken);
+    }
+
+    public async Task<ReviseDimensionResponse> ReviseDimension(ReviseDimensionRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = ValidateFields(request.Fields);
+        RequireKey(request.IdempotencyKey, violations);
+        if (request.DimensionId.Length == 0)
+        {
+            violations.Add(("dimension_id", "The dimension id is required."));
+        }
+
+        if (request.ExpectedVersion <= 0)
+        {
+            violations.Add(("expected_version", "The version the change is based on is required."));
+        }
+
+        ThrowIfAny(violations);
+        return await IdempotentAsync("ReviseDimension", caller, request, ReviseDimensionResponse.Parser, async (connection, transaction, ct) =>
+        {
+            await using var current = connection.Command(transaction, "SELECT max(version) FROM dimension_versions WHERE dimension_id = $1", request.DimensionId);
+            var version = await current.ExecuteScalarAsync(ct) is long v ? v : 0;
+            if (version == 0)
+            {
+                throw new RpcException(StatusCode.NotFound, $"No dimension {request.DimensionId}.");
+            }
+
+            if (version != request.ExpectedVersion)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, $"The dimension is at version {version}, not {request.ExpectedVersion}.");
+            }
+
+            var dimension = new Dimension
+            {
+                DimensionId = request.DimensionId, Version = version + 1, Fields = request.Fields, ChangedBy = caller.Subject,
+                ChangedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+            };
+            if (await InsertVersionAsync(connection, transaction, dimension, ct) == 0)
+            {
+                throw new RpcException(StatusCode.Aborted, "A concurrent revision won; retry with the new version.");
+            }
+
+            await outbox.EnqueueAsync(connection, transaction, dimension.DimensionId, new DimensionRevised { Dimension = dimension, PreviousVersion = version }, ct);
+            return new ReviseDimensionResponse { Dimension = dimension };
+        }, context.CancellationToken);
+    }
+
+    public async Task<ListDimensionsResponse> ListDimensions(ListDimensionsRequest request, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        await using var connection = await database.OpenAsync(ct);
+        var response = new ListDimensionsResponse();
+        response.Dimensions.AddRange(await ReadDimensionsAsync(connection,
+            "SELECT DISTINCT ON (dimension_id) * FROM dimension_versions ORDER BY dimension_id, version DESC", null, ct));
+        await using var command = connection.Command(null, "SELECT item_id, dimension_id, text, reverse_scored FROM items ORDER BY item_id");
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            response.Items.Add(new Item { ItemId = reader.GetString(0), DimensionId = reader.GetString(1), Text = reader.GetString(2), ReverseScored = reader.GetBoolean(3) });
+        }
+
+        return response;
+    }
+
+    public async Task<GetDimensionHistoryResponse> GetDimensionHistory(GetDimensionHistoryRequest request, ServerCallContext context)
+    {
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        var response = new GetDimensionHistoryResponse();
+        response.Versions.AddRange(await ReadDimensionsAsync(connection,
+            "SELECT * FROM dimension_versions WHERE dimension_id = $1 ORDER BY version", request.DimensionId, context.CancellationToken));
+        return response.Versions.Count == 0 ? throw new RpcException(StatusCode.NotFound, $"No dimension {request.DimensionId}.") : response;
+    }
+
+    public async Task<DefineItemResponse> DefineItem(DefineItemRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = new List<(string, string)>();
+        RequireKey(request.IdempotencyKey, violations);
+        OptionalId(request.ItemId, "item_id", violations);
+        if (request.DimensionId.Length == 0)
+        {
+            violations.Add(("dimension_id", "The dimension the item measures is required."));
+        }
+
+        if (request.Text.Trim().Length is 0 or > 500)
+        {
+            violations.Add(("text", "The item's statement, 1 to 500 characters, is required."));
+        }
+
+        ThrowIfAny(violations);
+        return await IdempotentAsync("DefineItem", caller, request, DefineItemResponse.Parser, async (connection, transaction, ct) =>
+        {
+            var item = new Item
+            {
+                ItemId = request.ItemId.Length > 0 ? request.ItemId : Guid.CreateVersion7().ToString("n"), DimensionId = request.DimensionId,
+                Text = request.Text.Trim(), ReverseScored = request.ReverseScored,
+            };
+            var inserted = await connection.ExecuteAsync(transaction, """
+                INSERT INTO items (item_id, dimension_id, text, reverse_scored)
+                SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM dimension_versions WHERE dimension_id = $2) ON CONFLICT DO NOTHING
+                """, ct, item.ItemId, item.DimensionId, item.Text, item.ReverseScored);
+            if (inserted == 0)
+            {
+                throw RpcException.InvalidArgument("The item cannot be defined.", ("item_id", "Exists already, or the dimension does not exist."));
+            }
+
+            await outbox.EnqueueAsync(connection, transaction, item.ItemId, new ItemDefined { Item = item }, ct);
+            return new DefineItemResponse { Item = item };
+        }, context.CancellationToken);
+    }
+
+    // ---- Assessments ----
+
+    public async Task<CreateAssessmentResponse> CreateAssessment(CreateAssessmentRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = new List<(string, string)>();
+        RequireKey(request.IdempotencyKey, violations);
+        OptionalId(request.AssessmentId, "assessment_id", violations);
+        if (request.Title.Trim().Length is 0 or > 200)
+        {
+            violations.Add(("title", "A title of 1 to 200 characters is required."));
+        }
+
+        if (request.Kind == AssessmentKind.Unspecified || !System.Enum.IsDefined(request.Kind))
+        {
+            violations.Add(("kind", "Baseline or pulse."));
+        }
+
+        if (request.OpensAt is null || request.ClosesAt is null || request.ClosesAt.ToDateTimeOffset() <= request.OpensAt.ToDateTimeOffset())
+        {
+            violations.Add(("closes_at", "The window needs opens_at before closes_at."));
+        }
+
+        if (request.PopulationOrgUnitIds.Count == 0)
+        {
+            violations.Add(("population_org_unit_ids", "At least one org unit."));
+        }
+
+        if (request.ItemIds.Count == 0 || request.ItemIds.Distinct(StringComparer.Ordinal).Count() != request.ItemIds.Count)
+        {
+            violations.Add(("item_ids", "At least one item, each once."));
+        }
+
+        ThrowIfAny(violations);
+        return await IdempotentAsync("CreateAssessment", caller, request, CreateAssessmentResponse.Parser, async (connection, transaction, ct) =>
+        {
+            var tree = await scores.TreeAsync(connection, ct, transaction);
+            var unknownUnit = request.PopulationOrgUnitIds.FirstOrDefault(u => !tree.Contains(u));
+            if (unknownUnit is not null)
+            {
+                throw RpcException.InvalidArgument("Unknown org unit.", ("population_org_unit_ids", $"'{unknownUnit}' is not an org unit."));
+            }
+
+            var items = new Dictionary<string, (string Dimension, bool Reverse)>(StringComparer.Ordinal);
+            await using (var command = connection.Command(transaction, "SELECT item_id, dimension_id, reverse_scored FROM items WHERE item_id = ANY($1)",
+                (object)request.ItemIds.ToArray()))
+            await using (var reader = await command.ExecuteReaderAsync(ct))
+            {
+                while (await reader.ReadAsync(ct))
+                {
+                    items[reader.GetString(0)] = (reader.GetString(1), reader.GetBoolean(2));
+                }
+            }
+
+            var unknownItem = request.ItemIds.Select((id, index) => (id, index)).FirstOrDefault(i => !items.ContainsKey(i.id));
+            if (unknownItem.id is not null)
+            {
+                throw RpcException.InvalidArgument("Unknown item.", ($"item_ids[{unknownItem.index}]", $"'{unknownItem.id}' is not an item."));
+            }
+
+            var assessment = new Assessment
+            {
+                AssessmentId = request.AssessmentId.Length > 0 ? request.AssessmentId : Guid.CreateVersion7().ToString("n"), Title = request.Title.Trim(),
+                Kind = request.Kind, OpensAt = request.OpensAt, ClosesAt = request.ClosesAt, Status = AssessmentStatus.Open,
+                PopulationOrgUnitIds = { request.PopulationOrgUnitIds }, ItemIds = { request.ItemIds },
+            };
+            if (await connection.ExecuteAsync(transaction, """
+                INSERT INTO assessments (assessment_id, title, kind, opens_at, closes_at, population, status) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                ON CONFLICT DO NOTHING
+                """, ct, assessment.AssessmentId, assessment.Title, (int)assessment.Kind, assessment.OpensAt!.ToDateTimeOffset(),
+                assessment.ClosesAt!.ToDateTimeOffset(), request.PopulationOrgUnitIds.ToArray(), (int)AssessmentStatus.Open) == 0)
+            {
+                throw new RpcException(StatusCode.AlreadyExists, $"The assessment {assessment.AssessmentId} exists already.");
+            }
+
+            await connection.ExecuteAsync(transaction, """
+                INSERT INTO assessment_items (assessment_id, position, item_id, dimension_id, reverse_scored)
+                SELECT $1, p.ordinality - 1, p.item, i.dimension_id, i.reverse_scored FROM unnest($2::text[]) WITH ORDINALITY AS p(item, ordinality)
+                JOIN items i ON i.item_id = p.item
+                """, ct, assessment.AssessmentId, request.ItemIds.ToArray());
+            await outbox.EnqueueAsync(connection, transaction, assessment.AssessmentId, new AssessmentOpened { Assessment = assessment }, ct);
+            return new CreateAssessmentResponse { Assessment = assessment };
+        }, context.CancellationToken);
+    }
+
+    public async Task<GetAssessmentResponse> GetAssessment(GetAssessmentRequest request, ServerCallContext context)
+    {
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        return new GetAssessmentResponse { Assessment = await LoadAssessmentAsync(connection, null, request.AssessmentId, context.CancellationToken) };
+    }
+
+    public async Task<CloseAssessmentResponse> CloseAssessment(CloseAssessmentRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = new List<(string, string)>();
+        RequireKey(request.IdempotencyKey, violations);
+        ThrowIfAny(violations);
+        return await IdempotentAsync("CloseAssessment", caller, request, CloseAssessmentResponse.Parser, async (connection, transaction, ct) =>
+        {
+            var assessment = await LoadAssessmentAsync(connection, transaction, request.AssessmentId, ct, forUpdate: true);
+            if (assessment.Status == AssessmentStatus.Closed)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, "The assessment is closed already.");
+            }
+
+            var now = time.GetUtcNow();
+            await connection.ExecuteAsync(transaction, "UPDATE assessments SET status = $2, closed_at = $3 WHERE assessment_id = $1", ct,
+                assessment.AssessmentId, (int)AssessmentStatus.Closed, now);
+            assessment.Status = AssessmentStatus.Closed;
+            await outbox.EnqueueAsync(connection, transaction, assessment.AssessmentId, new AssessmentClosed
+            {
+                AssessmentId = assessment.AssessmentId, ClosedAt = Timestamp.FromDateTimeOffset(now), Respondents = assessment.Respondents,
+            }, ct);
+            return new CloseAssessmentResponse { Assessment = assessment };
+        }, context.CancellationToken);
+    }
+
+    public async Task<PublishScoresResponse> PublishScores(PublishScoresRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = new List<(string, string)>();
+        RequireKey(request.IdempotencyKey, violations);
+        ThrowIfAny(violations);
+        return await IdempotentAsync("PublishScores", caller, request, PublishScoresResponse.Parser, async (connection, transaction, ct) =>
+        {
+            var assessment = await LoadAssessmentAsync(connection, transaction, request.AssessmentId, ct, forUpdate: true);
+            if (assessment.Status != AssessmentStatus.Closed)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, "Only a closed assessment's scores can be published.");
+            }
+
+            await connection.ExecuteAsync(transaction, "UPDATE assessments SET published = true WHERE assessment_id = $1", ct, assessment.AssessmentId);
+            assessment.Published = true;
+            await outbox.EnqueueAsync(connection, transaction, assessment.AssessmentId,
+                new ScoresPublished { AssessmentId = assessment.AssessmentId, PublishedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()) }, ct);
+            return new PublishScoresResponse { Assessment = assessment };
+        }, context.CancellationToken);
+    }
+
+    // ---- Responses ----
+
+    public async Task<SubmitResponsesResponse> SubmitResponses(IAsyncEnumerable<SubmitResponsesRequest> requests, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        await using var enumerator = requests.GetAsyncEnumerator(ct);
+        if (!await enumerator.MoveNextAsync() || enumerator.Current.Header is not { AssessmentId.Length: > 0 } header)
+        {
+            throw RpcException.InvalidArgument("The first message must be the header.", ("header.assessment_id", "The assessment is required."));
+        }
+
+        await using var connection = await database.OpenAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var assessment = await LoadAssessmentAsync(connection, transaction, header.AssessmentId, ct, forUpdate: true);
+        if (assessment.Status != AssessmentStatus.Open)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, "The assessment is closed: no more responses.");
+        }
+
+        var items = await LoadItemsAsync(connection, transaction, assessment.AssessmentId, ct);
+        var tree = await scores.TreeAsync(connection, ct, transaction);
+        var units = assessment.PopulationOrgUnitIds.SelectMany(tree.SelfAndDescendants).ToHashSet(StringComparer.Ordinal);
+        await using var ingestion = await ResponseIngestion.StartAsync(connection, transaction, assessment.AssessmentId, items, units, ct);
+        foreach (var row in enumerator.Current.Rows)
+        {
+            await ingestion.AddAsync(row, ct);
+        }
+
+        while (await enumerator.MoveNextAsync())
+        {
+            foreach (var row in enumerator.Current.Rows)
+            {
+                await ingestion.AddAsync(row, ct);
+            }
+        }
+
+        var response = await ingestion.CompleteAsync(ct);
+        await transaction.CommitAsync(ct);
+        return response;
+    }
+
+    // ---- Scores ----
+
+    public async Task<GetScoresResponse> GetScores(GetScoresRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var ct = context.CancellationToken;
+        var filter = request.Filter ?? new AttributeFilter();
+        await using var connection = await database.OpenAsync(ct);
+        var assessment = await LoadAssessmentAsync(connection, null, request.AssessmentId, ct);
+        if (!Access.CanReadAllScores(caller))
+        {
+            var tree = await scores.TreeAsync(connection, ct);
+            if (!Access.EmployeeMayRead(assessment.Published, request.OrgUnitId, request.IncludeDescendants, filter, tree))
+            {
+                throw new RpcException(StatusCode.PermissionDenied, "Employees read the published organisation-level scores only.");
+            }
+        }
+
+        var response = new GetScoresResponse { MinimumGroupSize = scores.MinimumGroupSize };
+        var key = new GroupKey(request.OrgUnitId, request.IncludeDescendants, filter.TenureBand, filter.RoleLevel, filter.Location);
+        response.Scores.AddRange(await ScoresAsync(connection, assessment, request.DimensionIds, [key], request.CompareToAssessmentId, ct));
+        return response;
+    }
+
+    public async Task<GetHeatmapResponse> GetHeatmap(GetHeatmapRequest request, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        var filter = request.Filter ?? new AttributeFilter();
+        await using var connection = await database.OpenAsync(ct);
+        var assessment = await LoadAssessmentAsync(connection, null, request.AssessmentId, ct);
+        var units = request.OrgUnitIds.Count > 0 ? request.OrgUnitIds.ToList()
+            : (await scores.TreeAsync(connection, ct)) is var tree ? assessment.PopulationOrgUnitIds.SelectMany(tree.SelfAndDescendants).Distinct(StringComparer.Ordinal).ToList() : [];
+        var dimensions = request.DimensionIds.Count > 0 ? request.DimensionIds.ToList()
+            : (await LoadItemsAsync(connection, null, assessment.AssessmentId, ct)).DimensionIds.Distinct(StringComparer.Ordinal).ToList();
+        var keys = units.Select(u => new GroupKey(u, request.IncludeDescendants, filter.TenureBand, filter.RoleLevel, filter.Location)).ToList();
+        var response = new GetHeatmapResponse { MinimumGroupSize = scores.MinimumGroupSize, DimensionIds = { dimensions }, OrgUnitIds = { units } };
+        response.Cells.AddRange(await ScoresAsync(connection, assessment, dimensions, keys, "", ct));
+        return response;
+    }
+
+    public async Task<GetDimensionScoresResponse> GetDimensionScores(GetDimensionScoresRequest request, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        if (request.ScopeOrgUnitId.Length == 0)
+        {
+            throw RpcException.InvalidArgument("The scope is required.", ("scope_org_unit_id", "An org unit."));
+        }
+
+        await using var connection = await database.OpenAsync(ct);
+        var tree = await scores.TreeAsync(connection, ct);
+        var ancestors = tree.SelfAndAncestors(request.ScopeOrgUnitId).ToArray();
+        var assessmentId = request.Assessment switch
+        {
+            "baseline" => await ScalarStringAsync(connection, """
+                SELECT b.assessment_id FROM baselines b JOIN unnest($1::text[]) WITH ORDINALITY AS a(unit, depth) ON a.unit = b.scope_org_unit_id
+                WHERE b.superseded_at IS NULL ORDER BY a.depth LIMIT 1
+                """, ct, (object)ancestors),
+            "latest" => await ScalarStringAsync(connection, """
+                SELECT assessment_id FROM assessments WHERE status = $2 AND population && $1::text[] ORDER BY closed_at DESC LIMIT 1
+                """, ct, ancestors, (int)AssessmentStatus.Closed),
+            _ => request.Assessment,
+        } ?? throw new RpcException(StatusCode.NotFound, $"No {request.Assessment} measurement for {request.ScopeOrgUnitId}.");
+        var assessment = await LoadAssessmentAsync(connection, null, assessmentId, ct);
+        var response = new GetDimensionScoresResponse { AssessmentId = assessment.AssessmentId, MeasuredAt = assessment.ClosesAt };
+        response.Scores.AddRange(await ScoresAsync(connection, assessment, request.DimensionIds,
+            [new GroupKey(request.ScopeOrgUnitId, true, null, null, null)], "", ct));
+        return response;
+    }
+
+    // ---- Baselines ----
+
+    public async Task<SetBaselineResponse> SetBaseline(SetBaselineRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = new List<(string, string)>();
+        RequireKey(request.IdempotencyKey, violations);
+        if (request.ScopeOrgUnitId.Length == 0)
+        {
+            violations.Add(("scope_org_unit_id", "The scope is required."));
+        }
+
+        ThrowIfAny(violations);
+        return await IdempotentAsync("SetBaseline", caller, request, SetBaselineResponse.Parser, async (connection, transaction, ct) =>
+        {
+            var assessment = await LoadAssessmentAsync(connection, transaction, request.AssessmentId, ct);
+            if (assessment.Status != AssessmentStatus.Closed)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition, "Only a closed assessment's results can be a baseline.");
+            }
+
+            await connection.ExecuteAsync(transaction, "SELECT pg_advisory_xact_lock(hashtext($1))", ct, "baseline:" + request.ScopeOrgUnitId);
+            var now = time.GetUtcNow();
+            var superseded = await ScalarStringAsync(connection, """
+                UPDATE baselines SET superseded_at = $2 WHERE scope_org_unit_id = $1 AND superseded_at IS NULL RETURNING assessment_id
+                """, ct, request.ScopeOrgUnitId, now) ?? "";
+            var baseline = new Baseline
+            {
+                ScopeOrgUnitId = request.ScopeOrgUnitId, AssessmentId = assessment.AssessmentId, SetBy = caller.Subject, SetAt = Timestamp.FromDateTimeOffset(now),
+            };
+            await connection.ExecuteAsync(transaction, "INSERT INTO baselines (scope_org_unit_id, assessment_id, set_by, set_at) VALUES ($1, $2, $3, $4)", ct,
+                baseline.ScopeOrgUnitId, baseline.AssessmentId, baseline.SetBy, now);
+            await outbox.EnqueueAsync(connection, transaction, baseline.ScopeOrgUnitId, new BaselineSet { Baseline = baseline, SupersededAssessmentId = superseded }, ct);
+            return new SetBaselineResponse { Baseline = baseline };
+        }, context.CancellationToken);
+    }
+
+    public async Task<ListBaselinesResponse> ListBaselines(ListBaselinesRequest request, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        await using var connection = await database.OpenAsync(ct);
+        await using var command = connection.Command(null,
+            "SELECT scope_org_unit_id, assessment_id, set_by, set_at, superseded_at FROM baselines WHERE $1 = '' OR scope_org_unit_id = $1 ORDER BY set_at",
+            request.ScopeOrgUnitId);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var response = new ListBaselinesResponse();
+        while (await reader.ReadAsync(ct))
+        {
+            response.Baselines.Add(new Baseline
+            {
+                ScopeOrgUnitId = reader.GetString(0), AssessmentId = reader.GetString(1), SetBy = reader.GetString(2),
+                SetAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(3)),
+                SupersededAt = reader.IsDBNull(4) ? null : Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(4)),
+            });
+        }
+
+        return response;
+    }
+}

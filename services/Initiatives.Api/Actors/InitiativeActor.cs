@@ -1,0 +1,210 @@
+using System.Globalization;
+using Google.Protobuf;
+using Transformation.Actors;
+using Transformation.EventBus;
+using Transformation.Initiatives.Api.Infrastructure;
+using Transformation.Initiatives.Api.Model;
+using Transformation.Initiatives.V1;
+using Transformation.ServiceDefaults.Identity;
+using Google.Protobuf.WellKnownTypes;
+
+namespace Transformation.Initiatives.Api.Actors;
+
+/// <summary>A lifecycle command: the caller and the write's idempotency key (a retry with it returns the state, unchanged).</summary>
+public sealed record Command(Caller Caller, string IdempotencyKey);
+
+/// <summary>One initiative (a grain keyed by initiative id): its definition, lifecycle and progress change in its turns only.</summary>
+public interface IInitiativeActor : IActor
+{
+    Task<InitiativeState> ProposeAsync(Command command, InitiativeDraft draft, string changeManagerId);
+
+    Task<InitiativeState> SponsorAsync(Command command);
+
+    Task<InitiativeState> ActivateAsync(Command command);
+
+    Task<InitiativeState> CompleteAsync(Command command);
+
+    Task<InitiativeState> CancelAsync(Command command);
+
+    Task<InitiativeState> SetSurveyScoreAsync(Command command, string goalId, double score);
+
+    /// <summary>Folds the observations logged since the checkpoint; returns how many it folded.</summary>
+    Task<int> CatchUpAsync();
+
+    [ReadOnly]
+    Task<InitiativeState> GetAsync();
+}
+
+/// <summary>
+/// The state (definition, lifecycle, progress and the observation log's checkpoint) is one record written with its events
+/// through <c>WriteStateAsync</c>, so a state change and its events commit together. Progress is folded from the observation
+/// log (the observations table) from the checkpoint on; a lost activation rebuilds from the last checkpoint.
+/// </summary>
+public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider time) : Actor<InitiativeState>, IInitiativeActor, IRemindable
+{
+    private const string MilestoneReminder = "milestones";
+
+    public async Task<InitiativeState> ProposeAsync(Command command, InitiativeDraft draft, string changeManagerId)
+    {
+        if (State.Exists)
+        {
+            return string.Equals(State.ProposalKey, command.IdempotencyKey, StringComparison.Ordinal)
+                ? State
+                : throw new GrpcHosting.RpcException(GrpcHosting.StatusCode.AlreadyExists, "The initiative exists already.");
+        }
+
+        var now = time.GetUtcNow();
+        var next = Model.Initiatives.Propose(Id, command.IdempotencyKey, draft, changeManagerId, now);
+        var proposed = new InitiativeProposed
+        {
+            InitiativeId = Id,
+            Name = next.Name,
+            SponsorId = next.SponsorId,
+            ChangeManagerId = next.ChangeManagerId,
+            ScopeOrgUnitIds = { next.Scope },
+            TargetBehaviourIds = { next.TargetBehaviours },
+            ProposedAt = Timestamp.FromDateTimeOffset(now),
+        };
+        await WriteStateAsync(next, [new OutgoingEvent(Id, proposed)]);
+        return State;
+    }
+
+    public Task<InitiativeState> SponsorAsync(Command command) => ApplyAsync(command, "sponsor", state =>
+    {
+        var now = time.GetUtcNow();
+        var next = Model.Initiatives.Sponsor(state, command.Caller, now);
+        return (next, next == state ? [] : [new InitiativeSponsored { InitiativeId = Id, SponsorId = next.SponsorId, SponsoredAt = Timestamp.FromDateTimeOffset(now) }]);
+    });
+
+    public async Task<InitiativeState> ActivateAsync(Command command)
+    {
+        var horizon = await HorizonAsync(CancellationToken.None);
+        var result = await ApplyAsync(command, "activate", state => Transition(state, Model.Initiatives.Activate(state, command.Caller, time.GetUtcNow(), horizon), command));
+        await RegisterOrUpdateReminderAsync(MilestoneReminder, TimeSpan.FromHours(1), TimeSpan.FromHours(6));
+        return result;
+    }
+
+    public Task<InitiativeState> CompleteAsync(Command command) =>
+        ApplyAsync(command, "complete", state => Transition(state, Model.Initiatives.Complete(state, command.Caller, time.GetUtcNow()), command));
+
+    public Task<InitiativeState> CancelAsync(Command command) =>
+        ApplyAsync(command, "cancel", state => Transition(state, Model.Initiatives.Cancel(state, command.Caller, time.GetUtcNow()), command));
+
+    public Task<InitiativeState> SetSurveyScoreAsync(Command command, string goalId, double score) => ApplyAsync(command, "survey-score", state =>
+    {
+        var now = time.GetUtcNow();
+        var (next, reached) = Model.Initiatives.Evaluate(Model.Initiatives.SetSurveyScore(state, command.Caller, goalId, score), now);
+        return (next, ProgressEvents(next, reached, now));
+    });
+
+    public async Task<int> CatchUpAsync()
+    {
+        if (State.Status != InitiativeStatus.Active)
+        {
+            return 0;
+        }
+
+        var cancellationToken = CancellationToken.None;
+        var horizon = await HorizonAsync(cancellationToken);
+        if (horizon <= State.FoldedBelowXid)
+        {
+            return 0;
+        }
+
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var (units, people) = await LocalCopies.ScopeAsync(connection, State.Scope, cancellationToken);
+        var observations = new List<FoldedObservation>();
+        await using (var command = connection.Command(null, """
+            SELECT observation_id::text, employee_id, behaviour_id, polarity, observed_at FROM observations
+            WHERE xid >= $1::text::xid8 AND xid < $2::text::xid8 AND behaviour_id = ANY($3)
+              AND (initiative_id = $4 OR (initiative_id = '' AND org_unit_id = ANY($5)))
+            """, State.FoldedBelowXid.ToString(CultureInfo.InvariantCulture), horizon.ToString(CultureInfo.InvariantCulture),
+            Sql.TextArray(State.TargetBehaviours), Id, Sql.TextArray(units)))
+        {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                observations.Add(new FoldedObservation(reader.GetString(0), reader.GetString(1), reader.GetString(2), (Polarity)reader.GetInt32(3),
+                    reader.GetFieldValue<DateTimeOffset>(4)));
+            }
+        }
+
+        if (observations.Count == 0 && people == State.PeopleInScope)
+        {
+            return 0;
+        }
+
+        var now = time.GetUtcNow();
+        var (next, reached) = Model.Initiatives.Fold(State, observations, people, now);
+        next = next with { FoldedBelowXid = horizon };
+        await WriteStateAsync(next, ProgressEvents(next, reached, now).Select(e => new OutgoingEvent(Id, e)).ToList());
+        return observations.Count;
+    }
+
+    public Task<InitiativeState> GetAsync() => Task.FromResult(State);
+
+    /// <summary>Milestone dates: a missed one puts the initiative at risk (and a reached one may be found).</summary>
+    public async Task ReceiveReminderAsync(string name, CancellationToken cancellationToken)
+    {
+        if (State.Status != InitiativeStatus.Active)
+        {
+            await UnregisterReminderAsync(MilestoneReminder, cancellationToken);
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        var (next, reached) = Model.Initiatives.Evaluate(State, now);
+        if (reached.Length > 0 || next.AtRisk != State.AtRisk)
+        {
+            await WriteStateAsync(next, ProgressEvents(next, reached, now).Select(e => new OutgoingEvent(Id, e)).ToList(), cancellationToken);
+        }
+    }
+
+    private static List<IMessage> ProgressEvents(InitiativeState state, IEnumerable<MilestoneDefinition> reached, DateTimeOffset now)
+    {
+        var events = new List<IMessage> { Model.Initiatives.Progressed(state, now) };
+        events.AddRange(reached.Select(m => Model.Initiatives.MilestoneEvent(state, m, now)));
+        return events;
+    }
+
+    private (InitiativeState, List<IMessage>) Transition(InitiativeState state, InitiativeState next, Command command) =>
+        (next, next.Status == state.Status ? [] : [new InitiativeStatusChanged
+        {
+            InitiativeId = Id,
+            Previous = state.Status,
+            Status = next.Status,
+            ChangedBy = command.Caller.Subject,
+            ChangedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+        }]);
+
+    private async Task<InitiativeState> ApplyAsync(Command command, string operation, Func<InitiativeState, (InitiativeState Next, List<IMessage> Events)> change)
+    {
+        if (!State.Exists)
+        {
+            throw new GrpcHosting.RpcException(GrpcHosting.StatusCode.NotFound, "No such initiative.");
+        }
+
+        if (State.AppliedKeys.TryGetValue(command.IdempotencyKey, out var applied) && string.Equals(applied, operation, StringComparison.Ordinal))
+        {
+            return State;
+        }
+
+        var (next, events) = change(State);
+        if (events.Count == 0 && next == State)
+        {
+            return State;
+        }
+
+        next = next with { AppliedKeys = next.AppliedKeys.SetItem(command.IdempotencyKey, operation) };
+        await WriteStateAsync(next, events.Select(e => new OutgoingEvent(Id, e)).ToList());
+        return State;
+    }
+
+    /// <summary>Every transaction below the current snapshot's xmin has finished: observations below it can no longer appear.</summary>
+    private async Task<ulong> HorizonAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.Command(null, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text");
+        return ulong.Parse((string)(await command.ExecuteScalarAsync(cancellationToken))!, CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,80 @@
+using Transformation.Actors;
+using Transformation.Directory.V1;
+using Transformation.EventBus;
+using Transformation.GrpcHosting;
+using Transformation.Incentives.V1;
+using Transformation.Initiatives.Api.Actors;
+using Transformation.Initiatives.Api.Grpc;
+using Transformation.Initiatives.Api.Infrastructure;
+using Transformation.Initiatives.Api.IntegrationEvents.Handlers;
+using Transformation.Initiatives.V1;
+using Transformation.ServiceDefaults;
+using Transformation.ServiceDefaults.Identity;
+
+namespace Transformation.Initiatives.Api;
+
+public static class Extensions
+{
+    public static WebApplicationBuilder AddInitiativesService(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        builder.AddServiceDefaults();
+        builder.AddServiceIdentity();
+        builder.AddGrpcHosting();
+
+        // The service's tables exist before the event bus's consumers start (hosted services start in registration order).
+        services.AddSingleton<InitiativesDatabase>();
+        services.AddHostedService<InitiativesSchema>();
+        builder.AddEventBus();
+        builder.AddActors();
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ProgressPump>();
+        services.AddHostedService(provider => provider.GetRequiredService<ProgressPump>());
+        services.AddSingleton<ObservationWriter>();
+        services.AddSingleton<InitiativesService>();
+        services.AddActor<IInitiativeActor, InitiativeActor>("initiative");
+
+        services.AddSubscription<BehaviourDefined, BehaviourDefinedHandler>();
+        services.AddSubscription<BehaviourRevised, BehaviourRevisedHandler>();
+        services.AddSubscription<RewardGranted, RewardGrantedHandler>();
+        services.AddSubscription<OrgUnitChanged, OrgUnitChangedHandler>();
+        services.AddSubscription<EmployeeJoined, EmployeeJoinedHandler>();
+        services.AddSubscription<EmployeeMoved, EmployeeMovedHandler>();
+        services.AddSubscription<EmployeeUpdated, EmployeeUpdatedHandler>();
+        services.AddSubscription<EmployeeLeft, EmployeeLeftHandler>();
+        services.AddSubscription<EmployeeErased, EmployeeErasedHandler>();
+        return builder;
+    }
+
+    public static WebApplication MapInitiativesService(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.MapDefaultEndpoints();
+        var runners = RpcAccess.Roles(Roles.ChangeManager, Roles.Hr);
+        var recorders = RpcAccess.SignedIn;
+        app.MapGrpcService<InitiativesService>(InitiativesReflection.Descriptor.Services[0], new RpcAccessMap
+        {
+            ["ProposeInitiative"] = runners,
+            // Only the named executive (checked in the model against the token's subject).
+            ["SponsorInitiative"] = RpcAccess.Roles(Roles.Executive),
+            ["ActivateInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
+            ["CompleteInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
+            ["CancelInitiative"] = RpcAccess.Roles(Roles.ChangeManager, Roles.Executive),
+            ["SetSurveyScore"] = RpcAccess.Roles(Roles.ChangeManager),
+            ["GetInitiative"] = RpcAccess.SignedIn,
+            ["ListInitiatives"] = RpcAccess.Roles(Roles.Hr, Roles.Executive, Roles.ChangeManager),
+            // Employees may record peer observations as their observer (checked per item); the others any source.
+            ["RecordObservation"] = recorders,
+            ["RecordObservations"] = recorders,
+            ["ListObservations"] = RpcAccess.Roles(Roles.Hr, Roles.ChangeManager, Roles.Executive),
+            ["DraftSuccessStory"] = RpcAccess.Roles(Roles.ChangeManager),
+            ["SubmitSuccessStory"] = RpcAccess.Roles(Roles.ChangeManager),
+            ["PublishSuccessStory"] = RpcAccess.Roles(Roles.Executive, Roles.Hr),
+            ["GetSuccessStory"] = RpcAccess.SignedIn,
+            ["ListSuccessStories"] = RpcAccess.SignedIn,
+            ["ReactToSuccessStory"] = RpcAccess.SignedIn,
+        });
+        return app;
+    }
+}

@@ -1,0 +1,521 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Google.Protobuf.WellKnownTypes;
+using Npgsql;
+using Transformation.Actors;
+using Transformation.EventBus;
+using Transformation.GrpcHosting;
+using Transformation.Initiatives.Api.Actors;
+using Transformation.Initiatives.Api.Infrastructure;
+using Transformation.Initiatives.Api.Model;
+using Transformation.Initiatives.V1;
+using Transformation.ServiceDefaults.Identity;
+
+namespace Transformation.Initiatives.Api.Grpc;
+
+/// <summary>The gRPC surface: validates, checks ownership, calls the actors and stores, maps. Role checks are in the access map.</summary>
+public sealed class InitiativesService(InitiativesDatabase database, Outbox outbox, ObservationWriter observations, ActorFactory actors, TimeProvider time)
+{
+    private const int MaxPage = 500;
+    private static readonly JsonSerializerOptions StateJson = new(JsonSerializerDefaults.Web);
+
+    // ---- Initiatives ----
+
+    public async Task<ProposeInitiativeResponse> ProposeInitiative(ProposeInitiativeRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = Model.Initiatives.Validate(request.Initiative);
+        RequireKey(request.IdempotencyKey, violations);
+        ThrowIfAny(violations);
+        var draft = request.Initiative;
+        var changeManager = draft.ChangeManagerId.Length > 0 ? draft.ChangeManagerId : caller.Subject;
+        if (caller.IsInRole(Roles.ChangeManager) && !caller.IsInRole(Roles.Hr) && !string.Equals(changeManager, caller.Subject, StringComparison.Ordinal))
+        {
+            throw new RpcException(StatusCode.PermissionDenied, "A change manager proposes initiatives they manage.");
+        }
+
+        var ct = context.CancellationToken;
+        await using (var connection = await database.OpenAsync(ct))
+        {
+            var references = await LocalCopies.ResolveAsync(connection, null, draft.TargetBehaviourIds, [draft.SponsorId, changeManager], [], ct);
+            for (var i = 0; i < draft.TargetBehaviourIds.Count; i++)
+            {
+                if (!references.Behaviours.TryGetValue(draft.TargetBehaviourIds[i], out var behaviour) || behaviour.Retired)
+                {
+                    violations.Add(($"initiative.target_behaviour_ids[{i}]", $"'{draft.TargetBehaviourIds[i]}' is not a current behaviour of the catalogue."));
+                }
+            }
+
+            if (!references.Employees.TryGetValue(draft.SponsorId, out var sponsor) || !sponsor.Active)
+            {
+                violations.Add(("initiative.sponsor_id", $"'{draft.SponsorId}' is not an active employee."));
+            }
+
+            var units = await LocalCopies.KnownOrgUnitsAsync(connection, draft.ScopeOrgUnitIds, ct);
+            for (var i = 0; i < draft.ScopeOrgUnitIds.Count; i++)
+            {
+                if (!units.Contains(draft.ScopeOrgUnitIds[i]))
+                {
+                    violations.Add(($"initiative.scope_org_unit_ids[{i}]", $"'{draft.ScopeOrgUnitIds[i]}' is not an open org unit."));
+                }
+            }
+        }
+
+        ThrowIfAny(violations);
+        var id = InitiativeId(caller.Subject, request.IdempotencyKey);
+        var state = await actors.Get<IInitiativeActor>(id).ProposeAsync(new Command(caller, request.IdempotencyKey), draft.Clone(), changeManager);
+        return new ProposeInitiativeResponse { Initiative = state.ToProto(time.GetUtcNow()) };
+    }
+
+    public async Task<SponsorInitiativeResponse> SponsorInitiative(SponsorInitiativeRequest request, ServerCallContext context) =>
+        new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (actor, command) => actor.SponsorAsync(command)) };
+
+    public async Task<ActivateInitiativeResponse> ActivateInitiative(ActivateInitiativeRequest request, ServerCallContext context) =>
+        new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (actor, command) => actor.ActivateAsync(command)) };
+
+    public async Task<CompleteInitiativeResponse> CompleteInitiative(CompleteInitiativeRequest request, ServerCallContext context) =>
+        new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (actor, command) => actor.CompleteAsync(command)) };
+
+    public async Task<CancelInitiativeResponse> CancelInitiative(CancelInitiativeRequest request, ServerCallContext context) =>
+        new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (actor, command) => actor.CancelAsync(command)) };
+
+    public async Task<SetSurveyScoreResponse> SetSurveyScore(SetSurveyScoreRequest request, ServerCallContext context) =>
+        new()
+        {
+            Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context,
+                (actor, command) => actor.SetSurveyScoreAsync(command, request.GoalId, request.Score)),
+        };
+
+    public async Task<GetInitiativeResponse> GetInitiative(GetInitiativeRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        if (request.InitiativeId.Length == 0)
+        {
+            throw RpcException.InvalidArgument("The initiative id is required.", ("initiative_id", "Required."));
+        }
+
+        var state = await actors.Get<IInitiativeActor>(request.InitiativeId).GetAsync();
+        if (!state.Exists || !CanSee(state, caller))
+        {
+            throw new RpcException(StatusCode.NotFound, "No such initiative.");
+        }
+
+        return new GetInitiativeResponse { Initiative = state.ToProto(time.GetUtcNow()) };
+    }
+
+    /// <summary>The executive portfolio: every initiative with status, progress and sponsor, from the actors' checkpointed states.</summary>
+    public async Task<ListInitiativesResponse> ListInitiatives(ListInitiativesRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var everything = caller.IsInAnyRole(Roles.Hr, Roles.Executive);
+        var ct = context.CancellationToken;
+        await using var connection = await database.OpenAsync(ct);
+        await using var command = connection.Command(null, """
+            SELECT state::text FROM actor_state WHERE actor_type = 'initiative'
+              AND ($1 = 0 OR (state->>'status')::int = $1) AND ($2 OR state->>'changeManagerId' = $3)
+            ORDER BY state->>'proposedAt'
+            """, (int)request.Status, everything, caller.Subject);
+        var response = new ListInitiativesResponse();
+        var now = time.GetUtcNow();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            response.Initiatives.Add(JsonSerializer.Deserialize<InitiativeState>(reader.GetString(0), StateJson)!.ToProto(now));
+        }
+
+        return response;
+    }
+
+    // ---- Observations ----
+
+    public async Task<RecordObservationResponse> RecordObservation(RecordObservationRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = new List<(string Field, string Description)>();
+        Observations.ValidateShape(request.Observation, "observation.", caller, time.GetUtcNow(), violations);
+        ThrowIfAny(violations);
+        var ct = context.CancellationToken;
+        await using var batch = await observations.BeginAsync(caller, ct);
+        var ids = await batch.WriteAsync([request.Observation], _ => "observation.", ct);
+        await batch.CommitAsync(ct);
+        return new RecordObservationResponse { ObservationId = ids[0], Created = batch.Created == 1 };
+    }
+
+    /// <summary>All or nothing per call: items are validated as they arrive and written in chunks inside one transaction, committed at the end.</summary>
+    public async Task<RecordObservationsResponse> RecordObservations(IAsyncEnumerable<RecordObservationsRequest> requests, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var ct = context.CancellationToken;
+        var now = time.GetUtcNow();
+        await using var batch = await observations.BeginAsync(caller, ct);
+        var response = new RecordObservationsResponse();
+        var chunk = new List<ObservationInput>(ObservationWriter.ChunkSize);
+        var index = 0;
+        var violations = new List<(string Field, string Description)>();
+        await foreach (var request in requests.WithCancellation(ct))
+        {
+            Observations.ValidateShape(request.Observation, $"observations[{index}].", caller, now, violations);
+            ThrowIfAny(violations);
+            chunk.Add(request.Observation);
+            index++;
+            if (chunk.Count == ObservationWriter.ChunkSize)
+            {
+                await WriteChunk();
+            }
+        }
+
+        await WriteChunk();
+        await batch.CommitAsync(ct);
+        response.Created = batch.Created;
+        response.Duplicates = batch.Duplicates;
+        return response;
+
+        async Task WriteChunk()
+        {
+            if (chunk.Count == 0)
+            {
+                return;
+            }
+
+            var offset = index - chunk.Count;
+            response.ObservationIds.AddRange(await batch.WriteAsync(chunk, i => $"observations[{offset + i}].", ct));
+            chunk.Clear();
+        }
+    }
+
+    public async Task<ListObservationsResponse> ListObservations(ListObservationsRequest request, ServerCallContext context)
+    {
+        var pageSize = request.PageSize is > 0 and <= MaxPage ? request.PageSize : 100;
+        long after = 0;
+        if (request.PageToken.Length > 0 && !long.TryParse(request.PageToken, System.Globalization.CultureInfo.InvariantCulture, out after))
+        {
+            throw RpcException.InvalidArgument("Bad page token.", ("page_token", "Use a next_page_token returned earlier."));
+        }
+
+        var ct = context.CancellationToken;
+        await using var connection = await database.OpenAsync(ct);
+        await using var command = connection.Command(null, """
+            SELECT seq, observation_id, idempotency_key, employee_id, behaviour_id, behaviour_version, polarity, source, observer_id, observed_at,
+                   initiative_id, evidence, org_unit_id, recorded_by, recorded_at
+            FROM observations
+            WHERE seq > $1 AND ($2 = '' OR employee_id = $2) AND ($3 = '' OR behaviour_id = $3) AND ($4 = '' OR initiative_id = $4)
+              AND ($5::timestamptz IS NULL OR observed_at >= $5) AND ($6::timestamptz IS NULL OR observed_at < $6)
+            ORDER BY seq LIMIT $7
+            """, after, Sql.Text(request.EmployeeId), Sql.Text(request.BehaviourId), Sql.Text(request.InitiativeId),
+            new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz, Value = (object?)request.Since?.ToDateTimeOffset() ?? DBNull.Value },
+            new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz, Value = (object?)request.Until?.ToDateTimeOffset() ?? DBNull.Value },
+            pageSize);
+        var response = new ListObservationsResponse();
+        long last = 0;
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            last = reader.GetInt64(0);
+            response.Observations.Add(new Observation
+            {
+                ObservationId = reader.GetGuid(1).ToString(),
+                Input = new ObservationInput
+                {
+                    IdempotencyKey = reader.GetString(2),
+                    EmployeeId = reader.GetString(3),
+                    BehaviourId = reader.GetString(4),
+                    Polarity = (Polarity)reader.GetInt32(6),
+                    Source = (ObservationSource)reader.GetInt32(7),
+                    ObserverId = reader.GetString(8),
+                    ObservedAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(9)),
+                    InitiativeId = reader.GetString(10),
+                    Evidence = reader.GetString(11),
+                },
+                BehaviourVersion = reader.GetInt32(5),
+                OrgUnitId = reader.GetString(12),
+                RecordedBy = reader.GetString(13),
+                RecordedAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(14)),
+            });
+        }
+
+        response.NextPageToken = response.Observations.Count == pageSize ? last.ToString(System.Globalization.CultureInfo.InvariantCulture) : "";
+        return response;
+    }
+
+    // ---- Success stories ----
+
+    public async Task<DraftSuccessStoryResponse> DraftSuccessStory(DraftSuccessStoryRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = new List<(string Field, string Description)>();
+        RequireKey(request.IdempotencyKey, violations);
+        if (string.IsNullOrWhiteSpace(request.Title))
+        {
+            violations.Add(("title", "The title is required."));
+        }
+
+        if (string.IsNullOrWhiteSpace(request.Body))
+        {
+            violations.Add(("body", "The story is required."));
+        }
+
+        if (request.InitiativeId.Length == 0)
+        {
+            violations.Add(("initiative_id", "The initiative is required."));
+        }
+
+        ThrowIfAny(violations);
+        var ct = context.CancellationToken;
+        var initiative = await actors.Get<IInitiativeActor>(request.InitiativeId).GetAsync();
+        if (!initiative.Exists)
+        {
+            throw new RpcException(StatusCode.NotFound, "No such initiative.");
+        }
+
+        if (!Model.Initiatives.IsManager(initiative, caller))
+        {
+            throw new RpcException(StatusCode.PermissionDenied, "Only the initiative's change manager drafts its stories.");
+        }
+
+        await using var connection = await database.OpenAsync(ct);
+        var known = await StoryStore.KnownObservationsAsync(connection, request.ObservationIds, ct);
+        for (var i = 0; i < request.ObservationIds.Count; i++)
+        {
+            if (!known.Contains(request.ObservationIds[i]))
+            {
+                violations.Add(($"observation_ids[{i}]", $"'{request.ObservationIds[i]}' is not a recorded observation."));
+            }
+        }
+
+        ThrowIfAny(violations);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        if (await StoryStore.FindByKeyAsync(connection, transaction, caller.Subject, request.IdempotencyKey, ct) is { } existing)
+        {
+            return new DraftSuccessStoryResponse { Story = (await StoryStore.GetAsync(connection, transaction, existing, false, ct))!.Value.Story };
+        }
+
+        var story = new SuccessStory
+        {
+            StoryId = Guid.CreateVersion7().ToString(),
+            InitiativeId = request.InitiativeId,
+            Title = request.Title.Trim(),
+            Body = request.Body.Trim(),
+            AuthorId = caller.Subject,
+            Status = StoryStatus.Draft,
+            Evidence = await EvidenceAsync(connection, transaction, initiative, request.ObservationIds, ct),
+        };
+        if (!await StoryStore.InsertAsync(connection, transaction, Guid.Parse(story.StoryId), request.IdempotencyKey, story, request.ObservationIds, ct))
+        {
+            // A concurrent retry with the same key committed first: answer with its story.
+            await transaction.RollbackAsync(ct);
+            var first = await StoryStore.FindByKeyAsync(connection, null!, caller.Subject, request.IdempotencyKey, ct);
+            return new DraftSuccessStoryResponse { Story = (await StoryStore.GetAsync(connection, null, first!.Value, false, ct))!.Value.Story };
+        }
+
+        await transaction.CommitAsync(ct);
+        return new DraftSuccessStoryResponse { Story = story };
+    }
+
+    public async Task<SubmitSuccessStoryResponse> SubmitSuccessStory(SubmitSuccessStoryRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var story = await ChangeStoryAsync(request.IdempotencyKey, request.StoryId, context, (story, initiative) =>
+        {
+            if (!string.Equals(story.AuthorId, caller.Subject, StringComparison.Ordinal))
+            {
+                throw new RpcException(StatusCode.PermissionDenied, "Only the story's author submits it.");
+            }
+
+            return story.Status switch
+            {
+                StoryStatus.Draft => StoryStatus.Submitted,
+                StoryStatus.Submitted => null,
+                _ => throw new RpcException(StatusCode.FailedPrecondition, "The story is published already."),
+            };
+        });
+        return new SubmitSuccessStoryResponse { Story = story };
+    }
+
+    /// <summary>The initiative's sponsor, or hr, approves a submitted story: it is published (SuccessStoryPublished through the outbox).</summary>
+    public async Task<PublishSuccessStoryResponse> PublishSuccessStory(PublishSuccessStoryRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var story = await ChangeStoryAsync(request.IdempotencyKey, request.StoryId, context, (story, initiative) =>
+        {
+            if (!caller.IsInRole(Roles.Hr) && !string.Equals(initiative.SponsorId, caller.Subject, StringComparison.Ordinal))
+            {
+                throw new RpcException(StatusCode.PermissionDenied, "Only the initiative's sponsor or hr publishes its stories.");
+            }
+
+            return story.Status switch
+            {
+                StoryStatus.Submitted => StoryStatus.Published,
+                StoryStatus.Published => null,
+                _ => throw new RpcException(StatusCode.FailedPrecondition, "Only a submitted story is published."),
+            };
+        }, caller.Subject);
+        return new PublishSuccessStoryResponse { Story = story };
+    }
+
+    public async Task<GetSuccessStoryResponse> GetSuccessStory(GetSuccessStoryRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var ct = context.CancellationToken;
+        await using var connection = await database.OpenAsync(ct);
+        var found = Guid.TryParse(request.StoryId, out var id) ? await StoryStore.GetAsync(connection, null, id, false, ct) : null;
+        if (found is not { } pair)
+        {
+            throw new RpcException(StatusCode.NotFound, "No such story.");
+        }
+
+        if (pair.Story.Status != StoryStatus.Published && !caller.IsInAnyRole(Roles.Hr, Roles.Executive) &&
+            !string.Equals(pair.Story.AuthorId, caller.Subject, StringComparison.Ordinal))
+        {
+            throw new RpcException(StatusCode.NotFound, "No such story.");
+        }
+
+        return new GetSuccessStoryResponse { Story = pair.Story };
+    }
+
+    public async Task<ListSuccessStoriesResponse> ListSuccessStories(ListSuccessStoriesRequest request, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        await using var connection = await database.OpenAsync(ct);
+        var limit = request.PageSize is > 0 and <= MaxPage ? request.PageSize : 50;
+        return new ListSuccessStoriesResponse { Stories = { await StoryStore.ListPublishedAsync(connection, request.InitiativeId, limit, ct) } };
+    }
+
+    public async Task<ReactToSuccessStoryResponse> ReactToSuccessStory(ReactToSuccessStoryRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        if (string.IsNullOrWhiteSpace(request.Reaction) || request.Reaction.Length > 32)
+        {
+            throw RpcException.InvalidArgument("The reaction is required.", ("reaction", "1 to 32 characters."));
+        }
+
+        var ct = context.CancellationToken;
+        await using var connection = await database.OpenAsync(ct);
+        var found = Guid.TryParse(request.StoryId, out var id) ? await StoryStore.GetAsync(connection, null, id, false, ct) : null;
+        if (found is not { } pair || pair.Story.Status != StoryStatus.Published)
+        {
+            throw new RpcException(StatusCode.NotFound, "No such published story.");
+        }
+
+        return new ReactToSuccessStoryResponse { Reactions = await StoryStore.ReactAsync(connection, id, caller.Subject, request.Reaction, ct) };
+    }
+
+    // ---- Helpers ----
+
+    private async Task<SuccessStory> ChangeStoryAsync(string key, string storyId, ServerCallContext context,
+        Func<SuccessStory, InitiativeState, StoryStatus?> decide, string? approver = null)
+    {
+        var violations = new List<(string Field, string Description)>();
+        RequireKey(key, violations);
+        if (!Guid.TryParse(storyId, out var id))
+        {
+            violations.Add(("story_id", "A story id is required."));
+        }
+
+        ThrowIfAny(violations);
+        var ct = context.CancellationToken;
+        await using var connection = await database.OpenAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        if (await StoryStore.GetAsync(connection, transaction, id, forUpdate: true, ct) is not { } pair)
+        {
+            throw new RpcException(StatusCode.NotFound, "No such story.");
+        }
+
+        var initiative = await actors.Get<IInitiativeActor>(pair.Story.InitiativeId).GetAsync();
+        var next = decide(pair.Story, initiative);
+        if (next is null)
+        {
+            // Already there: a retry gets the story as it is.
+            return pair.Story;
+        }
+
+        var story = pair.Story.Clone();
+        story.Status = next.Value;
+        story.Evidence = await EvidenceAsync(connection, transaction, initiative, pair.ObservationIds, ct);
+        if (next == StoryStatus.Published)
+        {
+            story.ApprovedBy = approver ?? "";
+            story.PublishedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow());
+            await outbox.EnqueueAsync(connection, transaction, story.InitiativeId, new SuccessStoryPublished
+            {
+                StoryId = story.StoryId,
+                InitiativeId = story.InitiativeId,
+                Title = story.Title,
+                Body = story.Body,
+                AuthorId = story.AuthorId,
+                ApprovedBy = story.ApprovedBy,
+                PublishedAt = story.PublishedAt,
+            }, ct);
+        }
+
+        await StoryStore.UpdateAsync(connection, transaction, story, ct);
+        await transaction.CommitAsync(ct);
+        return story;
+    }
+
+    /// <summary>The evidence the service attaches: the observations named, the rewards granted for them or the initiative, goal figures before and after.</summary>
+    private async Task<StoryEvidence> EvidenceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, InitiativeState initiative,
+        IEnumerable<string> observationIds, CancellationToken cancellationToken)
+    {
+        var ids = observationIds.ToList();
+        var rewards = await StoryStore.RewardsAsync(connection, transaction, initiative.InitiativeId, ids, cancellationToken);
+        var now = time.GetUtcNow();
+        var evidence = new StoryEvidence
+        {
+            ObservationIds = { ids },
+            Rewards = { rewards },
+            TotalPoints = rewards.Sum(r => r.Points),
+            Goals =
+            {
+                initiative.Goals.Select(g => new GoalEvidence
+                {
+                    GoalId = g.GoalId,
+                    Before = initiative.Baseline.GetValueOrDefault(g.GoalId),
+                    After = Model.Initiatives.GoalValue(initiative, g, now),
+                    Target = g.Target,
+                }),
+            },
+        };
+        return evidence;
+    }
+
+    private async Task<Initiative> Lifecycle(string key, string initiativeId, ServerCallContext context, Func<IInitiativeActor, Command, Task<InitiativeState>> change)
+    {
+        var caller = context.Caller();
+        var violations = new List<(string Field, string Description)>();
+        RequireKey(key, violations);
+        if (initiativeId.Length == 0)
+        {
+            violations.Add(("initiative_id", "The initiative is required."));
+        }
+
+        ThrowIfAny(violations);
+        var state = await change(actors.Get<IInitiativeActor>(initiativeId), new Command(caller, key));
+        return state.ToProto(time.GetUtcNow());
+    }
+
+    private static bool CanSee(InitiativeState state, Caller caller) =>
+        caller.IsInAnyRole(Roles.Hr, Roles.Executive) || Model.Initiatives.IsManager(state, caller)
+        || string.Equals(state.SponsorId, caller.Subject, StringComparison.Ordinal)
+        || state.Status is InitiativeStatus.Active or InitiativeStatus.Completed;
+
+    /// <summary>A deterministic id per (proposer, idempotency key): a retried proposal addresses the same actor.</summary>
+    internal static string InitiativeId(string subject, string key) =>
+        new Guid(SHA256.HashData(Encoding.UTF8.GetBytes(subject + "\n" + key)).AsSpan(0, 16)).ToString("n");
+
+    private static void RequireKey(string key, List<(string Field, string Description)> violations)
+    {
+        if (string.IsNullOrWhiteSpace(key) || key.Length > Observations.MaxKeyLength)
+        {
+            violations.Add(("idempotency_key", $"An idempotency key of 1 to {Observations.MaxKeyLength} characters is required."));
+        }
+    }
+
+    private static void ThrowIfAny(List<(string Field, string Description)> violations)
+    {
+        if (violations.Count > 0)
+        {
+            throw RpcException.InvalidArgument("The request is not valid; nothing was stored.", violations);
+        }
+    }
+}

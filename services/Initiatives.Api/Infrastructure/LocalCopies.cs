@@ -1,0 +1,131 @@
+using Npgsql;
+using Transformation.Directory.V1;
+using Transformation.Incentives.V1;
+using Transformation.Initiatives.Api.Model;
+using Transformation.Initiatives.V1;
+
+namespace Transformation.Initiatives.Api.Infrastructure;
+
+/// <summary>
+/// The copies this service keeps of other services' data: the behaviour catalogue (Incentives) and who works where
+/// (Directory), upserted only when the event's version is newer, so redelivered and reordered events change nothing.
+/// </summary>
+public static class LocalCopies
+{
+    public static async Task UpsertBehaviourAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, BehaviourSnapshot behaviour, CancellationToken cancellationToken)
+    {
+        await using var command = connection.Command(transaction, """
+            INSERT INTO behaviours (behaviour_id, version, polarity, retired, name) VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (behaviour_id) DO UPDATE SET version = excluded.version, polarity = excluded.polarity, retired = excluded.retired, name = excluded.name
+            WHERE behaviours.version < excluded.version
+            """, behaviour.BehaviourId, behaviour.Version, (int)behaviour.Polarity, behaviour.Retired, behaviour.Name);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public static async Task UpsertEmployeeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, EmployeeSnapshot employee, CancellationToken cancellationToken)
+    {
+        await using var command = connection.Command(transaction, """
+            INSERT INTO employees (employee_id, org_unit_id, active, version) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (employee_id) DO UPDATE SET org_unit_id = excluded.org_unit_id, active = excluded.active, version = excluded.version
+            WHERE employees.version < excluded.version
+            """, employee.EmployeeId, employee.OrgUnitId, employee.Active, employee.Version);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public static async Task EraseEmployeeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string employeeId, long version, CancellationToken cancellationToken)
+    {
+        await using var command = connection.Command(transaction, """
+            INSERT INTO employees (employee_id, active, erased, version) VALUES ($1, false, true, $2)
+            ON CONFLICT (employee_id) DO UPDATE SET erased = true, active = false, version = excluded.version WHERE employees.version < excluded.version
+            """, employeeId, version);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public static async Task UpsertOrgUnitAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, OrgUnitSnapshot unit, CancellationToken cancellationToken)
+    {
+        await using var command = connection.Command(transaction, """
+            INSERT INTO org_units (org_unit_id, parent_id, closed, version) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (org_unit_id) DO UPDATE SET parent_id = excluded.parent_id, closed = excluded.closed, version = excluded.version
+            WHERE org_units.version < excluded.version
+            """, unit.OrgUnitId, unit.ParentId, unit.Closed, unit.Version);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public static async Task UpsertRewardAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, RewardGranted reward, CancellationToken cancellationToken)
+    {
+        await using var command = connection.Command(transaction, """
+            INSERT INTO rewards (reward_id, observation_id, employee_id, behaviour_id, points, initiative_id, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (reward_id) DO NOTHING
+            """, reward.RewardId, reward.ObservationId, reward.EmployeeId, reward.BehaviourId, reward.Points, reward.InitiativeId,
+            reward.GrantedAt?.ToDateTimeOffset());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Resolves the behaviours, employees and initiatives a batch refers to, in one round trip.</summary>
+    public static async Task<References> ResolveAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, IEnumerable<string> behaviourIds,
+        IEnumerable<string> employeeIds, IEnumerable<string> initiativeIds, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(BatchCommand("SELECT behaviour_id, version, polarity, retired FROM behaviours WHERE behaviour_id = ANY($1)", behaviourIds));
+        batch.BatchCommands.Add(BatchCommand("SELECT employee_id, org_unit_id, active FROM employees WHERE employee_id = ANY($1)", employeeIds));
+        batch.BatchCommands.Add(BatchCommand(
+            "SELECT actor_id, (state->>'status')::int FROM actor_state WHERE actor_type = 'initiative' AND actor_id = ANY($1)", initiativeIds));
+        var behaviours = new Dictionary<string, CatalogueEntry>(StringComparer.Ordinal);
+        var employees = new Dictionary<string, DirectoryEntry>(StringComparer.Ordinal);
+        var initiatives = new Dictionary<string, InitiativeStatus>(StringComparer.Ordinal);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            behaviours[reader.GetString(0)] = new CatalogueEntry(reader.GetString(0), reader.GetInt32(1), (Polarity)reader.GetInt32(2), reader.GetBoolean(3));
+        }
+
+        await reader.NextResultAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            employees[reader.GetString(0)] = new DirectoryEntry(reader.GetString(0), reader.GetString(1), reader.GetBoolean(2));
+        }
+
+        await reader.NextResultAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            initiatives[reader.GetString(0)] = (InitiativeStatus)reader.GetInt32(1);
+        }
+
+        return new References(behaviours, employees, initiatives);
+    }
+
+    /// <summary>The org units of <paramref name="scope"/> and all units below them in the copied tree.</summary>
+    public static async Task<(string[] Units, int People)> ScopeAsync(NpgsqlConnection connection, IEnumerable<string> scope, CancellationToken cancellationToken)
+    {
+        await using var command = connection.Command(null, """
+            WITH RECURSIVE tree(org_unit_id) AS (
+                SELECT unnest($1::text[])
+                UNION
+                SELECT u.org_unit_id FROM org_units u JOIN tree t ON u.parent_id = t.org_unit_id)
+            SELECT array_agg(org_unit_id), (SELECT count(*)::int FROM employees e WHERE e.active AND e.org_unit_id IN (SELECT org_unit_id FROM tree)) FROM tree
+            """, Sql.TextArray(scope));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.IsDBNull(0) ? [] : reader.GetFieldValue<string[]>(0), reader.GetInt32(1));
+    }
+
+    public static async Task<HashSet<string>> KnownOrgUnitsAsync(NpgsqlConnection connection, IEnumerable<string> ids, CancellationToken cancellationToken)
+    {
+        await using var command = connection.Command(null, "SELECT org_unit_id FROM org_units WHERE org_unit_id = ANY($1) AND NOT closed", Sql.TextArray(ids));
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            known.Add(reader.GetString(0));
+        }
+
+        return known;
+    }
+
+    private static NpgsqlBatchCommand BatchCommand(string sql, IEnumerable<string> ids)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.Add(Sql.TextArray(ids.Where(id => id.Length > 0).Distinct(StringComparer.Ordinal)));
+        return command;
+    }
+}

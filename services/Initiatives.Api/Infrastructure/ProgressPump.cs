@@ -1,0 +1,82 @@
+using Transformation.Actors;
+using Transformation.Initiatives.Api.Actors;
+
+namespace Transformation.Initiatives.Api.Infrastructure;
+
+/// <summary>
+/// Drives the initiative actors' folds: after observations commit (signalled), and every second regardless (observations
+/// written by other instances, transactions that were still open at the last fold, a restart), every active initiative
+/// catches up with the observation log.
+/// </summary>
+public sealed partial class ProgressPump(InitiativesDatabase database, IServiceProvider services, ILogger<ProgressPump> logger) : BackgroundService
+{
+    private static readonly TimeSpan Idle = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan AfterSignal = TimeSpan.FromMilliseconds(50);
+    private readonly SemaphoreSlim _signal = new(0, 1);
+
+    public void Signal()
+    {
+        try
+        {
+            if (_signal.CurrentCount == 0)
+            {
+                _signal.Release();
+            }
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already signalled.
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var actors = services.GetRequiredService<ActorFactory>();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (await _signal.WaitAsync(Idle, stoppingToken))
+                {
+                    await Task.Delay(AfterSignal, stoppingToken);
+                }
+
+                foreach (var id in await ActiveAsync(stoppingToken))
+                {
+                    await actors.Get<IInitiativeActor>(id).CatchUpAsync();
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception)
+            {
+                LogFailed(exception);
+            }
+        }
+    }
+
+    private async Task<List<string>> ActiveAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.Command(null, "SELECT actor_id FROM actor_state WHERE actor_type = 'initiative' AND (state->>'status')::int = 3");
+        var ids = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }
+
+    public override void Dispose()
+    {
+        _signal.Dispose();
+        base.Dispose();
+    }
+
+    [LoggerMessage(LogLevel.Warning, "A progress fold failed; it is retried on the next tick.")]
+    private partial void LogFailed(Exception exception);
+}

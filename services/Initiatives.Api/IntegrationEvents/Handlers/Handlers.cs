@@ -1,0 +1,62 @@
+using Transformation.Directory.V1;
+using Transformation.EventBus;
+using Transformation.Incentives.V1;
+using Transformation.Initiatives.Api.Infrastructure;
+
+namespace Transformation.Initiatives.Api.IntegrationEvents.Handlers;
+
+/// <summary>The local behaviour catalogue: full versioned snapshots from Incentives, upserted when newer.</summary>
+public sealed class BehaviourDefinedHandler : IHandleEvent<BehaviourDefined>
+{
+    public Task HandleAsync(BehaviourDefined message, EventContext context, CancellationToken cancellationToken) =>
+        message.Behaviour is null ? Task.CompletedTask : LocalCopies.UpsertBehaviourAsync(context.Connection, context.Transaction, message.Behaviour, cancellationToken);
+}
+
+public sealed class BehaviourRevisedHandler : IHandleEvent<BehaviourRevised>
+{
+    public Task HandleAsync(BehaviourRevised message, EventContext context, CancellationToken cancellationToken) =>
+        message.Behaviour is null ? Task.CompletedTask : LocalCopies.UpsertBehaviourAsync(context.Connection, context.Transaction, message.Behaviour, cancellationToken);
+}
+
+/// <summary>Rewards granted for observations: the evidence of success stories.</summary>
+public sealed class RewardGrantedHandler : IHandleEvent<RewardGranted>
+{
+    public Task HandleAsync(RewardGranted message, EventContext context, CancellationToken cancellationToken) =>
+        message.RewardId.Length == 0 ? Task.CompletedTask : LocalCopies.UpsertRewardAsync(context.Connection, context.Transaction, message, cancellationToken);
+}
+
+public sealed class OrgUnitChangedHandler : IHandleEvent<OrgUnitChanged>
+{
+    public Task HandleAsync(OrgUnitChanged message, EventContext context, CancellationToken cancellationToken) =>
+        message.OrgUnit is null ? Task.CompletedTask : LocalCopies.UpsertOrgUnitAsync(context.Connection, context.Transaction, message.OrgUnit, cancellationToken);
+}
+
+public sealed class EmployeeJoinedHandler : IHandleEvent<EmployeeJoined>
+{
+    public Task HandleAsync(EmployeeJoined message, EventContext context, CancellationToken cancellationToken) =>
+        message.Employee is null ? Task.CompletedTask : LocalCopies.UpsertEmployeeAsync(context.Connection, context.Transaction, message.Employee, cancellationToken);
+}
+
+public sealed class EmployeeMovedHandler : IHandleEvent<EmployeeMoved>
+{
+    public Task HandleAsync(EmployeeMoved message, EventContext context, CancellationToken cancellationToken) =>
+        message.Employee is null ? Task.CompletedTask : LocalCopies.UpsertEmployeeAsync(context.Connection, context.Transaction, message.Employee, cancellationToken);
+}
+
+public sealed class EmployeeUpdatedHandler : IHandleEvent<EmployeeUpdated>
+{
+    public Task HandleAsync(EmployeeUpdated message, EventContext context, CancellationToken cancellationToken) =>
+        message.Employee is null ? Task.CompletedTask : LocalCopies.UpsertEmployeeAsync(context.Connection, context.Transaction, message.Employee, cancellationToken);
+}
+
+public sealed class EmployeeLeftHandler : IHandleEvent<EmployeeLeft>
+{
+    public Task HandleAsync(EmployeeLeft message, EventContext context, CancellationToken cancellationToken) =>
+        message.Employee is null ? Task.CompletedTask : LocalCopies.UpsertEmployeeAsync(context.Connection, context.Transaction, message.Employee, cancellationToken);
+}
+
+public sealed class EmployeeErasedHandler : IHandleEvent<EmployeeErased>
+{
+    public Task HandleAsync(EmployeeErased message, EventContext context, CancellationToken cancellationToken) =>
+        LocalCopies.EraseEmployeeAsync(context.Connection, context.Transaction, message.EmployeeId, message.Version, cancellationToken);
+}

@@ -1,0 +1,338 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using Google.Protobuf.WellKnownTypes;
+using Transformation.GrpcHosting;
+using Transformation.Initiatives.V1;
+using Transformation.ServiceDefaults.Identity;
+
+namespace Transformation.Initiatives.Api.Model;
+
+/// <summary>An observation as the initiative folds it.</summary>
+public sealed record FoldedObservation(string ObservationId, string EmployeeId, string BehaviourId, Polarity Polarity, DateTimeOffset ObservedAt);
+
+/// <summary>The lifecycle and progress rules of an initiative (no I/O).</summary>
+public static class Initiatives
+{
+    public const int MaxNameLength = 200;
+
+    public static string Period(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture);
+
+    /// <summary>Field violations of a proposal (field names relative to the request: "initiative.name", …).</summary>
+    public static List<(string Field, string Description)> Validate(InitiativeDraft? draft)
+    {
+        var violations = new List<(string, string)>();
+        if (draft is null)
+        {
+            violations.Add(("initiative", "The initiative is required."));
+            return violations;
+        }
+
+        if (string.IsNullOrWhiteSpace(draft.Name) || draft.Name.Length > MaxNameLength)
+        {
+            violations.Add(("initiative.name", $"A name of 1 to {MaxNameLength} characters is required."));
+        }
+
+        if (string.IsNullOrWhiteSpace(draft.Purpose))
+        {
+            violations.Add(("initiative.purpose", "The purpose is required."));
+        }
+
+        if (string.IsNullOrWhiteSpace(draft.SponsorId))
+        {
+            violations.Add(("initiative.sponsor_id", "The executive sponsor is required."));
+        }
+
+        if (draft.ScopeOrgUnitIds.Count == 0)
+        {
+            violations.Add(("initiative.scope_org_unit_ids", "At least one org unit is in scope."));
+        }
+
+        if (draft.TargetBehaviourIds.Count == 0)
+        {
+            violations.Add(("initiative.target_behaviour_ids", "At least one target behaviour is required."));
+        }
+
+        var goalIds = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < draft.Goals.Count; i++)
+        {
+            var goal = draft.Goals[i];
+            if (string.IsNullOrWhiteSpace(goal.GoalId) || !goalIds.Add(goal.GoalId))
+            {
+                violations.Add(($"initiative.goals[{i}].goal_id", "A goal id, unique within the initiative, is required."));
+            }
+
+            if (goal.Kind == GoalKind.Unspecified)
+            {
+                violations.Add(($"initiative.goals[{i}].kind", "The goal's kind is required."));
+            }
+
+            if (goal.Target <= 0 || (goal.Kind == GoalKind.Adoption && goal.Target > 1))
+            {
+                violations.Add(($"initiative.goals[{i}].target", "The target is positive (adoption: a share up to 1)."));
+            }
+        }
+
+        var milestoneIds = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < draft.Milestones.Count; i++)
+        {
+            var milestone = draft.Milestones[i];
+            if (string.IsNullOrWhiteSpace(milestone.MilestoneId) || !milestoneIds.Add(milestone.MilestoneId))
+            {
+                violations.Add(($"initiative.milestones[{i}].milestone_id", "A milestone id, unique within the initiative, is required."));
+            }
+
+            if (milestone.DueOn is null)
+            {
+                violations.Add(($"initiative.milestones[{i}].due_on", "The due date is required."));
+            }
+
+            if (!goalIds.Contains(milestone.GoalId))
+            {
+                violations.Add(($"initiative.milestones[{i}].goal_id", "The milestone names one of the initiative's goals."));
+            }
+
+            if (milestone.Target <= 0)
+            {
+                violations.Add(($"initiative.milestones[{i}].target", "The target is positive."));
+            }
+        }
+
+        return violations;
+    }
+
+    public static InitiativeState Propose(string initiativeId, string proposalKey, InitiativeDraft draft, string changeManagerId, DateTimeOffset now) => new()
+    {
+        InitiativeId = initiativeId,
+        ProposalKey = proposalKey,
+        Name = draft.Name.Trim(),
+        Purpose = draft.Purpose.Trim(),
+        SponsorId = draft.SponsorId,
+        ChangeManagerId = changeManagerId,
+        Scope = [.. draft.ScopeOrgUnitIds.Distinct(StringComparer.Ordinal)],
+        Dimensions = [.. draft.DimensionIds.Distinct(StringComparer.Ordinal)],
+        TargetBehaviours = [.. draft.TargetBehaviourIds.Distinct(StringComparer.Ordinal)],
+        Goals = [.. draft.Goals.Select(g => new GoalDefinition(g.GoalId, g.Kind, g.Description, g.Target, g.DimensionId))],
+        Milestones = [.. draft.Milestones.Select(m => new MilestoneDefinition(m.MilestoneId, m.Name, m.DueOn.ToDateTimeOffset(), m.GoalId, m.Target))],
+        Status = InitiativeStatus.Proposed,
+        ProposedAt = now,
+    };
+
+    /// <summary>Only the named executive sponsors, and only a proposed initiative.</summary>
+    public static InitiativeState Sponsor(InitiativeState state, Caller caller, DateTimeOffset now)
+    {
+        RequireExists(state);
+        if (!caller.IsInRole(Roles.Executive) || !string.Equals(caller.Subject, state.SponsorId, StringComparison.Ordinal))
+        {
+            throw new RpcException(StatusCode.PermissionDenied, "Only the initiative's named executive sponsor can sponsor it.");
+        }
+
+        if (state.Status == InitiativeStatus.Sponsored)
+        {
+            return state;
+        }
+
+        RequireStatus(state, InitiativeStatus.Proposed);
+        return state with { Status = InitiativeStatus.Sponsored, SponsoredAt = now };
+    }
+
+    /// <summary>The change manager starts a sponsored initiative; the goal figures at that moment are its baseline.</summary>
+    public static InitiativeState Activate(InitiativeState state, Caller caller, DateTimeOffset now, ulong foldFromXid)
+    {
+        RequireManager(state, caller);
+        if (state.Status == InitiativeStatus.Active)
+        {
+            return state;
+        }
+
+        RequireStatus(state, InitiativeStatus.Sponsored);
+        var active = state with { Status = InitiativeStatus.Active, ActivatedAt = now, FoldedBelowXid = foldFromXid };
+        return active with { Baseline = active.Goals.ToImmutableDictionary(g => g.GoalId, g => GoalValue(active, g, now), StringComparer.Ordinal) };
+    }
+
+    public static InitiativeState Complete(InitiativeState state, Caller caller, DateTimeOffset now)
+    {
+        RequireManager(state, caller);
+        if (state.Status == InitiativeStatus.Completed)
+        {
+            return state;
+        }
+
+        RequireStatus(state, InitiativeStatus.Active);
+        return state with { Status = InitiativeStatus.Completed, ClosedAt = now };
+    }
+
+    /// <summary>The change manager or the sponsor cancels an initiative that is not closed yet.</summary>
+    public static InitiativeState Cancel(InitiativeState state, Caller caller, DateTimeOffset now)
+    {
+        RequireExists(state);
+        if (!IsManager(state, caller) && !string.Equals(caller.Subject, state.SponsorId, StringComparison.Ordinal))
+        {
+            throw new RpcException(StatusCode.PermissionDenied, "Only the initiative's change manager or sponsor can cancel it.");
+        }
+
+        if (state.Status == InitiativeStatus.Cancelled)
+        {
+            return state;
+        }
+
+        if (state.Status == InitiativeStatus.Completed)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, "A completed initiative cannot be cancelled.");
+        }
+
+        return state with { Status = InitiativeStatus.Cancelled, ClosedAt = now };
+    }
+
+    public static InitiativeState SetSurveyScore(InitiativeState state, Caller caller, string goalId, double score)
+    {
+        RequireManager(state, caller);
+        var goal = state.Goals.FirstOrDefault(g => string.Equals(g.GoalId, goalId, StringComparison.Ordinal));
+        if (goal is null || goal.Kind != GoalKind.SurveyScore)
+        {
+            throw RpcException.InvalidArgument("Unknown goal.", ("goal_id", "The id of one of the initiative's survey score goals is required."));
+        }
+
+        if (state.Status is InitiativeStatus.Completed or InitiativeStatus.Cancelled)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, "The initiative is closed.");
+        }
+
+        return state with { SurveyScores = state.SurveyScores.SetItem(goalId, score) };
+    }
+
+    public static bool IsManager(InitiativeState state, Caller caller) =>
+        caller.IsInRole(Roles.ChangeManager) && string.Equals(caller.Subject, state.ChangeManagerId, StringComparison.Ordinal);
+
+    /// <summary>Who may read an initiative's full detail: hr, executives, its change manager; others see active and closed ones.</summary>
+    public static bool CanEdit(InitiativeState state, Caller caller) => IsManager(state, caller);
+
+    /// <summary>
+    /// Folds observations (already filtered to the initiative's target behaviours and scope) into the progress, then
+    /// re-evaluates milestones and risk. Returns the new state and the milestones reached by this fold.
+    /// </summary>
+    public static (InitiativeState Next, ImmutableArray<MilestoneDefinition> Reached) Fold(InitiativeState state, IEnumerable<FoldedObservation> observations,
+        int peopleInScope, DateTimeOffset now)
+    {
+        var desired = state.DesiredObservations;
+        var unacceptable = state.UnacceptableObservations;
+        var people = state.PeopleByPeriod.ToBuilder();
+        foreach (var observation in observations)
+        {
+            if (!state.TargetBehaviours.Contains(observation.BehaviourId, StringComparer.Ordinal))
+            {
+                continue;
+            }
+
+            if (observation.Polarity == Polarity.Unacceptable)
+            {
+                unacceptable++;
+                continue;
+            }
+
+            desired++;
+            var period = Period(observation.ObservedAt);
+            people[period] = (people.TryGetValue(period, out var set) ? set : ImmutableSortedSet.Create<string>(StringComparer.Ordinal)).Add(observation.EmployeeId);
+        }
+
+        var next = state with
+        {
+            DesiredObservations = desired,
+            UnacceptableObservations = unacceptable,
+            PeopleByPeriod = people.ToImmutable(),
+            PeopleInScope = peopleInScope,
+        };
+        return Evaluate(next, now);
+    }
+
+    /// <summary>Marks milestones whose goal figure reached their target, and whether a missed milestone puts the initiative at risk.</summary>
+    public static (InitiativeState Next, ImmutableArray<MilestoneDefinition> Reached) Evaluate(InitiativeState state, DateTimeOffset now)
+    {
+        var reached = ImmutableArray.CreateBuilder<MilestoneDefinition>();
+        var milestones = state.Milestones.Select(milestone =>
+        {
+            if (milestone.ReachedAt is not null || state.Status != InitiativeStatus.Active)
+            {
+                return milestone;
+            }
+
+            var goal = state.Goals.FirstOrDefault(g => string.Equals(g.GoalId, milestone.GoalId, StringComparison.Ordinal));
+            if (goal is null || GoalValue(state, goal, now) < milestone.Target)
+            {
+                return milestone;
+            }
+
+            var done = milestone with { ReachedAt = now };
+            reached.Add(done);
+            return done;
+        }).ToImmutableArray();
+        var atRisk = state.Status == InitiativeStatus.Active && milestones.Any(m => m.ReachedAt is null && m.DueOn < now);
+        return (state with { Milestones = milestones, AtRisk = atRisk }, reached.ToImmutable());
+    }
+
+    /// <summary>Adoption in <paramref name="period"/> (people showing / people in scope; 0 when nobody is in scope).</summary>
+    public static double Adoption(InitiativeState state, string period) =>
+        state.PeopleInScope == 0 ? 0 : Math.Min(1, (double)(state.PeopleByPeriod.TryGetValue(period, out var people) ? people.Count : 0) / state.PeopleInScope);
+
+    public static double GoalValue(InitiativeState state, GoalDefinition goal, DateTimeOffset now) => goal.Kind switch
+    {
+        GoalKind.Adoption => Adoption(state, Period(now)),
+        GoalKind.Count => state.DesiredObservations,
+        GoalKind.SurveyScore => state.SurveyScores.GetValueOrDefault(goal.GoalId),
+        _ => 0,
+    };
+
+    public static InitiativeProgressed Progressed(InitiativeState state, DateTimeOffset now)
+    {
+        var period = Period(now);
+        var progressed = new InitiativeProgressed
+        {
+            InitiativeId = state.InitiativeId,
+            DesiredObservations = state.DesiredObservations,
+            UnacceptableObservations = state.UnacceptableObservations,
+            Period = period,
+            Adoption = Adoption(state, period),
+            PeopleInScope = state.PeopleInScope,
+            AtRisk = state.AtRisk,
+            ProgressedAt = Timestamp.FromDateTimeOffset(now),
+        };
+        progressed.Goals.AddRange(state.Goals.Select(g => new GoalFigure { GoalId = g.GoalId, Value = GoalValue(state, g, now), Target = g.Target }));
+        return progressed;
+    }
+
+    public static MilestoneReached MilestoneEvent(InitiativeState state, MilestoneDefinition milestone, DateTimeOffset now) => new()
+    {
+        InitiativeId = state.InitiativeId,
+        MilestoneId = milestone.MilestoneId,
+        Name = milestone.Name,
+        GoalId = milestone.GoalId,
+        Value = GoalValue(state, state.Goals.First(g => string.Equals(g.GoalId, milestone.GoalId, StringComparison.Ordinal)), now),
+        Target = milestone.Target,
+        DueOn = Timestamp.FromDateTimeOffset(milestone.DueOn),
+        ReachedAt = Timestamp.FromDateTimeOffset(now),
+    };
+
+    private static void RequireExists(InitiativeState state)
+    {
+        if (!state.Exists)
+        {
+            throw new RpcException(StatusCode.NotFound, "No such initiative.");
+        }
+    }
+
+    private static void RequireManager(InitiativeState state, Caller caller)
+    {
+        RequireExists(state);
+        if (!IsManager(state, caller))
+        {
+            throw new RpcException(StatusCode.PermissionDenied, "Only the initiative's change manager can change it.");
+        }
+    }
+
+    private static void RequireStatus(InitiativeState state, InitiativeStatus expected)
+    {
+        if (state.Status != expected)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"The initiative is {state.Status}, not {expected}.");
+        }
+    }
+}

@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Google.Protobuf;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using RabbitMQ.Client;
+using Transformation.Baselines.Api;
+using Transformation.Baselines.V1;
+using Transformation.Directory.V1;
+using Transformation.EventBus;
+using Transformation.GrpcHosting;
+using Transformation.ServiceDefaults.Identity;
+using Transformation.TestSupport;
+
+namespace Transformation.Baselines.FunctionalTests;
+
+/// <summary>The real service (AddBaselinesService/MapBaselinesService) on free loopback ports, with its own database and vhost.</summary>
+public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabbitMq) : IAsyncLifetime
+{
+    private readonly PostgresDatabase _database = new(postgres);
+    private readonly RabbitMqVirtualHost _vhost = new(rabbitMq);
+    private WebApplication? _app;
+    private IConnection? _broker;
+
+    public TestIdentity Identity { get; } = new();
+
+    public GrpcClient Client { get; private set; } = null!;
+
+    public int GrpcPort { get; } = FreePort();
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        await _database.InitializeAsync();
+        await _vhost.InitializeAsync();
+        _broker = await new ConnectionFactory { Uri = _vhost.AmqpUri }.CreateConnectionAsync(Ct);
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["Service:Name"] = "baselines",
+            ["Service:GrpcPort"] = GrpcPort.ToString(CultureInfo.InvariantCulture),
+            ["Service:HttpPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+            ["Service:BindAddress"] = "localhost",
+            ["Service:ShutdownTimeout"] = "00:00:05",
+            ["EventBus:Database"] = _database.ConnectionString,
+            ["EventBus:RabbitMq"] = _vhost.AmqpUri.ToString(),
+            ["EventBus:ReconnectDelay"] = "00:00:00.500",
+            ["Baselines:MinimumGroupSize"] = "5",
+        });
+        builder.Configuration.AddInMemoryCollection(Identity.Settings);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.AddBaselinesService();
+        _app = builder.Build();
+        _app.MapBaselinesService();
+        await _app.StartAsync(Ct);
+        Client = GrpcClient.Create(new Uri($"http://127.0.0.1:{GrpcPort}"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client?.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync(CancellationToken.None);
+            await _app.DisposeAsync();
+        }
+
+        if (_broker is not null)
+        {
+            await _broker.DisposeAsync();
+        }
+
+        await _vhost.DisposeAsync();
+        await _database.DisposeAsync();
+        Identity.Dispose();
+    }
+
+    public string Token(params string[] roles) => Identity.TokenFor("tester", roles);
+
+    public static CallOptions As(string token) => new() { Headers = new Metadata { { "authorization", "Bearer " + token } } };
+
+    public Task<TResponse> CallAsync<TRequest, TResponse>(string method, TRequest request, string? token = null)
+        where TRequest : class, IMessage<TRequest>
+        where TResponse : class, IMessage<TResponse> =>
+        Client.UnaryAsync<TRequest, TResponse>(BaselinesReflection.Descriptor.Services[0].FindMethodByName(method), request, As(token ?? Token(Roles.Hr)));
+
+    public async Task<SubmitResponsesResponse> SubmitAsync(string assessmentId, IEnumerable<ResponseRow> rows, string? token = null)
+    {
+        await using var call = Client.Streaming<SubmitResponsesRequest, SubmitResponsesResponse>(
+            BaselinesReflection.Descriptor.Services[0].FindMethodByName("SubmitResponses"), As(token ?? Token(Roles.Hr)));
+        await call.WriteAsync(new SubmitResponsesRequest { Header = new SubmitResponsesHeader { AssessmentId = assessmentId } });
+        foreach (var chunk in rows.Chunk(100))
+        {
+            await call.WriteAsync(new SubmitResponsesRequest { Rows = { chunk } });
+        }
+
+        call.CompleteRequest();
+        return await call.ReadSingleAsync();
+    }
+
+    /// <summary>Publishes org units as the Directory does and waits until they are kept.</summary>
+    public async Task UnitsAsync(params (string Id, string Parent)[] units)
+    {
+        await using var channel = await _broker!.CreateChannelAsync(new CreateChannelOptions(true, true), Ct);
+        foreach (var (id, parent) in units)
+        {
+            var message = new OrgUnitChanged { OrgUnit = new OrgUnitSnapshot { OrgUnitId = id, ParentId = parent, Name = id, Version = 1 } };
+            var cloudEvent = CloudEvent.Create(message, "directory", id, "pubsub", Guid.NewGuid());
+            await channel.BasicPublishAsync(cloudEvent.Topic!, "", false, new BasicProperties { Persistent = true, ContentType = CloudEvent.MediaType },
+                cloudEvent.ToUtf8Json(), Ct);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await ScalarAsync($"SELECT count(*) FROM org_units WHERE org_unit_id = ANY(ARRAY['{string.Join("','", units.Select(u => u.Id))}'])") < units.Length)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("The org units did not arrive.");
+            }
+
+            await Task.Delay(50, Ct);
+        }
+    }
+
+    public async Task<long> ScalarAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand(sql, connection);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(Ct), CultureInfo.InvariantCulture);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

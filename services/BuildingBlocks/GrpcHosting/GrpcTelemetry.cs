@@ -12,6 +12,12 @@ public static class GrpcTelemetry
 
     internal static Activity? StartServer(string method, string? traceParent, string? traceState)
     {
+        // Nothing to parse or allocate when nobody listens (the common case without an exporter).
+        if (!ActivitySource.HasListeners())
+        {
+            return null;
+        }
+
         // An absent or malformed traceparent starts a new trace.
         _ = ActivityContext.TryParse(traceParent, traceState, out var parent);
         var activity = ActivitySource.StartActivity(method.TrimStart('/'), ActivityKind.Server, parent);

@@ -37,7 +37,7 @@ internal sealed partial class ServerCall
         }
 
         // Refused before the request is read or the handler runs.
-        if (method.Access.Check(http.User.ToCaller()) is { } refusal)
+        if (!method.Access.IsAnonymous && method.Access.Check(http.User.ToCaller()) is { } refusal)
         {
             WriteStatusHeaders(http, refusal.StatusCode, refusal.Message, null);
             return;
@@ -60,17 +60,16 @@ internal sealed partial class ServerCall
         http.Features.Get<IHttpMinRequestBodyDataRateFeature>()?.MinDataRate = null;
 
         var timeout = GrpcProtocol.ParseTimeout(http.Request.Headers[GrpcProtocol.TimeoutHeader]);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
-        if (timeout is { } t)
-        {
-            deadline.CancelAfter(t);
-        }
+        // A deadline needs a token of its own; without one the connection's abort token is enough.
+        using var deadline = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        deadline?.CancelAfter(timeout!.Value);
 
-        var acceptsGzip = http.Request.Headers[GrpcProtocol.AcceptEncodingHeader].ToString()
+        // Responses are compressed only when the request was and the caller accepts it.
+        var compressResponses = encoding is GrpcProtocol.Gzip && http.Request.Headers[GrpcProtocol.AcceptEncodingHeader].ToString()
             .Split(',', StringSplitOptions.TrimEntries).Contains(GrpcProtocol.Gzip);
         var context = new ServerCallContext(http, method.Path, ReadMetadata(http.Request.Headers),
-            timeout is { } d ? DateTime.UtcNow + d : DateTime.MaxValue, deadline.Token);
-        var call = new ServerCall(http, options, context, encoding, compressResponses: encoding is GrpcProtocol.Gzip && acceptsGzip);
+            timeout is { } d ? DateTime.UtcNow + d : DateTime.MaxValue, deadline?.Token ?? http.RequestAborted);
+        var call = new ServerCall(http, options, context, encoding, compressResponses);
 
         http.Response.ContentType = GrpcProtocol.ContentType;
         http.Response.Headers[GrpcProtocol.AcceptEncodingHeader] = GrpcProtocol.SupportedEncodings;
@@ -90,7 +89,7 @@ internal sealed partial class ServerCall
         {
             status = e;
         }
-        catch (Exception e) when (deadline.IsCancellationRequested && !http.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (deadline is { IsCancellationRequested: true } && !http.RequestAborted.IsCancellationRequested)
         {
             _ = e;
             status = new RpcException(StatusCode.DeadlineExceeded, "Deadline Exceeded");

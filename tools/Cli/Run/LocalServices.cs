@@ -8,10 +8,15 @@ namespace Transformation.Cli.Run;
 /// <summary>A service of the local run: its project, its database and its two ports.</summary>
 public sealed record LocalService(string Name, string Project, int GrpcPort, int HttpPort)
 {
-    /// <summary>Every service, in start order (the Directory first: the others keep copies of it).</summary>
+    /// <summary>
+    /// Every service, in start order: the Directory first (the others keep copies of it), consumers before the
+    /// producers whose events they keep (a queue only receives what is published after it exists).
+    /// </summary>
     public static IReadOnlyList<LocalService> All { get; } =
     [
         new("directory", "Directory.Api", 5060, 5160),
+        new("baselines", "Baselines.Api", 5080, 5180),
+        new("initiatives", "Initiatives.Api", 5090, 5190),
         new("incentives", "Incentives.Api", 5070, 5170),
     ];
 

@@ -12,6 +12,28 @@ namespace Transformation.Directory.Api;
 
 public static class Extensions
 {
+    private static readonly string[] Writers = [Roles.Hr, Roles.Operator, Roles.Service];
+
+    /// <summary>Who may call each RPC: the one place this service declares it (tests check the server against it).</summary>
+    public static RpcAccessMap AccessMap { get; } = new()
+    {
+        // Who works where is known to every signed-in person and service.
+        ["GetOrgTree"] = RpcAccess.SignedIn,
+        ["GetEmployee"] = RpcAccess.SignedIn,
+        ["ListUnitMembers"] = RpcAccess.SignedIn,
+        ["GetManagerChain"] = RpcAccess.SignedIn,
+        ["StreamDirectorySnapshot"] = RpcAccess.SignedIn,
+
+        // Changes come from hr, an operator or the HR system's provisioning.
+        ["UpsertOrgUnit"] = RpcAccess.Roles(Writers),
+        ["UpsertEmployee"] = RpcAccess.Roles(Writers),
+        ["ImportDirectory"] = RpcAccess.Roles(Writers),
+        ["EraseEmployee"] = RpcAccess.Roles(Writers),
+
+        // A person exports their own data (checked in the handler); hr and operators anyone's.
+        ["ExportEmployeeData"] = RpcAccess.SignedIn,
+    };
+
     /// <summary>Everything the Directory service needs: defaults, identity, gRPC, the event bus, its database.</summary>
     public static WebApplicationBuilder AddDirectoryService(this WebApplicationBuilder builder)
     {
@@ -34,25 +56,7 @@ public static class Extensions
     public static WebApplication MapDirectoryService(this WebApplication app)
     {
         app.MapDefaultEndpoints();
-        string[] writers = [Roles.Hr, Roles.Operator, Roles.Service];
-        app.MapGrpcService<DirectoryService>(DirectoryReflection.Descriptor.Services[0], new RpcAccessMap
-        {
-            // Who works where is known to every signed-in person and service.
-            ["GetOrgTree"] = RpcAccess.SignedIn,
-            ["GetEmployee"] = RpcAccess.SignedIn,
-            ["ListUnitMembers"] = RpcAccess.SignedIn,
-            ["GetManagerChain"] = RpcAccess.SignedIn,
-            ["StreamDirectorySnapshot"] = RpcAccess.SignedIn,
-
-            // Changes come from hr, an operator or the HR system's provisioning.
-            ["UpsertOrgUnit"] = RpcAccess.Roles(writers),
-            ["UpsertEmployee"] = RpcAccess.Roles(writers),
-            ["ImportDirectory"] = RpcAccess.Roles(writers),
-            ["EraseEmployee"] = RpcAccess.Roles(writers),
-
-            // A person exports their own data (checked in the handler); hr and operators anyone's.
-            ["ExportEmployeeData"] = RpcAccess.SignedIn,
-        });
+        app.MapGrpcService<DirectoryService>(DirectoryReflection.Descriptor.Services[0], AccessMap);
         app.MapScim();
         return app;
     }

@@ -15,6 +15,35 @@ namespace Transformation.Incentives.Api;
 
 public static class Extensions
 {
+    /// <summary>Who may call each RPC: the one place this service declares it (tests check the server against it).</summary>
+    public static RpcAccessMap AccessMap { get; } = new()
+    {
+        // The catalogue: hr defines it, everyone may read what is wanted and why.
+        ["DefineBehaviour"] = RpcAccess.Roles(Roles.Hr),
+        ["ReviseBehaviour"] = RpcAccess.Roles(Roles.Hr),
+        ["GetBehaviour"] = RpcAccess.SignedIn,
+        ["ListBehaviours"] = RpcAccess.SignedIn,
+        ["ListBehaviourVersions"] = RpcAccess.SignedIn,
+
+        // Rules and budgets: hr changes them; executives follow budgets.
+        ["UpdateIncentiveRules"] = RpcAccess.Roles(Roles.Hr),
+        ["GetIncentiveRules"] = RpcAccess.SignedIn,
+        ["SetBudget"] = RpcAccess.Roles(Roles.Hr),
+        ["GetBudget"] = RpcAccess.Roles(Roles.Hr, Roles.Executive),
+        ["ListAuditEntries"] = RpcAccess.Roles(Roles.Hr),
+
+        // Recognition: feeds are filtered per caller in the handlers (own, as manager, as hr).
+        ["GiveRecognition"] = RpcAccess.Roles(Roles.Employee),
+        ["GetEmployeeFeed"] = RpcAccess.SignedIn,
+        ["GetPublicFeed"] = RpcAccess.SignedIn,
+        ["ListReviewQueue"] = RpcAccess.SignedIn,
+        ["ReviewReward"] = RpcAccess.SignedIn,
+
+        // Call-outs: in aggregate to leaders, one by one to hr only.
+        ["GetCallOutReport"] = RpcAccess.Roles(Model.Access.CallOutReportRoles),
+        ["ListCallOuts"] = RpcAccess.Roles(Roles.Hr),
+    };
+
     public static WebApplicationBuilder AddIncentivesService(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -49,33 +78,7 @@ public static class Extensions
     {
         app.UseAuthentication();
         app.MapDefaultEndpoints();
-        app.MapGrpcService<IncentivesService>(IncentivesReflection.Descriptor.Services[0], new RpcAccessMap
-        {
-            // The catalogue: hr defines it, everyone may read what is wanted and why.
-            ["DefineBehaviour"] = RpcAccess.Roles(Roles.Hr),
-            ["ReviseBehaviour"] = RpcAccess.Roles(Roles.Hr),
-            ["GetBehaviour"] = RpcAccess.SignedIn,
-            ["ListBehaviours"] = RpcAccess.SignedIn,
-            ["ListBehaviourVersions"] = RpcAccess.SignedIn,
-
-            // Rules and budgets: hr changes them; executives follow budgets.
-            ["UpdateIncentiveRules"] = RpcAccess.Roles(Roles.Hr),
-            ["GetIncentiveRules"] = RpcAccess.SignedIn,
-            ["SetBudget"] = RpcAccess.Roles(Roles.Hr),
-            ["GetBudget"] = RpcAccess.Roles(Roles.Hr, Roles.Executive),
-            ["ListAuditEntries"] = RpcAccess.Roles(Roles.Hr),
-
-            // Recognition: feeds are filtered per caller in the handlers (own, as manager, as hr).
-            ["GiveRecognition"] = RpcAccess.Roles(Roles.Employee),
-            ["GetEmployeeFeed"] = RpcAccess.SignedIn,
-            ["GetPublicFeed"] = RpcAccess.SignedIn,
-            ["ListReviewQueue"] = RpcAccess.SignedIn,
-            ["ReviewReward"] = RpcAccess.SignedIn,
-
-            // Call-outs: in aggregate to leaders, one by one to hr only.
-            ["GetCallOutReport"] = RpcAccess.Roles(Model.Access.CallOutReportRoles),
-            ["ListCallOuts"] = RpcAccess.Roles(Roles.Hr),
-        });
+        app.MapGrpcService<IncentivesService>(IncentivesReflection.Descriptor.Services[0], AccessMap);
         return app;
     }
 }

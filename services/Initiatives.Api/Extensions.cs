@@ -15,6 +15,33 @@ namespace Transformation.Initiatives.Api;
 
 public static class Extensions
 {
+    private static readonly RpcAccess Runners = RpcAccess.Roles(Roles.ChangeManager, Roles.Hr);
+    private static readonly RpcAccess Recorders = RpcAccess.SignedIn;
+
+    /// <summary>Who may call each RPC: the one place this service declares it (tests check the server against it).</summary>
+    public static RpcAccessMap AccessMap { get; } = new()
+    {
+        ["ProposeInitiative"] = Runners,
+        // Only the named executive (checked in the model against the token's subject).
+        ["SponsorInitiative"] = RpcAccess.Roles(Roles.Executive),
+        ["ActivateInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
+        ["CompleteInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
+        ["CancelInitiative"] = RpcAccess.Roles(Roles.ChangeManager, Roles.Executive),
+        ["SetSurveyScore"] = RpcAccess.Roles(Roles.ChangeManager),
+        ["GetInitiative"] = RpcAccess.SignedIn,
+        ["ListInitiatives"] = RpcAccess.Roles(Roles.Hr, Roles.Executive, Roles.ChangeManager),
+        // Employees may record peer observations as their observer (checked per item); the others any source.
+        ["RecordObservation"] = Recorders,
+        ["RecordObservations"] = Recorders,
+        ["ListObservations"] = RpcAccess.Roles(Roles.Hr, Roles.ChangeManager, Roles.Executive),
+        ["DraftSuccessStory"] = RpcAccess.Roles(Roles.ChangeManager),
+        ["SubmitSuccessStory"] = RpcAccess.Roles(Roles.ChangeManager),
+        ["PublishSuccessStory"] = RpcAccess.Roles(Roles.Executive, Roles.Hr),
+        ["GetSuccessStory"] = RpcAccess.SignedIn,
+        ["ListSuccessStories"] = RpcAccess.SignedIn,
+        ["ReactToSuccessStory"] = RpcAccess.SignedIn,
+    };
+
     public static WebApplicationBuilder AddInitiativesService(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -51,30 +78,7 @@ public static class Extensions
     {
         app.UseAuthentication();
         app.MapDefaultEndpoints();
-        var runners = RpcAccess.Roles(Roles.ChangeManager, Roles.Hr);
-        var recorders = RpcAccess.SignedIn;
-        app.MapGrpcService<InitiativesService>(InitiativesReflection.Descriptor.Services[0], new RpcAccessMap
-        {
-            ["ProposeInitiative"] = runners,
-            // Only the named executive (checked in the model against the token's subject).
-            ["SponsorInitiative"] = RpcAccess.Roles(Roles.Executive),
-            ["ActivateInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
-            ["CompleteInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
-            ["CancelInitiative"] = RpcAccess.Roles(Roles.ChangeManager, Roles.Executive),
-            ["SetSurveyScore"] = RpcAccess.Roles(Roles.ChangeManager),
-            ["GetInitiative"] = RpcAccess.SignedIn,
-            ["ListInitiatives"] = RpcAccess.Roles(Roles.Hr, Roles.Executive, Roles.ChangeManager),
-            // Employees may record peer observations as their observer (checked per item); the others any source.
-            ["RecordObservation"] = recorders,
-            ["RecordObservations"] = recorders,
-            ["ListObservations"] = RpcAccess.Roles(Roles.Hr, Roles.ChangeManager, Roles.Executive),
-            ["DraftSuccessStory"] = RpcAccess.Roles(Roles.ChangeManager),
-            ["SubmitSuccessStory"] = RpcAccess.Roles(Roles.ChangeManager),
-            ["PublishSuccessStory"] = RpcAccess.Roles(Roles.Executive, Roles.Hr),
-            ["GetSuccessStory"] = RpcAccess.SignedIn,
-            ["ListSuccessStories"] = RpcAccess.SignedIn,
-            ["ReactToSuccessStory"] = RpcAccess.SignedIn,
-        });
+        app.MapGrpcService<InitiativesService>(InitiativesReflection.Descriptor.Services[0], AccessMap);
         return app;
     }
 }

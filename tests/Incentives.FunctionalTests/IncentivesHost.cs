@@ -36,6 +36,8 @@ public sealed class IncentivesHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
+    public GrpcClient Client => _client;
+
     public static async Task<IncentivesHost> StartAsync(string database, Uri rabbitMq, TestIdentity identity, CancellationToken cancellationToken)
     {
         var (grpcPort, httpPort) = (FreePort(), FreePort());

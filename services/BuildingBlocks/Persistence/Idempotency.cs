@@ -3,13 +3,14 @@ using Google.Protobuf;
 using Npgsql;
 using Transformation.GrpcHosting;
 
-namespace Transformation.Incentives.Api.Infrastructure;
+namespace Transformation.Persistence;
 
 /// <summary>
 /// Every write RPC takes an idempotency key: the first call claims (scope, key) inside its transaction and stores its
-/// response there; a retry (even a concurrent one, which waits on the claim) gets the first response back.
+/// response there; a retry (even a concurrent one, which waits on the claim) gets the first response back. The service's
+/// schema holds the table: <c>idempotency (scope text, key text, request_hash bytea, response bytea, PRIMARY KEY (scope, key))</c>.
 /// </summary>
-internal static class Idempotency
+public static class Idempotency
 {
     /// <summary>The stored response of an earlier call with this key, or null when this call claimed the key.</summary>
     public static async Task<TResponse?> ClaimAsync<TRequest, TResponse>(NpgsqlConnection connection, NpgsqlTransaction transaction, string scope,
@@ -52,17 +53,5 @@ internal static class Idempotency
         var copy = request.Clone();
         copy.Descriptor.FindFieldByName("idempotency_key")?.Accessor.Clear(copy);
         return SHA256.HashData(copy.ToByteArray());
-    }
-}
-
-internal static class AuditLog
-{
-    public static async Task AppendAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string entity, string entityId, string changedBy,
-        string? before, string? after, CancellationToken cancellationToken)
-    {
-        await using var command = connection.Command(transaction,
-            "INSERT INTO audit_log (entity, entity_id, changed_by, before, after) VALUES ($1, $2, $3, $4, $5)",
-            entity, entityId, changedBy, Sql.Jsonb(before), Sql.Jsonb(after));
-        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -1,0 +1,46 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Transformation.Persistence;
+
+/// <summary>Positional-parameter commands ($1, $2, …) without ceremony, and the parameter types Npgsql cannot infer.</summary>
+public static class Sql
+{
+    public static NpgsqlCommand Command(this NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, params object?[] parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+
+        // A lone string[] binds as the params array itself (array covariance), not as one array parameter.
+        if (parameters.GetType() != typeof(object[]))
+        {
+            throw new ArgumentException($"Pass an array value as one parameter with Sql.TextArray(…), not as {parameters.GetType().Name}.", nameof(parameters));
+        }
+
+        var command = new NpgsqlCommand(sql, connection, transaction);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(parameter switch
+            {
+                NpgsqlParameter p => p,
+                null => new NpgsqlParameter { Value = DBNull.Value },
+                _ => new NpgsqlParameter { Value = parameter },
+            });
+        }
+
+        return command;
+    }
+
+    public static async Task<int> ExecuteAsync(this NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken,
+        params object?[] parameters)
+    {
+        await using var command = connection.Command(transaction, sql, parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public static NpgsqlParameter Jsonb(string? json) => new() { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = (object?)json ?? DBNull.Value };
+
+    public static NpgsqlParameter Text(string value) => new() { NpgsqlDbType = NpgsqlDbType.Text, Value = value };
+
+    public static NpgsqlParameter TextArray(IEnumerable<string> values) =>
+        new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = values.ToArray() };
+}

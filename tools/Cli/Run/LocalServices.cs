@@ -18,6 +18,7 @@ public sealed record LocalService(string Name, string Project, int GrpcPort, int
         new("baselines", "Baselines.Api", 5080, 5180),
         new("initiatives", "Initiatives.Api", 5090, 5190),
         new("incentives", "Incentives.Api", 5070, 5170),
+        new("endstate", "EndState.Api", 5100, 5200),
     ];
 
     public string Database => Name;
@@ -97,6 +98,10 @@ public sealed class LocalServices : IAsyncDisposable
             ["Identity__Issuer"] = issuer.Issuer,
             ["Identity__Audience"] = issuer.Audience,
             ["Identity__SigningKeys__0"] = issuer.PublicKeyPem,
+
+            // EndState calls Baselines as itself, with a token it signs with the key every service trusts locally.
+            ["EndState__BaselinesAddress"] = $"http://127.0.0.1:{LocalService.All.Single(s => string.Equals(s.Name, "baselines", StringComparison.Ordinal)).GrpcPort}",
+            ["EndState__ServiceTokenKey"] = issuer.PrivateKeyPem,
         };
         return SupervisedProcess.Start(["dotnet", dll], "TERM", Path.Combine(logDirectory, $"{service.Name}.log"),
             Path.GetDirectoryName(logDirectory)!, environment);

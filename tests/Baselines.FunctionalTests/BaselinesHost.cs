@@ -31,6 +31,9 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
 
     public int GrpcPort { get; } = FreePort();
 
+    /// <summary>A connection to the test's vhost, to watch the events the service publishes.</summary>
+    public IConnection Broker => _broker!;
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()

@@ -6,6 +6,7 @@ var root = new RootCommand("transform: run Transformation locally and work with 
     RunCommand.Create(),
     Transformation.Cli.Tokens.TokenCommand.Create(),
     Transformation.Cli.Directory.DirectoryCommand.Create(),
+    Transformation.Cli.Baselines.BaselinesCommand.Create(),
 };
 // Ctrl-C cancels the running command; stopping the brokers gracefully can take several seconds.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromMinutes(1) });

@@ -19,13 +19,28 @@ internal sealed partial class RabbitMqSubscriber(
     IOptions<EventBusOptions> options,
     ILogger<RabbitMqSubscriber> logger) : BackgroundService
 {
+    // How long start-up waits for the queues to be declared; a broker that is down does not hold it longer.
+    private static readonly TimeSpan TopologyWait = TimeSpan.FromSeconds(30);
+
     private readonly EventBusOptions _options = options.Value;
     private readonly List<Subscription> _subscriptions = subscriptions.ToList();
+    private readonly TaskCompletionSource _topologyReady = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Returns once every subscription's queue exists and is bound (or after a bounded wait when the broker is down),
+    /// so that events published after the host has started reach this service's queues.
+    /// </summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await base.StartAsync(cancellationToken);
+        await Task.WhenAny(_topologyReady.Task, Task.Delay(TopologyWait, cancellationToken));
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (_subscriptions.Count == 0)
         {
+            _topologyReady.TrySetResult();
             return;
         }
 
@@ -47,6 +62,8 @@ internal sealed partial class RabbitMqSubscriber(
                 {
                     workers.AddRange(await ConsumeAsync(connection, subscription, closed, stoppingToken));
                 }
+
+                _topologyReady.TrySetResult();
 
                 await closed.Task.WaitAsync(stoppingToken);
                 LogDisconnected();

@@ -80,7 +80,6 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
 
     public async Task<UpsertOrgUnitResponse> UpsertOrgUnit(UpsertOrgUnitRequest request, ServerCallContext context)
     {
-        context.RequireRole(Writers);
         var violations = new List<(string, string)>();
         RequireKey(request.IdempotencyKey, violations);
         CheckId(request.OrgUnitId, "org_unit_id", violations);
@@ -111,7 +110,6 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
 
     public async Task<UpsertEmployeeResponse> UpsertEmployee(UpsertEmployeeRequest request, ServerCallContext context)
     {
-        context.RequireRole(Writers);
         var violations = new List<(string, string)>();
         RequireKey(request.IdempotencyKey, violations);
         CheckId(request.EmployeeId, "employee_id", violations);
@@ -153,7 +151,6 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
 
     public async Task<ImportDirectoryResponse> ImportDirectory(IAsyncEnumerable<ImportDirectoryRequest> requests, ServerCallContext context)
     {
-        context.RequireRole(Writers);
         ImportOptions? importOptions = null;
         var unitRows = new List<ImportOrgUnitRow>();
         var employeeRows = new List<ImportEmployeeRow>();
@@ -247,7 +244,6 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
 
     public async Task<EraseEmployeeResponse> EraseEmployee(EraseEmployeeRequest request, ServerCallContext context)
     {
-        context.RequireRole(Writers);
         var violations = new List<(string, string)>();
         RequireKey(request.IdempotencyKey, violations);
         CheckId(request.EmployeeId, "employee_id", violations);

@@ -26,7 +26,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
     public async Task<DefineBehaviourResponse> DefineBehaviour(DefineBehaviourRequest request, ServerCallContext context)
     {
-        var caller = context.RequireRole(Roles.Hr);
+        var caller = context.Caller();
         var violations = Behaviours.Validate(request.Behaviour).ToList();
         RequireKey(request.IdempotencyKey, violations);
         if (request.BehaviourId.Length > 0 && !Behaviours.IsValidId(request.BehaviourId))
@@ -60,7 +60,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
     public async Task<ReviseBehaviourResponse> ReviseBehaviour(ReviseBehaviourRequest request, ServerCallContext context)
     {
-        var caller = context.RequireRole(Roles.Hr);
+        var caller = context.Caller();
         var violations = Behaviours.Validate(request.Behaviour).ToList();
         RequireKey(request.IdempotencyKey, violations);
         if (request.BehaviourId.Length == 0)
@@ -142,7 +142,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
     public async Task<UpdateIncentiveRulesResponse> UpdateIncentiveRules(UpdateIncentiveRulesRequest request, ServerCallContext context)
     {
-        var caller = context.RequireRole(Roles.Hr);
+        var caller = context.Caller();
         var violations = RuleSet.Validate(request.Rules).ToList();
         RequireKey(request.IdempotencyKey, violations);
         if (request.ExpectedVersion < 0)
@@ -198,7 +198,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
     public async Task<SetBudgetResponse> SetBudget(SetBudgetRequest request, ServerCallContext context)
     {
-        var caller = context.RequireRole(Roles.Hr);
+        var caller = context.Caller();
         var violations = new List<(string, string)>();
         RequireKey(request.IdempotencyKey, violations);
         if (request.OrgUnitId.Length == 0)
@@ -238,7 +238,6 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
     public async Task<GetBudgetResponse> GetBudget(GetBudgetRequest request, ServerCallContext context)
     {
-        context.RequireRole(Roles.Hr, Roles.Executive);
         await using var connection = await database.OpenAsync(context.CancellationToken);
         var budget = await BudgetStore.GetAsync(connection, null, request.OrgUnitId, request.Period, context.CancellationToken)
             ?? throw new RpcException(StatusCode.NotFound, $"No budget for {request.OrgUnitId} in {request.Period}.");
@@ -247,7 +246,6 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
     public async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
     {
-        context.RequireRole(Roles.Hr);
         await using var connection = await database.OpenAsync(context.CancellationToken);
         await using var command = connection.Command(null, """
             SELECT sequence, entity, entity_id, changed_by, changed_at, coalesce(before::text, ''), coalesce(after::text, '') FROM audit_log
@@ -276,7 +274,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
     public async Task<GiveRecognitionResponse> GiveRecognition(GiveRecognitionRequest request, ServerCallContext context)
     {
-        var caller = context.RequireRole(Roles.Employee);
+        var caller = context.Caller();
         var violations = new List<(string, string)>();
         RequireKey(request.IdempotencyKey, violations);
         if (request.RecipientIds.Count is 0 or > MaxRecipients || request.RecipientIds.Any(string.IsNullOrWhiteSpace))
@@ -510,7 +508,6 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
     public async Task<GetCallOutReportResponse> GetCallOutReport(GetCallOutReportRequest request, ServerCallContext context)
     {
-        context.RequireRole(Access.CallOutReportRoles);
         if (!Period.IsValidKey(request.Period))
         {
             throw RpcException.InvalidArgument("A period is required.", ("period", "A period such as 2026-11 is required."));
@@ -546,7 +543,6 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
     public async Task<ListCallOutsResponse> ListCallOuts(ListCallOutsRequest request, ServerCallContext context)
     {
-        context.RequireRole(Roles.Hr);
         await using var connection = await database.OpenAsync(context.CancellationToken);
         await using var command = connection.Command(null, """
             SELECT observation_id, employee_id, behaviour_id, source, giver_id, org_unit_id, period, evidence, observed_at FROM outcomes

@@ -66,7 +66,7 @@ public sealed class BaselinesTests(BaselinesHost host) : IClassFixture<Baselines
         var score = (await ScoresAsync(id, "s1-a")).Scores.Single();
         (score.Suppressed, score.N, score.Mean, score.FavourableShare).ShouldBe((false, 10L, 4.0, 1.0));
         (await ScoresAsync(id, "s1-root")).Scores.Single().N.ShouldBe(16);
-        (await host.ScalarAsync("SELECT count(*) FROM responses")).ShouldBe(16);
+        (await host.ScalarAsync($"SELECT count(*) FROM responses WHERE assessment_id = '{id}'")).ShouldBe(16);
     }
 
     [Fact]

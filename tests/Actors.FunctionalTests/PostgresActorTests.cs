@@ -85,7 +85,8 @@ public sealed class PostgresActorTests(PostgresDatabase database) : IClassFixtur
     {
         await using var host = await ActorTestHost.StartAsync(database.ConnectionString);
         var actor = host.Actors.Get<ICounterActor>("reminded");
-        await actor.RemindAsync("nudge", TimeSpan.FromMilliseconds(200), TimeSpan.FromHours(1));
+        // Due in 3 s: long enough that the deactivation is seen before the reminder fires, even on a loaded machine.
+        await actor.RemindAsync("nudge", TimeSpan.FromSeconds(3), TimeSpan.FromHours(1));
         await host.ActorHost.DeactivateAsync("counter", "reminded", Ct);
         host.ActorHost.ActivationCount.ShouldBe(0);
 

@@ -1,16 +1,12 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 using RabbitMQ.Client;
 using Transformation.Baselines.Api;
 using Transformation.Baselines.V1;
 using Transformation.Directory.V1;
-using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
@@ -29,7 +25,7 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
 
     public GrpcClient Client { get; private set; } = null!;
 
-    public int GrpcPort { get; } = FreePort();
+    public int GrpcPort { get; } = Ports.Free();
 
     /// <summary>A connection to the test's vhost, to watch the events the service publishes.</summary>
     public IConnection Broker => _broker!;
@@ -46,7 +42,7 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
         {
             ["Service:Name"] = "baselines",
             ["Service:GrpcPort"] = GrpcPort.ToString(CultureInfo.InvariantCulture),
-            ["Service:HttpPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+            ["Service:HttpPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
             ["Service:BindAddress"] = "localhost",
             ["Service:ShutdownTimeout"] = "00:00:05",
             ["EventBus:Database"] = _database.ConnectionString,
@@ -108,39 +104,11 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
     /// <summary>Publishes org units as the Directory does and waits until they are kept.</summary>
     public async Task UnitsAsync(params (string Id, string Parent)[] units)
     {
-        await using var channel = await _broker!.CreateChannelAsync(new CreateChannelOptions(true, true), Ct);
-        foreach (var (id, parent) in units)
-        {
-            var message = new OrgUnitChanged { OrgUnit = new OrgUnitSnapshot { OrgUnitId = id, ParentId = parent, Name = id, Version = 1 } };
-            var cloudEvent = CloudEvent.Create(message, "directory", id, "pubsub", Guid.NewGuid());
-            await channel.BasicPublishAsync(cloudEvent.Topic!, "", false, new BasicProperties { Persistent = true, ContentType = CloudEvent.MediaType },
-                cloudEvent.ToUtf8Json(), Ct);
-        }
-
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (await ScalarAsync($"SELECT count(*) FROM org_units WHERE org_unit_id = ANY(ARRAY['{string.Join("','", units.Select(u => u.Id))}'])") < units.Length)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("The org units did not arrive.");
-            }
-
-            await Task.Delay(50, Ct);
-        }
+        await TestEvents.PublishAsync(_vhost.AmqpUri,
+            units.Select(u => new OrgUnitChanged { OrgUnit = new OrgUnitSnapshot { OrgUnitId = u.Id, ParentId = u.Parent, Name = u.Id, Version = 1 } }), Ct);
+        await TestSql.WaitUntilAsync(_database.ConnectionString, "SELECT count(*) FROM org_units WHERE org_unit_id = ANY(@p)", units.Length, Ct,
+            units.Select(u => u.Id).ToArray());
     }
 
-    public async Task<long> ScalarAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(_database.ConnectionString);
-        await connection.OpenAsync(Ct);
-        await using var command = new NpgsqlCommand(sql, connection);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(Ct), CultureInfo.InvariantCulture);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public Task<long> ScalarAsync(string sql) => TestSql.ScalarAsync(_database.ConnectionString, sql, Ct);
 }

@@ -1,30 +1,37 @@
+extern alias baselines;
+
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 using Transformation.EndState.Api;
 using Transformation.EndState.V1;
 using Transformation.GrpcHosting;
 using Transformation.TestSupport;
+using BaselinesApi = baselines::Transformation.Baselines.Api;
 
 namespace Transformation.EndState.FunctionalTests;
 
-/// <summary>The real service (AddEndStateService/MapEndStateService) on free loopback ports, with its own database and vhost.</summary>
+/// <summary>
+/// The real service (AddEndStateService/MapEndStateService) on free loopback ports with its own database and vhost, and
+/// the real Baselines service beside it as a separate gRPC server on its own port, which EndState reads the gap from.
+/// </summary>
 public sealed class EndStateHost(PostgresFixture postgres, RabbitMqFixture rabbitMq) : IAsyncLifetime
 {
     private readonly PostgresDatabase _database = new(postgres);
+    private readonly PostgresDatabase _baselinesDatabase = new(postgres);
     private readonly RabbitMqVirtualHost _vhost = new(rabbitMq);
     private WebApplication? _app;
+    private WebApplication? _baselines;
 
     public TestIdentity Identity { get; } = new();
 
     public GrpcClient Client { get; private set; } = null!;
 
-    public string ConnectionString => _database.ConnectionString;
+    public GrpcClient BaselinesClient { get; private set; } = null!;
+
+    public string BaselinesDatabase => _baselinesDatabase.ConnectionString;
 
     public Uri AmqpUri => _vhost.AmqpUri;
 
@@ -33,42 +40,59 @@ public sealed class EndStateHost(PostgresFixture postgres, RabbitMqFixture rabbi
     public async ValueTask InitializeAsync()
     {
         await _database.InitializeAsync();
+        await _baselinesDatabase.InitializeAsync();
         await _vhost.InitializeAsync();
-        var grpcPort = FreePort();
+        var baselinesPort = Ports.Free();
+        _baselines = await StartAsync("baselines", baselinesPort, _baselinesDatabase, [],
+            b => BaselinesApi.Extensions.AddBaselinesService(b), a => BaselinesApi.Extensions.MapBaselinesService(a));
+        BaselinesClient = GrpcClient.Create(new Uri($"http://127.0.0.1:{baselinesPort}"));
+        var grpcPort = Ports.Free();
+        _app = await StartAsync("endstate", grpcPort, _database,
+            [new("EndState:BaselinesAddress", $"http://127.0.0.1:{baselinesPort}"), new("EndState:ServiceTokenKey", Identity.Tokens.PrivateKeyPem)],
+            b => b.AddEndStateService(), a => a.MapEndStateService());
+        Client = GrpcClient.Create(new Uri($"http://127.0.0.1:{grpcPort}"));
+    }
+
+    private async Task<WebApplication> StartAsync(string name, int grpcPort, PostgresDatabase database, KeyValuePair<string, string?>[] settings,
+        Action<WebApplicationBuilder> add, Action<WebApplication> map)
+    {
         var builder = WebApplication.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
         {
-            ["Service:Name"] = "endstate",
+            ["Service:Name"] = name,
             ["Service:GrpcPort"] = grpcPort.ToString(CultureInfo.InvariantCulture),
-            ["Service:HttpPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+            ["Service:HttpPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
             ["Service:BindAddress"] = "localhost",
             ["Service:ShutdownTimeout"] = "00:00:05",
-            ["EventBus:Database"] = _database.ConnectionString,
+            ["EventBus:Database"] = database.ConnectionString,
             ["EventBus:RabbitMq"] = _vhost.AmqpUri.ToString(),
             ["EventBus:ReconnectDelay"] = "00:00:00.500",
-            // No Baselines here (the scenario tests run one): nothing listens on this port.
-            ["EndState:BaselinesAddress"] = $"http://127.0.0.1:{FreePort()}",
-            ["EndState:ServiceTokenKey"] = Identity.Tokens.PrivateKeyPem,
         });
+        builder.Configuration.AddInMemoryCollection(settings);
         builder.Configuration.AddInMemoryCollection(Identity.Settings);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.AddEndStateService();
-        _app = builder.Build();
-        _app.MapEndStateService();
-        await _app.StartAsync(Ct);
-        Client = GrpcClient.Create(new Uri($"http://127.0.0.1:{grpcPort}"));
+        add(builder);
+        var app = builder.Build();
+        map(app);
+        await app.StartAsync(Ct);
+        return app;
     }
 
     public async ValueTask DisposeAsync()
     {
         Client?.Dispose();
-        if (_app is not null)
+        BaselinesClient?.Dispose();
+        foreach (var app in new[] { _app, _baselines })
         {
-            await _app.StopAsync(CancellationToken.None);
-            await _app.DisposeAsync();
+            if (app is not null)
+            {
+                await app.StopAsync(CancellationToken.None);
+                await app.DisposeAsync();
+            }
         }
 
         await _vhost.DisposeAsync();
+        await _baselinesDatabase.DisposeAsync();
         await _database.DisposeAsync();
         Identity.Dispose();
     }
@@ -80,18 +104,5 @@ public sealed class EndStateHost(PostgresFixture postgres, RabbitMqFixture rabbi
         where TResponse : class, IMessage<TResponse> =>
         Client.UnaryAsync<TRequest, TResponse>(EndstateReflection.Descriptor.Services[0].FindMethodByName(method), request, As(token));
 
-    public async Task<long> ScalarAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(_database.ConnectionString);
-        await connection.OpenAsync(Ct);
-        await using var command = new NpgsqlCommand(sql, connection);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(Ct), CultureInfo.InvariantCulture);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public Task<long> ScalarAsync(string sql) => TestSql.ScalarAsync(_database.ConnectionString, sql, Ct);
 }

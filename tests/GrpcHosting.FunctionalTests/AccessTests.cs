@@ -50,6 +50,28 @@ public sealed class AccessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AStreamingCallerStillWritingWhenRefusedSeesTheRefusalNotABrokenStream()
+    {
+        // More than the HTTP/2 flow-control window, so writes are in flight when the server answers UNAUTHENTICATED and closes the stream.
+        await using var call = _client!.Streaming<EchoRequest, EchoResponse>(Service.FindMethodByName("Chat"), new CallOptions());
+        var failure = await Should.ThrowAsync<RpcException>(async () =>
+        {
+            for (var i = 0; i < 2_000; i++)
+            {
+                await call.WriteAsync(new EchoRequest { Text = new string('x', 1_000) });
+            }
+
+            call.CompleteRequest();
+            await foreach (var _ in call.ReadAllAsync(TestContext.Current.CancellationToken))
+            {
+            }
+        });
+
+        failure.StatusCode.ShouldBe(StatusCode.Unauthenticated);
+        _observations.ConnectionIds.ShouldBeEmpty();
+    }
+
+    [Fact]
     public async Task ACallerWithoutADeclaredRoleIsDeniedAndNeverReachesTheHandler()
     {
         var failure = await Should.ThrowAsync<RpcException>(() => EchoAsync(_identity.TokenFor("emp-1", Roles.Employee, Roles.Executive)));

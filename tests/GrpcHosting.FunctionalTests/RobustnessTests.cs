@@ -35,7 +35,9 @@ public sealed class RobustnessTests(GrpcServerFixture server) : IClassFixture<Gr
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(TimeSpan.FromMinutes(2));
 
-        await Parallel.ForEachAsync(cases, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = timeout.Token }, async (c, ct) =>
+        // Four at a time: with many more on a loaded machine, Kestrel's HTTP/2 rapid-reset guard answers ENHANCE_YOUR_CALM to streams
+        // it has refused but not yet finished, which is its protection working, not this test's subject.
+        await Parallel.ForEachAsync(cases, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = timeout.Token }, async (c, ct) =>
         {
             using var response = await http.SendAsync(c.ToRequest(server.Address), ct);
             await response.Content.ReadAsByteArrayAsync(ct);

@@ -1,14 +1,9 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
-using Npgsql;
-using RabbitMQ.Client;
 using Transformation.Directory.V1;
-using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.Api;
@@ -21,11 +16,11 @@ namespace Transformation.Initiatives.FunctionalTests;
 public sealed class InitiativesHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly IConnection _broker;
+    private readonly Uri _rabbitMq;
 
-    private InitiativesHost(WebApplication app, GrpcClient client, IConnection broker, string database, TestIdentity identity)
+    private InitiativesHost(WebApplication app, GrpcClient client, Uri rabbitMq, string database, TestIdentity identity)
     {
-        (_app, Client, _broker, Database, Identity) = (app, client, broker, database, identity);
+        (_app, Client, _rabbitMq, Database, Identity) = (app, client, rabbitMq, database, identity);
     }
 
     public GrpcClient Client { get; }
@@ -36,7 +31,7 @@ public sealed class InitiativesHost : IAsyncDisposable
 
     public static async Task<InitiativesHost> StartAsync(string database, Uri rabbitMq, TestIdentity identity, CancellationToken cancellationToken)
     {
-        var (grpcPort, httpPort) = (FreePort(), FreePort());
+        var (grpcPort, httpPort) = (Ports.Free(), Ports.Free());
         var builder = WebApplication.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
         {
@@ -57,8 +52,7 @@ public sealed class InitiativesHost : IAsyncDisposable
         var app = builder.Build();
         app.MapInitiativesService();
         await app.StartAsync(cancellationToken);
-        var broker = await new ConnectionFactory { Uri = rabbitMq }.CreateConnectionAsync(cancellationToken);
-        return new InitiativesHost(app, GrpcClient.Create(new Uri($"http://127.0.0.1:{grpcPort}")), broker, database, identity);
+        return new InitiativesHost(app, GrpcClient.Create(new Uri($"http://127.0.0.1:{grpcPort}")), rabbitMq, database, identity);
     }
 
     public static CallOptions Bearer(string token) => new() { Headers = new Metadata { { "authorization", "Bearer " + token } } };
@@ -83,24 +77,7 @@ public sealed class InitiativesHost : IAsyncDisposable
 
     public string Token(string subject, params string[] roles) => Identity.TokenFor(subject, roles);
 
-    /// <summary>Publishes events as their producers do: a CloudEvent on the topic's fanout exchange, persistent, confirmed.</summary>
-    public async Task PublishAsync(IEnumerable<IMessage> events, CancellationToken cancellationToken)
-    {
-        var list = events.ToList();
-        await ExchangesExistAsync(list.Select(m => EventNames.Topic(m.Descriptor)).Distinct(StringComparer.Ordinal), cancellationToken);
-        await using var channel = await _broker.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true),
-            cancellationToken);
-        var tasks = new List<Task>();
-        foreach (var message in list)
-        {
-            var producer = message.Descriptor.File.Package.Split('.')[1];
-            var cloudEvent = CloudEvent.Create(message, producer, "subject", "pubsub", Guid.NewGuid());
-            tasks.Add(channel.BasicPublishAsync(cloudEvent.Topic!, "", mandatory: false,
-                new BasicProperties { Persistent = true, ContentType = CloudEvent.MediaType }, cloudEvent.ToUtf8Json(), cancellationToken).AsTask());
-        }
-
-        await Task.WhenAll(tasks);
-    }
+    public Task PublishAsync(IEnumerable<IMessage> events, CancellationToken cancellationToken) => TestEvents.PublishAsync(_rabbitMq, events, cancellationToken);
 
     /// <summary>Seeds the local copies the way production does, through the Directory's and the Incentives catalogue's events.</summary>
     public async Task SeedAsync(IReadOnlyList<(string Id, string Parent)> units, IReadOnlyList<(string Id, string Unit)> employees,
@@ -122,69 +99,16 @@ public sealed class InitiativesHost : IAsyncDisposable
         await WaitUntilAsync("SELECT count(*) FROM behaviours WHERE behaviour_id = ANY(@p)", behaviours.Count, cancellationToken, behaviours.Select(b => b.Id).ToArray());
     }
 
-    /// <summary>The subscriber declares its topology as it starts: wait for the topics' exchanges (a passive declare fails its channel).</summary>
-    private async Task ExchangesExistAsync(IEnumerable<string> topics, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        foreach (var topic in topics)
-        {
-            while (true)
-            {
-                try
-                {
-                    await using var channel = await _broker.CreateChannelAsync(cancellationToken: cancellationToken);
-                    await channel.ExchangeDeclarePassiveAsync(topic, cancellationToken);
-                    break;
-                }
-                catch (RabbitMQ.Client.Exceptions.OperationInterruptedException) when (DateTime.UtcNow < deadline)
-                {
-                    await Task.Delay(100, cancellationToken);
-                }
-            }
-        }
-    }
+    public Task<long> ScalarAsync(string sql, CancellationToken cancellationToken, object? parameter = null) =>
+        TestSql.ScalarAsync(Database, sql, cancellationToken, parameter);
 
-    public async Task<long> ScalarAsync(string sql, CancellationToken cancellationToken, object? parameter = null)
-    {
-        await using var connection = new NpgsqlConnection(Database);
-        await connection.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(sql, connection);
-        if (parameter is not null)
-        {
-            command.Parameters.AddWithValue("p", parameter);
-        }
-
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken) ?? 0L, CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>Polls until the query counts <paramref name="expected"/> (fails after 30 s).</summary>
-    public async Task WaitUntilAsync(string sql, long expected, CancellationToken cancellationToken, object? parameter = null)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        long actual;
-        while ((actual = await ScalarAsync(sql, cancellationToken, parameter)) != expected)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"'{sql}' counted {actual}, expected {expected}.");
-            }
-
-            await Task.Delay(50, cancellationToken);
-        }
-    }
+    public Task WaitUntilAsync(string sql, long expected, CancellationToken cancellationToken, object? parameter = null) =>
+        TestSql.WaitUntilAsync(Database, sql, expected, cancellationToken, parameter);
 
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
-        await _broker.DisposeAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

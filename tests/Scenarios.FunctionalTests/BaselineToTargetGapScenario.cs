@@ -1,19 +1,11 @@
 extern alias baselines;
 
-using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging;
-using Npgsql;
-using RabbitMQ.Client;
 using Transformation.Directory.V1;
 using Transformation.EndState.Api;
 using Transformation.EndState.V1;
-using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
@@ -36,36 +28,42 @@ public sealed class BaselineToTargetGapScenario(PostgresFixture postgres, Rabbit
         using var identity = new TestIdentity();
         var baselinesDb = await postgres.Server.CreateDatabaseAsync(TestNames.Unique("baselines").ToLowerInvariant(), Ct);
         var endStateDb = await postgres.Server.CreateDatabaseAsync(TestNames.Unique("endstate").ToLowerInvariant(), Ct);
-        var (baselinesApp, baselinesPort) = await StartAsync("baselines", baselinesDb, identity, [],
-            b => BaselinesApi.Extensions.AddBaselinesService(b), a => BaselinesApi.Extensions.MapBaselinesService(a));
+        var (baselinesApp, baselinesClient, baselinesAddress) = await Scenario.StartAsync("baselines", baselinesDb, rabbitMq.AmqpUri, identity,
+            b => BaselinesApi.Extensions.AddBaselinesService(b), a => BaselinesApi.Extensions.MapBaselinesService(a), Ct);
         await using var _ = baselinesApp;
-        var (endStateApp, endStatePort) = await StartAsync("endstate", endStateDb, identity,
-            [new("EndState:BaselinesAddress", $"http://127.0.0.1:{baselinesPort}"), new("EndState:ServiceTokenKey", identity.Tokens.PrivateKeyPem)],
-            b => b.AddEndStateService(), a => a.MapEndStateService());
+        using var ___ = baselinesClient;
+        var (endStateApp, endStateClient, _) = await Scenario.StartAsync("endstate", endStateDb, rabbitMq.AmqpUri, identity, b =>
+        {
+            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
+            {
+                ["EndState:BaselinesAddress"] = baselinesAddress.ToString(),
+                ["EndState:ServiceTokenKey"] = identity.Tokens.PrivateKeyPem,
+            });
+            b.AddEndStateService();
+        }, a => a.MapEndStateService(), Ct);
         await using var __ = endStateApp;
-        using var baselinesClient = GrpcClient.Create(new Uri($"http://127.0.0.1:{baselinesPort}"));
-        using var endStateClient = GrpcClient.Create(new Uri($"http://127.0.0.1:{endStatePort}"));
+        using var ____ = endStateClient;
         var hr = identity.TokenFor("hr-1", Roles.Hr);
         var ceo = identity.TokenFor("ceo", Roles.Executive);
         var now = DateTimeOffset.UtcNow;
 
         // The Directory's org tree reaches Baselines.
-        await PublishAsync(
+        await TestEvents.PublishAsync(rabbitMq.AmqpUri,
         [
             new OrgUnitChanged { OrgUnit = new OrgUnitSnapshot { OrgUnitId = "org", Name = "Org", Version = 1 } },
             new OrgUnitChanged { OrgUnit = new OrgUnitSnapshot { OrgUnitId = "sales", ParentId = "org", Name = "Sales", Version = 1 } },
-        ]);
-        await WaitAsync(baselinesDb, "SELECT count(*) FROM org_units", 2);
+        ], Ct);
+        await Scenario.WaitAsync(baselinesDb, "SELECT count(*) FROM org_units", 2, Ct);
 
         // Baselines: two dimensions with one item each.
         foreach (var dimension in new[] { "trust", "speak-up" })
         {
-            await Unary<B.DefineDimensionRequest, B.DefineDimensionResponse>(baselinesClient, B.BaselinesReflection.Descriptor, "DefineDimension", new B.DefineDimensionRequest
+            await baselinesClient.Unary<B.DefineDimensionRequest, B.DefineDimensionResponse>(B.BaselinesReflection.Descriptor, "DefineDimension", new B.DefineDimensionRequest
             {
                 IdempotencyKey = "d-" + dimension, DimensionId = dimension,
                 Fields = new B.DimensionFields { Name = dimension, Facet = B.Facet.Beliefs, Scope = B.InteractionScope.Internal },
             }, hr);
-            await Unary<B.DefineItemRequest, B.DefineItemResponse>(baselinesClient, B.BaselinesReflection.Descriptor, "DefineItem", new B.DefineItemRequest
+            await baselinesClient.Unary<B.DefineItemRequest, B.DefineItemResponse>(B.BaselinesReflection.Descriptor, "DefineItem", new B.DefineItemRequest
             {
                 IdempotencyKey = "i-" + dimension, ItemId = "i-" + dimension, DimensionId = dimension, Text = "Statement",
             }, hr);
@@ -98,9 +96,9 @@ public sealed class BaselineToTargetGapScenario(PostgresFixture postgres, Rabbit
 
         // The baseline assessment (closes 90 days ago): trust 3, speak-up 4 for ten respondents; closed, published, set as the baseline.
         await AssessmentAsync("q1", B.AssessmentKind.Baseline, now.AddDays(-100), now.AddDays(-90), Enumerable.Repeat((3, 4), 10));
-        await Unary<B.PublishScoresRequest, B.PublishScoresResponse>(baselinesClient, B.BaselinesReflection.Descriptor, "PublishScores",
+        await baselinesClient.Unary<B.PublishScoresRequest, B.PublishScoresResponse>(B.BaselinesReflection.Descriptor, "PublishScores",
             new B.PublishScoresRequest { IdempotencyKey = "p-q1", AssessmentId = "q1" }, hr);
-        await Unary<B.SetBaselineRequest, B.SetBaselineResponse>(baselinesClient, B.BaselinesReflection.Descriptor, "SetBaseline",
+        await baselinesClient.Unary<B.SetBaselineRequest, B.SetBaselineResponse>(B.BaselinesReflection.Descriptor, "SetBaseline",
             new B.SetBaselineRequest { IdempotencyKey = "b-q1", ScopeOrgUnitId = "org", AssessmentId = "q1" }, hr);
 
         // Only the baseline: a single measurement has no trend.
@@ -130,7 +128,7 @@ public sealed class BaselineToTargetGapScenario(PostgresFixture postgres, Rabbit
         gap.Dimensions.Single(d => d.DimensionId == "openness").Status.ShouldBe(GapStatus.NoBaseline);
 
         // The gap is read with EndState's own identity: Baselines refuses an employee the same figures.
-        (await Should.ThrowAsync<RpcException>(() => Unary<B.GetDimensionScoresRequest, B.GetDimensionScoresResponse>(baselinesClient, B.BaselinesReflection.Descriptor,
+        (await Should.ThrowAsync<RpcException>(() => baselinesClient.Unary<B.GetDimensionScoresRequest, B.GetDimensionScoresResponse>(B.BaselinesReflection.Descriptor,
             "GetDimensionScores", new B.GetDimensionScoresRequest { ScopeOrgUnitId = "org", Assessment = "baseline" }, identity.TokenFor("e1", Roles.Employee))))
             .StatusCode.ShouldBe(StatusCode.PermissionDenied);
 
@@ -140,11 +138,11 @@ public sealed class BaselineToTargetGapScenario(PostgresFixture postgres, Rabbit
         Task<TResponse> EndStateAsync<TRequest, TResponse>(string method, TRequest request, string token)
             where TRequest : class, IMessage<TRequest>
             where TResponse : class, IMessage<TResponse> =>
-            Unary<TRequest, TResponse>(endStateClient, EndstateReflection.Descriptor, method, request, token);
+            endStateClient.Unary<TRequest, TResponse>(EndstateReflection.Descriptor, method, request, token);
 
         async Task AssessmentAsync(string id, B.AssessmentKind kind, DateTimeOffset opens, DateTimeOffset closes, IEnumerable<(int Trust, int SpeakUp)> answers)
         {
-            await Unary<B.CreateAssessmentRequest, B.CreateAssessmentResponse>(baselinesClient, B.BaselinesReflection.Descriptor, "CreateAssessment",
+            await baselinesClient.Unary<B.CreateAssessmentRequest, B.CreateAssessmentResponse>(B.BaselinesReflection.Descriptor, "CreateAssessment",
                 new B.CreateAssessmentRequest
                 {
                     IdempotencyKey = "a-" + id, AssessmentId = id, Title = id, Kind = kind, OpensAt = Timestamp.FromDateTimeOffset(opens),
@@ -170,101 +168,8 @@ public sealed class BaselineToTargetGapScenario(PostgresFixture postgres, Rabbit
                 (await call.ReadSingleAsync()).Accepted.ShouldBe(10);
             }
 
-            await Unary<B.CloseAssessmentRequest, B.CloseAssessmentResponse>(baselinesClient, B.BaselinesReflection.Descriptor, "CloseAssessment",
+            await baselinesClient.Unary<B.CloseAssessmentRequest, B.CloseAssessmentResponse>(B.BaselinesReflection.Descriptor, "CloseAssessment",
                 new B.CloseAssessmentRequest { IdempotencyKey = "c-" + id, AssessmentId = id }, hr);
         }
-    }
-
-    private async Task PublishAsync(IReadOnlyList<IMessage> events)
-    {
-        await using var connection = await new ConnectionFactory { Uri = rabbitMq.AmqpUri }.CreateConnectionAsync(Ct);
-        foreach (var topic in events.Select(e => EventNames.Topic(e.Descriptor)).Distinct(StringComparer.Ordinal))
-        {
-            var until = DateTime.UtcNow.AddSeconds(30);
-            while (true)
-            {
-                try
-                {
-                    await using var probe = await connection.CreateChannelAsync(cancellationToken: Ct);
-                    await probe.ExchangeDeclarePassiveAsync(topic, Ct);
-                    break;
-                }
-                catch (RabbitMQ.Client.Exceptions.OperationInterruptedException) when (DateTime.UtcNow < until)
-                {
-                    await Task.Delay(100, Ct);
-                }
-            }
-        }
-
-        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), Ct);
-        foreach (var message in events)
-        {
-            var cloudEvent = CloudEvent.Create(message, "directory", "subject", "pubsub", Guid.NewGuid());
-            await channel.BasicPublishAsync(cloudEvent.Topic!, "", false, new BasicProperties { Persistent = true, ContentType = CloudEvent.MediaType },
-                cloudEvent.ToUtf8Json(), Ct);
-        }
-    }
-
-    private static Task<TResponse> Unary<TRequest, TResponse>(GrpcClient client, Google.Protobuf.Reflection.FileDescriptor file, string method, TRequest request, string token)
-        where TRequest : class, IMessage<TRequest>
-        where TResponse : class, IMessage<TResponse> =>
-        client.UnaryAsync<TRequest, TResponse>(file.Services[0].FindMethodByName(method), request,
-            new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + token } } });
-
-    private static async Task WaitAsync(string database, string sql, long expected)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            await using var connection = new NpgsqlConnection(database);
-            await connection.OpenAsync(Ct);
-            await using var command = new NpgsqlCommand(sql, connection);
-            var actual = Convert.ToInt64(await command.ExecuteScalarAsync(Ct), CultureInfo.InvariantCulture);
-            if (actual == expected)
-            {
-                return;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"'{sql}' counted {actual}, expected {expected}.");
-            }
-
-            await Task.Delay(50, Ct);
-        }
-    }
-
-    private async Task<(WebApplication App, int GrpcPort)> StartAsync(string name, string database, TestIdentity identity,
-        IEnumerable<KeyValuePair<string, string?>> extra, Action<WebApplicationBuilder> add, Action<WebApplication> map)
-    {
-        var (grpcPort, httpPort) = (FreePort(), FreePort());
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
-        {
-            ["Service:Name"] = name,
-            ["Service:GrpcPort"] = grpcPort.ToString(CultureInfo.InvariantCulture),
-            ["Service:HttpPort"] = httpPort.ToString(CultureInfo.InvariantCulture),
-            ["Service:BindAddress"] = "localhost",
-            ["Service:ShutdownTimeout"] = "00:00:05",
-            ["EventBus:Database"] = database,
-            ["EventBus:RabbitMq"] = rabbitMq.AmqpUri.ToString(),
-            ["EventBus:ReconnectDelay"] = "00:00:00.500",
-            ["EventBus:RetryBaseDelay"] = "00:00:00.050",
-        });
-        builder.Configuration.AddInMemoryCollection(identity.Settings);
-        builder.Configuration.AddInMemoryCollection(extra);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        add(builder);
-        var app = builder.Build();
-        map(app);
-        await app.StartAsync(Ct);
-        return (app, grpcPort);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

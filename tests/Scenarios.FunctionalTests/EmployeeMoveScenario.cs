@@ -35,11 +35,11 @@ public sealed class EmployeeMoveScenario(PostgresFixture postgres, RabbitMqVirtu
         }
 
         // Consumers first: a queue only receives what is published after it exists.
-        var (initiatives, initiativesClient) = await Scenario.StartAsync("initiatives", databases["initiatives"], rabbitMq.AmqpUri, identity,
+        var (initiatives, initiativesClient, _) = await Scenario.StartAsync("initiatives", databases["initiatives"], rabbitMq.AmqpUri, identity,
             b => b.AddInitiativesService(), a => a.MapInitiativesService(), Ct);
-        var (incentives, incentivesClient) = await Scenario.StartAsync("incentives", databases["incentives"], rabbitMq.AmqpUri, identity,
+        var (incentives, incentivesClient, _) = await Scenario.StartAsync("incentives", databases["incentives"], rabbitMq.AmqpUri, identity,
             b => IncentivesApi.Extensions.AddIncentivesService(b), a => IncentivesApi.Extensions.MapIncentivesService(a), Ct);
-        var (directoryApp, directoryClient) = await Scenario.StartAsync("directory", databases["directory"], rabbitMq.AmqpUri, identity,
+        var (directoryApp, directoryClient, _) = await Scenario.StartAsync("directory", databases["directory"], rabbitMq.AmqpUri, identity,
             b => DirectoryApi.Extensions.AddDirectoryService(b), a => DirectoryApi.Extensions.MapDirectoryService(a), Ct);
         await using var _ = initiatives;
         await using var __ = incentives;

@@ -1,11 +1,8 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 using Transformation.GrpcHosting;
 using Transformation.TestSupport;
 
@@ -14,10 +11,10 @@ namespace Transformation.Scenarios.FunctionalTests;
 /// <summary>What scenarios share: a real service on free ports with its own database on the scenario's vhost, calls, waits.</summary>
 internal static class Scenario
 {
-    public static async Task<(WebApplication App, GrpcClient Client)> StartAsync(string name, string database, Uri rabbitMq, TestIdentity identity,
+    public static async Task<(WebApplication App, GrpcClient Client, Uri Address)> StartAsync(string name, string database, Uri rabbitMq, TestIdentity identity,
         Action<WebApplicationBuilder> add, Action<WebApplication> map, CancellationToken cancellationToken)
     {
-        var (grpcPort, httpPort) = (FreePort(), FreePort());
+        var (grpcPort, httpPort) = (Ports.Free(), Ports.Free());
         var builder = WebApplication.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
         {
@@ -38,7 +35,8 @@ internal static class Scenario
         var app = builder.Build();
         map(app);
         await app.StartAsync(cancellationToken);
-        return (app, GrpcClient.Create(new Uri($"http://127.0.0.1:{grpcPort}")));
+        var address = new Uri($"http://127.0.0.1:{grpcPort}");
+        return (app, GrpcClient.Create(address), address);
     }
 
     public static Task<TResponse> Unary<TRequest, TResponse>(this GrpcClient client, Google.Protobuf.Reflection.FileDescriptor file, string method,
@@ -49,33 +47,6 @@ internal static class Scenario
             new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + token } } });
 
     /// <summary>Waits until a count query in a service's database gives the expected number (events travel asynchronously).</summary>
-    public static async Task WaitAsync(string database, string sql, long expected, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            await using var connection = new NpgsqlConnection(database);
-            await connection.OpenAsync(cancellationToken);
-            await using var command = new NpgsqlCommand(sql, connection);
-            var actual = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
-            if (actual == expected)
-            {
-                return;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"'{sql}' counted {actual}, expected {expected}.");
-            }
-
-            await Task.Delay(50, cancellationToken);
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static Task WaitAsync(string database, string sql, long expected, CancellationToken cancellationToken) =>
+        TestSql.WaitUntilAsync(database, sql, expected, cancellationToken);
 }

@@ -102,7 +102,34 @@ public sealed class ClientCall<TRequest, TResponse> : IAsyncDisposable
         }
         catch (Exception e) when (e is not RpcException)
         {
-            throw Translate(e);
+            throw await EndedByServerAsync() ?? Translate(e);
+        }
+    }
+
+    /// <summary>
+    /// Why a write failed when the server had already answered with a status and closed the stream (a call refused
+    /// before its handler read anything, say): that status, not the broken write, is what the caller must see.
+    /// </summary>
+    private async Task<RpcException?> EndedByServerAsync()
+    {
+        if (_options.CancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+
+        try
+        {
+            await _responseTask.WaitAsync(TimeSpan.FromSeconds(5));
+            await GetResponseAsync();
+            return null;
+        }
+        catch (RpcException status) when (Status is not null)
+        {
+            return status;
+        }
+        catch (Exception e) when (e is TimeoutException or RpcException or OperationCanceledException or HttpRequestException)
+        {
+            return null;
         }
     }
 

@@ -13,6 +13,27 @@ namespace Transformation.Baselines.Api;
 
 public static class Extensions
 {
+    /// <summary>Who may call each RPC: the one place this service declares it (tests check the server against it).</summary>
+    public static RpcAccessMap AccessMap { get; } = new()
+    {
+        ["DefineDimension"] = RpcAccess.Roles(Access.Editors),
+        ["ReviseDimension"] = RpcAccess.Roles(Access.Editors),
+        ["DefineItem"] = RpcAccess.Roles(Access.Editors),
+        ["CreateAssessment"] = RpcAccess.Roles(Access.Editors),
+        ["CloseAssessment"] = RpcAccess.Roles(Access.Editors),
+        ["PublishScores"] = RpcAccess.Roles(Access.Editors),
+        ["SetBaseline"] = RpcAccess.Roles(Access.Editors),
+        ["ListDimensions"] = RpcAccess.SignedIn,
+        ["GetDimensionHistory"] = RpcAccess.SignedIn,
+        ["GetAssessment"] = RpcAccess.SignedIn,
+        ["ListBaselines"] = RpcAccess.SignedIn,
+        ["SubmitResponses"] = RpcAccess.Roles(Access.Submitters),
+        // Employees too, narrowed in the handler to published organisation-level scores.
+        ["GetScores"] = RpcAccess.SignedIn,
+        ["GetHeatmap"] = RpcAccess.Roles(Access.ScoreReaders),
+        ["GetDimensionScores"] = RpcAccess.Roles(Access.ScoreReaders),
+    };
+
     public static WebApplicationBuilder AddBaselinesService(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -37,25 +58,7 @@ public static class Extensions
     {
         app.UseAuthentication();
         app.MapDefaultEndpoints();
-        app.MapGrpcService<BaselineService>(BaselinesReflection.Descriptor.Services[0], new RpcAccessMap
-        {
-            ["DefineDimension"] = RpcAccess.Roles(Access.Editors),
-            ["ReviseDimension"] = RpcAccess.Roles(Access.Editors),
-            ["DefineItem"] = RpcAccess.Roles(Access.Editors),
-            ["CreateAssessment"] = RpcAccess.Roles(Access.Editors),
-            ["CloseAssessment"] = RpcAccess.Roles(Access.Editors),
-            ["PublishScores"] = RpcAccess.Roles(Access.Editors),
-            ["SetBaseline"] = RpcAccess.Roles(Access.Editors),
-            ["ListDimensions"] = RpcAccess.SignedIn,
-            ["GetDimensionHistory"] = RpcAccess.SignedIn,
-            ["GetAssessment"] = RpcAccess.SignedIn,
-            ["ListBaselines"] = RpcAccess.SignedIn,
-            ["SubmitResponses"] = RpcAccess.Roles(Access.Submitters),
-            // Employees too, narrowed in the handler to published organisation-level scores.
-            ["GetScores"] = RpcAccess.SignedIn,
-            ["GetHeatmap"] = RpcAccess.Roles(Access.ScoreReaders),
-            ["GetDimensionScores"] = RpcAccess.Roles(Access.ScoreReaders),
-        });
+        app.MapGrpcService<BaselineService>(BaselinesReflection.Descriptor.Services[0], AccessMap);
         return app;
     }
 }

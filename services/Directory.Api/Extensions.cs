@@ -29,6 +29,8 @@ public static class Extensions
         ["UpsertEmployee"] = RpcAccess.Roles(Writers),
         ["ImportDirectory"] = RpcAccess.Roles(Writers),
         ["EraseEmployee"] = RpcAccess.Roles(Writers),
+        // Republishing every snapshot for consumers rebuilding their copies: a person's decision, not provisioning's.
+        ["RepublishDirectory"] = RpcAccess.Roles(Roles.Hr, Roles.Operator),
 
         // A person exports their own data (checked in the handler); hr and operators anyone's.
         ["ExportEmployeeData"] = RpcAccess.SignedIn,

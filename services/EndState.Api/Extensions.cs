@@ -13,6 +13,20 @@ namespace Transformation.EndState.Api;
 
 public static class Extensions
 {
+    /// <summary>Who may call each RPC: the one place this service declares it (tests check the server against it).</summary>
+    public static RpcAccessMap AccessMap { get; } = new()
+    {
+        ["DraftEndState"] = RpcAccess.Roles(Access.Authors),
+        ["ProposeEndState"] = RpcAccess.Roles(Access.Authors),
+        // Only executives; that the caller is a named sponsor is checked in the workflow.
+        ["EndorseEndState"] = RpcAccess.Roles(Access.Sponsors),
+        ["DeclineEndState"] = RpcAccess.Roles(Access.Sponsors),
+        ["GetEndState"] = RpcAccess.Roles(Access.Readers),
+        ["GetEndStateHistory"] = RpcAccess.Roles(Access.Readers),
+        ["ListAuditEntries"] = RpcAccess.Roles(Access.Auditors),
+        ["GetGap"] = RpcAccess.Roles(Access.Readers),
+    };
+
     public static WebApplicationBuilder AddEndStateService(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -37,18 +51,7 @@ public static class Extensions
     {
         app.UseAuthentication();
         app.MapDefaultEndpoints();
-        app.MapGrpcService<EndStateService>(EndstateReflection.Descriptor.Services[0], new RpcAccessMap
-        {
-            ["DraftEndState"] = RpcAccess.Roles(Access.Authors),
-            ["ProposeEndState"] = RpcAccess.Roles(Access.Authors),
-            // Only executives; that the caller is a named sponsor is checked in the workflow.
-            ["EndorseEndState"] = RpcAccess.Roles(Access.Sponsors),
-            ["DeclineEndState"] = RpcAccess.Roles(Access.Sponsors),
-            ["GetEndState"] = RpcAccess.Roles(Access.Readers),
-            ["GetEndStateHistory"] = RpcAccess.Roles(Access.Readers),
-            ["ListAuditEntries"] = RpcAccess.Roles(Access.Auditors),
-            ["GetGap"] = RpcAccess.Roles(Access.Readers),
-        });
+        app.MapGrpcService<EndStateService>(EndstateReflection.Descriptor.Services[0], AccessMap);
         return app;
     }
 }

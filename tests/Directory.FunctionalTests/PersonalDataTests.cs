@@ -5,7 +5,7 @@ using static Transformation.Directory.FunctionalTests.Rows;
 
 namespace Transformation.Directory.FunctionalTests;
 
-/// <summary>Acceptance 1, personal data: export and erasure; and the full resynchronisation stream.</summary>
+/// <summary>Acceptance 1, personal data: export and erasure; and full resynchronisation (the snapshot stream, republishing).</summary>
 public sealed class PersonalDataTests(DirectoryHost host) : IClassFixture<DirectoryHost>, IAsyncLifetime
 {
     public async ValueTask InitializeAsync()
@@ -126,5 +126,36 @@ public sealed class PersonalDataTests(DirectoryHost host) : IClassFixture<Direct
         employees.Count.ShouldBe(10);
         employees.Single(e => e.EmployeeId == "e10").Active.ShouldBeFalse();
         employees.Single(e => e.EmployeeId == "e10").Version.ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task RepublishingSendsEveryCurrentSnapshotOnceForConsumersToCatchUpAndARetryNothingMore()
+    {
+        await LeaveAsync("e05");
+        await EraseAsync("e05");
+        await host.ReceiveEventsAsync(1);
+
+        var republished = await host.CallAsync<RepublishDirectoryRequest, RepublishDirectoryResponse>("RepublishDirectory",
+            new RepublishDirectoryRequest { IdempotencyKey = "resync-1" });
+
+        (republished.OrgUnits, republished.Employees, republished.ErasedEmployees).ShouldBe((4, 10, 1));
+        var events = await host.ReceiveEventsAsync(14);
+        events.Take(4).ShouldAllBe(e => e.Type == "transformation.directory.org-unit-changed.v1");
+        events.Select(e => e.Subject).Take(4).ShouldBe(["acme", "eng", "sales", "sales-north"], ignoreOrder: true);
+        events.Single(e => e.Subject == "acme").Data["orgUnit"]!["parentId"].ShouldBeNull(); // the root: protobuf JSON leaves empty fields out
+        var updated = events.Where(e => e.Type == "transformation.directory.employee-updated.v1").ToList();
+        updated.Count.ShouldBe(9);
+        var cy = updated.Single(e => e.Subject == "e03").Data["employee"]!;
+        ((string)cy["orgUnitId"]!, (string)cy["managerId"]!, (string)cy["version"]!).ShouldBe(("sales-north", "e02", "1"));
+        var erased = events.Single(e => e.Type == "transformation.directory.employee-erased.v1");
+        (erased.Subject, (string)erased.Data["version"]!).ShouldBe(("e05", "3"));
+
+        // A retry with the same key returns the first answer and publishes nothing more; employees may not republish.
+        var outbox = await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox");
+        (await host.CallAsync<RepublishDirectoryRequest, RepublishDirectoryResponse>("RepublishDirectory",
+            new RepublishDirectoryRequest { IdempotencyKey = "resync-1" })).ShouldBe(republished);
+        (await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox")).ShouldBe(outbox);
+        (await Should.ThrowAsync<RpcException>(() => host.CallAsync<RepublishDirectoryRequest, RepublishDirectoryResponse>("RepublishDirectory",
+            new RepublishDirectoryRequest { IdempotencyKey = "resync-2" }, host.Token(Roles.Employee)))).StatusCode.ShouldBe(StatusCode.PermissionDenied);
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Transformation.Directory.Api.Infrastructure;
 using Transformation.Directory.Api.Model;
 using Transformation.Directory.V1;
+using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 
@@ -13,6 +14,7 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
 {
     /// <summary>At most this many field violations travel in one error (the trailers must stay small).</summary>
     private const int MaxViolations = 50;
+    private const int RepublishBatch = 1_000;
 
     private static readonly string[] Writers = [Roles.Hr, Roles.Operator, Roles.Service];
 
@@ -276,6 +278,42 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         {
             await responses.WriteAsync(new StreamDirectorySnapshotResponse { Employee = employee.ToSnapshot() });
         }
+    }
+
+    public async Task<RepublishDirectoryResponse> RepublishDirectory(RepublishDirectoryRequest request, ServerCallContext context)
+    {
+        var violations = new List<(string, string)>();
+        RequireKey(request.IdempotencyKey, violations);
+        ThrowIfAny(violations);
+        var ct = context.CancellationToken;
+        // Under the directory's write lock, so the snapshots are one consistent state.
+        return await store.WriteAsync(nameof(RepublishDirectory), request.IdempotencyKey, RepublishDirectoryResponse.Parser, async write =>
+        {
+            var response = new RepublishDirectoryResponse();
+            var events = new List<OutgoingEvent>();
+            foreach (var unit in DirectoryState.ParentsFirst(await queries.UnitsAsync(null, ct)))
+            {
+                events.Add(new OutgoingEvent(unit.Id, new OrgUnitChanged { OrgUnit = unit.ToSnapshot() }));
+                response.OrgUnits++;
+            }
+
+            await foreach (var employee in queries.AllEmployeesAsync(ct))
+            {
+                events.Add(new OutgoingEvent(employee.Id, employee.Erased
+                    ? new EmployeeErased { EmployeeId = employee.Id, Version = employee.Version }
+                    : new EmployeeUpdated { Employee = employee.ToSnapshot() }));
+                response.Employees++;
+                response.ErasedEmployees += employee.Erased ? 1 : 0;
+                if (events.Count >= RepublishBatch)
+                {
+                    await write.EnqueueAsync(events, ct);
+                    events.Clear();
+                }
+            }
+
+            await write.EnqueueAsync(events, ct);
+            return response;
+        }, ct);
     }
 
     /// <summary>Applies a single-entity plan, or refuses it naming the fields of the rules it breaks.</summary>

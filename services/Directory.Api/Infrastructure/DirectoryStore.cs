@@ -171,6 +171,9 @@ public sealed class DirectoryWrite(NpgsqlConnection connection, NpgsqlTransactio
     public Task EnqueueAsync(OutgoingEvent outgoing, CancellationToken cancellationToken) =>
         outbox.EnqueueAsync(connection, transaction, [outgoing], cancellationToken);
 
+    public Task EnqueueAsync(IReadOnlyList<OutgoingEvent> outgoing, CancellationToken cancellationToken) =>
+        outbox.EnqueueAsync(connection, transaction, outgoing, cancellationToken);
+
     private static IEnumerable<NpgsqlBatchCommand> SaveUnit(OrgUnit unit)
     {
         yield return Command("""

@@ -15,11 +15,14 @@ using Transformation.Incentives.Api;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 using Transformation.ServerProcesses;
+using Transformation.Incentives.Benchmarks;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
 
 // 1. Observations evaluated per second by the BehaviourObserved subscriber (inbox row, ledger actor, budget charge,
-//    outcome row, RewardGranted + RecognitionPublished through the outbox), draining a queue filled beforehand.
+//    outcome row, RewardGranted + RecognitionPublished through the outbox), draining a queue filled beforehand; with a
+//    profile of the drain (database operations and their time by statement, CPU of this process and of PostgreSQL).
+//    Then the evaluation alone, from the service's own observation queue filled directly.
 // 2. p95 of GetEmployeeFeed over gRPC for an employee with a year of demo data in a database of many employees.
 // Usage: dotnet run -c Release --project benchmarks/Incentives.Benchmarks [observations=50000] [employees=5000] [feedCalls=1000] [budget|nobudget]
 var observations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 50_000;
@@ -93,17 +96,65 @@ await using (var channel = await connection.CreateChannelAsync(new CreateChannel
 }
 
 Console.WriteLine("Starting the service and timing the drain…");
+var profile = DrainProfile.Start(postgres.DataDirectory);
 var clock = Stopwatch.StartNew();
 (app, client) = await StartAsync();
 while (await CountAsync("SELECT count(*) FROM outcomes") < observations)
 {
-    await Task.Delay(20);
+    await Task.Delay(100); // count(*) is not free: polling more often slows what it measures.
 }
 
 clock.Stop();
+profile.Stop();
 var granted = await CountAsync("SELECT count(*) FROM outcomes WHERE status = 0");
 var events = await CountAsync("SELECT count(*) FROM eventbus_outbox");
 Console.WriteLine($"subscriber: {observations:N0} observations in {clock.Elapsed.TotalSeconds:F1} s = {observations / clock.Elapsed.TotalSeconds:F0} observations/s ({granted:N0} granted, {events:N0} outbox events)");
+profile.Print(observations);
+
+// The evaluation alone: the same number of observations put straight into the queue the subscriber fills (no broker,
+// no inbox, no round trip per event), while the service is stopped; then the time until they all have an outcome.
+client.Dispose();
+await app.StopAsync();
+await app.DisposeAsync();
+Console.WriteLine($"Queueing {observations:N0} observations directly (as the subscriber queues them) while the service is stopped…");
+await using (var connection = new NpgsqlConnection(database))
+{
+    await connection.OpenAsync();
+    await using var writer = await connection.BeginBinaryImportAsync("COPY observation_queue (observation, event_time) FROM STDIN (FORMAT BINARY)");
+    for (var n = 0; n < observations; n++)
+    {
+        var message = new BehaviourObserved
+        {
+            ObservationId = $"queued-{n}",
+            EmployeeId = $"emp-{n % employees}",
+            BehaviourId = "helps-customers",
+            BehaviourVersion = 1,
+            Polarity = Polarity.Desired,
+            Source = ObservationSource.SystemIntegration,
+            ObservedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+            OrgUnitId = $"unit-{n % 10}",
+        };
+        await writer.StartRowAsync();
+        await writer.WriteAsync(Google.Protobuf.MessageExtensions.ToByteArray(message), NpgsqlDbType.Bytea);
+        await writer.WriteAsync(DateTimeOffset.UtcNow, NpgsqlDbType.TimestampTz);
+    }
+
+    await writer.CompleteAsync();
+}
+
+profile = DrainProfile.Start(postgres.DataDirectory);
+var evaluatorClock = Stopwatch.StartNew();
+(app, client) = await StartAsync();
+while (await CountAsync("SELECT count(*) FROM outcomes") < 2L * observations)
+{
+    await Task.Delay(100);
+}
+
+evaluatorClock.Stop();
+profile.Stop();
+Console.WriteLine($"evaluation alone: {observations:N0} queued observations in {evaluatorClock.Elapsed.TotalSeconds:F1} s = " +
+    $"{observations / evaluatorClock.Elapsed.TotalSeconds:F0} observations/s (start-up included; ledgers cold)");
+profile.Print(observations);
 
 // A year of demo data: 365 days × 6 rewards a day for the measured employee, and as many for 500 others.
 Console.WriteLine("Loading a year of demo data…");

@@ -38,6 +38,11 @@ public static class Extensions
         ["GetPublicFeed"] = RpcAccess.SignedIn,
         ["ListReviewQueue"] = RpcAccess.SignedIn,
         ["ReviewReward"] = RpcAccess.SignedIn,
+        ["WatchEmployeeFeed"] = RpcAccess.SignedIn,
+
+        // Who is recognised: for the people who steer recognition, never per person except on the (opt-in) leaderboard.
+        ["GetRecognitionEquity"] = RpcAccess.Roles(Roles.Hr, Roles.Executive),
+        ["GetLeaderboard"] = RpcAccess.Roles(Roles.Hr, Roles.Executive),
 
         // Call-outs: in aggregate to leaders, one by one to hr only.
         ["GetCallOutReport"] = RpcAccess.Roles(Model.Access.CallOutReportRoles),
@@ -57,10 +62,15 @@ public static class Extensions
         builder.AddEventBus();
         builder.AddActors();
 
+        builder.AddValidatedOptions<IncentivesOptions>(IncentivesOptions.Section);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RulesStore>();
         services.AddSingleton<BehaviourCache>();
+        services.AddSingleton<LedgerActivations>();
         services.AddSingleton<RewardPipeline>();
+        services.AddSingleton<FeedHub>();
+        services.AddHostedService(provider => provider.GetRequiredService<FeedHub>());
+        services.AddHostedService<ObservationEvaluator>();
         services.AddSingleton<IncentivesService>();
         services.AddActor<ILedgerActor, LedgerActor>("incentives-ledger");
 

@@ -1,5 +1,6 @@
 using Transformation.Incentives.Api;
 using Transformation.Incentives.V1;
+using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
 
 namespace Transformation.Incentives.FunctionalTests;
@@ -15,5 +16,19 @@ public sealed class AccessTests(PostgresDatabase postgres, RabbitMqVirtualHost r
         var disagreements = await AccessMatrix.DisagreementsAsync(host.Client, IncentivesReflection.Descriptor.Services[0], Extensions.AccessMap, identity);
 
         disagreements.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void TheMatrixCoversTheLiveFeedAndTheRecognitionAnalyticsAsIntended()
+    {
+        // The matrix above calls every method of the service descriptor; these are the ones added with the live feed.
+        var methods = IncentivesReflection.Descriptor.Services[0].Methods.ToDictionary(m => m.Name, StringComparer.Ordinal);
+        methods["WatchEmployeeFeed"].IsServerStreaming.ShouldBeTrue();
+
+        var access = Extensions.AccessMap;
+        access["WatchEmployeeFeed"].IsAnonymous.ShouldBeFalse();
+        access["WatchEmployeeFeed"].AllowedRoles.ShouldBeEmpty(); // Any signed-in caller; the handler checks whose feed it is.
+        access["GetRecognitionEquity"].AllowedRoles.ShouldBe([Roles.Hr, Roles.Executive], ignoreOrder: true);
+        access["GetLeaderboard"].AllowedRoles.ShouldBe([Roles.Hr, Roles.Executive], ignoreOrder: true);
     }
 }

@@ -25,10 +25,13 @@ public sealed class IncentivesHost : IAsyncDisposable
     private readonly GrpcClient _client;
     private readonly IConnection _broker;
 
-    private IncentivesHost(WebApplication app, GrpcClient client, IConnection broker, string database, TestIdentity identity)
+    private IncentivesHost(WebApplication app, Uri address, IConnection broker, string database, TestIdentity identity)
     {
-        (_app, _client, _broker, Database, Identity) = (app, client, broker, database, identity);
+        (_app, Address, _broker, Database, Identity) = (app, address, broker, database, identity);
+        _client = GrpcClient.Create(address);
     }
+
+    public Uri Address { get; }
 
     public string Database { get; }
 
@@ -38,7 +41,9 @@ public sealed class IncentivesHost : IAsyncDisposable
 
     public GrpcClient Client => _client;
 
-    public static async Task<IncentivesHost> StartAsync(string database, Uri rabbitMq, TestIdentity identity, CancellationToken cancellationToken)
+    /// <summary>Starts an instance; <paramref name="settings"/> override the configuration below (e.g. "Incentives:FeedBufferSize").</summary>
+    public static async Task<IncentivesHost> StartAsync(string database, Uri rabbitMq, TestIdentity identity, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string?>? settings = null)
     {
         var (grpcPort, httpPort) = (FreePort(), FreePort());
         var builder = WebApplication.CreateBuilder();
@@ -54,15 +59,18 @@ public sealed class IncentivesHost : IAsyncDisposable
             ["EventBus:ReconnectDelay"] = "00:00:00.500",
             ["EventBus:RetryBaseDelay"] = "00:00:00.050",
             ["Actors:Database"] = database,
+            ["Incentives:LeaderboardEnabled"] = "true",
+            ["Incentives:EvaluationPollInterval"] = "00:00:00.010",
         });
         builder.Configuration.AddInMemoryCollection(identity.Settings);
+        builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>(StringComparer.Ordinal));
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddIncentivesService();
         var app = builder.Build();
         app.MapIncentivesService();
         await app.StartAsync(cancellationToken);
         var broker = await new ConnectionFactory { Uri = rabbitMq }.CreateConnectionAsync(cancellationToken);
-        return new IncentivesHost(app, GrpcClient.Create(new Uri($"http://127.0.0.1:{grpcPort}")), broker, database, identity);
+        return new IncentivesHost(app, new Uri($"http://127.0.0.1:{grpcPort}"), broker, database, identity);
     }
 
     public Task<TResponse> CallAsync<TRequest, TResponse>(string method, TRequest request, string token)
@@ -72,6 +80,16 @@ public sealed class IncentivesHost : IAsyncDisposable
             new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + token } } });
 
     public string Token(string subject, params string[] roles) => Identity.TokenFor(subject, roles);
+
+    /// <summary>Starts watching an employee's live feed (on its own client when given one, i.e. its own HTTP/2 connection).</summary>
+    public ClientCall<WatchEmployeeFeedRequest, WatchEmployeeFeedResponse> Watch(string employeeId, string token, CancellationToken cancellationToken,
+        GrpcClient? client = null) =>
+        (client ?? _client).ServerStreaming<WatchEmployeeFeedRequest, WatchEmployeeFeedResponse>(
+            IncentivesReflection.Descriptor.Services[0].FindMethodByName("WatchEmployeeFeed"), new WatchEmployeeFeedRequest { EmployeeId = employeeId },
+            new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + token } }, CancellationToken = cancellationToken });
+
+    /// <summary>A second client of this host, on a connection of its own.</summary>
+    public GrpcClient NewClient() => GrpcClient.Create(Address);
 
     /// <summary>Publishes events as their producers do: a CloudEvent on the topic's fanout exchange, persistent, confirmed.</summary>
     public async Task PublishAsync(IEnumerable<(IMessage Message, string EventId)> events, CancellationToken cancellationToken)

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using Npgsql;
 using Transformation.Actors;
 using Transformation.Incentives.Api.Infrastructure;
 using Transformation.Incentives.Api.Model;
@@ -13,9 +12,11 @@ namespace Transformation.Incentives.Api.Actors;
 /// </summary>
 public interface ILedgerActor : IActor
 {
-    Task<Decision> EvaluateAsync(Observation observation, RuleSet rules, ImmutableArray<string> flags);
+    /// <summary>Decides observations of this employee in order (one turn for a whole batch); flags are per observation.</summary>
+    Task<ImmutableArray<Decision>> EvaluateAllAsync(ImmutableArray<Observation> observations, RuleSet rules, ImmutableArray<ImmutableArray<string>> flags);
 
-    Task<Decision> SettleAsync(string observationId, bool budgetReserved, RuleSet rules);
+    /// <summary>Completes evaluated observations once their budget charges are known, in order.</summary>
+    Task<ImmutableArray<Decision>> SettleAllAsync(ImmutableArray<string> observationIds, ImmutableArray<bool> budgetReserved, RuleSet rules);
 
     Task<Decision> ApproveAsync(string observationId, string period, int points, RuleSet rules);
 
@@ -32,16 +33,35 @@ public interface ILedgerActor : IActor
 /// transaction as the inbox row), then kept in memory: a decision reserves its points at once, so a later turn sees
 /// them; a retried observation gets its first decision back. It writes no state row of its own: the outcome rows are
 /// its journal (an Orleans JournaledGrain whose log is the outcomes table), which keeps one commit per event batch.
+/// A batch that calls many inactive ledgers folds them together beforehand (<see cref="LedgerActivations"/>).
 /// </summary>
-public sealed class LedgerActor(IncentivesDatabase database) : ActorBase, ILedgerActor
+public sealed class LedgerActor(IncentivesDatabase database, LedgerActivations activations) : ActorBase, ILedgerActor
 {
     private LedgerState _state = new();
 
-    public Task<Decision> EvaluateAsync(Observation observation, RuleSet rules, ImmutableArray<string> flags) =>
-        Apply(_state.Evaluate(observation, rules, flags));
+    public Task<ImmutableArray<Decision>> EvaluateAllAsync(ImmutableArray<Observation> observations, RuleSet rules, ImmutableArray<ImmutableArray<string>> flags)
+    {
+        var decisions = ImmutableArray.CreateBuilder<Decision>(observations.Length);
+        for (var i = 0; i < observations.Length; i++)
+        {
+            (var decision, _state) = _state.Evaluate(observations[i], rules, flags[i]);
+            decisions.Add(decision);
+        }
 
-    public Task<Decision> SettleAsync(string observationId, bool budgetReserved, RuleSet rules) =>
-        Apply(_state.Settle(observationId, budgetReserved, rules));
+        return Task.FromResult(decisions.MoveToImmutable());
+    }
+
+    public Task<ImmutableArray<Decision>> SettleAllAsync(ImmutableArray<string> observationIds, ImmutableArray<bool> budgetReserved, RuleSet rules)
+    {
+        var decisions = ImmutableArray.CreateBuilder<Decision>(observationIds.Length);
+        for (var i = 0; i < observationIds.Length; i++)
+        {
+            (var decision, _state) = _state.Settle(observationIds[i], budgetReserved[i], rules);
+            decisions.Add(decision);
+        }
+
+        return Task.FromResult(decisions.MoveToImmutable());
+    }
 
     public Task<Decision> ApproveAsync(string observationId, string period, int points, RuleSet rules) =>
         Apply(_state.Approve(observationId, period, points, rules));
@@ -60,67 +80,20 @@ public sealed class LedgerActor(IncentivesDatabase database) : ActorBase, ILedge
 
     protected override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var batch = new NpgsqlBatch(connection);
-        foreach (var sql in new[]
+        if (!activations.TryTake(Id, out var state))
         {
-            "SELECT period, sum(points)::int FROM outcomes WHERE employee_id = $1 AND status IN (0, 1, 2) GROUP BY period",
-            "SELECT giver_id, max(observed_at) FROM outcomes WHERE employee_id = $1 AND giver_id <> '' AND status IN (0, 1, 2) GROUP BY giver_id",
-            "SELECT coalesce(sum(points), 0)::int FROM outcomes WHERE employee_id = $1 AND status = 0",
-            "SELECT badge_id FROM badges_earned WHERE employee_id = $1",
-            "SELECT period, sum(points)::int FROM recognitions WHERE giver_id = $1 GROUP BY period",
-        })
-        {
-            var command = new NpgsqlBatchCommand(sql);
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Id });
-            batch.BatchCommands.Add(command);
+            await using var connection = await database.OpenAsync(cancellationToken);
+            state = (await LedgerStore.FoldAsync(connection, null, [Id], cancellationToken))[Id];
         }
 
-        var received = ImmutableDictionary.CreateBuilder<string, int>(StringComparer.Ordinal);
-        var last = ImmutableDictionary.CreateBuilder<string, DateTimeOffset>(StringComparer.Ordinal);
-        var badges = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
-        var given = ImmutableDictionary.CreateBuilder<string, int>(StringComparer.Ordinal);
-        var lifetime = 0;
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                received[reader.GetString(0)] = reader.GetInt32(1);
-            }
+        _state = state;
+        activations.Activated(Id);
+    }
 
-            await reader.NextResultAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                last[reader.GetString(0)] = reader.GetFieldValue<DateTimeOffset>(1);
-            }
-
-            await reader.NextResultAsync(cancellationToken);
-            if (await reader.ReadAsync(cancellationToken))
-            {
-                lifetime = reader.GetInt32(0);
-            }
-
-            await reader.NextResultAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                badges.Add(reader.GetString(0));
-            }
-
-            await reader.NextResultAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                given[reader.GetString(0)] = reader.GetInt32(1);
-            }
-        }
-
-        _state = new LedgerState
-        {
-            ReceivedByPeriod = received.ToImmutable(),
-            LastRewardFrom = last.ToImmutable(),
-            LifetimeGranted = lifetime,
-            Badges = badges.ToImmutable(),
-            GivenByPeriod = given.ToImmutable(),
-        };
+    protected override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        activations.Deactivated(Id);
+        return Task.CompletedTask;
     }
 
     private Task<Decision> Apply((Decision Decision, LedgerState Next) result)

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Transformation.Actors;
 using Transformation.EventBus;
@@ -17,10 +18,15 @@ namespace Transformation.Incentives.Api.Grpc;
 
 /// <summary>The gRPC surface: validates, checks the caller, calls the model and the stores, maps.</summary>
 public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox, RulesStore rulesStore, BehaviourCache behaviours, RewardPipeline pipeline,
-    ActorFactory actors, TimeProvider time)
+    ActorFactory actors, FeedHub feeds, IHostApplicationLifetime lifetime, IHostEnvironment environment, IOptions<IncentivesOptions> options, TimeProvider time)
 {
     private const int MaxPage = 500;
     private const int MaxRecipients = 20;
+    private const int DefaultLeaderboardSize = 10;
+    private const int MaxLeaderboardSize = 100;
+
+    /// <summary>How long an ended live feed waits for a client that stopped reading before resetting its stream.</summary>
+    private static readonly TimeSpan StalledWriteGrace = TimeSpan.FromSeconds(30);
 
     // ---- Catalogue ----
 
@@ -349,12 +355,11 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             }
 
             var response = new GiveRecognitionResponse { RecognitionId = recognitionId, AllowanceRemaining = allowance.Remaining };
-            foreach (var recipient in recipients)
-            {
-                var observation = new Observation($"{recognitionId}:{recipient.EmployeeId}", recipient.EmployeeId, behaviour.BehaviourId, behaviour.Version,
-                    Polarity.Desired, ObservationSource.Peer, caller.Subject, now, recipient.OrgUnitId, Message: request.Message, Public: request.Public);
-                response.Rewards.Add(await pipeline.EvaluateAsync(connection, transaction, observation, rules, behaviour.Name, ct, recognitionId));
-            }
+            var evaluations = recipients.Select(recipient => new Evaluation(
+                new Observation($"{recognitionId}:{recipient.EmployeeId}", recipient.EmployeeId, behaviour.BehaviourId, behaviour.Version,
+                    Polarity.Desired, ObservationSource.Peer, caller.Subject, now, recipient.OrgUnitId, Message: request.Message, Public: request.Public),
+                behaviour.Name, recognitionId)).ToList();
+            response.Rewards.AddRange(await pipeline.EvaluateAsync(connection, transaction, evaluations, rules, ct));
 
             await Idempotency.CompleteAsync(connection, transaction, scope, request.IdempotencyKey, response, ct);
             return response;
@@ -497,11 +502,133 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
             reward.ReviewedBy = caller.Subject;
             reward.ReviewNote = request.Note;
+            await RewardPipeline.NotifyFeedsAsync(connection, transaction, [reward], ct);
             await AuditLog.AppendAsync(connection, transaction, "reward", reward.RewardId, caller.Subject, before, JsonFormatter.Default.Format(reward), ct);
             var response = new ReviewRewardResponse { Reward = reward };
             await Idempotency.CompleteAsync(connection, transaction, scope, request.IdempotencyKey, response, ct);
             return response;
         }, ct);
+    }
+
+    /// <summary>
+    /// Streams each reward of the employee's feed stored or reviewed from now on, until the caller cancels. The response
+    /// headers are sent once the watch is registered: whatever commits after they arrive reaches the stream.
+    /// </summary>
+    public async Task WatchEmployeeFeed(WatchEmployeeFeedRequest request, ServerStreamWriter<WatchEmployeeFeedResponse> responses, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        if (request.EmployeeId.Length == 0)
+        {
+            throw RpcException.InvalidArgument("The employee is required.", ("employee_id", "The employee id is required."));
+        }
+
+        var ct = context.CancellationToken;
+        await using (var connection = await database.OpenAsync(ct))
+        {
+            var employee = await DirectoryCopy.FindAsync(connection, null, request.EmployeeId, ct);
+            if (!Access.MayReadFeed(caller, request.EmployeeId, employee?.ManagerId))
+            {
+                throw new RpcException(StatusCode.PermissionDenied, "Only the employee, their manager and hr watch this feed.");
+            }
+        }
+
+        using var watch = await feeds.WatchAsync(request.EmployeeId, ct);
+        var http = context.HttpContext.Response;
+        await http.StartAsync(ct);
+        await http.BodyWriter.FlushAsync(ct);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, lifetime.ApplicationStopping, watch.Ended);
+        try
+        {
+            await foreach (var rewardId in watch.Rewards.ReadAllAsync(stop.Token))
+            {
+                StoredReward? stored;
+                await using (var connection = await database.OpenAsync(stop.Token))
+                {
+                    stored = await RewardStore.FindAsync(connection, null, "reward_id", rewardId, forUpdate: false, stop.Token);
+                }
+
+                if (stored is { Verdict: not Verdict.CallOut } && string.Equals(stored.Reward.EmployeeId, request.EmployeeId, StringComparison.Ordinal))
+                {
+                    var write = responses.WriteAsync(new WatchEmployeeFeedResponse { Reward = stored.Reward });
+                    try
+                    {
+                        await write.WaitAsync(stop.Token);
+                    }
+                    catch (OperationCanceledException) when (!write.IsCompleted && !ct.IsCancellationRequested)
+                    {
+                        // The watch ended while the client was not reading: the status can only follow this write. A client
+                        // that reads again soon gets it; one that does not has its stream reset.
+                        if (await Task.WhenAny(write, Task.Delay(StalledWriteGrace, ct)) != write)
+                        {
+                            context.HttpContext.Abort();
+                        }
+
+                        throw;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested && (watch.EndedWith is not null || lifetime.ApplicationStopping.IsCancellationRequested))
+        {
+            // Ended by the hub or by shutdown: answered below.
+        }
+
+        if (lifetime.ApplicationStopping.IsCancellationRequested && watch.EndedWith is null)
+        {
+            throw new RpcException(StatusCode.Unavailable, "The service is shutting down; read the feed again and watch again.");
+        }
+
+        throw watch.EndedWith ?? new RpcException(StatusCode.Unavailable, "The live feed ended; read the feed again and watch again.");
+    }
+
+    /// <summary>Who is recognised in a period, per org unit and over everyone (units below the minimum group size are left out).</summary>
+    public async Task<GetRecognitionEquityResponse> GetRecognitionEquity(GetRecognitionEquityRequest request, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        var rules = await rulesStore.CurrentAsync(ct);
+        var period = PeriodOrCurrent(request.Period, rules);
+        List<EmployeePoints> people;
+        await using (var connection = await database.OpenAsync(ct))
+        {
+            people = await RecognitionQueries.PopulationAsync(connection, period, ct);
+        }
+
+        var report = RecognitionEquity.Compute(people, rules.MinimumGroupSize);
+        var response = new GetRecognitionEquityResponse { Period = period, RecognisedShare = report.RecognisedShare, PointsGini = report.PointsGini };
+        response.Units.AddRange(report.Units.Select(u => new UnitRecognition
+        {
+            OrgUnitId = u.OrgUnitId,
+            Employees = u.Employees,
+            RecognisedEmployees = u.RecognisedEmployees,
+            Points = u.Points,
+            RecognisedShare = u.RecognisedShare,
+            PointsPerEmployee = u.PointsPerEmployee,
+        }));
+        return response;
+    }
+
+    /// <summary>The most recognised people of a period, by public granted points; FAILED_PRECONDITION where the deployment has not switched leaderboards on.</summary>
+    public async Task<GetLeaderboardResponse> GetLeaderboard(GetLeaderboardRequest request, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        if (request.Limit is < 0 or > MaxLeaderboardSize)
+        {
+            throw RpcException.InvalidArgument("The limit is out of range.", ("limit", $"0 (= {DefaultLeaderboardSize}) to {MaxLeaderboardSize}."));
+        }
+
+        if (!(options.Value.LeaderboardEnabled ?? environment.IsDevelopment()))
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, "Leaderboards are switched off in this deployment (Incentives:LeaderboardEnabled).");
+        }
+
+        var rules = await rulesStore.CurrentAsync(ct);
+        var period = PeriodOrCurrent(request.Period, rules);
+        await using var connection = await database.OpenAsync(ct);
+        var response = new GetLeaderboardResponse { Period = period };
+        response.Entries.AddRange(await RecognitionQueries.LeaderboardAsync(connection, period, request.OrgUnitId,
+            request.Limit == 0 ? DefaultLeaderboardSize : request.Limit, ct));
+        return response;
     }
 
     // ---- Call-outs ----
@@ -608,6 +735,19 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         await transaction.CommitAsync(cancellationToken);
         afterCommit?.Invoke();
         return result;
+    }
+
+    /// <summary>The requested period key, or the current period of the rules when it is empty; INVALID_ARGUMENT for a malformed key.</summary>
+    private string PeriodOrCurrent(string requested, RuleSet rules)
+    {
+        if (requested.Length == 0)
+        {
+            return rules.PeriodOf(time.GetUtcNow());
+        }
+
+        return Period.IsValidKey(requested)
+            ? requested
+            : throw RpcException.InvalidArgument("The period is invalid.", ("period", "A period such as 2026-11, 2026-Q4 or 2026-W47, or empty for the current one."));
     }
 
     private static int Limit(int requested) => requested is > 0 and <= MaxPage ? requested : requested > MaxPage ? MaxPage : 50;

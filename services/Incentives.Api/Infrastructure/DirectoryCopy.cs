@@ -6,20 +6,21 @@ namespace Transformation.Incentives.Api.Infrastructure;
 public sealed record EmployeeRecord(string EmployeeId, string OrgUnitId, string ManagerId, bool Active);
 
 /// <summary>
-/// The part of the Directory this service needs (employee → unit, manager, roles, active; the unit tree for budgets),
-/// upserted only when the event's version is newer, so redelivered and reordered events change nothing. No personal
-/// data (names, e-mail) is copied, so an erasure leaves nothing to erase but marks the record.
+/// The part of the Directory this service needs (employee → unit, manager, roles, active; the unit tree for budgets;
+/// the display name for leaderboards), upserted only when the event's version is newer, so redelivered and reordered
+/// events change nothing. The display name is the only personal data copied (no e-mail); an erasure empties it.
 /// </summary>
 public static class DirectoryCopy
 {
     public static async Task UpsertEmployeeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, EmployeeSnapshot employee, CancellationToken cancellationToken)
     {
         await using var command = connection.Command(transaction, """
-            INSERT INTO employees (employee_id, org_unit_id, manager_id, roles, active, version) VALUES ($1, $2, $3, $4, $5, $6)
+            INSERT INTO employees (employee_id, org_unit_id, manager_id, roles, active, version, display_name) VALUES ($1, $2, $3, $4, $5, $6, $7)
             ON CONFLICT (employee_id) DO UPDATE SET org_unit_id = excluded.org_unit_id, manager_id = excluded.manager_id, roles = excluded.roles,
-                active = excluded.active, version = excluded.version
+                active = excluded.active, version = excluded.version, display_name = excluded.display_name
             WHERE employees.version < excluded.version
-            """, employee.EmployeeId, employee.OrgUnitId, employee.ManagerId, employee.Roles.Select(r => (int)r).ToArray(), employee.Active, employee.Version);
+            """, employee.EmployeeId, employee.OrgUnitId, employee.ManagerId, employee.Roles.Select(r => (int)r).ToArray(), employee.Active, employee.Version,
+            employee.DisplayName);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -27,7 +28,8 @@ public static class DirectoryCopy
     {
         await using var command = connection.Command(transaction, """
             INSERT INTO employees (employee_id, active, erased, version) VALUES ($1, false, true, $2)
-            ON CONFLICT (employee_id) DO UPDATE SET erased = true, active = false, version = excluded.version WHERE employees.version < excluded.version
+            ON CONFLICT (employee_id) DO UPDATE SET erased = true, active = false, display_name = '', version = excluded.version
+            WHERE employees.version < excluded.version
             """, employeeId, version);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }

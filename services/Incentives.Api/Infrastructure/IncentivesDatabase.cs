@@ -22,6 +22,28 @@ public sealed class IncentivesDatabase(IOptions<EventBusOptions> options) : IAsy
 
     public ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) => DataSource.OpenConnectionAsync(cancellationToken);
 
+    /// <summary>A connection of its own, outside the pool, for LISTEN (a pooled one would be reset on return); TCP keepalive finds a dead peer.</summary>
+    public async Task<NpgsqlConnection> OpenListenerAsync(CancellationToken cancellationToken)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(options.Value.Database) { Pooling = false };
+        if (builder.KeepAlive == 0)
+        {
+            builder.KeepAlive = 15;
+        }
+
+        var connection = new NpgsqlConnection(builder.ConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_dataSource.IsValueCreated)
@@ -82,6 +104,7 @@ public sealed class IncentivesSchema(IncentivesDatabase database) : Microsoft.Ex
             erased      boolean NOT NULL DEFAULT false,
             version     bigint  NOT NULL);
         CREATE INDEX IF NOT EXISTS employees_manager ON employees (manager_id);
+        ALTER TABLE employees ADD COLUMN IF NOT EXISTS display_name text NOT NULL DEFAULT '';
         CREATE TABLE IF NOT EXISTS org_units (
             org_unit_id text    PRIMARY KEY,
             parent_id   text    NOT NULL DEFAULT '',
@@ -119,6 +142,7 @@ public sealed class IncentivesSchema(IncentivesDatabase database) : Microsoft.Ex
         CREATE INDEX IF NOT EXISTS outcomes_held ON outcomes (occurred_at) WHERE status IN (1, 2);
         CREATE INDEX IF NOT EXISTS outcomes_peer_giver ON outcomes (giver_id, employee_id, observed_at) WHERE source = 2;
         CREATE INDEX IF NOT EXISTS outcomes_call_outs ON outcomes (period) WHERE status = 4;
+        CREATE INDEX IF NOT EXISTS outcomes_granted ON outcomes (period, employee_id) WHERE status = 0;
         CREATE TABLE IF NOT EXISTS badges_earned (
             employee_id text        NOT NULL,
             badge_id    text        NOT NULL,
@@ -134,6 +158,19 @@ public sealed class IncentivesSchema(IncentivesDatabase database) : Microsoft.Ex
             points         integer     NOT NULL,
             created_at     timestamptz NOT NULL DEFAULT now());
         CREATE INDEX IF NOT EXISTS recognitions_giver ON recognitions (giver_id, period);
+        CREATE TABLE IF NOT EXISTS observation_queue (
+            sequence    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            observation bytea       NOT NULL,
+            event_time  timestamptz NOT NULL,
+            attempts    integer     NOT NULL DEFAULT 0,
+            queued_at   timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE IF NOT EXISTS observation_dead_letters (
+            sequence    bigint      PRIMARY KEY,
+            observation bytea       NOT NULL,
+            event_time  timestamptz NOT NULL,
+            attempts    integer     NOT NULL,
+            error       text        NOT NULL,
+            failed_at   timestamptz NOT NULL DEFAULT now());
         """;
 
     public async Task StartAsync(CancellationToken cancellationToken)

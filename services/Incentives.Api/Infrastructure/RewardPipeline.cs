@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
 using Npgsql;
 using Transformation.Actors;
@@ -10,78 +11,466 @@ using Transformation.Initiatives.V1;
 
 namespace Transformation.Incentives.Api.Infrastructure;
 
+/// <summary>An observation to decide, with what its outcome row records beyond it.</summary>
+public sealed record Evaluation(Observation Observation, string BehaviourName, string RecognitionId = "");
+
 /// <summary>
-/// Turns one observation into its one outcome, inside the caller's transaction (the subscriber's, which holds the inbox
-/// row, or a GiveRecognition call's): anti-gaming checks, the employee's ledger actor (cap, cooldown, approval, badges),
-/// the budget charge, the outcome row keyed by the observation id, and the events through the outbox.
+/// Turns a batch of observations into their outcomes, one per observation, inside the caller's transaction (the
+/// observation evaluator's, or a GiveRecognition call's), in a fixed number of round trips whatever the batch size:
+/// <list type="number">
+/// <item>the outcomes already stored for these observation ids and the peers' recent giving, in one round trip; the
+/// ledger states of employees whose ledger is not active, folded together in a second one when there are several;</item>
+/// <item>each employee's ledger actor decides that employee's observations in one turn (cap, cooldown, approval,
+/// badges), all employees at once;</item>
+/// <item>one round trip locks the budgets that pay for the decisions holding points (in one order, until the
+/// transaction ends) and reads what is left of them; they are charged in memory, in order
+/// (<see cref="BudgetAllocation"/>); the ledgers settle;</item>
+/// <item>one round trip writes every outcome row (a multi-row insert), the budget charges, the badges and a
+/// <c>NOTIFY</c> per reward for live feeds (delivered only if the transaction commits);</item>
+/// <item>one round trip writes the events into the outbox (RewardGranted, RecognitionPublished, BadgeAwarded).</item>
+/// </list>
+/// If a concurrent transaction stored one of the observations first, the batch throws and its transaction must roll
+/// back; a retry finds that outcome and returns it (the ledgers remember their decisions, so a retry reserves nothing twice).
 /// </summary>
-public sealed class RewardPipeline(ActorFactory actors, Outbox outbox, TimeProvider time)
+public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activations, Outbox outbox, TimeProvider time)
 {
-    public async Task<Reward> EvaluateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Observation observation, RuleSet rules,
-        string behaviourName, CancellationToken cancellationToken, string recognitionId = "")
+    /// <summary>The PostgreSQL channel of live-feed notifications; the payload is "&lt;reward id&gt; &lt;employee id&gt;".</summary>
+    public const string FeedChannel = "incentives_feed";
+
+    private const string KnownSql = $"SELECT {RewardStore.Columns} FROM outcomes WHERE observation_id = ANY($1)";
+
+    // The nearest unit up each recipient unit's chain with a budget for the period; those budget rows locked in one order.
+    private const string BudgetsSql = """
+        WITH RECURSIVE request(origin, period) AS (SELECT * FROM unnest($1::text[], $2::text[])),
+        chain(origin, period, id, depth) AS (
+            SELECT origin, period, origin, 0 FROM request
+            UNION ALL
+            SELECT c.origin, c.period, u.parent_id, c.depth + 1 FROM chain c JOIN org_units u ON u.org_unit_id = c.id
+            WHERE u.parent_id <> '' AND c.depth < 64),
+        target AS (
+            SELECT DISTINCT ON (c.origin, c.period) c.origin, c.period, c.id FROM chain c
+            JOIN budgets b ON b.org_unit_id = c.id AND b.period = c.period ORDER BY c.origin, c.period, c.depth)
+        SELECT t.origin, t.period, b.org_unit_id, b.amount - b.spent FROM budgets b JOIN target t ON b.org_unit_id = t.id AND b.period = t.period
+        ORDER BY b.org_unit_id, b.period FOR UPDATE OF b
+        """;
+
+    private const string GivingSql = """
+        SELECT
+          (SELECT count(*) FROM outcomes o WHERE o.source = 2 AND o.giver_id = t.recipient AND o.employee_id = t.giver AND o.status IN (0, 1, 2)
+             AND o.observed_at > t.reciprocal_since)::int,
+          (SELECT count(*) FROM outcomes o WHERE o.source = 2 AND o.giver_id = t.giver AND o.observed_at > t.burst_since AND o.observed_at <= t.at)::int
+        FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[]) WITH ORDINALITY
+          AS t(giver, recipient, at, reciprocal_since, burst_since, n)
+        ORDER BY t.n
+        """;
+
+    private const string InsertSql = """
+        INSERT INTO outcomes (observation_id, reward_id, employee_id, behaviour_id, behaviour_version, behaviour_name, source, giver_id, points, status,
+            decline_reason, period, org_unit_id, budget_unit_id, initiative_id, evidence, message, public, flags, rules_version, recognition_id,
+            observed_at, occurred_at)
+        SELECT t.o, t.r, t.e, t.b, t.bv, t.bn, t.s, t.g, t.p, t.st, t.d, t.pe, t.u, t.bu, t.i, t.ev, t.m, t.pu,
+            CASE WHEN t.f = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT jsonb_array_elements_text(t.f::jsonb)) END, t.rv, t.rc, t.oa, $23
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[], $9::int[], $10::smallint[],
+            $11::smallint[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bool[], $19::text[], $20::int[],
+            $21::text[], $22::timestamptz[])
+          AS t(o, r, e, b, bv, bn, s, g, p, st, d, pe, u, bu, i, ev, m, pu, f, rv, rc, oa)
+        ON CONFLICT (observation_id) DO NOTHING
+        """;
+
+    private const string ChargeSql = """
+        UPDATE budgets b SET spent = b.spent + c.points FROM unnest($1::text[], $2::text[], $3::int[]) AS c(unit, period, points)
+        WHERE b.org_unit_id = c.unit AND b.period = c.period
+        """;
+
+    private const string BadgesSql = """
+        INSERT INTO badges_earned (employee_id, badge_id, name, threshold, reward_id)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[])
+        ON CONFLICT DO NOTHING RETURNING employee_id, badge_id
+        """;
+
+    private const string NotifySql = $"SELECT count(pg_notify('{FeedChannel}', t.r || ' ' || t.e)) FROM unnest($1::text[], $2::text[]) AS t(r, e)";
+
+    /// <summary>Folding several inactive ledgers together pays from two on; one activates with its own query.</summary>
+    private const int FoldAheadFrom = 2;
+
+    /// <summary>The outcome of each evaluation, in the order given (a repeated observation id gets its first occurrence's).</summary>
+    public async Task<IReadOnlyList<Reward>> EvaluateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<Evaluation> batch,
+        RuleSet rules, CancellationToken cancellationToken)
     {
-        if (await RewardStore.FindAsync(connection, transaction, "observation_id", observation.ObservationId, forUpdate: false, cancellationToken) is { } known)
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(rules);
+        var position = new Dictionary<string, int>(StringComparer.Ordinal);
+        var unique = new List<Evaluation>(batch.Count);
+        foreach (var evaluation in batch)
         {
-            return known.Reward;
-        }
-
-        IReadOnlyList<string> flags = [];
-        if (observation is { Source: ObservationSource.Peer, Polarity: Polarity.Desired } && observation.GiverId.Length > 0
-            && (rules.AntiGaming.ReciprocalMinCount > 0 || rules.AntiGaming.BurstMaxCount > 0))
-        {
-            var history = await RewardStore.GivingHistoryAsync(connection, transaction, observation.GiverId, observation.EmployeeId, observation.ObservedAt,
-                rules.AntiGaming, cancellationToken);
-            flags = AntiGaming.Flags(observation.Source, observation.GiverId, observation.EmployeeId, history, rules.AntiGaming);
-        }
-
-        var ledger = actors.Get<ILedgerActor>(observation.EmployeeId);
-        var decision = await ledger.EvaluateAsync(observation, rules, [.. flags]);
-        var isPublic = decision.Verdict != Verdict.CallOut && (observation.Public ?? rules.ObservationsPublic);
-        var rewardId = Guid.CreateVersion7().ToString();
-        await using (var insert = connection.Command(transaction, """
-            INSERT INTO outcomes (observation_id, reward_id, employee_id, behaviour_id, behaviour_version, behaviour_name, source, giver_id, points, status,
-                decline_reason, period, org_unit_id, initiative_id, evidence, message, public, flags, rules_version, recognition_id, observed_at, occurred_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
-            ON CONFLICT (observation_id) DO NOTHING
-            """, observation.ObservationId, rewardId, observation.EmployeeId, observation.BehaviourId, observation.BehaviourVersion, behaviourName,
-            (int)observation.Source, observation.GiverId, decision.Points, (short)decision.Verdict, (short)decision.Reason, decision.Period,
-            observation.OrgUnitId, observation.InitiativeId, observation.Evidence, observation.Message, isPublic, Sql.TextArray(decision.Flags),
-            rules.Version, recognitionId, observation.ObservedAt, time.GetUtcNow()))
-        {
-            if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
+            if (position.TryAdd(evaluation.Observation.ObservationId, unique.Count))
             {
-                // A concurrent delivery of the same observation committed first: its outcome is the one.
-                var first = await RewardStore.FindAsync(connection, transaction, "observation_id", observation.ObservationId, forUpdate: false, cancellationToken);
-                return first!.Reward;
+                unique.Add(evaluation);
             }
         }
 
-        if (decision.HoldsPoints)
+        var rewards = new Reward[unique.Count];
+        var lookup = await LookUpAsync(connection, transaction, unique, rules, cancellationToken);
+        var fresh = new List<int>(unique.Count);
+        for (var i = 0; i < unique.Count; i++)
         {
-            var charge = await BudgetStore.ChargeAsync(connection, transaction, observation.OrgUnitId, decision.Period, decision.Points, cancellationToken);
-            decision = await ledger.SettleAsync(observation.ObservationId, charge.Reserved, rules);
-            await using var update = connection.Command(transaction,
-                "UPDATE outcomes SET status = $2, points = $3, decline_reason = $4, budget_unit_id = $5, flags = $6 WHERE observation_id = $1",
-                observation.ObservationId, (short)decision.Verdict, decision.Points, (short)decision.Reason, charge.Reserved ? charge.BudgetUnitId : "",
-                Sql.TextArray(decision.Flags));
-            await update.ExecuteNonQueryAsync(cancellationToken);
+            if (lookup.Known.TryGetValue(unique[i].Observation.ObservationId, out var known))
+            {
+                rewards[i] = known.Reward;
+            }
+            else
+            {
+                fresh.Add(i);
+            }
         }
 
-        var reward = (await RewardStore.FindAsync(connection, transaction, "observation_id", observation.ObservationId, forUpdate: false, cancellationToken))!.Reward;
-        if (decision.Verdict == Verdict.Granted)
+        if (fresh.Count > 0)
         {
-            await PublishGrantAsync(connection, transaction, reward, observation.BehaviourVersion, observation.InitiativeId, rules.Version, decision.BadgesEarned,
-                cancellationToken);
+            var flags = Flags(unique, fresh, lookup.Giving, rules.AntiGaming);
+            var (decisions, spent) = await DecideAsync(connection, transaction, [.. fresh.Select(i => unique[i].Observation)], flags, rules, cancellationToken);
+            var written = await WriteAsync(connection, transaction, [.. fresh.Select(i => unique[i])], decisions, spent, rules, cancellationToken);
+            for (var k = 0; k < fresh.Count; k++)
+            {
+                rewards[fresh[k]] = written[k];
+            }
         }
 
-        return reward;
+        return [.. batch.Select(e => rewards[position[e.Observation.ObservationId]])];
     }
 
-    /// <summary>RewardGranted, RecognitionPublished when public, and BadgeAwarded for each badge not held yet: in the caller's transaction.</summary>
+    /// <summary>RewardGranted, RecognitionPublished when public, and BadgeAwarded for each badge not held yet, for one reward granted on review.</summary>
     public async Task PublishGrantAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Reward reward, int behaviourVersion, string initiativeId,
         int rulesVersion, ImmutableArray<Badge> badges, CancellationToken cancellationToken)
     {
         var now = Timestamp.FromDateTimeOffset(time.GetUtcNow());
+        var events = GrantEvents(reward, behaviourVersion, initiativeId, rulesVersion, now);
+        foreach (var badge in badges)
+        {
+            await using var insert = connection.Command(transaction, """
+                INSERT INTO badges_earned (employee_id, badge_id, name, threshold, reward_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
+                """, reward.EmployeeId, badge.BadgeId, badge.Name, badge.Threshold, reward.RewardId);
+            if (await insert.ExecuteNonQueryAsync(cancellationToken) == 1)
+            {
+                events.Add(BadgeEvent(reward, badge, now));
+            }
+        }
+
+        await outbox.EnqueueAsync(connection, transaction, events, cancellationToken);
+    }
+
+    /// <summary>Tells live feeds (of every instance, once the transaction commits) that these rewards changed.</summary>
+    public static async Task NotifyFeedsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyCollection<Reward> rewards,
+        CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        AddNotify(batch, rewards);
+        if (batch.BatchCommands.Count > 0)
+        {
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    private sealed record Lookup(Dictionary<string, StoredReward> Known, Dictionary<int, GivingHistory> Giving);
+
+    /// <summary>One round trip: the outcomes already stored, and the peers' giving history.</summary>
+    private static async Task<Lookup> LookUpAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<Evaluation> unique, RuleSet rules,
+        CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(Command(KnownSql, [unique.Select(e => e.Observation.ObservationId).ToArray()]));
+
+        var anti = rules.AntiGaming;
+        var peers = anti.ReciprocalMinCount > 0 || anti.BurstMaxCount > 0
+            ? Enumerable.Range(0, unique.Count).Where(i => IsPeerGift(unique[i].Observation)).ToList()
+            : [];
+        if (peers.Count > 0)
+        {
+            var at = peers.Select(i => unique[i].Observation.ObservedAt.ToUniversalTime()).ToArray();
+            batch.BatchCommands.Add(Command(GivingSql,
+            [
+                peers.Select(i => unique[i].Observation.GiverId).ToArray(),
+                peers.Select(i => unique[i].Observation.EmployeeId).ToArray(),
+                at,
+                at.Select(a => a - TimeSpan.FromDays(anti.ReciprocalWindowDays)).ToArray(),
+                at.Select(a => a - TimeSpan.FromMinutes(anti.BurstWindowMinutes)).ToArray(),
+            ]));
+        }
+
+        var lookup = new Lookup([], []);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var stored = RewardStore.Read(reader);
+            lookup.Known[stored.Reward.ObservationId] = stored;
+        }
+
+        if (peers.Count > 0)
+        {
+            await reader.NextResultAsync(cancellationToken);
+            var k = 0;
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                lookup.Giving[peers[k++]] = new GivingHistory(reader.GetInt32(0), reader.GetInt32(1));
+            }
+        }
+
+        return lookup;
+    }
+
+    /// <summary>
+    /// The budgets that pay for these claims, locked (in one order, so concurrent batches cannot deadlock) until the
+    /// transaction ends, and what is left of each. Taken as late as possible: the locks serialise batches that charge
+    /// the same budget, from here to their commit.
+    /// </summary>
+    private static async Task<(Dictionary<(string OrgUnitId, string Period), string> BudgetOf, Dictionary<(string BudgetUnitId, string Period), int> Left)>
+        LockBudgetsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<BudgetClaim> claims, CancellationToken cancellationToken)
+    {
+        var budgetOf = new Dictionary<(string, string), string>();
+        var left = new Dictionary<(string, string), int>();
+        var pairs = claims.Select(c => (c.OrgUnitId, c.Period)).Distinct().ToList();
+        if (pairs.Count == 0)
+        {
+            return (budgetOf, left);
+        }
+
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(Command(BudgetsSql, [pairs.Select(p => p.OrgUnitId).ToArray(), pairs.Select(p => p.Period).ToArray()]));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var (origin, period, unit) = (reader.GetString(0), reader.GetString(1), reader.GetString(2));
+            budgetOf[(origin, period)] = unit;
+            left[(unit, period)] = reader.GetInt32(3);
+        }
+
+        return (budgetOf, left);
+    }
+
+    /// <summary>The anti-gaming reasons of each fresh observation (peer rewards only), counting earlier peer rewards of the batch.</summary>
+    private static ImmutableArray<ImmutableArray<string>> Flags(List<Evaluation> unique, List<int> fresh, Dictionary<int, GivingHistory> giving,
+        AntiGamingThresholds thresholds)
+    {
+        var flags = Enumerable.Repeat(ImmutableArray<string>.Empty, fresh.Count).ToArray();
+        var peers = Enumerable.Range(0, fresh.Count).Where(k => giving.ContainsKey(fresh[k])).ToList();
+        if (peers.Count == 0)
+        {
+            return [.. flags];
+        }
+
+        var gifts = peers.Select(k => unique[fresh[k]].Observation).Select(o => new PeerGift(o.GiverId, o.EmployeeId, o.ObservedAt)).ToList();
+        var histories = AntiGaming.WithEarlierInBatch(gifts, [.. peers.Select(k => giving[fresh[k]])], thresholds);
+        for (var p = 0; p < peers.Count; p++)
+        {
+            var observation = unique[fresh[peers[p]]].Observation;
+            flags[peers[p]] = [.. AntiGaming.Flags(observation.Source, observation.GiverId, observation.EmployeeId, histories[p], thresholds)];
+        }
+
+        return [.. flags];
+    }
+
+    /// <summary>
+    /// The ledgers decide, the budgets are locked and charged in order, the ledgers settle: the final decision of each
+    /// observation with its budget charge, and the points to add to each budget.
+    /// </summary>
+    private async Task<((Decision Decision, BudgetCharge? Charge)[] Decisions, IReadOnlyDictionary<(string BudgetUnitId, string Period), int> Spent)>
+        DecideAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<Observation> observations,
+            ImmutableArray<ImmutableArray<string>> flags, RuleSet rules, CancellationToken cancellationToken)
+    {
+        var byEmployee = Enumerable.Range(0, observations.Count).GroupBy(i => observations[i].EmployeeId, StringComparer.Ordinal).ToList();
+        var cold = byEmployee.Select(g => g.Key).Where(id => !activations.IsActive(id)).ToList();
+        if (cold.Count >= FoldAheadFrom)
+        {
+            activations.Offer(await LedgerStore.FoldAsync(connection, transaction, cold, cancellationToken));
+        }
+
+        var decisions = new Decision[observations.Count];
+        try
+        {
+            await Task.WhenAll(byEmployee.Select(async g =>
+            {
+                var made = await actors.Get<ILedgerActor>(g.Key).EvaluateAllAsync([.. g.Select(i => observations[i])], rules, [.. g.Select(i => flags[i])]);
+                var k = 0;
+                foreach (var i in g)
+                {
+                    decisions[i] = made[k++];
+                }
+            }));
+        }
+        finally
+        {
+            activations.Discard(cold);
+        }
+
+        var holding = Enumerable.Range(0, decisions.Length).Where(i => decisions[i].HoldsPoints).ToList();
+        var claims = holding.Select(i => new BudgetClaim(observations[i].OrgUnitId, decisions[i].Period, decisions[i].Points)).ToList();
+        var (budgetOf, left) = await LockBudgetsAsync(connection, transaction, claims, cancellationToken);
+        var (charges, spent) = BudgetAllocation.Allocate(claims, budgetOf, left);
+        var result = new (Decision, BudgetCharge?)[decisions.Length];
+        var chargeOf = new Dictionary<int, BudgetCharge>();
+        for (var h = 0; h < holding.Count; h++)
+        {
+            chargeOf[holding[h]] = charges[h];
+        }
+
+        await Task.WhenAll(holding.GroupBy(i => observations[i].EmployeeId, StringComparer.Ordinal).Select(async g =>
+        {
+            var settled = await actors.Get<ILedgerActor>(g.Key).SettleAllAsync([.. g.Select(i => observations[i].ObservationId)],
+                [.. g.Select(i => chargeOf[i].Reserved)], rules);
+            var k = 0;
+            foreach (var i in g)
+            {
+                decisions[i] = settled[k++];
+            }
+        }));
+
+        for (var i = 0; i < decisions.Length; i++)
+        {
+            result[i] = (decisions[i], chargeOf.GetValueOrDefault(i));
+        }
+
+        return (result, spent);
+    }
+
+    /// <summary>Two round trips: the outcome rows, budget charges, badges and feed notifications; then the outbox.</summary>
+    private async Task<Reward[]> WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<Evaluation> evaluations,
+        (Decision Decision, BudgetCharge? Charge)[] decisions, IReadOnlyDictionary<(string BudgetUnitId, string Period), int> spent, RuleSet rules,
+        CancellationToken cancellationToken)
+    {
+        // Stored with microseconds, as PostgreSQL keeps them: the reward answered now equals the one read later.
+        var clock = time.GetUtcNow();
+        var now = new DateTimeOffset(clock.Ticks - (clock.Ticks % 10), TimeSpan.Zero);
+        var rewards = new Reward[evaluations.Count];
+        for (var i = 0; i < evaluations.Count; i++)
+        {
+            var (observation, decision) = (evaluations[i].Observation, decisions[i].Decision);
+            var reward = new Reward
+            {
+                RewardId = Guid.CreateVersion7().ToString(),
+                ObservationId = observation.ObservationId,
+                EmployeeId = observation.EmployeeId,
+                BehaviourId = observation.BehaviourId,
+                BehaviourName = evaluations[i].BehaviourName,
+                Source = observation.Source,
+                GiverId = observation.GiverId,
+                Points = decision.Points,
+                Status = RewardStore.ToStatus(decision.Verdict),
+                DeclineReason = decision.Reason,
+                Period = decision.Period,
+                OrgUnitId = observation.OrgUnitId,
+                Public = decision.Verdict != Verdict.CallOut && (observation.Public ?? rules.ObservationsPublic),
+                Message = observation.Message,
+                OccurredAt = Timestamp.FromDateTimeOffset(now),
+            };
+            reward.Flags.AddRange(decision.Flags);
+            rewards[i] = reward;
+        }
+
+        var charged = decisions.Select(d => d.Charge is { Reserved: true } charge ? charge.BudgetUnitId : "").ToArray();
+        var granted = Enumerable.Range(0, rewards.Length).Where(i => decisions[i].Decision.Verdict == Verdict.Granted).ToList();
+        var badges = granted.SelectMany(i => decisions[i].Decision.BadgesEarned.Select(b => (Reward: rewards[i], Badge: b))).ToList();
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        if (badges.Count > 0)
+        {
+            // First, so that its rows are the reader's first result.
+            batch.BatchCommands.Add(Command(BadgesSql, [badges.Select(b => b.Reward.EmployeeId).ToArray(), badges.Select(b => b.Badge.BadgeId).ToArray(),
+                badges.Select(b => b.Badge.Name).ToArray(), badges.Select(b => b.Badge.Threshold).ToArray(), badges.Select(b => b.Reward.RewardId).ToArray()]));
+        }
+
+        var insert = Command(InsertSql,
+        [
+            rewards.Select(r => r.ObservationId).ToArray(),
+            rewards.Select(r => r.RewardId).ToArray(),
+            rewards.Select(r => r.EmployeeId).ToArray(),
+            rewards.Select(r => r.BehaviourId).ToArray(),
+            evaluations.Select(e => e.Observation.BehaviourVersion).ToArray(),
+            rewards.Select(r => r.BehaviourName).ToArray(),
+            rewards.Select(r => (int)r.Source).ToArray(),
+            rewards.Select(r => r.GiverId).ToArray(),
+            rewards.Select(r => r.Points).ToArray(),
+            decisions.Select(d => (short)d.Decision.Verdict).ToArray(),
+            rewards.Select(r => (short)r.DeclineReason).ToArray(),
+            rewards.Select(r => r.Period).ToArray(),
+            rewards.Select(r => r.OrgUnitId).ToArray(),
+            charged,
+            evaluations.Select(e => e.Observation.InitiativeId).ToArray(),
+            evaluations.Select(e => e.Observation.Evidence).ToArray(),
+            rewards.Select(r => r.Message).ToArray(),
+            rewards.Select(r => r.Public).ToArray(),
+            rewards.Select(r => r.Flags.Count == 0 ? "[]" : JsonSerializer.Serialize(r.Flags.ToArray())).ToArray(),
+            decisions.Select(d => d.Decision.RulesVersion).ToArray(),
+            evaluations.Select(e => e.RecognitionId).ToArray(),
+            evaluations.Select(e => e.Observation.ObservedAt.ToUniversalTime()).ToArray(),
+            now,
+        ]);
+        batch.BatchCommands.Add(insert);
+        if (spent.Count > 0)
+        {
+            batch.BatchCommands.Add(Command(ChargeSql, [spent.Keys.Select(k => k.BudgetUnitId).ToArray(), spent.Keys.Select(k => k.Period).ToArray(),
+                spent.Values.ToArray()]));
+        }
+
+        AddNotify(batch, [.. rewards.Where((_, i) => decisions[i].Decision.Verdict != Verdict.CallOut)]);
+
+        var awarded = new HashSet<(string EmployeeId, string BadgeId)>();
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            while (badges.Count > 0 && await reader.ReadAsync(cancellationToken))
+            {
+                awarded.Add((reader.GetString(0), reader.GetString(1)));
+            }
+        }
+
+        if (insert.RecordsAffected != rewards.Length)
+        {
+            // Another transaction stored one of these observations meanwhile: roll back; a retry returns its outcome.
+            throw new ConcurrentOutcomeException(
+                $"{rewards.Length - insert.RecordsAffected} of {rewards.Length} observations were decided concurrently; the batch must be retried.");
+        }
+
+        var stamp = Timestamp.FromDateTimeOffset(now);
+        var events = new List<OutgoingEvent>();
+        foreach (var i in granted)
+        {
+            var observation = evaluations[i].Observation;
+            events.AddRange(GrantEvents(rewards[i], observation.BehaviourVersion, observation.InitiativeId, decisions[i].Decision.RulesVersion, stamp));
+            events.AddRange(decisions[i].Decision.BadgesEarned
+                .Where(b => awarded.Contains((rewards[i].EmployeeId, b.BadgeId)))
+                .Select(b => BadgeEvent(rewards[i], b, stamp)));
+        }
+
+        if (events.Count > 0)
+        {
+            await outbox.EnqueueAsync(connection, transaction, events, cancellationToken);
+        }
+
+        return rewards;
+    }
+
+    private static bool IsPeerGift(Observation observation) =>
+        observation is { Source: ObservationSource.Peer, Polarity: Polarity.Desired } && observation.GiverId.Length > 0;
+
+    private static void AddNotify(NpgsqlBatch batch, IReadOnlyCollection<Reward> rewards)
+    {
+        if (rewards.Count > 0)
+        {
+            batch.BatchCommands.Add(Command(NotifySql, [rewards.Select(r => r.RewardId).ToArray(), rewards.Select(r => r.EmployeeId).ToArray()]));
+        }
+    }
+
+    /// <summary>A batch command with positional parameters: each element of <paramref name="parameters"/> (an array binds as one array parameter).</summary>
+    private static NpgsqlBatchCommand Command(string sql, IReadOnlyList<object> parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var value in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+
+        return command;
+    }
+
+    private static List<OutgoingEvent> GrantEvents(Reward reward, int behaviourVersion, string initiativeId, int rulesVersion, Timestamp now)
+    {
         var events = new List<OutgoingEvent>
         {
             new(reward.EmployeeId, new RewardGranted
@@ -118,25 +507,19 @@ public sealed class RewardPipeline(ActorFactory actors, Outbox outbox, TimeProvi
             }));
         }
 
-        foreach (var badge in badges)
-        {
-            await using var insert = connection.Command(transaction, """
-                INSERT INTO badges_earned (employee_id, badge_id, name, threshold, reward_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
-                """, reward.EmployeeId, badge.BadgeId, badge.Name, badge.Threshold, reward.RewardId);
-            if (await insert.ExecuteNonQueryAsync(cancellationToken) == 1)
-            {
-                events.Add(new OutgoingEvent(reward.EmployeeId, new BadgeAwarded
-                {
-                    EmployeeId = reward.EmployeeId,
-                    BadgeId = badge.BadgeId,
-                    BadgeName = badge.Name,
-                    Threshold = badge.Threshold,
-                    RewardId = reward.RewardId,
-                    AwardedAt = now,
-                }));
-            }
-        }
-
-        await outbox.EnqueueAsync(connection, transaction, events, cancellationToken);
+        return events;
     }
+
+    private static OutgoingEvent BadgeEvent(Reward reward, Badge badge, Timestamp now) => new(reward.EmployeeId, new BadgeAwarded
+    {
+        EmployeeId = reward.EmployeeId,
+        BadgeId = badge.BadgeId,
+        BadgeName = badge.Name,
+        Threshold = badge.Threshold,
+        RewardId = reward.RewardId,
+        AwardedAt = now,
+    });
 }
+
+/// <summary>Another transaction stored the outcome of an observation of the batch first: the batch's transaction must roll back and be retried.</summary>
+public sealed class ConcurrentOutcomeException(string message) : Exception(message);

@@ -76,17 +76,4 @@ public static class RewardStore
 
         return list;
     }
-
-    public static async Task<GivingHistory> GivingHistoryAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string giverId, string recipientId,
-        DateTimeOffset at, AntiGamingThresholds thresholds, CancellationToken cancellationToken)
-    {
-        await using var command = connection.Command(transaction, """
-            SELECT
-              (SELECT count(*) FROM outcomes WHERE source = 2 AND giver_id = $2 AND employee_id = $1 AND status IN (0, 1, 2) AND observed_at > $3)::int,
-              (SELECT count(*) FROM outcomes WHERE source = 2 AND giver_id = $1 AND observed_at > $4 AND observed_at <= $5)::int
-            """, giverId, recipientId, at - TimeSpan.FromDays(thresholds.ReciprocalWindowDays), at - TimeSpan.FromMinutes(thresholds.BurstWindowMinutes), at);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return new GivingHistory(reader.GetInt32(0), reader.GetInt32(1));
-    }
 }

@@ -1,0 +1,215 @@
+using Transformation.Incentives.Api.Infrastructure;
+using Transformation.Incentives.Api.Model;
+using Transformation.Incentives.V1;
+using Transformation.Initiatives.V1;
+
+namespace Transformation.Incentives.UnitTests;
+
+public sealed class RecognitionEquityTests
+{
+    [Fact]
+    public void EqualPointsHaveAGiniOfZero()
+    {
+        RecognitionEquity.Gini([10, 10, 10, 10]).ShouldBe(0);
+        RecognitionEquity.Gini([7]).ShouldBe(0);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(5)]
+    [InlineData(100)]
+    public void OnePersonHoldingEverythingHasAGiniOfNMinusOneOverN(int n)
+    {
+        var points = new int[n];
+        points[n / 2] = 40;
+
+        RecognitionEquity.Gini(points).ShouldBe((n - 1) / (double)n, tolerance: 1e-12);
+    }
+
+    [Fact]
+    public void NobodyOrNoPointsHaveAGiniOfZero()
+    {
+        RecognitionEquity.Gini([]).ShouldBe(0);
+        RecognitionEquity.Gini([0, 0, 0]).ShouldBe(0);
+    }
+
+    [Fact]
+    public void TheGiniFollowsTheMeanAbsoluteDifferenceAndIgnoresOrder()
+    {
+        // Σ|xi − xj| over ordered pairs = 2·(1 + 2 + 3 + 1 + 2 + 1) = 20; G = 20 / (2 · 4² · 2.5) = 0.25.
+        RecognitionEquity.Gini([4, 1, 3, 2]).ShouldBe(0.25, tolerance: 1e-12);
+        RecognitionEquity.Gini([0, 0, 10, 10]).ShouldBe(0.5, tolerance: 1e-12);
+    }
+
+    [Fact]
+    public void NegativePointsAreRefused() => Should.Throw<ArgumentException>(() => RecognitionEquity.Gini([1, -1]));
+
+    [Fact]
+    public void UnitsReportTheirPeopleRecognisedShareAndPointsPerPerson()
+    {
+        var people = Enumerable.Range(0, 5).Select(i => new EmployeePoints($"a{i}", "unit-a", i < 2 ? 10 : 0))
+            .Concat(Enumerable.Range(0, 6).Select(i => new EmployeePoints($"b{i}", "unit-b", 5)))
+            .ToList();
+
+        var report = RecognitionEquity.Compute(people, minimumGroupSize: 5);
+
+        report.Units.Count.ShouldBe(2);
+        report.Units[0].ShouldBe(new UnitEquity("unit-a", 5, 2, 20, 0.4, 4));
+        report.Units[1].ShouldBe(new UnitEquity("unit-b", 6, 6, 30, 1, 5));
+        report.Employees.ShouldBe(11);
+        report.RecognisedShare.ShouldBe(8 / 11.0, tolerance: 1e-12);
+        report.PointsGini.ShouldBe(RecognitionEquity.Gini([.. people.Select(p => p.Points)]));
+        report.SuppressedUnits.ShouldBe(0);
+    }
+
+    [Fact]
+    public void UnitsSmallerThanTheMinimumGroupAreLeftOutButCountInTheTotals()
+    {
+        var people = Enumerable.Range(0, 5).Select(i => new EmployeePoints($"a{i}", "unit-a", 0))
+            .Append(new EmployeePoints("lonely", "unit-small", 50))
+            .ToList();
+
+        var report = RecognitionEquity.Compute(people, minimumGroupSize: 5);
+
+        report.Units.Select(u => u.OrgUnitId).ShouldBe(["unit-a"]);
+        report.SuppressedUnits.ShouldBe(1);
+        report.RecognisedShare.ShouldBe(1 / 6.0, tolerance: 1e-12);
+        report.PointsGini.ShouldBe(5 / 6.0, tolerance: 1e-12);
+    }
+
+    [Fact]
+    public void APopulationBelowTheMinimumGroupReportsNothing()
+    {
+        var report = RecognitionEquity.Compute([new EmployeePoints("a", "u", 10), new EmployeePoints("b", "u", 0)], minimumGroupSize: 5);
+
+        report.Units.ShouldBeEmpty();
+        report.RecognisedShare.ShouldBe(0);
+        report.PointsGini.ShouldBe(0);
+        RecognitionEquity.Compute([], 5).Units.ShouldBeEmpty();
+    }
+}
+
+public sealed class BudgetAllocationTests
+{
+    [Fact]
+    public void ClaimsAreChargedInOrderWhileTheBudgetLastsAndSmallerLaterOnesStillFit()
+    {
+        var budgetOf = new Dictionary<(string, string), string> { [("team", "2026-11")] = "dept" };
+        var left = new Dictionary<(string, string), int> { [("dept", "2026-11")] = 25 };
+
+        var (charges, spent) = BudgetAllocation.Allocate(
+            [new BudgetClaim("team", "2026-11", 10), new BudgetClaim("team", "2026-11", 10), new BudgetClaim("team", "2026-11", 10), new BudgetClaim("team", "2026-11", 5)],
+            budgetOf, left);
+
+        charges.Select(c => c.Reserved).ShouldBe([true, true, false, true]);
+        charges.ShouldAllBe(c => c.BudgetUnitId == "dept");
+        spent[("dept", "2026-11")].ShouldBe(25);
+    }
+
+    [Fact]
+    public void AClaimWithoutABudgetIsNotLimited()
+    {
+        var (charges, spent) = BudgetAllocation.Allocate([new BudgetClaim("free", "2026-11", 1_000)], new Dictionary<(string, string), string>(),
+            new Dictionary<(string, string), int>());
+
+        charges.Single().ShouldBe(new BudgetCharge(true, ""));
+        spent.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void EachPeriodHasItsOwnBudget()
+    {
+        var budgetOf = new Dictionary<(string, string), string> { [("u", "2026-10")] = "u", [("u", "2026-11")] = "u" };
+        var left = new Dictionary<(string, string), int> { [("u", "2026-10")] = 0, [("u", "2026-11")] = 10 };
+
+        var (charges, _) = BudgetAllocation.Allocate([new BudgetClaim("u", "2026-10", 10), new BudgetClaim("u", "2026-11", 10)], budgetOf, left);
+
+        charges.Select(c => c.Reserved).ShouldBe([false, true]);
+    }
+}
+
+public sealed class BatchAntiGamingTests
+{
+    private static readonly AntiGamingThresholds On = new(ReciprocalMinCount: 1, ReciprocalWindowDays: 30, BurstMaxCount: 2, BurstWindowMinutes: 60);
+    private static readonly DateTimeOffset Noon = new(2026, 11, 20, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void EarlierGiftsOfTheBatchCountAsIfStored()
+    {
+        PeerGift[] gifts = [new("a", "b", Noon), new("a", "c", Noon.AddMinutes(1)), new("b", "a", Noon.AddMinutes(2)), new("a", "d", Noon.AddMinutes(3))];
+        GivingHistory[] stored = [new(0, 0), new(0, 0), new(0, 1), new(0, 0)];
+
+        var histories = AntiGaming.WithEarlierInBatch(gifts, stored, On);
+
+        histories[0].ShouldBe(new GivingHistory(0, 0));
+        histories[1].ShouldBe(new GivingHistory(0, 1));
+        histories[2].ShouldBe(new GivingHistory(1, 1)); // a gave b earlier in the batch; b's stored gift stays counted
+        histories[3].ShouldBe(new GivingHistory(0, 2)); // d never gave a; a gave b and c within the hour
+        AntiGaming.Flags(ObservationSource.Peer, "a", "d", histories[3], On).Single().ShouldStartWith("burst: a gave 3 peer rewards");
+    }
+
+    [Fact]
+    public void GiftsOutsideTheWindowsDoNotCount()
+    {
+        PeerGift[] gifts = [new("a", "b", Noon), new("b", "a", Noon.AddDays(31)), new("b", "c", Noon.AddDays(31).AddMinutes(61))];
+
+        var histories = AntiGaming.WithEarlierInBatch(gifts, [new(0, 0), new(0, 0), new(0, 0)], On);
+
+        histories[1].ShouldBe(new GivingHistory(0, 0));
+        histories[2].ShouldBe(new GivingHistory(0, 0));
+    }
+}
+
+public sealed class FeedNotificationTests
+{
+    [Fact]
+    public void APayloadCarriesTheRewardIdThenTheEmployeeIdWhichMayHoldSpaces()
+    {
+        FeedHub.TryParse(FeedHub.Payload("0195-reward", "emp 42"), out var reward, out var employee).ShouldBeTrue();
+        reward.ShouldBe("0195-reward");
+        employee.ShouldBe("emp 42");
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("no-space")]
+    [InlineData(" leading")]
+    [InlineData("trailing ")]
+    public void AMalformedPayloadIsRefused(string payload) => FeedHub.TryParse(payload, out _, out _).ShouldBeFalse();
+}
+
+public sealed class QueuedObservationTests
+{
+    private static readonly DateTimeOffset Sent = new(2026, 11, 20, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void TheCatalogueDecidesThePolarityWhenItKnowsTheBehaviour()
+    {
+        var message = new BehaviourObserved { ObservationId = "o", EmployeeId = "e", BehaviourId = "b", Polarity = Polarity.Desired };
+
+        QueuedObservations.ToEvaluation(message, Sent, new BehaviourSnapshot { BehaviourId = "b", Name = "Belittles", Polarity = Polarity.Unacceptable })
+            .ShouldSatisfyAllConditions(
+                e => e.Observation.Polarity.ShouldBe(Polarity.Unacceptable),
+                e => e.BehaviourName.ShouldBe("Belittles"));
+        QueuedObservations.ToEvaluation(message, Sent, null).Observation.Polarity.ShouldBe(Polarity.Desired);
+        QueuedObservations.ToEvaluation(new BehaviourObserved(message) { Polarity = Polarity.Unacceptable }, Sent, new BehaviourSnapshot { Polarity = Polarity.Desired })
+            .Observation.Polarity.ShouldBe(Polarity.Unacceptable);
+    }
+
+    [Fact]
+    public void TheObservationTimeFallsBackToTheRecordingThenTheEventTime()
+    {
+        var observed = Sent.AddHours(-2);
+        var recorded = Sent.AddHours(-1);
+        var message = new BehaviourObserved
+        {
+            ObservationId = "o", EmployeeId = "e", BehaviourId = "b",
+            ObservedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(observed),
+            RecordedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(recorded),
+        };
+
+        QueuedObservations.ToEvaluation(message, Sent, null).Observation.ObservedAt.ShouldBe(observed);
+        QueuedObservations.ToEvaluation(new BehaviourObserved(message) { ObservedAt = null }, Sent, null).Observation.ObservedAt.ShouldBe(recorded);
+        QueuedObservations.ToEvaluation(new BehaviourObserved(message) { ObservedAt = null, RecordedAt = null }, Sent, null).Observation.ObservedAt.ShouldBe(Sent);
+    }
+}

@@ -7,6 +7,9 @@ var root = new RootCommand("transform: run Transformation locally and work with 
     Transformation.Cli.Tokens.TokenCommand.Create(),
     Transformation.Cli.Directory.DirectoryCommand.Create(),
     Transformation.Cli.Baselines.BaselinesCommand.Create(),
+    Transformation.Cli.Demo.DemoCommand.Create(),
+    Transformation.Cli.Export.ExportCommand.Create(),
+    Transformation.Cli.Load.LoadCommand.Create(),
 };
 // Ctrl-C cancels the running command; stopping the brokers gracefully can take several seconds.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromMinutes(1) });

@@ -11,6 +11,9 @@ public static class DevelopmentIssuer
     public const string Issuer = "https://identity.transformation.local";
     public const string Audience = "transformation";
 
+    /// <summary>Where the data folder keeps the issuer's private key (PEM, owner-only).</summary>
+    public static string KeyFile(string dataDirectory) => Path.Combine(dataDirectory, "identity", "development-issuer.pem");
+
     public static TokenIssuer Load(string? dataDirectory)
     {
         if (dataDirectory is null)
@@ -18,7 +21,7 @@ public static class DevelopmentIssuer
             return TokenIssuer.CreateEphemeral(Issuer, Audience);
         }
 
-        var file = Path.Combine(dataDirectory, "identity", "development-issuer.pem");
+        var file = KeyFile(dataDirectory);
         if (!File.Exists(file))
         {
             System.IO.Directory.CreateDirectory(Path.GetDirectoryName(file)!);

@@ -5,12 +5,17 @@ using Transformation.ServiceDefaults.Identity;
 
 namespace Transformation.Cli.Run;
 
-/// <summary>A service of the local run: its project, its database and its two ports.</summary>
-public sealed record LocalService(string Name, string Project, int GrpcPort, int HttpPort)
+/// <summary>
+/// A service of the local run: its project, its database and its two ports (the portal has no gRPC port). An optional service is
+/// started only when its Release build exists.
+/// </summary>
+public sealed record LocalService(string Name, string Project, int GrpcPort, int HttpPort, bool Optional = false)
 {
+    public const string PortalName = "portal";
+
     /// <summary>
     /// Every service, in start order: the Directory first (the others keep copies of it), consumers before the
-    /// producers whose events they keep (a queue only receives what is published after it exists).
+    /// producers whose events they keep (a queue only receives what is published after it exists); the portal last.
     /// </summary>
     public static IReadOnlyList<LocalService> All { get; } =
     [
@@ -19,9 +24,19 @@ public sealed record LocalService(string Name, string Project, int GrpcPort, int
         new("initiatives", "Initiatives.Api", 5090, 5190),
         new("incentives", "Incentives.Api", 5070, 5170),
         new("endstate", "EndState.Api", 5100, 5200),
+        new(PortalName, "Portal.Web", 0, 5050, Optional: true),
     ];
 
     public string Database => Name;
+
+    /// <summary>Where `dotnet build -c Release` puts the service's entry assembly.</summary>
+    public string Assembly => Path.Combine(LocalServices.RepositoryRoot, "services", Project, "bin", "Release", "net10.0", $"Transformation.{Project}.dll");
+
+    public bool IsPortal => string.Equals(Name, PortalName, StringComparison.Ordinal);
+
+    public string GrpcAddress => $"http://127.0.0.1:{GrpcPort}";
+
+    public static LocalService Named(string name) => All.Single(s => string.Equals(s.Name, name, StringComparison.Ordinal));
 }
 
 /// <summary>Starts the services as processes that die with this one, and waits until each is ready.</summary>
@@ -30,6 +45,9 @@ public sealed class LocalServices : IAsyncDisposable
     private readonly List<(LocalService Service, SupervisedProcess Process)> _running = [];
 
     public IReadOnlyList<LocalService> Running => _running.Select(r => r.Service).ToList();
+
+    /// <summary>Optional services not started because their build does not exist.</summary>
+    public List<LocalService> Skipped { get; } = [];
 
     /// <summary>The repository this command was built from (services are run from their Release builds there).</summary>
     public static string RepositoryRoot =>
@@ -42,14 +60,38 @@ public sealed class LocalServices : IAsyncDisposable
         var services = new LocalServices();
         try
         {
+            EnsurePortsFree();
+
+            // Every process starts at once (start-up is mostly JIT and connecting, better overlapped). That is safe for the events:
+            // a service publishes only what it is asked to write, and nothing is written before all of them are ready, by which time
+            // every consumer has declared its queues; on later runs the durable queues exist already.
             foreach (var service in LocalService.All)
             {
-                progress($"Starting {service.Name}…");
-                await EnsureDatabaseAsync(system.Postgres, service.Database, cancellationToken);
-                var process = Start(service, system, issuer, logDirectory);
-                services._running.Add((service, process));
-                await WaitUntilReadyAsync(service, process, cancellationToken);
+                if (service.Optional && !File.Exists(service.Assembly))
+                {
+                    services.Skipped.Add(service);
+                    continue;
+                }
+
+                if (!service.IsPortal)
+                {
+                    await EnsureDatabaseAsync(system.Postgres, service.Database, cancellationToken);
+                }
+
+                services._running.Add((service, Start(service, system, issuer, logDirectory)));
             }
+
+            var waiting = services._running.Select(r => r.Service.Name).ToHashSet(StringComparer.Ordinal);
+            progress($"Waiting for {string.Join(", ", waiting)}…");
+            await Task.WhenAll(services._running.Select(async r =>
+            {
+                await WaitUntilReadyAsync(r.Service, r.Process, cancellationToken);
+                lock (waiting)
+                {
+                    waiting.Remove(r.Service.Name);
+                    progress(waiting.Count == 0 ? "Every service is ready." : $"Waiting for {string.Join(", ", waiting)}…");
+                }
+            }));
 
             return services;
         }
@@ -77,34 +119,92 @@ public sealed class LocalServices : IAsyncDisposable
 
     private static SupervisedProcess Start(LocalService service, LocalSystem system, TokenIssuer issuer, string logDirectory)
     {
-        var dll = Path.Combine(RepositoryRoot, "services", service.Project, "bin", "Release", "net10.0", $"Transformation.{service.Project}.dll");
+        var dll = service.Assembly;
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException($"{dll} is not built: run `dotnet build Transformation.sln -c Release` (./dev.sh run does).", dll);
         }
 
-        var database = system.Postgres.ConnectionString(service.Database);
         var environment = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["DOTNET_ENVIRONMENT"] = "Development",
+            ["ASPNETCORE_ENVIRONMENT"] = "Development",
             ["Service__Name"] = service.Name,
-            ["Service__GrpcPort"] = service.GrpcPort.ToString(),
             ["Service__HttpPort"] = service.HttpPort.ToString(),
             ["Service__BindAddress"] = "localhost",
-            ["EventBus__Database"] = database,
-            ["EventBus__RabbitMq"] = system.RabbitMq.AmqpUri().ToString(),
-            ["Actors__Database"] = database,
-            ["Directory__Database"] = database,
             ["Identity__Issuer"] = issuer.Issuer,
             ["Identity__Audience"] = issuer.Audience,
             ["Identity__SigningKeys__0"] = issuer.PublicKeyPem,
+        };
+        if (service.IsPortal)
+        {
+            // The portal calls every service over gRPC and signs demo identities' tokens with the local issuer's key.
+            foreach (var other in LocalService.All.Where(s => s.GrpcPort > 0))
+            {
+                environment[$"Services__{PortalAddressKey(other.Name)}"] = other.GrpcAddress;
+            }
+
+            environment["Portal__DevelopmentSigningKey"] = issuer.PrivateKeyPem;
+            // Static web assets resolve from the project folder in Development, as `dotnet run` does.
+            environment["ASPNETCORE_CONTENTROOT"] = Path.Combine(RepositoryRoot, "services", service.Project);
+        }
+        else
+        {
+            var database = system.Postgres.ConnectionString(service.Database);
+            environment["Service__GrpcPort"] = service.GrpcPort.ToString();
+            environment["EventBus__Database"] = database;
+            environment["EventBus__RabbitMq"] = system.RabbitMq.AmqpUri().ToString();
+            environment["Actors__Database"] = database;
+            environment["Directory__Database"] = database;
 
             // EndState calls Baselines as itself, with a token it signs with the key every service trusts locally.
-            ["EndState__BaselinesAddress"] = $"http://127.0.0.1:{LocalService.All.Single(s => string.Equals(s.Name, "baselines", StringComparison.Ordinal)).GrpcPort}",
-            ["EndState__ServiceTokenKey"] = issuer.PrivateKeyPem,
-        };
+            environment["EndState__BaselinesAddress"] = LocalService.Named("baselines").GrpcAddress;
+            environment["EndState__ServiceTokenKey"] = issuer.PrivateKeyPem;
+        }
+
         return SupervisedProcess.Start(["dotnet", dll], "TERM", Path.Combine(logDirectory, $"{service.Name}.log"),
             Path.GetDirectoryName(logDirectory)!, environment);
+    }
+
+    /// <summary>The portal's Services section names them Directory, Incentives, Baselines, Initiatives, EndState.</summary>
+    private static string PortalAddressKey(string name) => name switch
+    {
+        "endstate" => "EndState",
+        _ => char.ToUpperInvariant(name[0]) + name[1..],
+    };
+
+    /// <summary>
+    /// Another run (or anything else) on a service's ports would answer our health checks and calls: refuse to start instead
+    /// (InvalidOperationException naming the port).
+    /// </summary>
+    public static void EnsurePortsFree()
+    {
+        foreach (var service in LocalService.All.Where(s => !s.Optional || File.Exists(s.Assembly)))
+        {
+            foreach (var port in new[] { service.GrpcPort, service.HttpPort }.Where(p => p > 0))
+            {
+                if (!IsFree(port))
+                {
+                    throw new InvalidOperationException(
+                        $"Port {port} ({service.Name}) is in use on 127.0.0.1: is another `transform run` running? Stop it first.");
+                }
+            }
+        }
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+            listener.Start();
+            listener.Stop();
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
     }
 
     private static async Task EnsureDatabaseAsync(PostgresServer postgres, string name, CancellationToken cancellationToken)
@@ -119,7 +219,7 @@ public sealed class LocalServices : IAsyncDisposable
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var waited = Stopwatch.StartNew();
-        while (waited.Elapsed < TimeSpan.FromSeconds(90))
+        while (waited.Elapsed < TimeSpan.FromSeconds(180))
         {
             if (process.HasExited)
             {

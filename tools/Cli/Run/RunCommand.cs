@@ -1,11 +1,15 @@
 using System.CommandLine;
+using System.Diagnostics;
 using Spectre.Console;
+using Transformation.Cli.Demo;
+using Transformation.Cli.Services;
+using Transformation.GrpcHosting;
 using Transformation.ServerProcesses;
 using Transformation.ServiceDefaults.Identity;
 
 namespace Transformation.Cli.Run;
 
-/// <summary>`transform run`: PostgreSQL, RabbitMQ and every service on this machine until Ctrl-C.</summary>
+/// <summary>`transform run`: PostgreSQL, RabbitMQ, every service and the portal on this machine until Ctrl-C, with the demo organisation.</summary>
 public static class RunCommand
 {
     public static Command Create()
@@ -23,6 +27,22 @@ public static class RunCommand
         {
             Description = "Start PostgreSQL and RabbitMQ only (for running a service from an IDE).",
         };
+        var noDemo = new Option<bool>("--no-demo")
+        {
+            Description = "Do not load the demo organisation into empty services.",
+        };
+        var demoEmployees = new Option<int>("--demo-employees")
+        {
+            Description = "The size of the demo organisation loaded on the first run.",
+            DefaultValueFactory = _ => DemoOrganisation.DefaultEmployees,
+        };
+        demoEmployees.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < DemoOrganisation.MinimumEmployees or > DemoOrganisation.MaximumEmployees)
+            {
+                result.AddError($"--demo-employees must be {DemoOrganisation.MinimumEmployees} to {DemoOrganisation.MaximumEmployees}.");
+            }
+        });
         var postgresPort = new Option<int>("--postgres-port")
         {
             Description = "PostgreSQL's loopback port (kept data only; 0 picks a free one).",
@@ -35,13 +55,14 @@ public static class RunCommand
         };
 
         var command = new Command("run", """
-            Starts PostgreSQL and RabbitMQ from the installed Debian packages (ports that do not collide with
-            system services, data kept in --data), then every Transformation service from its Release build,
-            waits until all are healthy and prints their addresses. Ctrl-C stops everything; the next run keeps
-            the data. `transform token` issues tokens the running services accept.
+            Starts PostgreSQL and RabbitMQ from the installed Debian packages (ports that do not collide with system services, data
+            kept in --data), then every Transformation service and the portal from their Release builds, and waits until all are
+            healthy. On the first run (services that hold no organisation yet) it loads the demo organisation (`transform demo load`);
+            later runs keep the data and do not load it again. Prints the portal's address, the services' addresses and the demo
+            identities with the `transform token` command for each. Ctrl-C stops everything.
             """)
         {
-            data, temporary, noServices, postgresPort, amqpPort,
+            data, temporary, noServices, noDemo, demoEmployees, postgresPort, amqpPort,
         };
         command.SetAction(async (parsed, cancellationToken) =>
         {
@@ -49,25 +70,48 @@ public static class RunCommand
                 parsed.GetValue(temporary) ? null : parsed.GetValue(data)!.FullName,
                 parsed.GetValue(postgresPort),
                 parsed.GetValue(amqpPort));
-            return await RunAsync(settings, !parsed.GetValue(noServices), cancellationToken);
+            var demo = parsed.GetValue(noServices) || parsed.GetValue(noDemo) ? 0 : parsed.GetValue(demoEmployees);
+            return await RunAsync(settings, !parsed.GetValue(noServices), demo, cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(LocalSystemSettings settings, bool withServices, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(LocalSystemSettings settings, bool withServices, int demoEmployees, CancellationToken cancellationToken)
     {
-        var logs = settings.DataDirectory is { } kept
-            ? Path.Combine(kept, "logs")
-            : Path.Combine(Path.GetTempPath(), $"transformation-run-{Environment.ProcessId}", "logs");
+        var started = Stopwatch.StartNew();
+
+        // A temporary run keeps its logs and its issuer's key in its own folder, removed on exit: `transform token --data <it>` works meanwhile.
+        var home = settings.DataDirectory ?? Path.Combine(Path.GetTempPath(), $"transformation-run-{Environment.ProcessId}");
+        var logs = Path.Combine(home, "logs");
         try
         {
+            if (withServices)
+            {
+                LocalServices.EnsurePortsFree();
+            }
+
             await using var system = await AnsiConsole.Status().StartAsync("Starting PostgreSQL and RabbitMQ…",
                 _ => LocalSystem.StartAsync(settings, cancellationToken));
-            using var issuer = DevelopmentIssuer.Load(settings.DataDirectory);
+            var phases = new List<string> { $"servers {started.Elapsed.TotalSeconds:0.0} s" };
+            // Without services nothing needs the key on disk (a temporary run killed outright would leave it behind).
+            using var issuer = DevelopmentIssuer.Load(settings.DataDirectory ?? (withServices ? home : null));
+            var phase = Stopwatch.StartNew();
             await using var services = withServices
                 ? await AnsiConsole.Status().StartAsync("Starting the services…",
                     status => LocalServices.StartAsync(system, issuer, logs, message => status.Status(message), cancellationToken))
                 : null;
+            if (services is not null)
+            {
+                phases.Add($"services {phase.Elapsed.TotalSeconds:0.0} s");
+            }
+
+            DemoOrganisation? organisation = null;
+            if (services is not null && demoEmployees > 0)
+            {
+                phase.Restart();
+                organisation = await LoadDemoAsync(issuer, demoEmployees, cancellationToken);
+                phases.Add($"demo {phase.Elapsed.TotalSeconds:0.0} s");
+            }
 
             system.Describe(AnsiConsole.Console);
             if (services is not null)
@@ -75,7 +119,16 @@ public static class RunCommand
                 Describe(services, logs);
             }
 
-            AnsiConsole.MarkupLine("[green]Ready.[/] Press Ctrl-C to stop.");
+            if (organisation is not null)
+            {
+                DemoCommand.PrintIdentities(organisation, settings.DataDirectory is { } kept && string.Equals(kept, LocalSystem.DefaultDataDirectory, StringComparison.Ordinal) ? null : home);
+            }
+            else
+            {
+                AnsiConsole.MarkupLineInterpolated($"Tokens for local identities: transform token --subject <employee id> --role {string.Join("|", Roles.People)}");
+            }
+
+            AnsiConsole.MarkupLineInterpolated($"[green]Ready.[/] ({started.Elapsed.TotalSeconds:0.0} s: {string.Join(", ", phases)}) Press Ctrl-C to stop.");
             await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
             AnsiConsole.MarkupLine("Stopping…");
             return 0;
@@ -94,22 +147,67 @@ public static class RunCommand
         {
             if (settings.DataDirectory is null)
             {
-                TryDelete(Path.GetDirectoryName(logs)!);
+                TryDelete(home);
             }
+        }
+    }
+
+    /// <summary>
+    /// Loads the demo organisation when the services hold none (or an interrupted load of it); leaves a loaded one, or another
+    /// organisation, alone. Returns the organisation whose identities to print (null when the services hold another one).
+    /// </summary>
+    private static async Task<DemoOrganisation?> LoadDemoAsync(TokenIssuer issuer, int employees, CancellationToken cancellationToken)
+    {
+        var organisation = DemoOrganisation.Generate(employees);
+        using var clients = new ServiceClients(ServiceAddresses.Default, issuer);
+        var loader = new DemoLoader(clients, organisation, DemoLoaderOptions.Default, TimeProvider.System);
+        DemoState state;
+        try
+        {
+            state = await loader.DetectAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is RpcException or HttpRequestException)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]Could not check the services for the demo organisation ({e.Message}); it is not loaded.[/]");
+            return null;
+        }
+
+        switch (state)
+        {
+            case DemoState.Foreign:
+                AnsiConsole.MarkupLine("The services hold an organisation of their own: the demo organisation is not loaded.");
+                return null;
+            case DemoState.Complete:
+                AnsiConsole.MarkupLineInterpolated($"The demo organisation ({DemoCatalogue.OrganisationName}) was loaded on an earlier run.");
+                return organisation;
+            default:
+                if (await DemoCommand.LoadAsync(loader, organisation, force: false, cancellationToken) != 0)
+                {
+                    AnsiConsole.MarkupLine("[yellow]The demo organisation is not complete (see above); the system keeps running. `transform demo load` finishes it.[/]");
+                }
+
+                return organisation;
         }
     }
 
     private static void Describe(LocalServices services, string logs)
     {
         var table = new Table().AddColumns("Service", "gRPC (h2c)", "HTTP (health, SCIM)");
-        foreach (var service in services.Running)
+        foreach (var service in services.Running.Where(s => !s.IsPortal))
         {
-            table.AddRow(service.Name, $"http://127.0.0.1:{service.GrpcPort}", $"http://127.0.0.1:{service.HttpPort}");
+            table.AddRow(service.Name, service.GrpcAddress, $"http://127.0.0.1:{service.HttpPort}");
         }
 
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLineInterpolated($"Logs: {logs}");
-        AnsiConsole.MarkupLineInterpolated($"Tokens for local identities: transform token --subject <employee id> --role {string.Join("|", Roles.People)}");
+        if (services.Running.FirstOrDefault(s => s.IsPortal) is { } portal)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[bold]Portal: http://127.0.0.1:{portal.HttpPort}/[/] (sign in as one of the demo identities below)");
+        }
+        else if (services.Skipped.Any(s => s.IsPortal))
+        {
+            AnsiConsole.MarkupLineInterpolated($"The portal is not built ({LocalService.Named(LocalService.PortalName).Assembly}): build it to have it started.");
+        }
     }
 
     private static void TryDelete(string directory)

@@ -1,0 +1,167 @@
+extern alias baselines;
+extern alias cli;
+extern alias directory;
+extern alias endstate;
+extern alias incentives;
+extern alias initiatives;
+
+using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Transformation.TestSupport;
+using BaselinesApi = baselines::Transformation.Baselines.Api.Extensions;
+using DirectoryApi = directory::Transformation.Directory.Api.Extensions;
+using EndStateApi = endstate::Transformation.EndState.Api.Extensions;
+using IncentivesApi = incentives::Transformation.Incentives.Api.Extensions;
+using InitiativesApi = initiatives::Transformation.Initiatives.Api.Extensions;
+using DemoLoader = cli::Transformation.Cli.Demo.DemoLoader;
+using DemoLoaderOptions = cli::Transformation.Cli.Demo.DemoLoaderOptions;
+using DemoLoadResult = cli::Transformation.Cli.Demo.DemoLoadResult;
+using DemoOrganisation = cli::Transformation.Cli.Demo.DemoOrganisation;
+using DevelopmentIssuer = cli::Transformation.Cli.Run.DevelopmentIssuer;
+using ServiceAddresses = cli::Transformation.Cli.Services.ServiceAddresses;
+using ServiceClients = cli::Transformation.Cli.Services.ServiceClients;
+using TokenIssuer = Transformation.ServiceDefaults.Identity.TokenIssuer;
+
+namespace Transformation.Cli.FunctionalTests;
+
+/// <summary>
+/// The five services, each built with the Add…Service/Map…Service its Program uses, on free loopback ports with a database of its
+/// own, all on one vhost of the real broker. They trust the local development issuer of a data folder of the test's, as services
+/// started by `transform run` do, so the CLI's commands run with that folder as their --data exactly as they would locally.
+/// EndState reads Baselines over gRPC with its own token.
+/// </summary>
+public sealed class DemoHost(PostgresFixture postgres, RabbitMqFixture rabbitMq) : IAsyncLifetime
+{
+    private readonly RabbitMqVirtualHost _vhost = new(rabbitMq);
+    private readonly List<PostgresDatabase> _databases = [];
+    private readonly List<WebApplication> _apps = [];
+    private readonly ServiceErrors _errors = new();
+    private readonly Lock _loading = new();
+    private Task<DemoLoadResult>? _firstLoad;
+
+    /// <summary>The data folder whose issuer key the services trust (as `transform run`'s).</summary>
+    public string DataDirectory { get; } = Path.Combine(Path.GetTempPath(), TestNames.Unique("transform-data"));
+
+    public TokenIssuer Issuer { get; private set; } = null!;
+
+    public ServiceAddresses Addresses { get; private set; } = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>Clients whose tokens the data folder's issuer signs (dispose them).</summary>
+    public ServiceClients Clients() => new(Addresses, Issuer);
+
+    /// <summary>The demo loaded once for the class (the first test to ask loads it, with the loader's code, not the command's).</summary>
+    public Task<DemoLoadResult> FirstLoadAsync(DemoOrganisation organisation)
+    {
+        lock (_loading)
+        {
+            return _firstLoad ??= LoadAsync(organisation);
+        }
+    }
+
+    private async Task<DemoLoadResult> LoadAsync(DemoOrganisation organisation)
+    {
+        using var clients = Clients();
+        try
+        {
+            return await new DemoLoader(clients, organisation, DemoLoaderOptions.Default, TimeProvider.System).LoadAsync(force: false, progress: null, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            throw new InvalidOperationException($"The demo load failed: {e.Message}\nThe services logged:\n{string.Join('\n', _errors.All)}", e);
+        }
+    }
+
+    /// <summary>The options that point a command at these services and this data folder.</summary>
+    public string[] Options(params string[] services) =>
+        [.. services.SelectMany(s => new[] { $"--{s}", Address(s).ToString() }), "--data", DataDirectory];
+
+    public async ValueTask InitializeAsync()
+    {
+        Issuer = DevelopmentIssuer.Load(DataDirectory);
+        await _vhost.InitializeAsync();
+
+        // Consumers before producers, as `transform run` starts them; every queue exists before the demo publishes anything.
+        var directoryPort = await StartAsync("directory", [], DirectoryApi.AddDirectoryService, DirectoryApi.MapDirectoryService);
+        var baselinesPort = await StartAsync("baselines", [], BaselinesApi.AddBaselinesService, BaselinesApi.MapBaselinesService);
+        var initiativesPort = await StartAsync("initiatives", [], InitiativesApi.AddInitiativesService, InitiativesApi.MapInitiativesService);
+        var incentivesPort = await StartAsync("incentives", [], IncentivesApi.AddIncentivesService, IncentivesApi.MapIncentivesService);
+        var endStatePort = await StartAsync("endstate",
+            [new("EndState:BaselinesAddress", $"http://127.0.0.1:{baselinesPort}"), new("EndState:ServiceTokenKey", Issuer.PrivateKeyPem)],
+            EndStateApi.AddEndStateService, EndStateApi.MapEndStateService);
+        Addresses = new ServiceAddresses(Address(directoryPort), Address(baselinesPort), Address(incentivesPort), Address(initiativesPort), Address(endStatePort));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var app in Enumerable.Reverse(_apps))
+        {
+            await app.StopAsync(CancellationToken.None);
+            await app.DisposeAsync();
+        }
+
+        foreach (var database in _databases)
+        {
+            await database.DisposeAsync();
+        }
+
+        await _vhost.DisposeAsync();
+        Issuer.Dispose();
+        if (System.IO.Directory.Exists(DataDirectory))
+        {
+            System.IO.Directory.Delete(DataDirectory, recursive: true);
+        }
+    }
+
+    private static Uri Address(int port) => new($"http://127.0.0.1:{port}");
+
+    private Uri Address(string service) => service switch
+    {
+        "directory" => Addresses.Directory,
+        "baselines" => Addresses.Baselines,
+        "incentives" => Addresses.Incentives,
+        "initiatives" => Addresses.Initiatives,
+        _ => Addresses.EndState,
+    };
+
+    private async Task<int> StartAsync(string name, KeyValuePair<string, string?>[] settings, Func<WebApplicationBuilder, WebApplicationBuilder> add,
+        Func<WebApplication, WebApplication> map)
+    {
+        var database = new PostgresDatabase(postgres);
+        await database.InitializeAsync();
+        _databases.Add(database);
+        var grpcPort = Ports.Free();
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["Service:Name"] = name,
+            ["Service:GrpcPort"] = grpcPort.ToString(CultureInfo.InvariantCulture),
+            ["Service:HttpPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
+            ["Service:BindAddress"] = "localhost",
+            ["Service:ShutdownTimeout"] = "00:00:05",
+            ["EventBus:Database"] = database.ConnectionString,
+            ["EventBus:RabbitMq"] = _vhost.AmqpUri.ToString(),
+            ["EventBus:ReconnectDelay"] = "00:00:00.500",
+            ["EventBus:RetryBaseDelay"] = "00:00:00.050",
+            ["Actors:Database"] = database.ConnectionString,
+        });
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Configuration.AddInMemoryCollection(
+        [
+            new("Identity:Issuer", Issuer.Issuer),
+            new("Identity:Audience", Issuer.Audience),
+            new("Identity:SigningKeys:0", Issuer.PublicKeyPem),
+        ]);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddProvider(_errors);
+        add(builder);
+        var app = builder.Build();
+        map(app);
+        await app.StartAsync(Ct);
+        _apps.Add(app);
+        return grpcPort;
+    }
+}

@@ -6,7 +6,7 @@ using DirectoryCommand = cli::Transformation.Cli.Directory.DirectoryCommand;
 
 namespace Transformation.Directory.FunctionalTests;
 
-/// <summary>`transform directory import file.csv` against the running service.</summary>
+/// <summary>`transform directory import file.csv` and `transform directory resync` against the running service.</summary>
 public sealed class CliImportTests(DirectoryHost host) : IClassFixture<DirectoryHost>, IAsyncLifetime
 {
     private const string Csv = """
@@ -69,5 +69,26 @@ public sealed class CliImportTests(DirectoryHost host) : IClassFixture<Directory
         (await host.ScalarAsync("SELECT count(*) FROM employees WHERE active")).ShouldBe(2);
         (await RunAsync(withoutBo, "--force")).ShouldBe(0);
         (await host.ScalarAsync("SELECT count(*) FROM employees WHERE active")).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task TheCliResyncRepublishesEverySnapshotAndNeedsAnHrOrOperatorToken()
+    {
+        (await RunAsync(Csv)).ShouldBe(0);
+        var outbox = await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox");
+
+        (await ResyncAsync(host.Token(Roles.Operator))).ShouldBe(0);
+        (await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox")).ShouldBe(outbox + 4);
+        (await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'employee-updated'")).ShouldBe(2);
+
+        (await ResyncAsync(host.Token(Roles.Employee))).ShouldBe(1);
+        (await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox")).ShouldBe(outbox + 4);
+    }
+
+    private Task<int> ResyncAsync(string token)
+    {
+        var root = new RootCommand { DirectoryCommand.Create() };
+        string[] args = ["directory", "resync", "--service", $"http://127.0.0.1:{host.GrpcPort}", "--token", token];
+        return root.Parse(args).InvokeAsync(cancellationToken: TestContext.Current.CancellationToken);
     }
 }

@@ -43,7 +43,47 @@ public static class DirectoryCommand
         };
         import.SetAction(async (parsed, cancellationToken) => await ImportAsync(parsed.GetValue(file)!, parsed.GetValue(dryRun), parsed.GetValue(force),
             new Uri(parsed.GetValue(service)!), parsed.GetValue(token)!, cancellationToken));
-        return new Command("directory", "Work with the Directory: org units and employees.") { import };
+        var resync = new Command("resync", """
+            Full resynchronisation: the Directory republishes every org unit and employee as its current snapshot, so that
+            every service's local copy catches up (after restoring a service's database, or when a new service joins).
+            Services take only what is newer than what they hold, so running it again is harmless. Needs hr or operator.
+            """)
+        {
+            service, token,
+        };
+        resync.SetAction(async (parsed, cancellationToken) => await ResyncAsync(new Uri(parsed.GetValue(service)!), parsed.GetValue(token)!, cancellationToken));
+        return new Command("directory", "Work with the Directory: org units and employees.") { import, resync };
+    }
+
+    private static async Task<int> ResyncAsync(Uri service, string token, CancellationToken cancellationToken)
+    {
+        if (token.Length == 0)
+        {
+            AnsiConsole.MarkupLine("[red]A token is needed: --token or TRANSFORM_TOKEN (hr or operator role).[/]");
+            return 2;
+        }
+
+        try
+        {
+            using var client = GrpcClient.Create(service);
+            var response = await client.UnaryAsync<RepublishDirectoryRequest, RepublishDirectoryResponse>(
+                DirectoryReflection.Descriptor.Services[0].FindMethodByName("RepublishDirectory"),
+                new RepublishDirectoryRequest { IdempotencyKey = Guid.NewGuid().ToString() },
+                new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + token } }, CancellationToken = cancellationToken });
+            AnsiConsole.MarkupLineInterpolated(
+                $"[green]Republished[/] {response.OrgUnits} org units and {response.Employees} employees ({response.ErasedEmployees} erased) for every consumer.");
+            return 0;
+        }
+        catch (RpcException e)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]{e.StatusCode}: {e.Message}[/]");
+            return 1;
+        }
+        catch (HttpRequestException e)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]Cannot reach the Directory service at {service}: {e.Message}[/]");
+            return 2;
+        }
     }
 
     private static async Task<int> ImportAsync(FileInfo file, bool dryRun, bool force, Uri service, string token, CancellationToken cancellationToken)

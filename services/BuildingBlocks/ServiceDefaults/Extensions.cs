@@ -20,7 +20,9 @@ public static class Extensions
     public const string ReadyPath = "/health/ready";
 
     /// <summary>Wires what every service has: validated options, JSON logs, health, telemetry, graceful shutdown, the two ports.</summary>
-    public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder)
+    /// <param name="builder">The service's builder.</param>
+    /// <param name="grpc">False for an app that serves no gRPC (the portal): only the HTTP/1.1 port is opened; Service:GrpcPort is ignored.</param>
+    public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder, bool grpc = true)
     {
         var service = builder.AddValidatedOptions<ServiceOptions>(ServiceOptions.Section);
 
@@ -37,11 +39,16 @@ public static class Extensions
         builder.Services.AddHealthChecks().AddCheck<ShutdownHealthCheck>("not-shutting-down", tags: [ReadyTag]);
 
         builder.AddTelemetry(service.Name);
+        builder.Services.AddHostedService<MigrateOnlyStop>();
         // Ports come from the validated options, so a bad port fails start-up with the validation message.
         builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<ServiceOptions>>((kestrel, options) =>
         {
             kestrel.AddServerHeader = false;
-            Listen(kestrel, options.Value.BindAddress, options.Value.GrpcPort, HttpProtocols.Http2);
+            if (grpc)
+            {
+                Listen(kestrel, options.Value.BindAddress, options.Value.GrpcPort, HttpProtocols.Http2);
+            }
+
             Listen(kestrel, options.Value.BindAddress, options.Value.HttpPort, HttpProtocols.Http1);
         });
         return builder;
@@ -101,4 +108,20 @@ internal sealed class ShutdownHealthCheck(IHostApplicationLifetime lifetime) : I
         Task.FromResult(lifetime.ApplicationStopping.IsCancellationRequested
             ? HealthCheckResult.Unhealthy("The service is shutting down.")
             : HealthCheckResult.Healthy());
+}
+
+/// <summary>With Service:MigrateOnly, stops the host once every hosted service has started (each has created its schema).</summary>
+internal sealed class MigrateOnlyStop(IHostApplicationLifetime lifetime, IOptions<ServiceOptions> options) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (options.Value.MigrateOnly)
+        {
+            lifetime.ApplicationStarted.Register(lifetime.StopApplication);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

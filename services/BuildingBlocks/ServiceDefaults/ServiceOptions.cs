@@ -27,4 +27,10 @@ public sealed class ServiceOptions
     /// <summary>How long shutdown waits for in-flight calls and background work to finish.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Start, then stop at once, exiting 0 (or fail, exiting non-zero): the hosted services that create or upgrade the
+    /// schema run during start-up, so this is the "migrate and exit" of a deployment's migration Job.
+    /// </summary>
+    public bool MigrateOnly { get; set; }
 }

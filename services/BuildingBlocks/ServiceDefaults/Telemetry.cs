@@ -3,9 +3,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OpenTelemetry;
-using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
-using OpenTelemetry.Trace;
 
 namespace Transformation.ServiceDefaults;
 
@@ -27,38 +25,59 @@ public sealed class ServiceTelemetry(string serviceName) : IDisposable
     }
 }
 
-internal static class TelemetryExtensions
+/// <summary>What is exported over OTLP, and the setting that turns it on.</summary>
+public static class TelemetryExtensions
 {
     /// <summary>
-    /// Registers the service's telemetry; when OTEL_EXPORTER_OTLP_ENDPOINT is set, exports every
-    /// Transformation.* source and meter over OTLP (the hosting package that usually wires this does not restore here).
+    /// The standard OpenTelemetry setting (environment variable or any configuration source); export is off while it is
+    /// empty. OTEL_EXPORTER_OTLP_PROTOCOL (grpc, http/protobuf), OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES and
+    /// OTEL_METRIC_EXPORT_INTERVAL are read as the OpenTelemetry specification says.
     /// </summary>
-    public static void AddTelemetry(this IHostApplicationBuilder builder, string serviceName)
+    public const string OtlpEndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+    /// <summary>
+    /// Spans: ours only (every "Transformation.*" source: gRPC server and client calls, event handling, the services' own).
+    /// ASP.NET Core's request activities are not exported: on the gRPC port they would double GrpcHosting's server spans.
+    /// </summary>
+    public static IReadOnlyList<string> TraceSources { get; } = [ServiceTelemetry.Prefix + "*"];
+
+    /// <summary>
+    /// Metrics: ours ("Transformation.*": event bus, actors, the services' own) and the instruments .NET has built in for
+    /// HTTP servers (every gRPC call is an HTTP/2 request), HTTP clients, the runtime (GC, thread pool, CPU, memory) and Npgsql's pools.
+    /// </summary>
+    public static IReadOnlyList<string> Meters { get; } =
+    [
+        ServiceTelemetry.Prefix + "*",
+        "Microsoft.AspNetCore.Hosting",
+        "Microsoft.AspNetCore.Server.Kestrel",
+        "Microsoft.AspNetCore.Routing",
+        "Microsoft.AspNetCore.Diagnostics",
+        "Microsoft.AspNetCore.Authentication",
+        "Microsoft.AspNetCore.Authorization",
+        "System.Net.Http",
+        "System.Runtime",
+        "Npgsql",
+    ];
+
+    /// <summary>Registers the service's telemetry; when <see cref="OtlpEndpointKey"/> is set, exports traces, metrics and logs over OTLP.</summary>
+    internal static void AddTelemetry(this IHostApplicationBuilder builder, string serviceName)
     {
         builder.Services.AddSingleton(new ServiceTelemetry(serviceName));
-        if (string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        if (string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointKey]))
         {
             return;
         }
 
-        var resource = ResourceBuilder.CreateDefault().AddService(serviceName);
-        builder.Services.AddSingleton(_ => Sdk.CreateTracerProviderBuilder()
-            .SetResourceBuilder(resource).AddSource(ServiceTelemetry.Prefix + "*").AddOtlpExporter().Build());
-        builder.Services.AddSingleton(_ => Sdk.CreateMeterProviderBuilder()
-            .SetResourceBuilder(resource).AddMeter(ServiceTelemetry.Prefix + "*").AddOtlpExporter().Build());
-        builder.Services.AddHostedService<TelemetryStarter>();
-    }
-
-    /// <summary>Creates the providers at start-up; the container disposes them (flushing) at shutdown.</summary>
-    private sealed class TelemetryStarter(TracerProvider tracer, MeterProvider meter) : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken)
-        {
-            tracer.ForceFlush();
-            meter.ForceFlush();
-            return Task.CompletedTask;
-        }
+        // The exporter reads OTEL_EXPORTER_OTLP_* from the host's configuration; the providers flush when the host stops.
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(serviceName))
+            .WithTracing(tracing => tracing.AddSource([.. TraceSources]))
+            .WithMetrics(metrics => metrics.AddMeter([.. Meters]))
+            .WithLogging(logging => { }, options =>
+            {
+                options.IncludeFormattedMessage = true;
+                options.IncludeScopes = true;
+            })
+            .UseOtlpExporter();
     }
 }

@@ -1,0 +1,192 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Transformation.ServiceDefaults;
+using DefaultEndpoints = Transformation.ServiceDefaults.Extensions;
+
+namespace Transformation.Deployment.UnitTests;
+
+/// <summary>The manifests against the code: names, ports, probes, settings, for every deployable project.</summary>
+public sealed class CodeTests
+{
+    public static TheoryData<string, string> OverlaysAndServices()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var overlay in Manifests.Overlays)
+        {
+            foreach (var (appId, _) in Repository.DeployableProjects())
+            {
+                data.Add(overlay, appId);
+            }
+        }
+
+        return data;
+    }
+
+    public static TheoryData<string> Overlays() => [.. Manifests.Overlays];
+
+    [Fact]
+    public void TheTestKnowsHowToHostEveryDeployableProject()
+    {
+        Repository.DeployableProjects().Select(p => p.AppId).ShouldBe(ServiceHosts.All.Keys.Order(StringComparer.Ordinal), ignoreOrder: false,
+            "services/ and ServiceHosts.All differ: add the new project's Add/Map methods to ServiceHosts.All (and its manifests to k8s/base/services).");
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void EveryProjectHasADeploymentAndEveryDeploymentRunsAProject(string overlay)
+    {
+        var manifests = Manifests.Overlay(overlay);
+        var projects = Repository.DeployableProjects().Select(p => p.AppId).ToList();
+
+        manifests.OfKind("Deployment").Select(d => d.Text("metadata", "name")!).Order(StringComparer.Ordinal).ShouldBe(projects);
+        foreach (var appId in projects)
+        {
+            manifests.Find("Service", appId).ShouldNotBeNull($"{overlay}: no Service for {appId}");
+            manifests.Find("ConfigMap", appId + "-settings").ShouldNotBeNull($"{overlay}: no ConfigMap for {appId}");
+            manifests.Find("PodDisruptionBudget", appId).ShouldNotBeNull($"{overlay}: no PodDisruptionBudget for {appId}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(OverlaysAndServices))]
+    public async Task TheDeploymentRunsTheServiceOnThePortsProbesAndSettingsOfItsCode(string overlay, string appId)
+    {
+        var manifests = Manifests.Overlay(overlay);
+        var project = Repository.DeployableProjects().Single(p => p.AppId == appId).ProjectDirectory;
+        var deployment = manifests.Get("Deployment", appId);
+        var container = Manifests.Container(deployment, "app");
+        var environment = manifests.Environment(container, ServiceHosts.SecretStandIn);
+
+        // The service's own start-up validation accepts what the manifests give it (a missing or invalid setting throws here).
+        await using var service = ServiceHosts.Build(appId, project, environment);
+        var options = service.App.Services.GetRequiredService<IOptions<ServiceOptions>>().Value;
+        var host = ServiceHosts.All[appId];
+
+        // Names: the app id is the service's Service:Name, the Deployment's and the Service's name, Dapr's app id.
+        options.Name.ShouldBe(appId);
+        if (ServiceHosts.AppSetting(project, "Service:Name") is { } declared)
+        {
+            declared.ShouldBe(appId, $"{appId}'s appsettings.json names it {declared}");
+        }
+
+        var annotations = deployment.Strings("spec", "template", "metadata", "annotations");
+        annotations["dapr.io/enabled"].ShouldBe("true");
+        annotations["dapr.io/app-id"].ShouldBe(options.Name);
+
+        // Ports: the ones the service listens on (as configured here) are the container's, the Service's and Dapr's.
+        var ports = container.Maps("ports").ToDictionary(p => p.Text("name")!, p => int.Parse(p.Text("containerPort")!, CultureInfo.InvariantCulture), StringComparer.Ordinal);
+        ports["http"].ShouldBe(options.HttpPort);
+        if (host.ServesGrpc)
+        {
+            ports["grpc"].ShouldBe(options.GrpcPort);
+            annotations["dapr.io/app-port"].ShouldBe(options.GrpcPort.ToString(CultureInfo.InvariantCulture));
+            annotations["dapr.io/app-protocol"].ShouldBe("grpc");
+        }
+        else
+        {
+            ports.Keys.ShouldBe(["http"]);
+            annotations["dapr.io/app-port"].ShouldBe(options.HttpPort.ToString(CultureInfo.InvariantCulture));
+            annotations["dapr.io/app-protocol"].ShouldBe("http");
+        }
+
+        foreach (var (key, port) in new[] { ("Service:GrpcPort", options.GrpcPort), ("Service:HttpPort", options.HttpPort) })
+        {
+            if (ServiceHosts.AppSetting(project, key) is { } declaredPort && (host.ServesGrpc || key == "Service:HttpPort"))
+            {
+                int.Parse(declaredPort, CultureInfo.InvariantCulture).ShouldBe(port, $"{appId}'s appsettings.json has {key} {declaredPort}");
+            }
+        }
+
+        var servicePorts = manifests.Get("Service", appId).Maps("spec", "ports").ToList();
+        servicePorts.Select(p => (p.Text("targetPort"), p.Text("port"))).ShouldBe(
+            ports.Select(p => ((string?)p.Key, (string?)p.Value.ToString(CultureInfo.InvariantCulture))), ignoreOrder: true);
+
+        // Probes: the paths ServiceDefaults maps, on the HTTP/1.1 port, and the service really maps them there.
+        var endpoints = ((IEndpointRouteBuilder)service.App).DataSources.SelectMany(s => s.Endpoints).OfType<RouteEndpoint>().ToList();
+        foreach (var (probe, path) in new[] { ("startupProbe", DefaultEndpoints.LivePath), ("livenessProbe", DefaultEndpoints.LivePath), ("readinessProbe", DefaultEndpoints.ReadyPath) })
+        {
+            container.Text(probe, "httpGet", "path").ShouldBe(path, $"{overlay}/{appId} {probe}");
+            container.Text(probe, "httpGet", "port").ShouldBe("http", $"{overlay}/{appId} {probe}");
+            var mapped = endpoints.Where(e => e.RoutePattern.RawText == path).ToList();
+            mapped.ShouldNotBeEmpty($"{appId} maps no {path}");
+            mapped.ShouldAllBe(e => e.Metadata.GetMetadata<IHostMetadata>()!.Hosts.Contains($"*:{options.HttpPort}"), $"{appId}'s {path} is not on its HTTP port");
+        }
+
+        // Shutdown: the pod is given longer than the service waits for its work to drain.
+        int.Parse(deployment.Text("spec", "template", "spec", "terminationGracePeriodSeconds")!, CultureInfo.InvariantCulture)
+            .ShouldBeGreaterThan((int)options.ShutdownTimeout.TotalSeconds);
+
+        // Settings: every key the manifests set is one the service reads.
+        UnreadKeys(service, container, manifests).ShouldBeEmpty($"{overlay}/{appId}: settings the service does not read");
+    }
+
+    [Theory]
+    [MemberData(nameof(OverlaysAndServices))]
+    public async Task AServiceWithADatabaseHasAMigrationJobThatRunsItWithMigrateOnly(string overlay, string appId)
+    {
+        var manifests = Manifests.Overlay(overlay);
+        var project = Repository.DeployableProjects().Single(p => p.AppId == appId).ProjectDirectory;
+        var deployment = manifests.Get("Deployment", appId);
+        var hasDatabase = manifests.Environment(Manifests.Container(deployment, "app"), ServiceHosts.SecretStandIn).ContainsKey("EventBus__Database");
+        var job = manifests.Find("Job", appId + "-migrate");
+        (job is not null).ShouldBe(hasDatabase, $"{overlay}/{appId}: a migration Job exactly when the service has a database");
+        if (job is null)
+        {
+            return;
+        }
+
+        var container = Manifests.Container(job, "migrate");
+        container.Text("image").ShouldBe(Manifests.Container(deployment, "app").Text("image"));
+        job.Text("spec", "template", "spec", "restartPolicy").ShouldBeOneOf("OnFailure", "Never");
+        await using var service = ServiceHosts.Build(appId, project, manifests.Environment(container, ServiceHosts.SecretStandIn));
+        service.App.Services.GetRequiredService<IOptions<ServiceOptions>>().Value.MigrateOnly.ShouldBeTrue();
+        UnreadKeys(service, container, manifests).ShouldBeEmpty($"{overlay}/{appId}-migrate: settings the service does not read");
+
+        // The Job's pod must not receive the service's traffic.
+        var kubernetesService = manifests.Get("Service", appId);
+        Manifests.Selects(kubernetesService.Strings("spec", "selector"), job.Strings("spec", "template", "metadata", "labels")).ShouldBeFalse();
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void AddressesInTheSettingsNameTheGrpcPortOfAServiceInTheRendering(string overlay)
+    {
+        var manifests = Manifests.Overlay(overlay);
+        var services = manifests.OfKind("Service").ToDictionary(s => s.Text("metadata", "name")!, StringComparer.Ordinal);
+        var checkedAddresses = 0;
+        foreach (var configMap in manifests.OfKind("ConfigMap"))
+        {
+            foreach (var (key, value) in configMap.Strings("data"))
+            {
+                if (!Uri.TryCreate(value, UriKind.Absolute, out var address) || address.Scheme != Uri.UriSchemeHttp || address.Host.Contains('.', StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                services.ShouldContainKey(address.Host, $"{overlay}: {key} names {address.Host}, which is no Service");
+                var port = services[address.Host].Maps("spec", "ports").SingleOrDefault(p => p.Text("port") == address.Port.ToString(CultureInfo.InvariantCulture));
+                port.ShouldNotBeNull($"{overlay}: {key} names port {address.Port}, which Service {address.Host} has not");
+                port.Text("name").ShouldBe("grpc", $"{overlay}: {key} is a gRPC address");
+                checkedAddresses++;
+            }
+        }
+
+        checkedAddresses.ShouldBeGreaterThan(0);
+    }
+
+    /// <summary>Keys the manifests set for a container that the service does not read (OpenTelemetry's, .NET's and helper variables aside).</summary>
+    private static List<string> UnreadKeys(BuiltService service, Dictionary<string, object?> container, Manifests manifests)
+    {
+        var helpers = Manifests.ReferencedVariables(container).ToHashSet(StringComparer.Ordinal);
+        var set = container.Maps("envFrom").SelectMany(source => manifests.Get("ConfigMap", source.Text("configMapRef", "name")!).Strings("data").Keys)
+            .Concat(container.Maps("env").Select(v => v.Text("name")!))
+            .Distinct(StringComparer.Ordinal);
+        return set
+            .Where(name => !helpers.Contains(name))
+            .Where(name => !name.StartsWith("OTEL_", StringComparison.Ordinal) && !name.StartsWith("DOTNET_", StringComparison.Ordinal) && !name.StartsWith("ASPNETCORE_", StringComparison.Ordinal))
+            .Where(name => !service.Reads(ServiceHosts.ConfigurationKey(name)))
+            .ToList();
+    }
+}

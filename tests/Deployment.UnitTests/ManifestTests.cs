@@ -1,0 +1,214 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Transformation.Deployment.UnitTests;
+
+/// <summary>What the API server would refuse or what would not work once applied, checked on each rendered overlay.</summary>
+public sealed class ManifestTests
+{
+    private static readonly Regex DnsLabel = new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", RegexOptions.ExplicitCapture, TimeSpan.FromSeconds(1));
+
+    public static TheoryData<string> Overlays() => [.. Manifests.Overlays];
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void EveryObjectHasAnApiVersionAKindAndAUniqueValidName(string overlay)
+    {
+        var manifests = Manifests.Overlay(overlay);
+
+        manifests.Objects.Count.ShouldBeGreaterThan(30);
+        foreach (var item in manifests.Objects)
+        {
+            item.Text("apiVersion").ShouldNotBeNullOrEmpty();
+            item.Text("kind").ShouldNotBeNullOrEmpty();
+            var name = item.Text("metadata", "name");
+            name.ShouldNotBeNull($"{overlay}: a {item.Text("kind")} without a name");
+            (name.Length <= 63 && DnsLabel.IsMatch(name)).ShouldBeTrue($"{overlay}: '{name}' is not a DNS label");
+            if (item.Text("kind") != "Namespace")
+            {
+                item.Text("metadata", "namespace").ShouldBe("transformation", $"{overlay}: {item.Text("kind")}/{name}");
+            }
+        }
+
+        manifests.Objects.GroupBy(o => (o.Text("kind"), o.Text("metadata", "namespace"), o.Text("metadata", "name")))
+            .Where(g => g.Count() > 1).Select(g => g.Key.ToString()).ShouldBeEmpty();
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void WorkloadsSelectTheirOwnPodsAndEveryContainerHasAnImageResourcesAndAHardenedContext(string overlay)
+    {
+        var manifests = Manifests.Overlay(overlay);
+        foreach (var workload in manifests.OfKind("Deployment").Concat(manifests.OfKind("Job")))
+        {
+            var name = workload.Text("metadata", "name");
+            var labels = workload.Strings("spec", "template", "metadata", "labels");
+            if (workload.Text("kind") == "Deployment")
+            {
+                Manifests.Selects(workload.Strings("spec", "selector", "matchLabels"), labels).ShouldBeTrue($"{overlay}: {name}'s selector does not select its pods");
+            }
+            else
+            {
+                workload.Text("spec", "template", "spec", "restartPolicy").ShouldBeOneOf("OnFailure", "Never");
+            }
+
+            workload.Text("spec", "template", "spec", "securityContext", "runAsNonRoot").ShouldBe("true");
+            foreach (var container in workload.Maps("spec", "template", "spec", "containers"))
+            {
+                container.Text("image").ShouldNotBeNullOrEmpty();
+                foreach (var resource in new[] { "cpu", "memory" })
+                {
+                    container.Text("resources", "requests", resource).ShouldNotBeNull($"{overlay}: {name} requests no {resource}");
+                    container.Text("resources", "limits", resource).ShouldNotBeNull($"{overlay}: {name} has no {resource} limit");
+                }
+
+                container.Text("securityContext", "allowPrivilegeEscalation").ShouldBe("false");
+                container.Text("securityContext", "readOnlyRootFilesystem").ShouldBe("true");
+                var volumes = workload.Maps("spec", "template", "spec", "volumes").Select(v => v.Text("name")).ToList();
+                container.Maps("volumeMounts").ShouldAllBe(m => volumes.Contains(m.Text("name")));
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void ServicesSelectADeploymentsPodsOnNamedPortsAndNoJobsPods(string overlay)
+    {
+        var manifests = Manifests.Overlay(overlay);
+        foreach (var service in manifests.OfKind("Service"))
+        {
+            var name = service.Text("metadata", "name");
+            var selector = service.Strings("spec", "selector");
+            var selected = manifests.OfKind("Deployment").Where(d => Manifests.Selects(selector, d.Strings("spec", "template", "metadata", "labels"))).ToList();
+            selected.Count.ShouldBe(1, $"{overlay}: Service {name} selects the pods of {selected.Count} Deployments");
+            manifests.OfKind("Job").ShouldNotContain(j => Manifests.Selects(selector, j.Strings("spec", "template", "metadata", "labels")), $"{overlay}: Service {name} selects a Job's pods");
+
+            var containerPorts = selected[0].Maps("spec", "template", "spec", "containers").SelectMany(c => c.Maps("ports")).Select(p => p.Text("name")).ToList();
+            foreach (var port in service.Maps("spec", "ports"))
+            {
+                containerPorts.ShouldContain(port.Text("targetPort"), $"{overlay}: Service {name} targets a port no container names");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void DisruptionBudgetsAndAutoscalersTargetExistingDeployments(string overlay)
+    {
+        var manifests = Manifests.Overlay(overlay);
+        var deployments = manifests.OfKind("Deployment").ToList();
+        foreach (var budget in manifests.OfKind("PodDisruptionBudget"))
+        {
+            var selector = budget.Strings("spec", "selector", "matchLabels");
+            deployments.Count(d => Manifests.Selects(selector, d.Strings("spec", "template", "metadata", "labels")))
+                .ShouldBe(1, $"{overlay}: PodDisruptionBudget {budget.Text("metadata", "name")}");
+            (budget.Text("spec", "maxUnavailable") ?? budget.Text("spec", "minAvailable")).ShouldNotBeNull();
+        }
+
+        foreach (var autoscaler in manifests.OfKind("HorizontalPodAutoscaler"))
+        {
+            var target = autoscaler.Map("spec", "scaleTargetRef")!;
+            target.Text("kind").ShouldBe("Deployment");
+            var deployment = manifests.Get("Deployment", target.Text("name")!);
+
+            // The autoscaler owns the replica count; the Deployment leaves it unset so that an apply does not reset it.
+            deployment.At("spec", "replicas").ShouldBeNull($"{overlay}: {target.Text("name")} sets replicas under an autoscaler");
+            Manifests.Container(deployment, "app").Text("resources", "requests", "cpu").ShouldNotBeNull();
+            int.Parse(autoscaler.Text("spec", "minReplicas")!, CultureInfo.InvariantCulture).ShouldBeGreaterThanOrEqualTo(2);
+            int.Parse(autoscaler.Text("spec", "maxReplicas")!, CultureInfo.InvariantCulture)
+                .ShouldBeGreaterThanOrEqualTo(int.Parse(autoscaler.Text("spec", "minReplicas")!, CultureInfo.InvariantCulture));
+        }
+
+        foreach (var deployment in deployments.Where(d => d.At("spec", "replicas") is null))
+        {
+            manifests.OfKind("HorizontalPodAutoscaler").ShouldContain(a => a.Text("spec", "scaleTargetRef", "name") == deployment.Text("metadata", "name"),
+                $"{overlay}: {deployment.Text("metadata", "name")} has no replica count and no autoscaler");
+        }
+    }
+
+    [Fact]
+    public void OnlyStatelessServicesAutoscaleAndActorServicesRunOneInstanceAtATime()
+    {
+        var prod = Manifests.Overlay("prod");
+        var autoscaled = prod.OfKind("HorizontalPodAutoscaler").Select(a => a.Text("spec", "scaleTargetRef", "name")).ToHashSet(StringComparer.Ordinal);
+        autoscaled.ShouldNotBeEmpty();
+        foreach (var deployment in prod.OfKind("Deployment"))
+        {
+            var name = deployment.Text("metadata", "name")!;
+            var hasActors = prod.Environment(Manifests.Container(deployment, "app"), ServiceHosts.SecretStandIn).ContainsKey("Actors__Database");
+            if (hasActors)
+            {
+                autoscaled.ShouldNotContain(name);
+                deployment.Text("spec", "replicas").ShouldBe("1");
+                deployment.Text("spec", "strategy", "type").ShouldBe("Recreate", $"{name}: a rolling update would run two activations of an actor");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void ReferencedConfigMapsExistAndReferencedSecretsAreDocumented(string overlay)
+    {
+        var manifests = Manifests.Overlay(overlay);
+        var readme = File.ReadAllLines(Path.Combine(Repository.K8s, "README.md"));
+        foreach (var container in manifests.Objects.SelectMany(Kustomize.Containers))
+        {
+            foreach (var source in container.Maps("envFrom"))
+            {
+                manifests.Find("ConfigMap", source.Text("configMapRef", "name")!).ShouldNotBeNull();
+            }
+
+            foreach (var (secret, key) in Manifests.SecretReferences(container))
+            {
+                readme.ShouldContain(line => line.Contains($"`{secret}`", StringComparison.Ordinal) && line.Contains($"`{key}`", StringComparison.Ordinal),
+                    $"k8s/README.md does not document the key {key} of the Secret {secret}");
+            }
+        }
+
+        foreach (var component in manifests.OfKind("Component"))
+        {
+            foreach (var reference in component.Maps("spec", "metadata").Select(m => m.Map("secretKeyRef")).OfType<Dictionary<string, object?>>())
+            {
+                readme.ShouldContain(line => line.Contains($"`{reference.Text("name")}`", StringComparison.Ordinal) && line.Contains($"`{reference.Text("key")}`", StringComparison.Ordinal));
+            }
+        }
+    }
+
+    [Fact]
+    public void TheOverlaysDifferAsDocumented()
+    {
+        var dev = Manifests.Overlay("dev");
+        var prod = Manifests.Overlay("prod");
+
+        dev.OfKind("HorizontalPodAutoscaler").ShouldBeEmpty();
+        dev.OfKind("Deployment").ShouldAllBe(d => d.Text("spec", "replicas") == "1");
+        prod.Get("ConfigMap", "identity").Strings("data").ShouldContainKey("Identity__Authority");
+        dev.Get("ConfigMap", "identity").Strings("data").ShouldNotContainKey("Identity__Authority");
+
+        // dev's demo sign-in: the portal signs with the key the services trust, under the names they check.
+        Manifests.SecretReferences(Manifests.Container(dev.Get("Deployment", "portal"), "app")).ShouldContain(("service-token", "privateKey"));
+        var portal = dev.Get("ConfigMap", "portal-settings").Strings("data");
+        var identity = dev.Get("ConfigMap", "identity").Strings("data");
+        (portal["Identity__Issuer"], portal["Identity__Audience"]).ShouldBe((identity["Identity__Issuer"], identity["Identity__Audience"]));
+        foreach (var name in dev.OfKind("Deployment").Select(d => d.Text("metadata", "name")!))
+        {
+            var small = Quantity(Manifests.Container(dev.Get("Deployment", name), "app").Text("resources", "limits", "memory")!);
+            var large = Quantity(Manifests.Container(prod.Get("Deployment", name), "app").Text("resources", "limits", "memory")!);
+            small.ShouldBeLessThan(large, name);
+        }
+    }
+
+    private static long Quantity(string memory)
+    {
+        var units = new[] { ("Ki", 1L << 10), ("Mi", 1L << 20), ("Gi", 1L << 30) };
+        foreach (var (suffix, factor) in units)
+        {
+            if (memory.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                return long.Parse(memory[..^suffix.Length], CultureInfo.InvariantCulture) * factor;
+            }
+        }
+
+        return long.Parse(memory, CultureInfo.InvariantCulture);
+    }
+}

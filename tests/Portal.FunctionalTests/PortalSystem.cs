@@ -1,0 +1,234 @@
+extern alias baselines;
+extern alias directory;
+extern alias endstate;
+extern alias incentives;
+extern alias initiatives;
+
+using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Playwright;
+using Transformation.GrpcHosting;
+using Transformation.Portal.Web;
+using Transformation.TestSupport;
+using BaselinesApi = baselines::Transformation.Baselines.Api;
+using DirectoryApi = directory::Transformation.Directory.Api;
+using EndStateApi = endstate::Transformation.EndState.Api;
+using IncentivesApi = incentives::Transformation.Incentives.Api;
+using InitiativesApi = initiatives::Transformation.Initiatives.Api;
+
+namespace Transformation.Portal.FunctionalTests;
+
+/// <summary>One real service of the system: its host, its gRPC address and its database.</summary>
+public sealed record RunningService(string Name, WebApplication App, Uri Address, string DatabaseName, string Database) : IAsyncDisposable
+{
+    public GrpcClient Client { get; } = GrpcClient.Create(Address);
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await App.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// The whole system for the browser tests: the five services in-process on free loopback ports (each with its own
+/// database on the real PostgreSQL, all on one RabbitMQ vhost), a small organisation seeded through their gRPC APIs,
+/// the portal (trusting the test issuer's key as its development signing key), a second portal whose Incentives
+/// address answers nothing, and headless Chromium driven by Playwright.
+/// </summary>
+public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbitMq) : IAsyncLifetime
+{
+    /// <summary>The launch flags of Debian's Chromium as root on a closed network.</summary>
+    public static readonly string[] ChromiumArgs =
+        ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+    private readonly List<RunningService> _services = [];
+    private readonly List<WebApplication> _portals = [];
+    private readonly string _vhost = "portal-" + Guid.NewGuid().ToString("N")[..8];
+    private IPlaywright? _playwright;
+
+    public TestIdentity Identity { get; } = new();
+
+    public RunningService Directory => Service("directory");
+
+    public RunningService Incentives => Service("incentives");
+
+    public RunningService Baselines => Service("baselines");
+
+    public RunningService Initiatives => Service("initiatives");
+
+    public RunningService EndState => Service("endstate");
+
+    public Uri PortalAddress { get; private set; } = null!;
+
+    /// <summary>A portal whose Incentives address refuses connections: what people see while a service is down.</summary>
+    public Uri PortalWithoutIncentivesAddress { get; private set; } = null!;
+
+    /// <summary>A portal that signs people in with an OpenID Connect provider (and has no demo sign-in).</summary>
+    public Uri PortalWithOidcAddress { get; private set; } = null!;
+
+    public FakeOpenIdProvider OpenIdProvider { get; private set; } = null!;
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    public Seeded Seeded { get; private set; } = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        var browser = LaunchBrowserAsync();
+        await rabbitMq.Server.CreateVirtualHostAsync(_vhost);
+
+        // All consumers run before anything is seeded (a queue only receives what is published after it exists).
+        var baselinesPort = Ports.Free();
+        await Task.WhenAll(
+            StartAsync("directory", [], b => DirectoryApi.Extensions.AddDirectoryService(b), a => DirectoryApi.Extensions.MapDirectoryService(a)),
+            StartAsync("baselines", [new("Baselines:MinimumGroupSize", "3")],
+                b => BaselinesApi.Extensions.AddBaselinesService(b), a => BaselinesApi.Extensions.MapBaselinesService(a), baselinesPort),
+            StartAsync("initiatives", [], b => InitiativesApi.Extensions.AddInitiativesService(b), a => InitiativesApi.Extensions.MapInitiativesService(a)),
+            StartAsync("incentives", [], b => IncentivesApi.Extensions.AddIncentivesService(b), a => IncentivesApi.Extensions.MapIncentivesService(a)),
+            StartAsync("endstate",
+                [new("EndState:BaselinesAddress", $"http://127.0.0.1:{baselinesPort}"), new("EndState:ServiceTokenKey", Identity.Tokens.PrivateKeyPem)],
+                b => EndStateApi.Extensions.AddEndStateService(b), a => EndStateApi.Extensions.MapEndStateService(a)));
+
+        Seeded = await Seed.OrganisationAsync(this, Ct);
+        PortalAddress = await StartPortalAsync(Incentives.Address);
+        PortalWithoutIncentivesAddress = await StartPortalAsync(new Uri($"http://127.0.0.1:{Ports.Free()}"));
+        OpenIdProvider = await FakeOpenIdProvider.StartAsync(Identity, Ct);
+        PortalWithOidcAddress = await StartPortalAsync(Incentives.Address, new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["Portal:DevelopmentSigningKey"] = "",
+            ["Oidc:Authority"] = OpenIdProvider.Authority.ToString(),
+            ["Oidc:ClientId"] = FakeOpenIdProvider.ClientId,
+            ["Oidc:ClientSecret"] = FakeOpenIdProvider.ClientSecret,
+        });
+        Browser = await browser;
+    }
+
+    private async Task<IBrowser> LaunchBrowserAsync()
+    {
+        _playwright = await Playwright.CreateAsync();
+        return await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Headless = true,
+            Args = ChromiumArgs,
+        });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Browser is not null)
+        {
+            await Browser.DisposeAsync();
+        }
+
+        _playwright?.Dispose();
+        foreach (var portal in _portals)
+        {
+            await portal.DisposeAsync();
+        }
+
+        if (OpenIdProvider is not null)
+        {
+            await OpenIdProvider.DisposeAsync();
+        }
+
+        foreach (var service in Enumerable.Reverse(_services))
+        {
+            await service.DisposeAsync();
+        }
+
+        foreach (var service in _services)
+        {
+            await postgres.Server.DropDatabaseAsync(service.DatabaseName);
+        }
+
+        if (rabbitMq.Server.IsRunning)
+        {
+            await rabbitMq.Server.DeleteVirtualHostAsync(_vhost);
+        }
+
+        Identity.Dispose();
+    }
+
+    /// <summary>A valid token for a seeded person (for calls the test makes itself).</summary>
+    public string Token(string subject, params string[] roles) => Identity.TokenFor(subject, roles);
+
+    private RunningService Service(string name) => _services.Single(s => string.Equals(s.Name, name, StringComparison.Ordinal));
+
+    private async Task StartAsync(string name, IEnumerable<KeyValuePair<string, string?>> extra, Action<WebApplicationBuilder> add, Action<WebApplication> map,
+        int? port = null)
+    {
+        var databaseName = $"portal_{name}_{Guid.NewGuid().ToString("N")[..8]}";
+        var database = await postgres.Server.CreateDatabaseAsync(databaseName, Ct);
+        var (grpcPort, httpPort) = (port ?? Ports.Free(), Ports.Free());
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["Service:Name"] = name,
+            ["Service:GrpcPort"] = grpcPort.ToString(CultureInfo.InvariantCulture),
+            ["Service:HttpPort"] = httpPort.ToString(CultureInfo.InvariantCulture),
+            ["Service:BindAddress"] = "localhost",
+            ["Service:ShutdownTimeout"] = "00:00:05",
+            ["EventBus:Database"] = database,
+            ["EventBus:RabbitMq"] = rabbitMq.Server.AmqpUri(_vhost).ToString(),
+            ["EventBus:ReconnectDelay"] = "00:00:00.500",
+            ["EventBus:RetryBaseDelay"] = "00:00:00.050",
+            ["Actors:Database"] = database,
+        });
+        builder.Configuration.AddInMemoryCollection(Identity.Settings);
+        builder.Configuration.AddInMemoryCollection(extra);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        add(builder);
+        var app = builder.Build();
+        map(app);
+        await app.StartAsync(Ct);
+        lock (_services)
+        {
+            _services.Add(new RunningService(name, app, new Uri($"http://127.0.0.1:{grpcPort}"), databaseName, database));
+        }
+    }
+
+    private async Task<Uri> StartPortalAsync(Uri incentives, IDictionary<string, string?>? overrides = null)
+    {
+        var port = Ports.Free();
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            ApplicationName = typeof(App).Assembly.GetName().Name,
+            EnvironmentName = Environments.Production,
+        });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["Service:Name"] = "portal",
+            ["Service:HttpPort"] = port.ToString(CultureInfo.InvariantCulture),
+            ["Service:BindAddress"] = "localhost",
+            ["Service:ShutdownTimeout"] = "00:00:05",
+            ["Services:Directory"] = Directory.Address.ToString(),
+            ["Services:Incentives"] = incentives.ToString(),
+            ["Services:Baselines"] = Baselines.Address.ToString(),
+            ["Services:Initiatives"] = Initiatives.Address.ToString(),
+            ["Services:EndState"] = EndState.Address.ToString(),
+            ["Identity:Issuer"] = TestIdentity.Issuer,
+            ["Identity:Audience"] = TestIdentity.Audience,
+            ["Portal:DevelopmentSigningKey"] = Identity.Tokens.PrivateKeyPem,
+            ["Portal:CallTimeout"] = "00:00:05",
+        });
+        builder.Configuration.AddInMemoryCollection(overrides ?? new Dictionary<string, string?>(StringComparer.Ordinal));
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+
+        // Built, not published: the static assets (blazor.web.js, site.css) come from the build's manifest, as `dotnet run` serves them.
+        builder.WebHost.UseStaticWebAssets();
+        builder.AddPortal();
+        var app = builder.Build();
+        app.MapPortal();
+        await app.StartAsync(Ct);
+        _portals.Add(app);
+        return new Uri($"http://127.0.0.1:{port}/");
+    }
+}

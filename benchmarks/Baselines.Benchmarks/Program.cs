@@ -1,5 +1,3 @@
-extern alias cli;
-
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -20,7 +18,7 @@ using Transformation.GrpcHosting;
 using Transformation.ServerProcesses;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
-using BaselinesImport = cli::Transformation.Cli.Baselines.BaselinesImport;
+using BaselinesImport = Transformation.Cli.Baselines.BaselinesImport;
 
 // 1. Responses/s of `transform baselines import` (BaselinesImport.ImportAsync, the command's code path, in-process)
 //    streaming a generated CSV into the Baselines service (hosted in-process, real PostgreSQL with fsync on).

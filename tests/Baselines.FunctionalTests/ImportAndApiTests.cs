@@ -1,5 +1,3 @@
-extern alias cli;
-
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
@@ -9,9 +7,9 @@ using Transformation.Baselines.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
-using BaselinesCommand = cli::Transformation.Cli.Baselines.BaselinesCommand;
-using BaselinesImport = cli::Transformation.Cli.Baselines.BaselinesImport;
-using ImportResult = cli::Transformation.Cli.Baselines.ImportResult;
+using BaselinesCommand = Transformation.Cli.Baselines.BaselinesCommand;
+using BaselinesImport = Transformation.Cli.Baselines.BaselinesImport;
+using ImportResult = Transformation.Cli.Baselines.ImportResult;
 
 namespace Transformation.Baselines.FunctionalTests;
 

@@ -1,26 +1,24 @@
-extern alias cli;
-
 using System.CommandLine;
 using System.Diagnostics;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
-using B = cli::Transformation.Baselines.V1;
-using D = cli::Transformation.Directory.V1;
-using DemoActivity = cli::Transformation.Cli.Demo.DemoActivity;
-using DemoCatalogue = cli::Transformation.Cli.Demo.DemoCatalogue;
-using DemoCommand = cli::Transformation.Cli.Demo.DemoCommand;
-using DemoLoader = cli::Transformation.Cli.Demo.DemoLoader;
-using DemoLoaderOptions = cli::Transformation.Cli.Demo.DemoLoaderOptions;
-using DemoLoadOutcome = cli::Transformation.Cli.Demo.DemoLoadOutcome;
-using DemoOrganisation = cli::Transformation.Cli.Demo.DemoOrganisation;
-using DemoState = cli::Transformation.Cli.Demo.DemoState;
-using E = cli::Transformation.EndState.V1;
-using ExportCommand = cli::Transformation.Cli.Export.ExportCommand;
+using B = Transformation.Baselines.V1;
+using D = Transformation.Directory.V1;
+using DemoActivity = Transformation.Cli.Demo.DemoActivity;
+using DemoCatalogue = Transformation.Cli.Demo.DemoCatalogue;
+using DemoCommand = Transformation.Cli.Demo.DemoCommand;
+using DemoLoader = Transformation.Cli.Demo.DemoLoader;
+using DemoLoaderOptions = Transformation.Cli.Demo.DemoLoaderOptions;
+using DemoLoadOutcome = Transformation.Cli.Demo.DemoLoadOutcome;
+using DemoOrganisation = Transformation.Cli.Demo.DemoOrganisation;
+using DemoState = Transformation.Cli.Demo.DemoState;
+using E = Transformation.EndState.V1;
+using ExportCommand = Transformation.Cli.Export.ExportCommand;
 using GrpcClient = Transformation.GrpcHosting.GrpcClient;
-using I = cli::Transformation.Initiatives.V1;
-using LoadCommand = cli::Transformation.Cli.Load.LoadCommand;
-using R = cli::Transformation.Incentives.V1;
-using ServiceClients = cli::Transformation.Cli.Services.ServiceClients;
+using I = Transformation.Initiatives.V1;
+using LoadCommand = Transformation.Cli.Load.LoadCommand;
+using R = Transformation.Incentives.V1;
+using ServiceClients = Transformation.Cli.Services.ServiceClients;
 
 namespace Transformation.Cli.FunctionalTests;
 
@@ -187,7 +185,7 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
         (await RunAsync(["export", "directory", "--format", "csv", "--output", file, .. host.Options("directory")])).ShouldBe(0);
         using (var text = File.OpenText(file))
         {
-            var rows = cli::Transformation.Cli.Directory.DirectoryCsv.Read(text);
+            var rows = Transformation.Cli.Directory.DirectoryCsv.Read(text);
             rows.Problems.ShouldBeEmpty();
             rows.OrgUnits.Select(u => u.OrgUnitId).ShouldBe(DemoCatalogue.Units.Select(u => u.Id), ignoreOrder: true);
             rows.Employees.Select(e => (e.EmployeeId, e.DisplayName, e.ManagerId)).ShouldBe(Organisation.People.Select(p => (p.Id, p.Name, p.ManagerId)), ignoreOrder: true);
@@ -215,7 +213,7 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
         published.Count.ShouldBeGreaterThan(firstPage.Count, "the feed has more than one page");
         (await RunAsync(["export", "recognitions", "--output", file, .. host.Options("incentives")])).ShouldBe(0);
         var lines = await File.ReadAllLinesAsync(file, Ct);
-        lines[0].ShouldBe(string.Join(',', cli::Transformation.Cli.Export.Exports.RecognitionColumns));
+        lines[0].ShouldBe(string.Join(',', Transformation.Cli.Export.Exports.RecognitionColumns));
         var exported = lines.Skip(1).Select(l => l.Split(',')[0]).ToList();
         exported.ShouldBe(published, ignoreOrder: true);
         exported.Take(firstPage.Count).ShouldBe(firstPage.Select(r => r.RewardId));

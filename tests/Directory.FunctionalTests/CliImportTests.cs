@@ -1,8 +1,6 @@
-extern alias cli;
-
 using System.CommandLine;
 using Transformation.ServiceDefaults.Identity;
-using DirectoryCommand = cli::Transformation.Cli.Directory.DirectoryCommand;
+using DirectoryCommand = Transformation.Cli.Directory.DirectoryCommand;
 
 namespace Transformation.Directory.FunctionalTests;
 

@@ -1,7 +1,5 @@
-extern alias cli;
-
-using cli::Transformation.Cli.Directory;
-using cli::Transformation.Directory.V1;
+using Transformation.Cli.Directory;
+using Transformation.Directory.V1;
 
 namespace Transformation.Directory.UnitTests;
 

@@ -1,5 +1,3 @@
-extern alias baselines;
-
 using System.Globalization;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
@@ -9,7 +7,7 @@ using Transformation.EndState.Api;
 using Transformation.EndState.V1;
 using Transformation.GrpcHosting;
 using Transformation.TestSupport;
-using BaselinesApi = baselines::Transformation.Baselines.Api;
+using BaselinesApi = Transformation.Baselines.Api;
 
 namespace Transformation.EndState.FunctionalTests;
 

@@ -1,13 +1,11 @@
-extern alias baselines;
-
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using baselines::Transformation.Directory.V1;
+using Transformation.Directory.V1;
 using Transformation.EndState.V1;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
-using B = baselines::Transformation.Baselines.V1;
+using B = Transformation.Baselines.V1;
 
 namespace Transformation.EndState.FunctionalTests;
 

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Transformation.Incentives.Api.Model;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
+using Observation = Transformation.Incentives.Api.Model.Observation;
 
 namespace Transformation.Incentives.UnitTests;
 

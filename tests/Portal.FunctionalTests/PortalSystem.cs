@@ -1,9 +1,3 @@
-extern alias baselines;
-extern alias directory;
-extern alias endstate;
-extern alias incentives;
-extern alias initiatives;
-
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -14,11 +8,11 @@ using Microsoft.Playwright;
 using Transformation.GrpcHosting;
 using Transformation.Portal.Web;
 using Transformation.TestSupport;
-using BaselinesApi = baselines::Transformation.Baselines.Api;
-using DirectoryApi = directory::Transformation.Directory.Api;
-using EndStateApi = endstate::Transformation.EndState.Api;
-using IncentivesApi = incentives::Transformation.Incentives.Api;
-using InitiativesApi = initiatives::Transformation.Initiatives.Api;
+using BaselinesApi = Transformation.Baselines.Api;
+using DirectoryApi = Transformation.Directory.Api;
+using EndStateApi = Transformation.EndState.Api;
+using IncentivesApi = Transformation.Incentives.Api;
+using InitiativesApi = Transformation.Initiatives.Api;
 
 namespace Transformation.Portal.FunctionalTests;
 

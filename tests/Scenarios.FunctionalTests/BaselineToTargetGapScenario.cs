@@ -1,5 +1,3 @@
-extern alias baselines;
-
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Configuration;
@@ -9,8 +7,8 @@ using Transformation.EndState.V1;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
-using B = baselines::Transformation.Baselines.V1;
-using BaselinesApi = baselines::Transformation.Baselines.Api;
+using B = Transformation.Baselines.V1;
+using BaselinesApi = Transformation.Baselines.Api;
 
 namespace Transformation.Scenarios.FunctionalTests;
 

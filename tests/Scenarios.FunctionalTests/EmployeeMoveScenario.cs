@@ -1,18 +1,15 @@
-extern alias directory;
-extern alias incentives;
-
 using System.Globalization;
 using Google.Protobuf.WellKnownTypes;
 using Transformation.Initiatives.Api;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
-using Dir = directory::Transformation.Directory.V1;
-using DirectoryApi = directory::Transformation.Directory.Api;
-using Inc = incentives::Transformation.Incentives.V1;
-using IncentivesApi = incentives::Transformation.Incentives.Api;
-using IncPolarity = incentives::Transformation.Initiatives.V1.Polarity;
-using IncSource = incentives::Transformation.Initiatives.V1.ObservationSource;
+using Dir = Transformation.Directory.V1;
+using DirectoryApi = Transformation.Directory.Api;
+using Inc = Transformation.Incentives.V1;
+using IncentivesApi = Transformation.Incentives.Api;
+using IncPolarity = Transformation.Initiatives.V1.Polarity;
+using IncSource = Transformation.Initiatives.V1.ObservationSource;
 
 namespace Transformation.Scenarios.FunctionalTests;
 

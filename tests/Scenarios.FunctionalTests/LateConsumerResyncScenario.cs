@@ -1,11 +1,8 @@
-extern alias baselines;
-extern alias directory;
-
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
-using BaselinesApi = baselines::Transformation.Baselines.Api;
-using Dir = directory::Transformation.Directory.V1;
-using DirectoryApi = directory::Transformation.Directory.Api;
+using BaselinesApi = Transformation.Baselines.Api;
+using Dir = Transformation.Directory.V1;
+using DirectoryApi = Transformation.Directory.Api;
 
 namespace Transformation.Scenarios.FunctionalTests;
 

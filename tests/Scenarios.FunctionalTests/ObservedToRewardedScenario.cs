@@ -1,5 +1,3 @@
-extern alias incentives;
-
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Transformation.Directory.V1;
@@ -7,10 +5,10 @@ using Transformation.Initiatives.Api;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
-using Inc = incentives::Transformation.Incentives.V1;
-using IncentivesApi = incentives::Transformation.Incentives.Api;
-using IncPolarity = incentives::Transformation.Initiatives.V1.Polarity;
-using IncSource = incentives::Transformation.Initiatives.V1.ObservationSource;
+using Inc = Transformation.Incentives.V1;
+using IncentivesApi = Transformation.Incentives.Api;
+using IncPolarity = Transformation.Initiatives.V1.Polarity;
+using IncSource = Transformation.Initiatives.V1.ObservationSource;
 
 namespace Transformation.Scenarios.FunctionalTests;
 

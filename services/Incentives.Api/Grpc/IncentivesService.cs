@@ -13,6 +13,7 @@ using Transformation.Incentives.Api.Model;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
+using Observation = Transformation.Incentives.Api.Model.Observation;
 
 namespace Transformation.Incentives.Api.Grpc;
 

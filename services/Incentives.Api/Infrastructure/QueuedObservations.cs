@@ -1,9 +1,9 @@
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Transformation.Incentives.Api.Model;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
+using Observation = Transformation.Incentives.Api.Model.Observation;
 
 namespace Transformation.Incentives.Api.Infrastructure;
 

@@ -8,6 +8,7 @@ using Transformation.Incentives.Api.Actors;
 using Transformation.Incentives.Api.Model;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
+using Observation = Transformation.Incentives.Api.Model.Observation;
 
 namespace Transformation.Incentives.Api.Infrastructure;
 

@@ -122,7 +122,7 @@ public sealed class LocalServices : IAsyncDisposable
         var dll = service.Assembly;
         if (!File.Exists(dll))
         {
-            throw new FileNotFoundException($"{dll} is not built: run `dotnet build Transformation.sln -c Release` (./dev.sh run does).", dll);
+            throw new FileNotFoundException($"{dll} is not built: run `dotnet build Transformation.Run.slnf -c Release` (./dev.sh run does).", dll);
         }
 
         var environment = new Dictionary<string, string>(StringComparer.Ordinal)

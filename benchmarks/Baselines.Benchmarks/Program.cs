@@ -25,8 +25,16 @@ using BaselinesImport = Transformation.Cli.Baselines.BaselinesImport;
 // 2. p50/p95 of GetHeatmap (10 dimensions x 50 units, with descendants) over gRPC once the assessment is closed,
 //    at each size; the first (cold) call, which builds the suppression tables, is reported separately.
 // Usage: dotnet run -c Release --project benchmarks/Baselines.Benchmarks -- [sizes=100000,1000000] [heatmapCalls=50] [batchSize=1000]
-var sizes = args.Length > 0 ? args[0].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : [100_000, 1_000_000];
-var heatmapCalls = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 50;
+// 3. Memory on a bad file of several GB (`-- memory [gigabytes=2.5]`): generates a responses CSV of that size with one bad
+//    line near the end (an org unit the service does not know: refused by the service after it staged every row before
+//    it), then the same file with a non-UTF-8 byte near the end (refused by the CLI's reader); each runs the real
+//    `transform baselines import` (tools/Cli's build, a child process under /usr/bin/time -v) against the service hosted
+//    here; reports the problem named, the rows stored (must be 0), and the peak RSS of the CLI and of this process (the
+//    service; its peak is reset before each import through /proc/self/clear_refs). The file is deleted afterwards.
+var memoryMode = args.Length > 0 && string.Equals(args[0], "memory", StringComparison.Ordinal);
+var gigabytes = memoryMode && args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 2.5;
+int[] sizes = memoryMode ? [] : args.Length > 0 ? args[0].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : [100_000, 1_000_000];
+var heatmapCalls = !memoryMode && args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 50;
 var batchSize = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1000;
 const int Dimensions = 10;
 const int Units = 50;
@@ -106,7 +114,14 @@ for (var d = 0; d < Dimensions; d++)
     }
 }
 
-var results = new List<(int Size, long Bytes, double ImportSeconds, double Cold, double P50, double P95, double Max)>();
+if (memoryMode)
+{
+    await MemoryAsync();
+    await app.StopAsync();
+    return 0;
+}
+
+var results = new List<(int Size, long Bytes, double ImportSeconds, double StreamSeconds, double Cold, double P50, double P95, double Max)>();
 foreach (var size in sizes)
 {
     var assessment = $"survey-{size}";
@@ -124,14 +139,23 @@ foreach (var size in sizes)
 
     Console.WriteLine($"Importing {file.Length / 1e6:N1} MB through the CLI import (batch size {batchSize})…");
     var stopwatch = Stopwatch.StartNew();
-    var result = await BaselinesImport.ImportAsync(file, assessment, client, hr, batchSize, null, CancellationToken.None);
+    var streamed = 0.0;
+    var length = file.Length;
+    var result = await BaselinesImport.ImportAsync(file, assessment, client, hr, batchSize, bytes =>
+    {
+        // The last message written: what follows is the service's end of stream (duplicate check, insert, commit).
+        if (bytes < length)
+        {
+            streamed = stopwatch.Elapsed.TotalSeconds;
+        }
+    }, CancellationToken.None);
     var importSeconds = stopwatch.Elapsed.TotalSeconds;
     if (!result.Succeeded || result.Accepted != size)
     {
         throw new InvalidOperationException($"The import failed: {string.Join("; ", result.Problems.Take(5))}");
     }
 
-    Console.WriteLine($"  {size / importSeconds:N0} responses/s ({importSeconds:N1} s)");
+    Console.WriteLine($"  {size / importSeconds:N0} responses/s ({importSeconds:N1} s: {streamed:N1} s streaming, {importSeconds - streamed:N1} s end of stream and commit)");
     var bytes = file.Length;
     file.Delete();
     await Call<CloseAssessmentRequest, CloseAssessmentResponse>("CloseAssessment", new CloseAssessmentRequest { IdempotencyKey = "close-" + assessment, AssessmentId = assessment });
@@ -157,16 +181,16 @@ foreach (var size in sizes)
     var p50 = times[(int)Math.Ceiling(0.50 * times.Count) - 1];
     var p95 = times[(int)Math.Ceiling(0.95 * times.Count) - 1];
     Console.WriteLine($"  heatmap {Dimensions}x{Units}: cold {cold:N1} ms, p50 {p50:N2} ms, p95 {p95:N2} ms, max {times[^1]:N2} ms over {heatmapCalls} calls");
-    results.Add((size, bytes, importSeconds, cold, p50, p95, times[^1]));
+    results.Add((size, bytes, importSeconds, streamed, cold, p50, p95, times[^1]));
 }
 
 Console.WriteLine();
-Console.WriteLine("| responses | CSV MB | import s | responses/s | heatmap cold ms | heatmap p50 ms | heatmap p95 ms |");
+Console.WriteLine("| responses | CSV MB | import s (streaming + end) | responses/s | heatmap cold ms | heatmap p50 ms | heatmap p95 ms |");
 Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 foreach (var r in results)
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {r.Size:N0} | {r.Bytes / 1e6:N1} | {r.ImportSeconds:N1} | {r.Size / r.ImportSeconds:N0} | {r.Cold:N1} | {r.P50:N2} | {r.P95:N2} |"));
+        $"| {r.Size:N0} | {r.Bytes / 1e6:N1} | {r.ImportSeconds:N1} ({r.StreamSeconds:N1} + {r.ImportSeconds - r.StreamSeconds:N1}) | {r.Size / r.ImportSeconds:N0} | {r.Cold:N1} | {r.P50:N2} | {r.P95:N2} |"));
 }
 
 if (results.Count >= 2)
@@ -210,6 +234,133 @@ static void Generate(FileInfo file, int size, string[] units, List<string> items
 
         writer.WriteLine(line);
     }
+}
+
+async Task MemoryAsync()
+{
+    var root = new DirectoryInfo(AppContext.BaseDirectory);
+    while (root is not null && !File.Exists(Path.Combine(root.FullName, "Transformation.sln")))
+    {
+        root = root.Parent;
+    }
+
+    var cli = Path.Combine(root?.FullName ?? throw new InvalidOperationException("Not inside the repository."), "tools/Cli/bin/Release/net10.0/Transformation.Cli.dll");
+    if (!File.Exists(cli))
+    {
+        throw new InvalidOperationException($"Build the CLI first: dotnet build tools/Cli/Cli.csproj -c Release ({cli} is missing).");
+    }
+
+    var file = new FileInfo(Path.Combine(Path.GetTempPath(), "baselines-bench-memory.csv"));
+    var target = (long)(gigabytes * 1e9);
+    try
+    {
+        Console.WriteLine("| case | CSV GB | rows | import s | exit | problem named | rows stored | CLI peak RSS MB | service peak RSS MB (before) |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |");
+        foreach (var (name, bad, unknownUnit) in new[] { ("unknown org unit (service refuses)", "unit", true), ("non-UTF-8 byte (CLI refuses)", "utf8", false) })
+        {
+            var assessment = "memory-" + bad;
+            await Call<CreateAssessmentRequest, CreateAssessmentResponse>("CreateAssessment", new CreateAssessmentRequest
+            {
+                IdempotencyKey = assessment, AssessmentId = assessment, Title = assessment, Kind = AssessmentKind.Baseline,
+                OpensAt = Timestamp.FromDateTime(DateTime.UtcNow), ClosesAt = Timestamp.FromDateTime(DateTime.UtcNow.AddDays(14)),
+                PopulationOrgUnitIds = { "root" }, ItemIds = { items },
+            });
+            Console.Error.WriteLine($"Generating {gigabytes:N1} GB with a bad line near the end ({bad})…");
+            var (rows, badLine) = GenerateLarge(file, target, units, items, unknownUnit);
+            file.Refresh();
+
+            GC.Collect();
+            await File.WriteAllTextAsync("/proc/self/clear_refs", "5");
+            var serviceBefore = Status("VmRSS");
+            var start = new ProcessStartInfo("/usr/bin/time")
+            {
+                ArgumentList = { "-v", "dotnet", cli, "baselines", "import", file.FullName, "--assessment", assessment, "--service", $"http://127.0.0.1:{grpcPort}", "--token", hr },
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
+            start.Environment["TERM"] = "dumb";
+            var stopwatch = Stopwatch.StartNew();
+            using var process = Process.Start(start)!;
+            var outputTask = process.StandardOutput.ReadToEndAsync();
+            var errorTask = process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            var seconds = stopwatch.Elapsed.TotalSeconds;
+            var (output, error) = (await outputTask, await errorTask);
+            var servicePeak = Status("VmHWM");
+            var cliPeak = error.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("Maximum resident set size", StringComparison.Ordinal))
+                ?.Split(':')[1].Trim() is { } kb ? long.Parse(kb, CultureInfo.InvariantCulture) / 1024.0 : double.NaN;
+            long stored;
+            await using (var connection = new NpgsqlConnection(database))
+            {
+                await connection.OpenAsync();
+                stored = Convert.ToInt64(await new NpgsqlCommand($"SELECT count(*) FROM responses WHERE assessment_id = '{assessment}'", connection).ExecuteScalarAsync(),
+                    CultureInfo.InvariantCulture);
+            }
+
+            var problemLine = output.Split('\n').FirstOrDefault(l => l.Contains(badLine.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal))?.Trim() ?? "(none)";
+            Console.Error.WriteLine(output);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {name} | {file.Length / 1e9:N2} | {rows:N0} (bad: line {badLine:N0}) | {seconds:N0} | {process.ExitCode} | {Markup(problemLine)} | {stored} | {cliPeak:N0} | {servicePeak:N0} ({serviceBefore:N0}) |"));
+            file.Delete();
+        }
+    }
+    finally
+    {
+        file.Delete();
+    }
+}
+
+static string Markup(string line) => string.Join(' ', line.Split(['│', '┃', '|'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+static double Status(string field) =>
+    File.ReadLines("/proc/self/status").Where(l => l.StartsWith(field + ":", StringComparison.Ordinal))
+        .Select(l => long.Parse(l.Split(':')[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0).First();
+
+// Rows of about 440 bytes (200-character tokens, long attribute values) so that a file of several GB has millions, not
+// tens of millions, of rows: the import streams all but the last few before the bad one.
+static (long Rows, long BadLine) GenerateLarge(FileInfo file, long bytes, string[] units, List<string> items, bool unknownUnit)
+{
+    string[] tenures = ["0-2-years-of-service-counted-from-the-first-contract", "3-9-years", "10-or-more"];
+    string[] roles = ["individual-contributor-without-people-responsibilities", "lead", "manager"];
+    string[] locations = ["berlin-headquarters-building-north-wing-third-floor-open-space", "lisbon", "madrid", "remote"];
+    var random = new Random(7);
+    using var stream = new FileStream(file.FullName, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+    var header = Encoding.UTF8.GetBytes("respondent_token,org_unit_id,tenure_band,role_level,location," + string.Join(',', items) + "\n");
+    stream.Write(header);
+    var padding = new string('x', 170);
+    var line = new StringBuilder(512);
+    long rows = 0, badLine = 0;
+    var buffer = new byte[2048];
+    while (stream.Position < bytes)
+    {
+        rows++;
+        var lineNumber = rows + 1;
+        var nearEnd = badLine == 0 && stream.Position > bytes - 10_000_000;
+        line.Clear();
+        line.Append("r-").Append(rows.ToString("D10", CultureInfo.InvariantCulture)).Append('-').Append(random.Next().ToString("x8", CultureInfo.InvariantCulture))
+            .Append('-').Append(padding).Append(',').Append(nearEnd && unknownUnit ? "unit-unknown" : units[random.Next(units.Length)])
+            .Append(',').Append(tenures[random.Next(3)]).Append(',').Append(roles[random.Next(3)]).Append(',');
+        var count = Encoding.UTF8.GetBytes(line.ToString(), buffer);
+        if (nearEnd && !unknownUnit)
+        {
+            buffer[count++] = 0xC3; // a lead byte without its continuation: not UTF-8
+        }
+
+        line.Clear().Append(locations[random.Next(4)]);
+        for (var i = 0; i < items.Count; i++)
+        {
+            line.Append(',').Append((char)('1' + random.Next(5)));
+        }
+
+        line.Append('\n');
+        count += Encoding.UTF8.GetBytes(line.ToString(), buffer.AsSpan(count));
+        stream.Write(buffer, 0, count);
+        if (nearEnd)
+        {
+            badLine = lineNumber;
+        }
+    }
+
+    return (rows, badLine);
 }
 
 static int FreePort()

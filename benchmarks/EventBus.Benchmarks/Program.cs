@@ -14,10 +14,17 @@ using Transformation.ServerProcesses;
 
 // Outbox → broker → subscriber-with-inbox against a plain RabbitMQ.Client publish/consume loop with confirms,
 // same payloads, same servers, same run; then publish-to-handled latency at a paced 1,000 events/s.
-// Usage: dotnet run -c Release --project benchmarks/EventBus.Benchmarks [events=50000] [latencySeconds=25] [eventsPerTransaction=1]
+// The subscriber's handler takes a delivery batch per call (IHandleEventBatch: one multi-row insert of the effect rows per
+// batch) unless the fourth argument is "event" (IHandleEvent: one insert per event, as before).
+// Usage: dotnet run -c Release --project benchmarks/EventBus.Benchmarks [events=50000] [latencySeconds=25] [eventsPerTransaction=1] [batch|event] [keep|delete]
 var events = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 50_000;
 var latencySeconds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 25;
 var eventsPerTransaction = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1;
+var handler = args.Length > 3 && string.Equals(args[3], "event", StringComparison.Ordinal) ? "event" : "batch";
+// "delete": EventBus:SentRetention 0, so the relay deletes the rows it relayed instead of marking them sent.
+var deleteSent = args.Length > 4 && string.Equals(args[4], "delete", StringComparison.Ordinal);
+Console.WriteLine($"Subscriber handler: {(string.Equals(handler, "batch", StringComparison.Ordinal) ? "IHandleEventBatch (one insert per delivery batch)" : "IHandleEvent (one insert per event)")}; " +
+    $"relayed outbox rows {(deleteSent ? "deleted" : "marked sent")}");
 var Verbose = string.Equals(Environment.GetEnvironmentVariable("EVENTBUS_BENCHMARK_VERBOSE"), "1", StringComparison.Ordinal);
 const int Prefetch = 256;
 const int Concurrency = 4;
@@ -32,14 +39,20 @@ await rabbitMq.CreateVirtualHostAsync("latency");
 
 (string AggregateId, SampleRecorded Message) Payload(int n) => ($"aggregate-{n % 100}", new SampleRecorded { AggregateId = $"aggregate-{n % 100}", Number = n, Note = "benchmark payload " + new string('x', 100) });
 
+Console.WriteLine($"load average: {LoadAverage()}");
 var plain = await PlainLoopAsync(rabbitMq.AmqpUri("plain"), events);
 Console.WriteLine($"plain RabbitMQ.Client publish+consume with confirms: {plain:F0} events/s");
 var bus = await EventBusLoopAsync(await postgres.CreateDatabaseAsync("bus"), rabbitMq.AmqpUri("bus"), events);
 Console.WriteLine($"outbox → relay → broker → subscriber with inbox:     {bus:F0} events/s");
 Console.WriteLine($"ratio: {bus / plain:F2}");
+Console.WriteLine($"load average: {LoadAverage()}");
 var (p50, p99, max, count) = await LatencyAsync(await postgres.CreateDatabaseAsync("latency"), rabbitMq.AmqpUri("latency"), latencySeconds, eventsPerTransaction);
 Console.WriteLine($"latency at 1,000 events/s ({eventsPerTransaction} per transaction) over {latencySeconds} s ({count} events written after a 5 s warm-up): p50 {p50:F1} ms, p99 {p99:F1} ms, max {max:F1} ms");
+Console.WriteLine($"load average: {LoadAverage()}");
 return;
+
+// The machine's 1, 5 and 15 minute load averages (the runs share it with other work).
+static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 
 // The same messages, the same topology and consumer settings, nothing else: publish in pipelined batches of 500 with confirms.
 async Task<double> PlainLoopAsync(Uri uri, int count)
@@ -194,6 +207,8 @@ async Task<IHost> StartAsync(string appId, string database, Uri uri, bool subscr
         ["EventBus:PrefetchCount"] = Prefetch.ToString(CultureInfo.InvariantCulture),
         ["EventBus:Concurrency"] = Concurrency.ToString(CultureInfo.InvariantCulture),
         ["Subscribe"] = subscribe ? "true" : "false",
+        ["Handler"] = handler,
+        ["EventBus:SentRetention"] = deleteSent ? "00:00:00" : "1.00:00:00",
     }).Build();
     await host.StartAsync();
     return host;

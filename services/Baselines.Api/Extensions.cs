@@ -26,12 +26,14 @@ public static class Extensions
         ["ListDimensions"] = RpcAccess.SignedIn,
         ["GetDimensionHistory"] = RpcAccess.SignedIn,
         ["GetAssessment"] = RpcAccess.SignedIn,
+        ["ListAssessments"] = RpcAccess.Roles(Access.AssessmentListers),
         ["ListBaselines"] = RpcAccess.SignedIn,
         ["SubmitResponses"] = RpcAccess.Roles(Access.Submitters),
         // Employees too, narrowed in the handler to published organisation-level scores.
         ["GetScores"] = RpcAccess.SignedIn,
         ["GetHeatmap"] = RpcAccess.Roles(Access.ScoreReaders),
         ["GetDimensionScores"] = RpcAccess.Roles(Access.ScoreReaders),
+        ["ListAuditEntries"] = RpcAccess.Roles(Access.Auditors),
     };
 
     public static WebApplicationBuilder AddBaselinesService(this WebApplicationBuilder builder)

@@ -23,6 +23,7 @@ public static class Extensions
         ["DeclineEndState"] = RpcAccess.Roles(Access.Sponsors),
         ["GetEndState"] = RpcAccess.Roles(Access.Readers),
         ["GetEndStateHistory"] = RpcAccess.Roles(Access.Readers),
+        ["ListEndStates"] = RpcAccess.Roles(Access.Readers),
         ["ListAuditEntries"] = RpcAccess.Roles(Access.Auditors),
         ["GetGap"] = RpcAccess.Roles(Access.Readers),
     };

@@ -30,7 +30,7 @@ public static class Extensions
         ["GetIncentiveRules"] = RpcAccess.SignedIn,
         ["SetBudget"] = RpcAccess.Roles(Roles.Hr),
         ["GetBudget"] = RpcAccess.Roles(Roles.Hr, Roles.Executive),
-        ["ListAuditEntries"] = RpcAccess.Roles(Roles.Hr),
+        ["ListAuditEntries"] = RpcAccess.Roles(Roles.Hr, Roles.Executive),
 
         // Recognition: feeds are filtered per caller in the handlers (own, as manager, as hr).
         ["GiveRecognition"] = RpcAccess.Roles(Roles.Employee),
@@ -70,11 +70,11 @@ public static class Extensions
         services.AddSingleton<RewardPipeline>();
         services.AddSingleton<FeedHub>();
         services.AddHostedService(provider => provider.GetRequiredService<FeedHub>());
-        services.AddHostedService<ObservationEvaluator>();
+        services.AddHostedService<QueuedObservationsUpgrade>();
         services.AddSingleton<IncentivesService>();
         services.AddActor<ILedgerActor, LedgerActor>("incentives-ledger");
 
-        services.AddSubscription<BehaviourObserved, BehaviourObservedHandler>();
+        services.AddBatchSubscription<BehaviourObserved, BehaviourObservedHandler>(); // A delivery batch per call, evaluated in its inbox transaction.
         services.AddSubscription<OrgUnitChanged, OrgUnitChangedHandler>();
         services.AddSubscription<EmployeeJoined, EmployeeJoinedHandler>();
         services.AddSubscription<EmployeeMoved, EmployeeMovedHandler>();

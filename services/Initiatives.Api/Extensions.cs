@@ -28,6 +28,8 @@ public static class Extensions
         ["CompleteInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
         ["CancelInitiative"] = RpcAccess.Roles(Roles.ChangeManager, Roles.Executive),
         ["SetSurveyScore"] = RpcAccess.Roles(Roles.ChangeManager),
+        // Only the initiative's own change manager (checked in the handler and the model).
+        ["UpdateInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
         ["GetInitiative"] = RpcAccess.SignedIn,
         ["ListInitiatives"] = RpcAccess.Roles(Roles.Hr, Roles.Executive, Roles.ChangeManager),
         // Employees may record peer observations as their observer (checked per item); the others any source.
@@ -40,6 +42,7 @@ public static class Extensions
         ["GetSuccessStory"] = RpcAccess.SignedIn,
         ["ListSuccessStories"] = RpcAccess.SignedIn,
         ["ReactToSuccessStory"] = RpcAccess.SignedIn,
+        ["ListAuditEntries"] = RpcAccess.Roles(Roles.Hr, Roles.Executive),
     };
 
     public static WebApplicationBuilder AddInitiativesService(this WebApplicationBuilder builder)
@@ -54,6 +57,7 @@ public static class Extensions
         services.AddHostedService<InitiativesSchema>();
         builder.AddEventBus();
         builder.AddActors();
+        services.AddHostedService<InitiativeAuditSchema>();
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ProgressPump>();

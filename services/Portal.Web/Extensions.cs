@@ -38,6 +38,7 @@ public static class Extensions
         services.AddScoped<InitiativesClient>();
         services.AddScoped<EndStateClient>();
         services.AddScoped<Organisation>();
+        services.AddScoped<AuditTrail>();
         return builder;
     }
 

@@ -55,6 +55,34 @@ public sealed class WorkflowTests(EndStateHost host) : IClassFixture<EndStateHos
             new GetEndStateHistoryRequest { ScopeOrgUnitId = scope }, Hr)).Versions];
 
     [Fact]
+    public async Task ListEndStatesGivesTheLatestVersionOfEveryScopeFilteredByStatus()
+    {
+        await DraftAsync("ls-draft", 0, Draft("Still a draft.", "ceo"));
+        await DraftAsync("ls-proposed", 0, Draft("Waiting for the sponsors.", "ceo", "cfo"));
+        await ProposeAsync("ls-proposed", 1);
+        await EndorseAsync("ls-proposed", 2, Exec("ceo"));
+        await DraftAsync("ls-endorsed", 0, Draft("In force.", "ceo"));
+        await ProposeAsync("ls-endorsed", 1);
+        await EndorseAsync("ls-endorsed", 2, Exec("ceo"));
+
+        async Task<List<EndStateVersion>> ListAsync(EndStateStatus status, string token) =>
+            [.. (await host.CallAsync<ListEndStatesRequest, ListEndStatesResponse>("ListEndStates", new ListEndStatesRequest { Status = status }, token))
+                .EndStates.Where(e => e.ScopeOrgUnitId.StartsWith("ls-", StringComparison.Ordinal))];
+
+        var all = await ListAsync(EndStateStatus.Unspecified, Exec("cfo"));
+        all.Select(e => (e.ScopeOrgUnitId, e.Version, e.Status)).ShouldBe(
+            [("ls-draft", 1L, EndStateStatus.Draft), ("ls-endorsed", 3L, EndStateStatus.Endorsed), ("ls-proposed", 3L, EndStateStatus.Proposed)]);
+        var waiting = await ListAsync(EndStateStatus.Proposed, Exec("cfo"));
+        waiting.Single().ScopeOrgUnitId.ShouldBe("ls-proposed");
+        waiting.Single().Endorsements.Select(e => e.SponsorId).ShouldBe(["ceo"]);
+        (await ListAsync(EndStateStatus.Endorsed, Hr)).Single().Draft.Vision.ShouldBe("In force.");
+
+        var refused = await Should.ThrowAsync<RpcException>(() => host.CallAsync<ListEndStatesRequest, ListEndStatesResponse>("ListEndStates",
+            new ListEndStatesRequest(), host.Identity.TokenFor("e-1", Roles.Employee)));
+        refused.StatusCode.ShouldBe(StatusCode.PermissionDenied);
+    }
+
+    [Fact]
     public async Task EndorsedOnceEverySponsorHasEndorsedWithEventsAndHistory()
     {
         await DraftAsync("w1", 0, Draft("Speak up, learn fast.", "ceo", "cfo"));

@@ -71,4 +71,35 @@ public sealed class OutboxRelayTests(PostgresDatabase database, RabbitMqVirtualH
         properties.Persistent.ShouldBeTrue();
         properties.MessageId.ShouldBe(envelope.Id);
     }
+
+    [Fact]
+    public async Task WithoutASentRetentionTheRelayDeletesTheRowsItPublished()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        const int events = 200;
+        await using var connection = await new ConnectionFactory { Uri = vhost.AmqpUri }.CreateConnectionAsync(ct);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
+        await RabbitMqTopology.DeclareSubscriptionAsync(channel, Samples.Topic, "deleting-observer-sample-recorded", ct);
+        var settings = new Dictionary<string, string?>(Samples.Settings("deleting-producer", database.ConnectionString, vhost.AmqpUri), StringComparer.Ordinal)
+        {
+            ["Subscribe"] = "false",
+            ["EventBus:SentRetention"] = "00:00:00",
+        };
+        using var relay = await Samples.StartAsync(settings, ct);
+        await using (var db = new NpgsqlConnection(database.ConnectionString))
+        {
+            await db.OpenAsync(ct);
+            await using var transaction = await db.BeginTransactionAsync(ct);
+            await relay.Services.GetRequiredService<Outbox>().EnqueueAsync(db, transaction,
+                Enumerable.Range(1, events).Select(n => new OutgoingEvent("deleted", new SampleRecorded { AggregateId = "deleted", Number = n })).ToList(), ct);
+            await transaction.CommitAsync(ct);
+        }
+
+        // The rows go in the transaction that waited for the broker's confirms: once they are gone, every event is in the queue.
+        await Samples.EventuallyAsync(async () => await Samples.ScalarAsync(database.ConnectionString, "SELECT count(*) FROM eventbus_outbox WHERE aggregate_id = 'deleted'", ct) == 0,
+            TimeSpan.FromMinutes(1), "the relayed rows deleted", ct);
+        await relay.StopAsync(ct);
+
+        (await Samples.ReadyAsync(vhost.AmqpUri, "deleting-observer-sample-recorded", ct)).ShouldBe((uint)events);
+    }
 }

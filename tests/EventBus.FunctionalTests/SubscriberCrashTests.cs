@@ -9,11 +9,15 @@ public sealed class SubscriberCrashTests(PostgresDatabase database, RabbitMqVirt
 {
     private const int Events = 20_000;
 
-    [Fact]
-    public async Task ASubscriberKilledMidStreamAndRestartedAppliesEveryEventOnce()
+    /// <summary>With a per-event handler (<c>IHandleEvent</c>) and with a batch handler (<c>IHandleEventBatch</c>), killed in the middle of its batches.</summary>
+    [Theory]
+    [InlineData("delta", "event")]
+    [InlineData("delta-batch", "batch")]
+    public async Task ASubscriberKilledMidStreamAndRestartedAppliesEveryEventOnce(string consumer, string handler)
     {
         var ct = TestContext.Current.CancellationToken;
-        var settings = Samples.Settings("delta", database.ConnectionString, vhost.AmqpUri);
+        var settings = Samples.Settings(consumer, database.ConnectionString, vhost.AmqpUri);
+        settings["Handler"] = handler;
         await SampleHostProcess.DeclareQueueAsync(settings, ct);
         using var publisher = await Samples.StartAsync(new(Samples.Settings("producer", database.ConnectionString, vhost.AmqpUri)) { ["Subscribe"] = "false" }, ct);
         await Samples.EnqueueAsync(publisher, database.ConnectionString, Events, aggregates: 50, ct);
@@ -21,27 +25,27 @@ public sealed class SubscriberCrashTests(PostgresDatabase database, RabbitMqVirt
         long handledWhenKilled;
         using (var first = SampleHostProcess.Start(settings))
         {
-            await Samples.EventuallyAsync(async () => await Samples.EffectsAsync(database.ConnectionString, "delta", ct) >= Events / 5,
+            await Samples.EventuallyAsync(async () => await Samples.EffectsAsync(database.ConnectionString, consumer, ct) >= Events / 5,
                 TimeSpan.FromMinutes(2), "a fifth of the events handled by the first process", ct);
             first.Kill(); // SIGKILL: no shutdown, deliveries in flight.
             await first.WaitForExitAsync(ct);
-            handledWhenKilled = await Samples.EffectsAsync(database.ConnectionString, "delta", ct);
+            handledWhenKilled = await Samples.EffectsAsync(database.ConnectionString, consumer, ct);
         }
 
         using (var second = SampleHostProcess.Start(settings))
         {
-            await Samples.EventuallyAsync(async () => await Samples.EffectsAsync(database.ConnectionString, "delta", ct) >= Events,
+            await Samples.EventuallyAsync(async () => await Samples.EffectsAsync(database.ConnectionString, consumer, ct) >= Events,
                 TimeSpan.FromMinutes(2), "every event handled after the restart", ct);
-            await Samples.EventuallyAsync(async () => await Samples.ReadyAsync(vhost.AmqpUri, "delta-sample-recorded", ct) == 0,
+            await Samples.EventuallyAsync(async () => await Samples.ReadyAsync(vhost.AmqpUri, $"{consumer}-sample-recorded", ct) == 0,
                 TimeSpan.FromMinutes(1), "the queue drained", ct);
             second.Kill();
             await second.WaitForExitAsync(ct);
         }
 
         handledWhenKilled.ShouldBeLessThan(Events, "the kill must fall in the middle of the stream");
-        (await Samples.ReadyAsync(vhost.AmqpUri, "delta-sample-recorded", ct)).ShouldBe(0u); // Unacked ones came back: none.
-        (await Samples.EffectsAsync(database.ConnectionString, "delta", ct)).ShouldBe(Events);
-        (await Samples.DistinctEffectsAsync(database.ConnectionString, "delta", ct)).ShouldBe(Events);
+        (await Samples.ReadyAsync(vhost.AmqpUri, $"{consumer}-sample-recorded", ct)).ShouldBe(0u); // Unacked ones came back: none.
+        (await Samples.EffectsAsync(database.ConnectionString, consumer, ct)).ShouldBe(Events);
+        (await Samples.DistinctEffectsAsync(database.ConnectionString, consumer, ct)).ShouldBe(Events);
         await publisher.StopAsync(ct);
     }
 }

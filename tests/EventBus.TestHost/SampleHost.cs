@@ -14,7 +14,7 @@ public static class SampleHost
 {
     /// <summary>
     /// A host from configuration (command line: --Service:Name=alpha --EventBus:Database=… --EventBus:RabbitMq=…).
-    /// "Subscribe=false" makes a publisher only.
+    /// "Subscribe=false" makes a publisher only; "Handler=batch" subscribes with <see cref="BatchEffectWriter"/> (one call per delivery batch).
     /// </summary>
     public static HostApplicationBuilder CreateBuilder(string[] args, IDictionary<string, string?>? settings = null)
     {
@@ -24,7 +24,15 @@ public static class SampleHost
         builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
         builder.AddEventBus();
         builder.Services.AddSingleton<PoisonSwitch>();
-        if (!string.Equals(builder.Configuration["Subscribe"], "false", StringComparison.OrdinalIgnoreCase))
+        if (string.Equals(builder.Configuration["Subscribe"], "false", StringComparison.OrdinalIgnoreCase))
+        {
+            // A publisher only.
+        }
+        else if (string.Equals(builder.Configuration["Handler"], "batch", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Services.AddBatchSubscription<SampleRecorded, BatchEffectWriter>();
+        }
+        else
         {
             builder.Services.AddSubscription<SampleRecorded, EffectWriter>();
         }
@@ -53,7 +61,35 @@ public sealed class PoisonSwitch
 
     public int Attempts => Volatile.Read(ref _attempts);
 
+    private int _batchAttempts;
+    private int _batchCalls;
+    private int _largestBatch;
+
+    /// <summary>Calls of <see cref="BatchEffectWriter"/> with more than one delivery that held a poison event.</summary>
+    public int BatchAttempts => Volatile.Read(ref _batchAttempts);
+
+    /// <summary>Calls of <see cref="BatchEffectWriter"/> with more than one delivery.</summary>
+    public int BatchCalls => Volatile.Read(ref _batchCalls);
+
+    /// <summary>The most deliveries one call of <see cref="BatchEffectWriter"/> received.</summary>
+    public int LargestBatch => Volatile.Read(ref _largestBatch);
+
     internal void Hit() => Interlocked.Increment(ref _attempts);
+
+    internal void HitInBatch() => Interlocked.Increment(ref _batchAttempts);
+
+    internal void Called(int deliveries)
+    {
+        if (deliveries > 1)
+        {
+            Interlocked.Increment(ref _batchCalls);
+        }
+
+        int largest;
+        while (deliveries > (largest = Volatile.Read(ref _largestBatch)) && Interlocked.CompareExchange(ref _largestBatch, deliveries, largest) != largest)
+        {
+        }
+    }
 }
 
 public sealed class EffectWriter(IOptions<ServiceOptions> service, PoisonSwitch poison) : IHandleEvent<SampleRecorded>
@@ -76,6 +112,44 @@ public sealed class EffectWriter(IOptions<ServiceOptions> service, PoisonSwitch 
         insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = service.Value.Name });
         insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = message.AggregateId });
         insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = message.Number });
+        await insert.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
+
+/// <summary>The batch form of <see cref="EffectWriter"/>: the effect rows of a whole delivery batch in one multi-row insert.</summary>
+public sealed class BatchEffectWriter(IOptions<ServiceOptions> service, PoisonSwitch poison) : IHandleEventBatch<SampleRecorded>
+{
+    private const string Insert = """
+        INSERT INTO sample_effects (consumer, aggregate_id, number) SELECT $1, a, n FROM unnest($2::text[], $3::bigint[]) AS t(a, n)
+        """;
+
+    public async Task HandleAsync(IReadOnlyList<EventDelivery<SampleRecorded>> deliveries, EventBatchContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(deliveries);
+        ArgumentNullException.ThrowIfNull(context);
+        poison.Called(deliveries.Count);
+        var poisoned = deliveries.FirstOrDefault(d => string.Equals(d.Message.Note, "poison", StringComparison.Ordinal));
+        if (poisoned is not null)
+        {
+            if (deliveries.Count == 1)
+            {
+                poison.Hit();
+            }
+            else
+            {
+                poison.HitInBatch();
+            }
+
+            if (poison.Enabled)
+            {
+                throw new InvalidOperationException($"Poison event {poisoned.Message.AggregateId}/{poisoned.Message.Number} in a batch of {deliveries.Count}.");
+            }
+        }
+
+        await using var insert = new NpgsqlCommand(Insert, context.Connection, context.Transaction);
+        insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = service.Value.Name });
+        insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = deliveries.Select(d => d.Message.AggregateId).ToArray() });
+        insert.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = deliveries.Select(d => d.Message.Number).ToArray() });
         await insert.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -81,6 +81,13 @@ public sealed class PythonClientTests(PythonClientRun run) : IClassFixture<Pytho
     }
 
     [Fact]
+    public async Task AHandlerIgnoringItsTokenStillEndsWithDeadlineExceeded()
+    {
+        run.Case("deadline_ignored").GetProperty("code").GetString().ShouldBe("DEADLINE_EXCEEDED");
+        await run.Server.Observations.WhenReported("python-ignored-deadline/finished").WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
     public void AMessageJustUnderTheLimitIsAccepted() =>
         run.Case("near_limit").GetProperty("payload_size").GetInt32().ShouldBe((4 * 1024 * 1024) - 64);
 

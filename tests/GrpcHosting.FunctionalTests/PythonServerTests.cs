@@ -45,6 +45,23 @@ public sealed class PythonServerTests(PythonServer server) : IClassFixture<Pytho
 
     private GrpcClient Client => server.Client;
 
+    /// <summary>Asks the grpcio server what it saw of the marked call until it is <paramref name="expected"/> (30 s at most).</summary>
+    private async Task<string> WhenSeenAsync(string marker, string expected)
+    {
+        var seen = "";
+        for (var attempt = 0; attempt < 300 && seen != expected; attempt++)
+        {
+            if (attempt > 0)
+            {
+                await Task.Delay(100, TestContext.Current.CancellationToken);
+            }
+
+            seen = (await Client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { Marker = marker })).Text;
+        }
+
+        return seen;
+    }
+
     [Fact]
     public async Task UnaryCallReturnsTheEcho()
     {
@@ -126,6 +143,38 @@ public sealed class PythonServerTests(PythonServer server) : IClassFixture<Pytho
         var call = Client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { DelayMs = 10_000 }, new CallOptions { CancellationToken = cancellation.Token });
         await cancellation.CancelAsync();
         (await Should.ThrowAsync<RpcException>(() => call)).StatusCode.ShouldBe(StatusCode.Cancelled);
+    }
+
+    [Fact]
+    public async Task CancellingOnlyTheCallersTokenStopsAServerStreamOnTheGrpcioServer()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var marker = Guid.NewGuid().ToString("N");
+        using var cancellation = new CancellationTokenSource();
+        await using var call = Client.ServerStreaming<CountdownRequest, CountdownResponse>(Service.FindMethodByName("Countdown"),
+            new CountdownRequest { Count = 1_000, IntervalMs = 100, Marker = marker }, new CallOptions { CancellationToken = cancellation.Token });
+        await using var responses = call.ReadAllAsync(ct).GetAsyncEnumerator(ct);
+        (await responses.MoveNextAsync()).ShouldBeTrue();
+
+        await cancellation.CancelAsync();
+
+        (await WhenSeenAsync(marker, "cancelled")).ShouldBe("cancelled");
+        (await Should.ThrowAsync<RpcException>(async () => await responses.MoveNextAsync())).StatusCode.ShouldBe(StatusCode.Cancelled);
+    }
+
+    [Fact]
+    public async Task CancellingOnlyTheCallersTokenStopsAClientStreamOnTheGrpcioServer()
+    {
+        var marker = Guid.NewGuid().ToString("N");
+        using var cancellation = new CancellationTokenSource();
+        await using var call = Client.Streaming<SumRequest, SumResponse>(Service.FindMethodByName("Sum"), new CallOptions { CancellationToken = cancellation.Token });
+        await call.WriteAsync(new SumRequest { Value = 1, Marker = marker });
+        (await WhenSeenAsync(marker, "started")).ShouldBe("started");
+
+        await cancellation.CancelAsync();
+
+        (await WhenSeenAsync(marker, "cancelled")).ShouldBe("cancelled");
+        (await Should.ThrowAsync<RpcException>(() => call.WriteAsync(new SumRequest { Value = 2 }))).StatusCode.ShouldBe(StatusCode.Cancelled);
     }
 
     [Fact]

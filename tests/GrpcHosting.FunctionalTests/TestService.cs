@@ -21,6 +21,18 @@ public sealed class ServerObservations
     internal void Written() => Interlocked.Increment(ref _countdownWritten);
 
     internal void ResetCountdown() => Interlocked.Exchange(ref _countdownWritten, 0);
+
+    /// <summary>Something a handler did, by key ("&lt;marker&gt;/finished"): completes <see cref="WhenReported"/>.</summary>
+    internal void Report(string key, string outcome) => Event(key).TrySetResult(outcome);
+
+    public Task<string> WhenReported(string key) => Event(key).Task;
+
+    public bool WasReported(string key) => Event(key).Task.IsCompleted;
+
+    private TaskCompletionSource<string> Event(string key) =>
+        _events.GetOrAdd(key, _ => new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource<string>> _events = new(StringComparer.Ordinal);
 }
 
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "gRPC handlers are bound as instance methods.")]
@@ -43,6 +55,12 @@ public sealed class TestService(ServerObservations observations)
         if (request.Crash)
         {
             throw new InvalidOperationException("secret internal detail");
+        }
+
+        if (request.IgnoreCancellationMs > 0)
+        {
+            await Task.Delay(request.IgnoreCancellationMs, CancellationToken.None);
+            observations.Report($"{request.Marker}/finished", "");
         }
 
         if (request.DelayMs > 0)
@@ -71,19 +89,51 @@ public sealed class TestService(ServerObservations observations)
 
     public async Task Countdown(CountdownRequest request, ServerStreamWriter<CountdownResponse> responses, ServerCallContext context)
     {
+        if (request.Marker.Length > 0)
+        {
+            ObserveCancellation(context, () => request.Marker);
+        }
+
         var payload = ByteString.CopyFrom(new byte[request.PayloadSize]);
         for (var i = request.Count; i > 0; i--)
         {
             await responses.WriteAsync(new CountdownResponse { Index = i, Payload = payload });
             observations.Written();
+            if (request.IntervalMs > 0)
+            {
+                await Task.Delay(request.IntervalMs, context.CancellationToken);
+            }
+        }
+
+        if (request.IgnoreCancellationMs > 0)
+        {
+            await Task.Delay(request.IgnoreCancellationMs, CancellationToken.None);
+            try
+            {
+                await responses.WriteAsync(new CountdownResponse { Index = 0 });
+                observations.Report($"{request.Marker}/late-write", "written");
+            }
+            catch (Exception e)
+            {
+                observations.Report($"{request.Marker}/late-write", e is RpcException rpc ? $"RpcException {rpc.StatusCode}" : e.GetType().Name);
+                throw;
+            }
         }
     }
 
     public async Task<SumResponse> Sum(IAsyncEnumerable<SumRequest> requests, ServerCallContext context)
     {
         var response = new SumResponse();
+        var marker = "";
+        ObserveCancellation(context, () => marker);
         await foreach (var request in requests)
         {
+            if (request.Marker.Length > 0)
+            {
+                marker = request.Marker;
+                observations.Report($"{marker}/started", "");
+            }
+
             response.Total += request.Value;
             response.Count++;
         }
@@ -98,6 +148,19 @@ public sealed class TestService(ServerObservations observations)
             await responses.WriteAsync(new EchoResponse { Text = request.Text.ToUpperInvariant() });
         }
     }
+
+    /// <summary>
+    /// Reports "&lt;marker&gt;/cancelled" when the call's token fires. The registration is deliberately kept past the
+    /// handler's end: a handler woken by the same cancellation may return before this callback's turn comes.
+    /// </summary>
+    private void ObserveCancellation(ServerCallContext context, Func<string> marker) =>
+        _ = context.CancellationToken.Register(() =>
+        {
+            if (marker() is { Length: > 0 } name)
+            {
+                observations.Report($"{name}/cancelled", "");
+            }
+        });
 
     /// <summary>Every x-* header comes back as a response header and as a trailer.</summary>
     private static void EchoMetadata(ServerCallContext context)

@@ -60,7 +60,6 @@ public sealed class IncentivesHost : IAsyncDisposable
             ["EventBus:RetryBaseDelay"] = "00:00:00.050",
             ["Actors:Database"] = database,
             ["Incentives:LeaderboardEnabled"] = "true",
-            ["Incentives:EvaluationPollInterval"] = "00:00:00.010",
         });
         builder.Configuration.AddInMemoryCollection(identity.Settings);
         builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>(StringComparer.Ordinal));

@@ -1,4 +1,5 @@
 using Transformation.Incentives.Api.Infrastructure;
+using Transformation.Incentives.Api.IntegrationEvents.Handlers;
 using Transformation.Incentives.Api.Model;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
@@ -178,7 +179,7 @@ public sealed class FeedNotificationTests
     public void AMalformedPayloadIsRefused(string payload) => FeedHub.TryParse(payload, out _, out _).ShouldBeFalse();
 }
 
-public sealed class QueuedObservationTests
+public sealed class ObservationToEvaluationTests
 {
     private static readonly DateTimeOffset Sent = new(2026, 11, 20, 12, 0, 0, TimeSpan.Zero);
 
@@ -187,12 +188,12 @@ public sealed class QueuedObservationTests
     {
         var message = new BehaviourObserved { ObservationId = "o", EmployeeId = "e", BehaviourId = "b", Polarity = Polarity.Desired };
 
-        QueuedObservations.ToEvaluation(message, Sent, new BehaviourSnapshot { BehaviourId = "b", Name = "Belittles", Polarity = Polarity.Unacceptable })
+        BehaviourObservedHandler.ToEvaluation(message, Sent, new BehaviourSnapshot { BehaviourId = "b", Name = "Belittles", Polarity = Polarity.Unacceptable })
             .ShouldSatisfyAllConditions(
                 e => e.Observation.Polarity.ShouldBe(Polarity.Unacceptable),
                 e => e.BehaviourName.ShouldBe("Belittles"));
-        QueuedObservations.ToEvaluation(message, Sent, null).Observation.Polarity.ShouldBe(Polarity.Desired);
-        QueuedObservations.ToEvaluation(new BehaviourObserved(message) { Polarity = Polarity.Unacceptable }, Sent, new BehaviourSnapshot { Polarity = Polarity.Desired })
+        BehaviourObservedHandler.ToEvaluation(message, Sent, null).Observation.Polarity.ShouldBe(Polarity.Desired);
+        BehaviourObservedHandler.ToEvaluation(new BehaviourObserved(message) { Polarity = Polarity.Unacceptable }, Sent, new BehaviourSnapshot { Polarity = Polarity.Desired })
             .Observation.Polarity.ShouldBe(Polarity.Unacceptable);
     }
 
@@ -208,8 +209,8 @@ public sealed class QueuedObservationTests
             RecordedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(recorded),
         };
 
-        QueuedObservations.ToEvaluation(message, Sent, null).Observation.ObservedAt.ShouldBe(observed);
-        QueuedObservations.ToEvaluation(new BehaviourObserved(message) { ObservedAt = null }, Sent, null).Observation.ObservedAt.ShouldBe(recorded);
-        QueuedObservations.ToEvaluation(new BehaviourObserved(message) { ObservedAt = null, RecordedAt = null }, Sent, null).Observation.ObservedAt.ShouldBe(Sent);
+        BehaviourObservedHandler.ToEvaluation(message, Sent, null).Observation.ObservedAt.ShouldBe(observed);
+        BehaviourObservedHandler.ToEvaluation(new BehaviourObserved(message) { ObservedAt = null }, Sent, null).Observation.ObservedAt.ShouldBe(recorded);
+        BehaviourObservedHandler.ToEvaluation(new BehaviourObserved(message) { ObservedAt = null, RecordedAt = null }, Sent, null).Observation.ObservedAt.ShouldBe(Sent);
     }
 }

@@ -348,4 +348,29 @@ public sealed class InitiativesServiceTests(PostgresDatabase postgres, RabbitMqV
         (await _host.CallAsync<ReactToSuccessStoryRequest, ReactToSuccessStoryResponse>("ReactToSuccessStory",
             new ReactToSuccessStoryRequest { StoryId = story.StoryId, Reaction = "heart" }, _sponsor)).Reactions.ShouldBe(2);
     }
+
+    [Fact]
+    public async Task UnpublishedStoriesAreListedByStatusToTheirAuthorsAndToHrAndExecutivesOnly()
+    {
+        var id = await ActiveInitiativeAsync("unpub");
+        async Task<string> DraftAsync(string key, string title) => (await _host.CallAsync<DraftSuccessStoryRequest, DraftSuccessStoryResponse>("DraftSuccessStory",
+            new DraftSuccessStoryRequest { IdempotencyKey = key, InitiativeId = id, Title = title, Body = "What changed." }, _manager)).Story.StoryId;
+        var first = await DraftAsync("unpub-1", "First draft");
+        var second = await DraftAsync("unpub-2", "Second draft");
+        var submitted = await DraftAsync("unpub-3", "Ready for the sponsor");
+        await _host.CallAsync<SubmitSuccessStoryRequest, SubmitSuccessStoryResponse>("SubmitSuccessStory",
+            new SubmitSuccessStoryRequest { IdempotencyKey = "unpub-sub", StoryId = submitted }, _manager);
+
+        async Task<List<string>> ListAsync(StoryStatus status, string token) =>
+            [.. (await _host.CallAsync<ListSuccessStoriesRequest, ListSuccessStoriesResponse>("ListSuccessStories",
+                new ListSuccessStoriesRequest { InitiativeId = id, Status = status }, token)).Stories.Select(s => s.StoryId)];
+
+        (await ListAsync(StoryStatus.Draft, _manager)).ShouldBe([second, first]); // the latest written first
+        (await ListAsync(StoryStatus.Submitted, _manager)).ShouldBe([submitted]);
+        (await ListAsync(StoryStatus.Submitted, _sponsor)).ShouldBe([submitted]);
+        (await ListAsync(StoryStatus.Draft, _host.Token("hr-1", Roles.Hr))).ShouldBe([second, first]);
+        (await ListAsync(StoryStatus.Draft, _host.Token("cm-2", Roles.ChangeManager))).ShouldBeEmpty(); // not theirs
+        (await ListAsync(StoryStatus.Submitted, _host.Token("e4", Roles.Employee))).ShouldBeEmpty();
+        (await ListAsync(StoryStatus.Unspecified, _host.Token("e4", Roles.Employee))).ShouldBeEmpty(); // nothing published yet
+    }
 }

@@ -102,6 +102,66 @@ public sealed class InitiativeRulesTests
         Rules.Adoption(state with { PeopleInScope = 0 }, "2026-11").ShouldBe(0);
     }
 
+    private static InitiativeChanges Changes(Action<InitiativeChanges>? change = null)
+    {
+        var draft = Draft();
+        var changes = new InitiativeChanges
+        {
+            Name = draft.Name, Purpose = draft.Purpose, ScopeOrgUnitIds = { draft.ScopeOrgUnitIds }, TargetBehaviourIds = { draft.TargetBehaviourIds },
+            Goals = { draft.Goals }, Milestones = { draft.Milestones },
+        };
+        change?.Invoke(changes);
+        return changes;
+    }
+
+    [Fact]
+    public void OnlyTheManagerEditsAndOnlyAnOpenInitiative()
+    {
+        var active = Active();
+        Should.Throw<RpcException>(() => Rules.Update(active, new Caller("cm-2", new HashSet<string> { Roles.ChangeManager }), Changes()))
+            .StatusCode.ShouldBe(StatusCode.PermissionDenied);
+        Should.Throw<RpcException>(() => Rules.Update(active, Sponsor, Changes())).StatusCode.ShouldBe(StatusCode.PermissionDenied);
+        var completed = Rules.Complete(active, Manager, Now);
+        Should.Throw<RpcException>(() => Rules.Update(completed, Manager, Changes())).StatusCode.ShouldBe(StatusCode.FailedPrecondition);
+        var cancelled = Rules.Cancel(Rules.Propose("i-2", "k", Draft(), "cm-1", Now), Manager, Now);
+        Should.Throw<RpcException>(() => Rules.Update(cancelled, Manager, Changes())).StatusCode.ShouldBe(StatusCode.FailedPrecondition);
+        Rules.Update(Rules.Propose("i-3", "k", Draft(), "cm-1", Now), Manager, Changes(c => c.Name = "Renamed")).Name.ShouldBe("Renamed");
+    }
+
+    [Fact]
+    public void AnEditOfScopeOrBehavioursResetsProgressToTheActivationCheckpointAndKeepsWhatStillHolds()
+    {
+        var (active, _) = Rules.Fold(Active(),
+            [new FoldedObservation("o1", "e1", "helps-customers", Polarity.Desired, Now), new FoldedObservation("o2", "e2", "helps-customers", Polarity.Desired, Now)],
+            4, Now);
+        active = active with { FoldedBelowXid = 99 };
+        active.Milestones.Single().ReachedAt.ShouldNotBeNull();
+
+        // Goals only: progress stays; the milestone (same id, goal and target) stays reached.
+        var goalsOnly = Rules.Update(active, Manager, Changes(c => c.Goals[1].Target = 5));
+        Rules.NeedsRefold(active, goalsOnly).ShouldBeFalse();
+        (goalsOnly.DesiredObservations, goalsOnly.FoldedBelowXid).ShouldBe((2L, 99UL));
+        goalsOnly.Milestones.Single().ReachedAt.ShouldNotBeNull();
+        goalsOnly.Goals[1].Target.ShouldBe(5);
+
+        // A new milestone target is evaluated again.
+        Rules.Update(active, Manager, Changes(c => c.Milestones[0].Target = 0.75)).Milestones.Single().ReachedAt.ShouldBeNull();
+
+        // A wider scope: folded again from the activation checkpoint.
+        var wider = Rules.Update(active, Manager, Changes(c => c.ScopeOrgUnitIds.Add("ops")));
+        Rules.NeedsRefold(active, wider).ShouldBeTrue();
+        (wider.DesiredObservations, wider.PeopleByPeriod.Count, wider.FoldedBelowXid).ShouldBe((0L, 0, 1UL));
+
+        // A removed goal takes its baseline along; a goal added to an active initiative gets one now.
+        var regoaled = Rules.FillBaseline(Rules.Update(active, Manager, Changes(c =>
+        {
+            c.Goals.RemoveAt(1);
+            c.Goals.Add(new Goal { GoalId = "more", Kind = GoalKind.Count, Target = 9 });
+        })), Now);
+        regoaled.Baseline.Keys.Order(StringComparer.Ordinal).ShouldBe(["adoption", "more"]);
+        regoaled.Baseline["more"].ShouldBe(2);
+    }
+
     [Fact]
     public void ValidationNamesEveryBadField()
     {

@@ -6,7 +6,7 @@ using static Microsoft.Playwright.Assertions;
 namespace Transformation.Portal.FunctionalTests;
 
 /// <summary>Each role's main journey, end to end in Chromium against the real services: sign in, act, see the result.</summary>
-public sealed class RoleJourneyTests : IClassFixture<PortalSystem>
+public sealed partial class RoleJourneyTests : IClassFixture<PortalSystem>
 {
     private readonly PortalSystem _system;
 

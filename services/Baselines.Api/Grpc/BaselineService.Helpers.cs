@@ -158,9 +158,36 @@ public sealed partial class BaselineService
             """, ct, dimension.DimensionId, dimension.Version, dimension.Fields.Name, dimension.Fields.Description, (int)dimension.Fields.Facet,
             (int)dimension.Fields.Scope, dimension.ChangedBy, dimension.ChangedAt.ToDateTimeOffset());
 
-    private static async Task<List<Dimension>> ReadDimensionsAsync(NpgsqlConnection connection, string sql, string? id, CancellationToken ct)
+    /// <summary>Appends the change's audit entry (the entity before and after as proto JSON) in the change's transaction.</summary>
+    private static Task AuditAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string entity, string entityId, Caller caller, IMessage? before,
+        IMessage after, CancellationToken ct) =>
+        AuditLog.AppendAsync(connection, transaction, entity, entityId, caller.Subject, before is null ? null : JsonFormatter.Default.Format(before),
+            JsonFormatter.Default.Format(after), ct);
+
+    private static async Task<List<Baseline>> ReadBaselinesAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string where, string scope,
+        CancellationToken ct)
     {
-        await using var command = connection.Command(null, sql.Replace("*", "dimension_id, version, name, description, facet, scope, changed_by, changed_at",
+        await using var command = connection.Command(transaction,
+            $"SELECT scope_org_unit_id, assessment_id, set_by, set_at, superseded_at FROM baselines WHERE {where} ORDER BY set_at", Sql.Text(scope));
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var baselines = new List<Baseline>();
+        while (await reader.ReadAsync(ct))
+        {
+            baselines.Add(new Baseline
+            {
+                ScopeOrgUnitId = reader.GetString(0), AssessmentId = reader.GetString(1), SetBy = reader.GetString(2),
+                SetAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(3)),
+                SupersededAt = reader.IsDBNull(4) ? null : Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(4)),
+            });
+        }
+
+        return baselines;
+    }
+
+    private static async Task<List<Dimension>> ReadDimensionsAsync(NpgsqlConnection connection, string sql, string? id, CancellationToken ct,
+        NpgsqlTransaction? transaction = null)
+    {
+        await using var command = connection.Command(transaction, sql.Replace("*", "dimension_id, version, name, description, facet, scope, changed_by, changed_at",
             StringComparison.Ordinal), id is null ? [] : [id]);
         await using var reader = await command.ExecuteReaderAsync(ct);
         var result = new List<Dimension>();

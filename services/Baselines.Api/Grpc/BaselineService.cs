@@ -31,6 +31,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
                 throw new RpcException(StatusCode.AlreadyExists, $"The dimension {dimension.DimensionId} exists already.");
             }
 
+            await AuditAsync(connection, transaction, "dimension", dimension.DimensionId, caller, null, dimension, ct);
             await outbox.EnqueueAsync(connection, transaction, dimension.DimensionId, new DimensionDefined { Dimension = dimension }, ct);
             return new DefineDimensionResponse { Dimension = dimension };
         }, context.CancellationToken);
@@ -76,6 +77,9 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
                 throw new RpcException(StatusCode.Aborted, "A concurrent revision won; retry with the new version.");
             }
 
+            var previous = (await ReadDimensionsAsync(connection,
+                "SELECT * FROM dimension_versions WHERE dimension_id = $1 ORDER BY version DESC OFFSET 1 LIMIT 1", request.DimensionId, ct, transaction)).Single();
+            await AuditAsync(connection, transaction, "dimension", dimension.DimensionId, caller, previous, dimension, ct);
             await outbox.EnqueueAsync(connection, transaction, dimension.DimensionId, new DimensionRevised { Dimension = dimension, PreviousVersion = version }, ct);
             return new ReviseDimensionResponse { Dimension = dimension };
         }, context.CancellationToken);
@@ -140,6 +144,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
                 throw RpcException.InvalidArgument("The item cannot be defined.", ("item_id", "Exists already, or the dimension does not exist."));
             }
 
+            await AuditAsync(connection, transaction, "item", item.ItemId, caller, null, item, ct);
             await outbox.EnqueueAsync(connection, transaction, item.ItemId, new ItemDefined { Item = item }, ct);
             return new DefineItemResponse { Item = item };
         }, context.CancellationToken);
@@ -225,6 +230,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
                 SELECT $1, p.ordinality - 1, p.item, i.dimension_id, i.reverse_scored FROM unnest($2::text[]) WITH ORDINALITY AS p(item, ordinality)
                 JOIN items i ON i.item_id = p.item
                 """, ct, assessment.AssessmentId, request.ItemIds.ToArray());
+            await AuditAsync(connection, transaction, "assessment", assessment.AssessmentId, caller, null, assessment, ct);
             await outbox.EnqueueAsync(connection, transaction, assessment.AssessmentId, new AssessmentOpened { Assessment = assessment }, ct);
             return new CreateAssessmentResponse { Assessment = assessment };
         }, context.CancellationToken);
@@ -234,6 +240,37 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
     {
         await using var connection = await database.OpenAsync(context.CancellationToken);
         return new GetAssessmentResponse { Assessment = await LoadAssessmentAsync(connection, null, request.AssessmentId, context.CancellationToken) };
+    }
+
+    /// <summary>Every assessment (or those of one status), the latest to open first: one query, items in answer order.</summary>
+    public async Task<ListAssessmentsResponse> ListAssessments(ListAssessmentsRequest request, ServerCallContext context)
+    {
+        if (request.PageSize is < 0 or > 500)
+        {
+            throw RpcException.InvalidArgument("The page size is 0 (100) to 500.", ("page_size", "0 to 500."));
+        }
+
+        var ct = context.CancellationToken;
+        await using var connection = await database.OpenAsync(ct);
+        await using var command = connection.Command(null, """
+            SELECT a.assessment_id, a.title, a.kind, a.opens_at, a.closes_at, a.population, a.status, a.published, a.respondents,
+                   coalesce((SELECT array_agg(i.item_id ORDER BY i.position) FROM assessment_items i WHERE i.assessment_id = a.assessment_id), '{}')
+            FROM assessments a WHERE $1 = 0 OR a.status = $1 ORDER BY a.opens_at DESC, a.assessment_id LIMIT $2
+            """, (int)request.Status, request.PageSize == 0 ? 100 : request.PageSize);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var response = new ListAssessmentsResponse();
+        while (await reader.ReadAsync(ct))
+        {
+            response.Assessments.Add(new Assessment
+            {
+                AssessmentId = reader.GetString(0), Title = reader.GetString(1), Kind = (AssessmentKind)reader.GetInt32(2),
+                OpensAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(3)), ClosesAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(4)),
+                PopulationOrgUnitIds = { reader.GetFieldValue<string[]>(5) }, Status = (AssessmentStatus)reader.GetInt32(6), Published = reader.GetBoolean(7),
+                Respondents = reader.GetInt64(8), ItemIds = { reader.GetFieldValue<string[]>(9) },
+            });
+        }
+
+        return response;
     }
 
     public async Task<CloseAssessmentResponse> CloseAssessment(CloseAssessmentRequest request, ServerCallContext context)
@@ -253,7 +290,9 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             var now = time.GetUtcNow();
             await connection.ExecuteAsync(transaction, "UPDATE assessments SET status = $2, closed_at = $3 WHERE assessment_id = $1", ct,
                 assessment.AssessmentId, (int)AssessmentStatus.Closed, now);
+            var before = assessment.Clone();
             assessment.Status = AssessmentStatus.Closed;
+            await AuditAsync(connection, transaction, "assessment", assessment.AssessmentId, caller, before, assessment, ct);
             await outbox.EnqueueAsync(connection, transaction, assessment.AssessmentId, new AssessmentClosed
             {
                 AssessmentId = assessment.AssessmentId, ClosedAt = Timestamp.FromDateTimeOffset(now), Respondents = assessment.Respondents,
@@ -277,7 +316,9 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             }
 
             await connection.ExecuteAsync(transaction, "UPDATE assessments SET published = true WHERE assessment_id = $1", ct, assessment.AssessmentId);
+            var before = assessment.Clone();
             assessment.Published = true;
+            await AuditAsync(connection, transaction, "assessment", assessment.AssessmentId, caller, before, assessment, ct);
             await outbox.EnqueueAsync(connection, transaction, assessment.AssessmentId,
                 new ScoresPublished { AssessmentId = assessment.AssessmentId, PublishedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()) }, ct);
             return new PublishScoresResponse { Assessment = assessment };
@@ -288,6 +329,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
 
     public async Task<SubmitResponsesResponse> SubmitResponses(IAsyncEnumerable<SubmitResponsesRequest> requests, ServerCallContext context)
     {
+        var caller = context.Caller();
         var ct = context.CancellationToken;
         await using var enumerator = requests.GetAsyncEnumerator(ct);
         if (!await enumerator.MoveNextAsync() || enumerator.Current.Header is not { AssessmentId.Length: > 0 } header)
@@ -321,6 +363,14 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         }
 
         var response = await ingestion.CompleteAsync(ct);
+        if (response.Accepted > 0)
+        {
+            // Who imported responses into which assessment (the responses themselves stay anonymous: only the count changes).
+            var after = assessment.Clone();
+            after.Respondents += response.Accepted;
+            await AuditAsync(connection, transaction, "assessment", assessment.AssessmentId, caller, assessment, after, ct);
+        }
+
         await transaction.CommitAsync(ct);
         return response;
     }
@@ -417,15 +467,19 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
 
             await connection.ExecuteAsync(transaction, "SELECT pg_advisory_xact_lock(hashtext($1))", ct, "baseline:" + request.ScopeOrgUnitId);
             var now = time.GetUtcNow();
-            var superseded = await ScalarStringAsync(connection, """
-                UPDATE baselines SET superseded_at = $2 WHERE scope_org_unit_id = $1 AND superseded_at IS NULL RETURNING assessment_id
-                """, ct, request.ScopeOrgUnitId, now) ?? "";
+            var current = (await ReadBaselinesAsync(connection, transaction, "superseded_at IS NULL AND scope_org_unit_id = $1", request.ScopeOrgUnitId, ct))
+                .SingleOrDefault();
+            await connection.ExecuteAsync(transaction, "UPDATE baselines SET superseded_at = $2 WHERE scope_org_unit_id = $1 AND superseded_at IS NULL", ct,
+                request.ScopeOrgUnitId, now);
+            var superseded = current?.AssessmentId ?? "";
             var baseline = new Baseline
             {
                 ScopeOrgUnitId = request.ScopeOrgUnitId, AssessmentId = assessment.AssessmentId, SetBy = caller.Subject, SetAt = Timestamp.FromDateTimeOffset(now),
             };
             await connection.ExecuteAsync(transaction, "INSERT INTO baselines (scope_org_unit_id, assessment_id, set_by, set_at) VALUES ($1, $2, $3, $4)", ct,
                 baseline.ScopeOrgUnitId, baseline.AssessmentId, baseline.SetBy, now);
+            // The scope's baseline before (the one superseded, if any) and after.
+            await AuditAsync(connection, transaction, "baseline", baseline.ScopeOrgUnitId, caller, current, baseline, ct);
             await outbox.EnqueueAsync(connection, transaction, baseline.ScopeOrgUnitId, new BaselineSet { Baseline = baseline, SupersededAssessmentId = superseded }, ct);
             return new SetBaselineResponse { Baseline = baseline };
         }, context.CancellationToken);
@@ -435,21 +489,28 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
     {
         var ct = context.CancellationToken;
         await using var connection = await database.OpenAsync(ct);
-        await using var command = connection.Command(null,
-            "SELECT scope_org_unit_id, assessment_id, set_by, set_at, superseded_at FROM baselines WHERE $1 = '' OR scope_org_unit_id = $1 ORDER BY set_at",
-            request.ScopeOrgUnitId);
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        var response = new ListBaselinesResponse();
-        while (await reader.ReadAsync(ct))
-        {
-            response.Baselines.Add(new Baseline
-            {
-                ScopeOrgUnitId = reader.GetString(0), AssessmentId = reader.GetString(1), SetBy = reader.GetString(2),
-                SetAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(3)),
-                SupersededAt = reader.IsDBNull(4) ? null : Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(4)),
-            });
-        }
+        return new ListBaselinesResponse { Baselines = { await ReadBaselinesAsync(connection, null, "$1 = '' OR scope_org_unit_id = $1", request.ScopeOrgUnitId, ct) } };
+    }
 
-        return response;
+    // ---- Audit ----
+
+    /// <summary>Every change (hr and executives, by the access map), oldest first, a page at a time.</summary>
+    public async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        await using var connection = await database.OpenAsync(ct);
+        var (entries, next) = await AuditLog.ListAsync(connection, request.Entity, request.EntityId, request.Limit, request.PageToken, ct);
+        return new ListAuditEntriesResponse
+        {
+            NextPageToken = next,
+            Entries =
+            {
+                entries.Select(e => new AuditEntry
+                {
+                    Sequence = e.Sequence, Entity = e.Entity, EntityId = e.EntityId, ChangedBy = e.ChangedBy,
+                    ChangedAt = Timestamp.FromDateTimeOffset(e.ChangedAt), Before = e.Before, After = e.After,
+                }),
+            },
+        };
     }
 }

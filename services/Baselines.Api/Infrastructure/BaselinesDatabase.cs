@@ -26,6 +26,7 @@ public sealed class BaselinesSchema(BaselinesDatabase database) : IHostedService
     private const long MigrationLock = 0x42_61_73_65_6C_69_6E_65; // "Baseline"
 
     // Responses hold no identity: the token is stored only as a SHA-256 hash (per assessment), with four coarse attributes.
+    // The audit trail (AuditLog.Ddl) is append-only: the database refuses UPDATE, DELETE and TRUNCATE on it.
     public const string Ddl = """
         CREATE TABLE IF NOT EXISTS org_units (org_unit_id text PRIMARY KEY, parent_id text NOT NULL DEFAULT '', name text NOT NULL DEFAULT '',
             closed boolean NOT NULL DEFAULT false, version bigint NOT NULL);
@@ -46,7 +47,7 @@ public sealed class BaselinesSchema(BaselinesDatabase database) : IHostedService
         CREATE TABLE IF NOT EXISTS baselines (scope_org_unit_id text NOT NULL, assessment_id text NOT NULL, set_by text NOT NULL, set_at timestamptz NOT NULL,
             superseded_at timestamptz, PRIMARY KEY (scope_org_unit_id, set_at));
         CREATE TABLE IF NOT EXISTS idempotency (scope text NOT NULL, key text NOT NULL, request_hash bytea NOT NULL, response bytea, PRIMARY KEY (scope, key));
-        """;
+        """ + AuditLog.Ddl;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {

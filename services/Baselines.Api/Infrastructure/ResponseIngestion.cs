@@ -13,9 +13,11 @@ public sealed record AssessmentItems(string[] DimensionIds, bool[] ReverseScored
 
 /// <summary>
 /// Bulk ingestion in one transaction: rows are validated as they stream in and written with binary COPY into a
-/// temporary table; their per-cell aggregates are summed in memory (bounded by the number of cells, not rows). At the
-/// end, duplicate tokens within the batch are refused (naming both lines), rows whose token was submitted before are
-/// removed (and their aggregates subtracted), the rest are inserted and the aggregates added. Any error rolls it all back.
+/// temporary table (PostgreSQL holds them, on disk beyond its buffers: the service's memory does not grow with the
+/// rows); their per-cell aggregates are summed in memory (bounded by the number of cells, not rows). At the end, rows
+/// whose token was submitted before are removed (and their aggregates subtracted), the rest are inserted in key order,
+/// and a token twice in the batch (a key violation) is refused naming both lines; then the aggregates are added. Any
+/// error rolls it all back.
 /// </summary>
 public sealed class ResponseIngestion : IAsyncDisposable
 {
@@ -25,8 +27,10 @@ public sealed class ResponseIngestion : IAsyncDisposable
     private readonly string _assessmentId;
     private readonly AssessmentItems _items;
     private readonly HashSet<string> _units;
-    private readonly Dictionary<(string Dimension, string Unit, string Tenure, string Role, string Location), Aggregate> _aggregates = [];
+    private readonly Dictionary<(string Unit, string Tenure, string Role, string Location), Aggregate?[]> _groups = [];
     private readonly string[] _dimensions;
+    private readonly int[] _dimensionOfItem;
+    private readonly byte[] _assessmentPrefix;
     private NpgsqlBinaryImporter? _copy;
     private long _rows;
 
@@ -34,6 +38,8 @@ public sealed class ResponseIngestion : IAsyncDisposable
     {
         (_connection, _transaction, _assessmentId, _items, _units) = (connection, transaction, assessmentId, items, units);
         _dimensions = [.. items.DimensionIds.Distinct(StringComparer.Ordinal)];
+        _dimensionOfItem = [.. items.DimensionIds.Select(d => Array.IndexOf(_dimensions, d))];
+        _assessmentPrefix = Encoding.UTF8.GetBytes(assessmentId + "\n");
     }
 
     public static async Task<ResponseIngestion> StartAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string assessmentId,
@@ -52,28 +58,23 @@ public sealed class ResponseIngestion : IAsyncDisposable
     /// <summary>Validates and writes one row; INVALID_ARGUMENT naming the line and field on the first problem.</summary>
     public async Task AddAsync(ResponseRow row, CancellationToken cancellationToken)
     {
-        var prefix = $"rows[line {row.Line}]";
+        // No allocation per row beyond what COPY needs (the token's hash and the answers): messages are built only on a problem.
         if (row.RespondentToken.Length is 0 or > 200)
         {
-            throw Invalid(row, $"{prefix}.respondent_token", "A respondent token of 1 to 200 characters is required.");
+            throw Invalid(row, "respondent_token", "A respondent token of 1 to 200 characters is required.");
         }
 
         if (!_units.Contains(row.OrgUnitId))
         {
-            throw Invalid(row, $"{prefix}.org_unit_id", $"'{row.OrgUnitId}' is not an org unit of the assessment's population.");
+            throw Invalid(row, "org_unit_id", $"'{row.OrgUnitId}' is not an org unit of the assessment's population.");
         }
 
-        foreach (var (field, value) in new[] { ("tenure_band", row.TenureBand), ("role_level", row.RoleLevel), ("location", row.Location) })
-        {
-            if (value.Length > MaxAttributeLength)
-            {
-                throw Invalid(row, $"{prefix}.{field}", $"At most {MaxAttributeLength} characters.");
-            }
-        }
-
+        CheckLength(row, "tenure_band", row.TenureBand);
+        CheckLength(row, "role_level", row.RoleLevel);
+        CheckLength(row, "location", row.Location);
         if (row.Answers.Count != _items.DimensionIds.Length)
         {
-            throw Invalid(row, $"{prefix}.answers", $"{row.Answers.Count} answers for {_items.DimensionIds.Length} items.");
+            throw Invalid(row, "answers", $"{row.Answers.Count} answers for {_items.DimensionIds.Length} items.");
         }
 
         var answers = new short[row.Answers.Count];
@@ -83,7 +84,7 @@ public sealed class ResponseIngestion : IAsyncDisposable
             var answer = row.Answers[i];
             if (answer is < 0 or > 5)
             {
-                throw Invalid(row, $"{prefix}.answers[{i}]", $"{answer} is not an answer: 1 to 5, or 0 for no answer.");
+                throw Invalid(row, $"answers[{i}]", $"{answer} is not an answer: 1 to 5, or 0 for no answer.");
             }
 
             answers[i] = (short)answer;
@@ -92,12 +93,12 @@ public sealed class ResponseIngestion : IAsyncDisposable
 
         if (answered == 0)
         {
-            throw Invalid(row, $"{prefix}.answers", "The response answers no item.");
+            throw Invalid(row, "answers", "The response answers no item.");
         }
 
         await _copy!.StartRowAsync(cancellationToken);
         await _copy.WriteAsync(row.Line, NpgsqlDbType.Bigint, cancellationToken);
-        await _copy.WriteAsync(TokenHash(_assessmentId, row.RespondentToken), NpgsqlDbType.Bytea, cancellationToken);
+        await _copy.WriteAsync(TokenHash(_assessmentPrefix, row.RespondentToken), NpgsqlDbType.Bytea, cancellationToken);
         await _copy.WriteAsync(row.OrgUnitId, NpgsqlDbType.Text, cancellationToken);
         await _copy.WriteAsync(row.TenureBand, NpgsqlDbType.Text, cancellationToken);
         await _copy.WriteAsync(row.RoleLevel, NpgsqlDbType.Text, cancellationToken);
@@ -114,36 +115,57 @@ public sealed class ResponseIngestion : IAsyncDisposable
         await _copy.DisposeAsync();
         _copy = null;
 
-        await using (var duplicates = _connection.Command(_transaction,
-            "SELECT min(line), max(line) FROM staging GROUP BY token_hash HAVING count(*) > 1 ORDER BY 2 LIMIT 1"))
-        await using (var reader = await duplicates.ExecuteReaderAsync(cancellationToken))
-        {
-            if (await reader.ReadAsync(cancellationToken))
-            {
-                var (first, second) = (reader.GetInt64(0), reader.GetInt64(1));
-                throw RpcException.InvalidArgument($"Line {second}: the respondent token of line {first} appears again.",
-                    ($"rows[line {second}].respondent_token", $"Duplicate of line {first}."));
-            }
-        }
+        // Sorts and hashes of every staged row stay in PostgreSQL's memory up to this, then spill to disk (bounded either way).
+        await _connection.ExecuteAsync(_transaction, "SET LOCAL work_mem = '256MB'", cancellationToken);
 
+        // Rows whose token was submitted before are left as they were (their aggregates were added: subtract them). A token
+        // twice in this file and submitted before is still a duplicate.
         long already = 0;
         await using (var earlier = _connection.Command(_transaction, """
-            DELETE FROM staging s USING responses r WHERE r.assessment_id = $1 AND r.token_hash = s.token_hash
-            RETURNING s.org_unit_id, s.tenure_band, s.role_level, s.location, s.answers
+            WITH earlier AS (DELETE FROM staging s USING responses r WHERE r.assessment_id = $1 AND r.token_hash = s.token_hash
+                RETURNING s.line, s.token_hash, s.org_unit_id, s.tenure_band, s.role_level, s.location, s.answers)
+            SELECT line, org_unit_id, tenure_band, role_level, location, answers, min(line) OVER same_token FROM earlier
+            WINDOW same_token AS (PARTITION BY token_hash)
             """, _assessmentId))
         await using (var reader = await earlier.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                Accumulate(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetFieldValue<short[]>(4), add: false);
+                if (reader.GetInt64(6) != reader.GetInt64(0))
+                {
+                    throw Duplicate(reader.GetInt64(6), reader.GetInt64(0));
+                }
+
+                Accumulate(reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetFieldValue<short[]>(5), add: false);
                 already++;
             }
         }
 
-        var inserted = await _connection.ExecuteAsync(_transaction, """
-            INSERT INTO responses (assessment_id, token_hash, org_unit_id, tenure_band, role_level, location, answers)
-            SELECT $1, token_hash, org_unit_id, tenure_band, role_level, location, answers FROM staging
-            """, cancellationToken, _assessmentId);
+        // Inserted in the primary key's order (the index is appended to, not written at random places); a token twice in
+        // this file violates the key: only then are the staged rows searched for the two lines. No separate pass otherwise.
+        int inserted;
+        await _transaction.SaveAsync("insert_responses", cancellationToken);
+        try
+        {
+            inserted = await _connection.ExecuteAsync(_transaction, """
+                INSERT INTO responses (assessment_id, token_hash, org_unit_id, tenure_band, role_level, location, answers)
+                SELECT $1, token_hash, org_unit_id, tenure_band, role_level, location, answers FROM staging ORDER BY token_hash
+                """, cancellationToken, _assessmentId);
+        }
+        catch (PostgresException e) when (string.Equals(e.SqlState, PostgresErrorCodes.UniqueViolation, StringComparison.Ordinal))
+        {
+            await _transaction.RollbackAsync("insert_responses", cancellationToken);
+            await using var duplicates = _connection.Command(_transaction,
+                "SELECT min(line), max(line) FROM staging GROUP BY token_hash HAVING count(*) > 1 ORDER BY 2 LIMIT 1");
+            await using var reader = await duplicates.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                throw Duplicate(reader.GetInt64(0), reader.GetInt64(1));
+            }
+
+            throw new RpcException(StatusCode.Aborted, "A concurrent submission changed the assessment's responses; retry.");
+        }
+
         if (inserted != _rows - already)
         {
             throw new RpcException(StatusCode.Aborted, "A concurrent submission changed the assessment's responses; retry.");
@@ -164,20 +186,62 @@ public sealed class ResponseIngestion : IAsyncDisposable
     }
 
     /// <summary>The stored form of a token: SHA-256 of the assessment and the token, so it cannot be joined across assessments.</summary>
-    public static byte[] TokenHash(string assessmentId, string token) => SHA256.HashData(Encoding.UTF8.GetBytes(assessmentId + "\n" + token));
+    public static byte[] TokenHash(string assessmentId, string token) => TokenHash(Encoding.UTF8.GetBytes(assessmentId + "\n"), token);
+
+    /// <summary><see cref="TokenHash(string, string)"/> with the assessment's part already encoded: one array per row (the hash).</summary>
+    private static byte[] TokenHash(byte[] assessmentPrefix, string token)
+    {
+        var length = assessmentPrefix.Length + Encoding.UTF8.GetMaxByteCount(token.Length);
+        var rented = length <= 1024 ? null : System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        var buffer = rented ?? stackalloc byte[length];
+        try
+        {
+            assessmentPrefix.CopyTo(buffer);
+            var written = assessmentPrefix.Length + Encoding.UTF8.GetBytes(token, buffer[assessmentPrefix.Length..]);
+            var hash = new byte[SHA256.HashSizeInBytes];
+            SHA256.HashData(buffer[..written], hash);
+            return hash;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static RpcException Duplicate(long first, long second) =>
+        RpcException.InvalidArgument($"Line {second}: the respondent token of line {first} appears again.",
+            ($"rows[line {second}].respondent_token", $"Duplicate of line {first}."));
+
+    private static void CheckLength(ResponseRow row, string field, string value)
+    {
+        if (value.Length > MaxAttributeLength)
+        {
+            throw Invalid(row, field, $"At most {MaxAttributeLength} characters.");
+        }
+    }
 
     private static RpcException Invalid(ResponseRow row, string field, string description) =>
-        RpcException.InvalidArgument($"Line {row.Line}: {description} Nothing was stored.", (field, description));
+        RpcException.InvalidArgument($"Line {row.Line}: {description} Nothing was stored.", ($"rows[line {row.Line}].{field}", description));
 
     private void Accumulate(string unit, string tenure, string role, string location, short[] answers, bool add)
     {
+        // One dictionary lookup per row: the group's aggregates, one per dimension (by index).
+        var key = (unit, tenure, role, location);
+        if (!_groups.TryGetValue(key, out var group))
+        {
+            _groups[key] = group = new Aggregate[_dimensions.Length];
+        }
+
         Span<int> flipped = stackalloc int[answers.Length];
-        foreach (var dimension in _dimensions)
+        for (var d = 0; d < _dimensions.Length; d++)
         {
             var count = 0;
             for (var i = 0; i < answers.Length; i++)
             {
-                if (answers[i] > 0 && string.Equals(_items.DimensionIds[i], dimension, StringComparison.Ordinal))
+                if (answers[i] > 0 && _dimensionOfItem[i] == d)
                 {
                     flipped[count++] = Scoring.Flip(answers[i], _items.ReverseScored[i]);
                 }
@@ -188,20 +252,15 @@ public sealed class ResponseIngestion : IAsyncDisposable
                 continue;
             }
 
-            var key = (dimension, unit, tenure, role, location);
-            if (!_aggregates.TryGetValue(key, out var aggregate))
-            {
-                _aggregates[key] = aggregate = new Aggregate();
-            }
-
-            var one = new Aggregate();
-            one.AddRespondent(flipped[..count]);
+            var aggregate = group[d] ??= new Aggregate();
             if (add)
             {
-                aggregate.Add(one);
+                aggregate.AddRespondent(flipped[..count]);
             }
             else
             {
+                var one = new Aggregate();
+                one.AddRespondent(flipped[..count]);
                 aggregate.Subtract(one);
             }
         }
@@ -209,7 +268,11 @@ public sealed class ResponseIngestion : IAsyncDisposable
 
     private async Task WriteAggregatesAsync(CancellationToken cancellationToken)
     {
-        var nonEmpty = _aggregates.Where(a => a.Value.N != 0).ToList();
+        var nonEmpty = _groups
+            .SelectMany(g => g.Value.Select((aggregate, d) => (Key: (Dimension: _dimensions[d], g.Key.Unit, g.Key.Tenure, g.Key.Role, g.Key.Location), Value: aggregate)))
+            .Where(a => a.Value is { N: not 0 })
+            .Select(a => (a.Key, Value: a.Value!))
+            .ToList();
         if (nonEmpty.Count == 0)
         {
             return;

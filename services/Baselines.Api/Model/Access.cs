@@ -10,6 +10,12 @@ public static class Access
     public static readonly string[] ScoreReaders = [Roles.Hr, Roles.Executive, Roles.ChangeManager, Roles.Service];
     public static readonly string[] Submitters = [Roles.Hr, Roles.Service];
 
+    /// <summary>Who lists every assessment (anyone signed in may open one by its id).</summary>
+    public static readonly string[] AssessmentListers = [Roles.Hr, Roles.Executive];
+
+    /// <summary>Who reads the audit trail.</summary>
+    public static readonly string[] Auditors = [Roles.Hr, Roles.Executive];
+
     public static bool CanReadAllScores(Caller caller) => caller.IsInAnyRole(ScoreReaders);
 
     /// <summary>An employee reads a published assessment's organisation-level score only: a root unit with descendants, no filters.</summary>

@@ -63,7 +63,7 @@ public sealed class EventBusOptions
     /// <summary>The wait before reconnecting after the broker (or the sidecar) failed.</summary>
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long sent outbox rows are kept (for inspection) before the relay deletes them.</summary>
+    /// <summary>How long sent outbox rows are kept (for inspection) before the relay deletes them; zero: deleted as they are relayed.</summary>
     public TimeSpan SentRetention { get; set; } = TimeSpan.FromDays(1);
 
     /// <summary>

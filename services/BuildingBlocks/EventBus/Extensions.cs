@@ -56,12 +56,7 @@ public static class Extensions
         where TEvent : IMessage<TEvent>, new()
         where THandler : class, IHandleEvent<TEvent>
     {
-        var topic = EventNames.Topic(new TEvent().Descriptor);
-        if (services.Any(d => d.ServiceType == typeof(Subscription) && string.Equals(((Subscription)d.ImplementationInstance!).Topic, topic, StringComparison.Ordinal)))
-        {
-            throw new InvalidOperationException($"{topic} already has a subscription: one handler per topic, as Dapr has one route per topic.");
-        }
-
+        var topic = CheckNewTopic<TEvent>(services);
         var parser = new MessageParser<TEvent>(() => new TEvent());
         services.AddScoped<THandler>();
         services.AddSingleton(new Subscription(
@@ -70,6 +65,27 @@ public static class Extensions
             cloudEvent => cloudEvent.DataAs(parser),
             (provider, message, context, cancellationToken) =>
                 provider.GetRequiredService<THandler>().HandleAsync((TEvent)message, context, cancellationToken)));
+        return services;
+    }
+
+    /// <summary>
+    /// Subscribes this service to <typeparamref name="TEvent"/>'s topic with a handler that takes the new events of a
+    /// delivery batch in one call, in the transaction that holds their inbox rows (see <see cref="IHandleEventBatch{TEvent}"/>);
+    /// <typeparamref name="THandler"/> is resolved per call, in a scope.
+    /// </summary>
+    public static IServiceCollection AddBatchSubscription<TEvent, THandler>(this IServiceCollection services)
+        where TEvent : IMessage<TEvent>, new()
+        where THandler : class, IHandleEventBatch<TEvent>
+    {
+        var topic = CheckNewTopic<TEvent>(services);
+        var parser = new MessageParser<TEvent>(() => new TEvent());
+        services.AddScoped<THandler>();
+        services.AddSingleton(new Subscription(
+            topic,
+            typeof(TEvent),
+            cloudEvent => cloudEvent.DataAs(parser),
+            (provider, deliveries, context, cancellationToken) => provider.GetRequiredService<THandler>().HandleAsync(
+                deliveries.Select(d => new EventDelivery<TEvent>((TEvent)d.Message, d.CloudEvent)).ToList(), context, cancellationToken)));
         return services;
     }
 
@@ -106,6 +122,20 @@ public static class Extensions
         }
 
         return true;
+    }
+
+    /// <summary>The topic of <typeparamref name="TEvent"/>, which must not have a subscription yet.</summary>
+    private static string CheckNewTopic<TEvent>(IServiceCollection services)
+        where TEvent : IMessage<TEvent>, new()
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var topic = EventNames.Topic(new TEvent().Descriptor);
+        if (services.Any(d => d.ServiceType == typeof(Subscription) && string.Equals(((Subscription)d.ImplementationInstance!).Topic, topic, StringComparison.Ordinal)))
+        {
+            throw new InvalidOperationException($"{topic} already has a subscription: one handler per topic, as Dapr has one route per topic.");
+        }
+
+        return topic;
     }
 
     private sealed class SchemaCreator(EventBusDataSource dataSource) : IHostedService

@@ -8,7 +8,7 @@ namespace Transformation.EventBus;
 
 /// <summary>
 /// Publishes outbox rows in sequence order, a batch per transaction: publish, wait for every confirm, mark
-/// sent, commit. A failure rolls the batch back, so it is published again (subscribers' inboxes absorb the
+/// sent (or delete, when <see cref="EventBusOptions.SentRetention"/> is zero), commit. A failure rolls the batch back, so it is published again (subscribers' inboxes absorb the
 /// repeat) after a reconnect. A transaction-scoped advisory lock lets one instance relay at a time, which
 /// keeps each aggregate's events in order however many instances run.
 /// </summary>
@@ -93,7 +93,12 @@ internal sealed partial class OutboxRelay(
         if (batch.Count > 0)
         {
             await publisher.PublishAsync(batch, cancellationToken);
-            await using var markSent = new NpgsqlCommand("UPDATE eventbus_outbox SET sent_at = now() WHERE sequence = ANY($1)", connection, transaction);
+            // Without a retention for inspection, relayed rows go at once: no new row version and index entries to write, then vacuum.
+            await using var markSent = new NpgsqlCommand(
+                _options.SentRetention > TimeSpan.Zero
+                    ? "UPDATE eventbus_outbox SET sent_at = now() WHERE sequence = ANY($1)"
+                    : "DELETE FROM eventbus_outbox WHERE sequence = ANY($1)",
+                connection, transaction);
             markSent.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = batch.Select(m => m.Sequence).ToArray() });
             await markSent.ExecuteNonQueryAsync(cancellationToken);
         }

@@ -22,7 +22,34 @@ public interface IHandleEvent<in TEvent>
 /// </summary>
 public sealed record EventContext(CloudEvent CloudEvent, NpgsqlConnection Connection, NpgsqlTransaction Transaction, int Attempt);
 
-/// <summary>One <c>AddSubscription</c> call: the topic, how to read its payload and which handler runs.</summary>
+/// <summary>
+/// Handles the deliveries of one event type a batch at a time: all the new events of one delivery batch in one call,
+/// in one transaction. Make the effect of the whole batch through <see cref="EventBatchContext.Connection"/> and its
+/// transaction (a multi-row insert or a COPY, say), so that a batch costs a few round trips rather than some per event.
+/// If the call throws, the batch rolls back and each of its events is handled again on its own: the same handler is
+/// called with one delivery per transaction, with the usual bounded retries, so a poison event is dead-lettered alone.
+/// </summary>
+public interface IHandleEventBatch<TEvent>
+    where TEvent : IMessage<TEvent>
+{
+    Task HandleAsync(IReadOnlyList<EventDelivery<TEvent>> deliveries, EventBatchContext context, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// One delivered event of a batch: its payload and its CloudEvent (id, subject, time, source…). The batch holds no
+/// event already in this subscriber's inbox, and no event twice.
+/// </summary>
+public sealed record EventDelivery<TEvent>(TEvent Message, CloudEvent CloudEvent)
+    where TEvent : IMessage<TEvent>;
+
+/// <summary>
+/// The open transaction that already holds the inbox rows of every delivery of the batch: whatever the handler writes
+/// through it commits with them (and the messages are acknowledged after that commit). <see cref="Attempt"/> is 1 for a
+/// whole batch; when a batch failed and its events are handled one by one, it counts that event's attempts.
+/// </summary>
+public sealed record EventBatchContext(NpgsqlConnection Connection, NpgsqlTransaction Transaction, int Attempt);
+
+/// <summary>One <c>AddSubscription</c> or <c>AddBatchSubscription</c> call: the topic, how to read its payload and which handler runs.</summary>
 public sealed class Subscription
 {
     internal Subscription(string topic, Type eventType, Func<CloudEvent, IMessage> parse,
@@ -31,13 +58,29 @@ public sealed class Subscription
         (Topic, EventType, Parse, Handle) = (topic, eventType, parse, handle);
     }
 
+    internal Subscription(string topic, Type eventType, Func<CloudEvent, IMessage> parse, BatchHandler handleBatch)
+    {
+        (Topic, EventType, Parse, HandleBatch) = (topic, eventType, parse, handleBatch);
+    }
+
+    /// <summary>Calls a batch handler with the (new, distinct) deliveries of one transaction.</summary>
+    internal delegate Task BatchHandler(IServiceProvider provider, IReadOnlyList<(CloudEvent CloudEvent, IMessage Message)> deliveries,
+        EventBatchContext context, CancellationToken cancellationToken);
+
     public string Topic { get; }
 
     public Type EventType { get; }
 
+    /// <summary>Whether its handler takes a delivery batch at a time (<see cref="IHandleEventBatch{TEvent}"/>).</summary>
+    public bool IsBatch => HandleBatch is not null;
+
     internal Func<CloudEvent, IMessage> Parse { get; }
 
-    internal Func<IServiceProvider, IMessage, EventContext, CancellationToken, Task> Handle { get; }
+    /// <summary>The per-event handler (<see cref="IHandleEvent{TEvent}"/>); null for a batch subscription.</summary>
+    internal Func<IServiceProvider, IMessage, EventContext, CancellationToken, Task>? Handle { get; }
+
+    /// <summary>The batch handler (<see cref="IHandleEventBatch{TEvent}"/>); null for a per-event subscription.</summary>
+    internal BatchHandler? HandleBatch { get; }
 }
 
 internal enum Outcome
@@ -151,8 +194,10 @@ internal sealed partial class EventProcessor(
 
     /// <summary>
     /// Handles several deliveries in one transaction (one commit instead of one each, which is what bounds a
-    /// subscriber on a durable database). If any handler throws, that transaction rolls back and each delivery
-    /// goes through <see cref="ProcessAsync"/> on its own, so one failing event never holds back the others.
+    /// subscriber on a durable database): the inbox rows in one statement, then a per-event handler once per new
+    /// event, or a batch handler once with all the new events. If a handler throws, that transaction rolls back and
+    /// each delivery goes through <see cref="ProcessAsync"/> on its own (a batch handler then gets one delivery per
+    /// call), so one failing event never holds back the others.
     /// </summary>
     public async Task<Outcome[]> ProcessBatchAsync(Subscription subscription, IReadOnlyList<ReadOnlyMemory<byte>> bodies, CancellationToken cancellationToken)
     {
@@ -181,11 +226,13 @@ internal sealed partial class EventProcessor(
         }
 
         var current = -1; // The delivery whose handler runs: if it throws, that was its first attempt.
+        var batchFailed = false; // Whether a batch handler's call threw (then no one delivery is to blame).
         try
         {
             await using var connection = await dataSource.Value.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             var fresh = await InsertInboxAsync(connection, transaction, consumer, readable.Select(r => r.CloudEvent.Id).ToArray(), cancellationToken);
+            var batch = new List<(CloudEvent CloudEvent, IMessage Message)>(fresh.Count);
             foreach (var (index, cloudEvent, message) in readable)
             {
                 if (!fresh.Remove(cloudEvent.Id)) // Removed, so that a copy of the event later in this batch is a duplicate too.
@@ -194,10 +241,26 @@ internal sealed partial class EventProcessor(
                     continue;
                 }
 
+                if (subscription.HandleBatch is not null)
+                {
+                    batch.Add((cloudEvent, message));
+                    outcomes[index] = Outcome.Handled; // Once committed.
+                    continue;
+                }
+
                 current = index;
                 await using var scope = services.CreateAsyncScope();
-                await subscription.Handle(scope.ServiceProvider, message, new EventContext(cloudEvent, connection, transaction, 1), cancellationToken);
+                await subscription.Handle!(scope.ServiceProvider, message, new EventContext(cloudEvent, connection, transaction, 1), cancellationToken);
                 outcomes[index] = Outcome.Handled;
+            }
+
+            if (batch.Count > 0)
+            {
+                // One call for all the new events; if it throws, none of them is known to be at fault, so none loses an attempt.
+                batchFailed = true;
+                await using var scope = services.CreateAsyncScope();
+                await subscription.HandleBatch!(scope.ServiceProvider, batch, new EventBatchContext(connection, transaction, 1), cancellationToken);
+                batchFailed = false;
             }
 
             current = -1;
@@ -206,7 +269,7 @@ internal sealed partial class EventProcessor(
         catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
         {
             LogBatchFailed(exception, consumer, readable.Count);
-            if (current >= 0)
+            if (current >= 0 || batchFailed)
             {
                 metrics.HandlerFailures.Add(1, topicTag);
             }
@@ -279,7 +342,15 @@ internal sealed partial class EventProcessor(
             }
         }
 
-        await subscription.Handle(scope, message, new EventContext(cloudEvent, connection, transaction, attempt), cancellationToken);
+        if (subscription.HandleBatch is { } handleBatch)
+        {
+            await handleBatch(scope, [(cloudEvent, message)], new EventBatchContext(connection, transaction, attempt), cancellationToken);
+        }
+        else
+        {
+            await subscription.Handle!(scope, message, new EventContext(cloudEvent, connection, transaction, attempt), cancellationToken);
+        }
+
         return true;
     }
 

@@ -11,7 +11,8 @@ namespace Transformation.GrpcHosting;
 
 /// <summary>
 /// One client call of any kind. Failures surface as <see cref="RpcException"/> with the status, message,
-/// details and trailers; disposing a call that has not finished cancels it (RST_STREAM CANCEL).
+/// details and trailers. Disposing a call that has not finished, cancelling the caller's token or passing the
+/// deadline resets its HTTP/2 stream (RST_STREAM CANCEL), so the server's handler sees its cancellation.
 /// </summary>
 public sealed class ClientCall<TRequest, TResponse> : IAsyncDisposable
     where TRequest : class, IMessage<TRequest>
@@ -39,6 +40,7 @@ public sealed class ClientCall<TRequest, TResponse> : IAsyncDisposable
         _options = options;
         _parser = (MessageParser<TResponse>)method.OutputType.Parser;
         _cancellation = CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken);
+        _cancellation.Token.UnsafeRegister(static state => ((ClientCall<TRequest, TResponse>)state!).Abort(), this);
         var path = $"/{method.Service.FullName}/{method.Name}";
         _activity = GrpcTelemetry.StartClient(path);
 
@@ -207,10 +209,14 @@ public sealed class ClientCall<TRequest, TResponse> : IAsyncDisposable
 
         try
         {
-            _response = await _responseTask;
+            // A full fence, so either Abort sees the response or this sees the cancellation.
+            Interlocked.Exchange(ref _response, await _responseTask);
+            _cancellation.Token.ThrowIfCancellationRequested();
         }
         catch (Exception e)
         {
+            _response?.Dispose();
+            _response = null;
             throw Translate(e);
         }
 
@@ -236,6 +242,12 @@ public sealed class ClientCall<TRequest, TResponse> : IAsyncDisposable
         _reader = PipeReader.Create(await _response.Content.ReadAsStreamAsync(_cancellation.Token));
         return _response;
     }
+
+    /// <summary>
+    /// On cancellation or the deadline: before the response headers, SendAsync's token resets the stream; after them,
+    /// disposing the response does, even when no read is pending.
+    /// </summary>
+    private void Abort() => Volatile.Read(ref _response)?.Dispose();
 
     /// <summary>Records the status in <paramref name="headers"/>; throws unless it is OK.</summary>
     private void End(HttpHeaders headers, StatusCode fallback)
@@ -297,7 +309,8 @@ public sealed class ClientCall<TRequest, TResponse> : IAsyncDisposable
             return rpc;
         }
 
-        if (e is OperationCanceledException)
+        // Once the call is cancelled, whatever broke (a reset stream, a disposed response) broke because of that.
+        if (e is OperationCanceledException || (_cancellation.IsCancellationRequested && Status is null))
         {
             return _options.CancellationToken.IsCancellationRequested
                 ? new RpcException(StatusCode.Cancelled, "Call cancelled.")

@@ -24,6 +24,7 @@ public static class GrpcHostingExtensions
         builder.Services.AddSingleton<HealthService>();
         builder.Services.AddSingleton<ReflectionService>();
         builder.Services.AddSingleton<ReflectionV1AlphaService>();
+        WriteRateLimits.Add(builder.Services);
         return builder;
     }
 
@@ -31,7 +32,8 @@ public static class GrpcHostingExtensions
     /// Maps every method of the proto <paramref name="service"/> to <typeparamref name="TService"/> at
     /// <c>/package.Service/Method</c>, each with the access <paramref name="access"/> declares for it; throws,
     /// naming the method, when one has no matching implementation or no declared access.
-    /// The first call also maps grpc.health.v1, grpc.reflection.v1 and v1alpha, and UNIMPLEMENTED for unknown paths.
+    /// The first call also maps grpc.health.v1, grpc.reflection.v1 and v1alpha, and UNIMPLEMENTED for unknown paths, and
+    /// adds the rate limiting of calls that change data (after the service's authentication, which names the caller).
     /// </summary>
     public static IEndpointRouteBuilder MapGrpcService<TService>(this IEndpointRouteBuilder endpoints, ServiceDescriptor service, RpcAccessMap access)
         where TService : class
@@ -43,6 +45,11 @@ public static class GrpcHostingExtensions
         if (!registry.BuiltInsMapped)
         {
             registry.BuiltInsMapped = true;
+            if (endpoints is IApplicationBuilder app)
+            {
+                app.UseRateLimiter();
+            }
+
             var health = HealthReflection.Descriptor.Services[0];
             var reflection = ReflectionReflection.Descriptor.Services[0];
             var reflectionV1Alpha = V1Alpha.ReflectionReflection.Descriptor.Services[0];
@@ -67,10 +74,14 @@ public static class GrpcHostingExtensions
         registry.Add(service);
         var options = endpoints.ServiceProvider.GetRequiredService<IOptions<GrpcHostingOptions>>();
         var logger = endpoints.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Transformation.GrpcHosting");
-        foreach (var method in methods)
+        foreach (var (descriptor, method) in service.Methods.Zip(methods))
         {
-            endpoints.MapPost(method.Path, (RequestDelegate)(http => ServerCall.HandleAsync(http, method, options.Value, logger)))
+            var endpoint = endpoints.MapPost(method.Path, (RequestDelegate)(http => ServerCall.HandleAsync(http, method, options.Value, logger)))
                 .WithDisplayName($"gRPC {method.Path}");
+            if (!method.Access.IsAnonymous && WriteRateLimits.ChangesData(descriptor))
+            {
+                endpoint.RequireRateLimiting(WriteRateLimits.Policy);
+            }
         }
     }
 }

@@ -9,13 +9,18 @@ using Transformation.ServiceDefaults.Identity;
 namespace Transformation.GrpcHosting;
 
 /// <summary>One gRPC call on the server: checks the request, runs the handler, ends with a status.</summary>
-internal sealed partial class ServerCall
+internal sealed partial class ServerCall : IDisposable
 {
     private readonly HttpContext _http;
     private readonly GrpcHostingOptions _options;
     private readonly string? _requestEncoding;
     private readonly bool _compressResponses;
     private bool _responseStarted;
+
+    // Only with a deadline: its timer may end the call while the handler still writes, so both take this lock.
+    private SemaphoreSlim? _writeLock;
+    private bool _ended;
+    private Task? _deadlineExceeded;
 
     private ServerCall(HttpContext http, GrpcHostingOptions options, ServerCallContext context, string? requestEncoding, bool compressResponses)
     {
@@ -62,20 +67,28 @@ internal sealed partial class ServerCall
         var timeout = GrpcProtocol.ParseTimeout(http.Request.Headers[GrpcProtocol.TimeoutHeader]);
         // A deadline needs a token of its own; without one the connection's abort token is enough.
         using var deadline = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
-        deadline?.CancelAfter(timeout!.Value);
 
         // Responses are compressed only when the request was and the caller accepts it.
         var compressResponses = encoding is GrpcProtocol.Gzip && http.Request.Headers[GrpcProtocol.AcceptEncodingHeader].ToString()
             .Split(',', StringSplitOptions.TrimEntries).Contains(GrpcProtocol.Gzip);
         var context = new ServerCallContext(http, method.Path, ReadMetadata(http.Request.Headers),
             timeout is { } d ? DateTime.UtcNow + d : DateTime.MaxValue, deadline?.Token ?? http.RequestAborted);
-        var call = new ServerCall(http, options, context, encoding, compressResponses);
+        using var call = new ServerCall(http, options, context, encoding, compressResponses);
 
         http.Response.ContentType = GrpcProtocol.ContentType;
         http.Response.Headers[GrpcProtocol.AcceptEncodingHeader] = GrpcProtocol.SupportedEncodings;
         if (call._compressResponses)
         {
             http.Response.Headers[GrpcProtocol.EncodingHeader] = GrpcProtocol.Gzip;
+        }
+
+        // The deadline ends the call itself, so the caller gets its status on time even from a handler that ignores its token.
+        CancellationTokenRegistration onDeadline = default;
+        if (deadline is not null)
+        {
+            call._writeLock = new SemaphoreSlim(1, 1);
+            onDeadline = deadline.Token.UnsafeRegister(static state => ((ServerCall)state!).OnDeadline(), call);
+            deadline.CancelAfter(timeout!.Value);
         }
 
         using var activity = GrpcTelemetry.StartServer(method.Path, http.Request.Headers[GrpcProtocol.TraceParentHeader], http.Request.Headers[GrpcProtocol.TraceStateHeader]);
@@ -105,14 +118,29 @@ internal sealed partial class ServerCall
             status = new RpcException(StatusCode.Unknown, "Exception was thrown by handler.");
         }
 
+        if (deadline is not null)
+        {
+            // Once disposed, the deadline callback has either started ending the call or never will.
+            await onDeadline.DisposeAsync();
+            if (call._deadlineExceeded is { } deadlineExceeded)
+            {
+                await deadlineExceeded;
+                GrpcTelemetry.SetStatus(activity, StatusCode.DeadlineExceeded);
+                LogHandlerOutlivedDeadline(logger, method.Path, (long)(DateTime.UtcNow - context.Deadline).TotalMilliseconds);
+                return;
+            }
+        }
+
         GrpcTelemetry.SetStatus(activity, status.StatusCode);
         if (http.RequestAborted.IsCancellationRequested)
         {
             return;
         }
 
-        await call.EndAsync(status);
+        await call.EndAsync(status, withMetadata: true);
     }
+
+    public void Dispose() => _writeLock?.Dispose();
 
     /// <summary>Answers a request to a path no service maps: UNIMPLEMENTED when it is a gRPC call, 404 otherwise.</summary>
     public static Task HandleUnimplemented(HttpContext http, bool serviceKnown)
@@ -151,52 +179,134 @@ internal sealed partial class ServerCall
 
     public async Task WriteMessageAsync(IMessage message, bool flush)
     {
-        Context.CancellationToken.ThrowIfCancellationRequested();
-        if (!_responseStarted)
+        var writeLock = _writeLock;
+        if (writeLock is not null)
         {
-            WriteMetadata(_http.Response.Headers, Context.ResponseHeaders);
-            _responseStarted = true;
+            await writeLock.WaitAsync();
         }
 
-        MessageFraming.Write(_http.Response.BodyWriter, message, _compressResponses);
-        if (flush)
+        try
         {
-            // Waits while the client's HTTP/2 window is full: this is the flow control.
-            var result = await _http.Response.BodyWriter.FlushAsync(Context.CancellationToken);
-            if (result.IsCanceled || result.IsCompleted)
+            if (_ended)
             {
-                throw new OperationCanceledException("The client stopped reading.");
+                // Only the deadline ends a call while its handler still runs.
+                throw new RpcException(StatusCode.DeadlineExceeded, "Deadline Exceeded: the call has already ended, so the message was not sent.");
             }
+
+            Context.CancellationToken.ThrowIfCancellationRequested();
+            if (!_responseStarted)
+            {
+                WriteMetadata(_http.Response.Headers, Context.ResponseHeaders);
+                _responseStarted = true;
+            }
+
+            MessageFraming.Write(_http.Response.BodyWriter, message, _compressResponses);
+            if (flush)
+            {
+                // Waits while the client's HTTP/2 window is full: this is the flow control.
+                var result = await _http.Response.BodyWriter.FlushAsync(Context.CancellationToken);
+                if (result.IsCanceled || result.IsCompleted)
+                {
+                    throw new OperationCanceledException("The client stopped reading.");
+                }
+            }
+        }
+        finally
+        {
+            writeLock?.Release();
         }
     }
 
-    private ValueTask<T?> ReadAsync<T>(MessageParser<T> parser)
-        where T : class, IMessage<T> =>
-        MessageFraming.ReadAsync(_http.Request.BodyReader, parser, _requestEncoding, _options.MaxReceiveMessageSize, Context.CancellationToken);
-
-    /// <summary>Sends the status: in trailers after a response began, else Trailers-Only (all in the one HEADERS frame).</summary>
-    private async Task EndAsync(RpcException status)
+    private async ValueTask<T?> ReadAsync<T>(MessageParser<T> parser)
+        where T : class, IMessage<T>
     {
-        var trailers = Context.ResponseTrailers;
-        foreach (var entry in status.Trailers)
+        var message = await MessageFraming.ReadAsync(_http.Request.BodyReader, parser, _requestEncoding, _options.MaxReceiveMessageSize, Context.CancellationToken);
+        if (message is not null)
         {
-            trailers.AddEntry(entry);
+            InputLimits.Check(message, _options);
         }
 
-        if (_responseStarted || _http.Response.HasStarted)
+        return message;
+    }
+
+    /// <summary>Runs in the deadline's cancellation, after the handler's own callbacks: unless the caller went away, the call ends now.</summary>
+    private void OnDeadline()
+    {
+        if (!_http.RequestAborted.IsCancellationRequested)
         {
-            var headers = _http.Features.GetRequiredFeature<IHttpResponseTrailersFeature>().Trailers;
-            WriteMetadata(headers, trailers);
-            SetStatus(headers, status.StatusCode, status.Message, status.Details);
+            _deadlineExceeded = EndAtDeadlineAsync();
         }
-        else
+    }
+
+    /// <summary>
+    /// Sends DEADLINE_EXCEEDED and completes the response, then resets the stream (RST_STREAM CANCEL) so the caller
+    /// stops sending, as grpc-dotnet does; Kestrel queues the reset behind the trailers. A write in progress holds the
+    /// lock only until the cancelled token stops its flush.
+    /// </summary>
+    private async Task EndAtDeadlineAsync()
+    {
+        try
         {
-            WriteMetadata(_http.Response.Headers, Context.ResponseHeaders);
-            WriteMetadata(_http.Response.Headers, trailers);
-            SetStatus(_http.Response.Headers, status.StatusCode, status.Message, status.Details);
+            if (await EndAsync(new RpcException(StatusCode.DeadlineExceeded, "Deadline Exceeded"), withMetadata: false))
+            {
+                _http.Features.Get<IHttpResetFeature>()?.Reset(8);
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
+        {
+            // The connection went away while the status was sent: there is no one left to tell.
+        }
+    }
+
+    /// <summary>
+    /// Sends the status, in trailers after a response began, else Trailers-Only (all in the one HEADERS frame), unless
+    /// the call has already ended. The handler's metadata goes too unless it may still be changing it (at the deadline).
+    /// </summary>
+    private async Task<bool> EndAsync(RpcException status, bool withMetadata)
+    {
+        if (_writeLock is not null)
+        {
+            await _writeLock.WaitAsync();
         }
 
-        await _http.Response.CompleteAsync();
+        try
+        {
+            if (_ended)
+            {
+                return false;
+            }
+
+            _ended = true;
+            var trailers = withMetadata ? Context.ResponseTrailers : [];
+            foreach (var entry in status.Trailers)
+            {
+                trailers.AddEntry(entry);
+            }
+
+            if (_responseStarted || _http.Response.HasStarted)
+            {
+                var headers = _http.Features.GetRequiredFeature<IHttpResponseTrailersFeature>().Trailers;
+                WriteMetadata(headers, trailers);
+                SetStatus(headers, status.StatusCode, status.Message, status.Details);
+            }
+            else
+            {
+                if (withMetadata)
+                {
+                    WriteMetadata(_http.Response.Headers, Context.ResponseHeaders);
+                }
+
+                WriteMetadata(_http.Response.Headers, trailers);
+                SetStatus(_http.Response.Headers, status.StatusCode, status.Message, status.Details);
+            }
+
+            await _http.Response.CompleteAsync();
+            return true;
+        }
+        finally
+        {
+            _writeLock?.Release();
+        }
     }
 
     /// <summary>Checks HTTP/2 and the content type: 426 and 415 as grpc-dotnet answers, with an INTERNAL status for gRPC clients.</summary>
@@ -273,4 +383,7 @@ internal sealed partial class ServerCall
 
     [LoggerMessage(Level = LogLevel.Error, Message = "gRPC handler for {Method} failed")]
     private static partial void LogHandlerFailed(ILogger logger, Exception exception, string method);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "gRPC handler for {Method} outlived its deadline by {OverrunMs} ms; the caller got DEADLINE_EXCEEDED at the deadline")]
+    private static partial void LogHandlerOutlivedDeadline(ILogger logger, string method, long overrunMs);
 }

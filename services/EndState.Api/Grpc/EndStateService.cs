@@ -83,6 +83,13 @@ public sealed class EndStateService(EndStateDatabase database, Outbox outbox, Ba
         return new GetEndStateHistoryResponse { Versions = { history } };
     }
 
+    public async Task<ListEndStatesResponse> ListEndStates(ListEndStatesRequest request, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        await using var connection = await database.OpenAsync(ct);
+        return new ListEndStatesResponse { EndStates = { await EndStateStore.LatestOfEveryScopeAsync(connection, request.Status, ct) } };
+    }
+
     public async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
     {
         var ct = context.CancellationToken;

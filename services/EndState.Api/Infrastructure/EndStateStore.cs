@@ -31,6 +31,14 @@ internal static class EndStateStore
     public static Task<List<EndStateVersion>> HistoryAsync(NpgsqlConnection connection, string scope, CancellationToken ct) =>
         ReadAsync(connection, null, "SELECT document::text FROM versions WHERE scope_org_unit_id = $1 ORDER BY version", ct, scope);
 
+    /// <summary>The latest version of each scope, by scope; only those whose latest version has <paramref name="status"/> unless it is unspecified.</summary>
+    public static Task<List<EndStateVersion>> LatestOfEveryScopeAsync(NpgsqlConnection connection, EndStateStatus status, CancellationToken ct) =>
+        ReadAsync(connection, null, """
+            SELECT document FROM (SELECT DISTINCT ON (scope_org_unit_id) scope_org_unit_id, status, document::text FROM versions
+                                  ORDER BY scope_org_unit_id, version DESC) latest
+            WHERE $1 = 0 OR status = $1 ORDER BY scope_org_unit_id
+            """, ct, (int)status);
+
     /// <summary>Appends the version and its audit entry (before = the previous latest version).</summary>
     public static async Task AppendAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, EndStateVersion? before, EndStateVersion after,
         CancellationToken ct)

@@ -12,8 +12,11 @@ using Transformation.Incentives.Api.Infrastructure;
 using Transformation.Incentives.Api.Model;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
-using Transformation.ServiceDefaults.Identity;
 using Observation = Transformation.Incentives.Api.Model.Observation;
+using Transformation.ServiceDefaults.Identity;
+using AuditEntry = Transformation.Incentives.V1.AuditEntry;
+using ListAuditEntriesRequest = Transformation.Incentives.V1.ListAuditEntriesRequest;
+using ListAuditEntriesResponse = Transformation.Incentives.V1.ListAuditEntriesResponse;
 
 namespace Transformation.Incentives.Api.Grpc;
 

@@ -79,15 +79,6 @@ public sealed class IncentivesSchema(IncentivesDatabase database) : Microsoft.Ex
             spent       integer NOT NULL DEFAULT 0,
             PRIMARY KEY (org_unit_id, period),
             CHECK (spent >= 0));
-        CREATE TABLE IF NOT EXISTS audit_log (
-            sequence    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            entity      text        NOT NULL,
-            entity_id   text        NOT NULL,
-            changed_by  text        NOT NULL,
-            changed_at  timestamptz NOT NULL DEFAULT now(),
-            before      jsonb,
-            after       jsonb);
-        CREATE INDEX IF NOT EXISTS audit_log_entity ON audit_log (entity, entity_id, sequence);
         CREATE TABLE IF NOT EXISTS idempotency (
             scope        text  NOT NULL,
             key          text  NOT NULL,
@@ -158,26 +149,23 @@ public sealed class IncentivesSchema(IncentivesDatabase database) : Microsoft.Ex
             points         integer     NOT NULL,
             created_at     timestamptz NOT NULL DEFAULT now());
         CREATE INDEX IF NOT EXISTS recognitions_giver ON recognitions (giver_id, period);
-        CREATE TABLE IF NOT EXISTS observation_queue (
-            sequence    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            observation bytea       NOT NULL,
-            event_time  timestamptz NOT NULL,
-            attempts    integer     NOT NULL DEFAULT 0,
-            queued_at   timestamptz NOT NULL DEFAULT now());
-        CREATE TABLE IF NOT EXISTS observation_dead_letters (
-            sequence    bigint      PRIMARY KEY,
-            observation bytea       NOT NULL,
-            event_time  timestamptz NOT NULL,
-            attempts    integer     NOT NULL,
-            error       text        NOT NULL,
-            failed_at   timestamptz NOT NULL DEFAULT now());
+        -- Observations are evaluated in the inbox transaction now: an older version's observation_queue is evaluated and
+        -- dropped by QueuedObservationsUpgrade; its set-aside observations are dropped here unless some are left to look at.
+        DO $$ DECLARE kept boolean; BEGIN
+            IF to_regclass('observation_dead_letters') IS NOT NULL THEN
+                EXECUTE 'SELECT EXISTS (SELECT FROM observation_dead_letters)' INTO kept;
+                IF NOT kept THEN
+                    DROP TABLE observation_dead_letters;
+                END IF;
+            END IF;
+        END $$;
         """;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var command = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_xact_lock({MigrationLock}); {Sql}", connection, transaction))
+        await using (var command = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_xact_lock({MigrationLock}); {Sql}{AuditLog.Ddl}", connection, transaction))
         {
             await command.ExecuteNonQueryAsync(cancellationToken);
         }

@@ -16,8 +16,9 @@ namespace Transformation.Incentives.Api.Infrastructure;
 public sealed record Evaluation(Observation Observation, string BehaviourName, string RecognitionId = "");
 
 /// <summary>
-/// Turns a batch of observations into their outcomes, one per observation, inside the caller's transaction (the
-/// observation evaluator's, or a GiveRecognition call's), in a fixed number of round trips whatever the batch size:
+/// Turns a batch of observations into their outcomes, one per observation, inside the caller's transaction (the one
+/// holding the inbox rows of a BehaviourObserved delivery batch, or a GiveRecognition call's), in a fixed number of
+/// round trips whatever the batch size:
 /// <list type="number">
 /// <item>the outcomes already stored for these observation ids and the peers' recent giving, in one round trip; the
 /// ledger states of employees whose ledger is not active, folded together in a second one when there are several;</item>

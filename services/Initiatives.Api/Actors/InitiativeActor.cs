@@ -1,7 +1,10 @@
+using System.Collections.Immutable;
 using System.Globalization;
+using System.Security.Cryptography;
 using Google.Protobuf;
 using Transformation.Actors;
 using Transformation.EventBus;
+using Transformation.Initiatives.Api.Grpc;
 using Transformation.Initiatives.Api.Infrastructure;
 using Transformation.Initiatives.Api.Model;
 using Transformation.Initiatives.V1;
@@ -27,6 +30,9 @@ public interface IInitiativeActor : IActor
     Task<InitiativeState> CancelAsync(Command command);
 
     Task<InitiativeState> SetSurveyScoreAsync(Command command, string goalId, double score);
+
+    /// <summary>Replaces the editable definition (the change manager's); progress is folded again when the scope or behaviours change.</summary>
+    Task<InitiativeState> UpdateAsync(Command command, InitiativeChanges changes);
 
     /// <summary>Folds the observations logged since the checkpoint; returns how many it folded.</summary>
     Task<int> CatchUpAsync();
@@ -55,6 +61,7 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
 
         var now = time.GetUtcNow();
         var next = Model.Initiatives.Propose(Id, command.IdempotencyKey, draft, changeManagerId, now);
+        next = Audited(State, next, command, "propose", now);
         var proposed = new InitiativeProposed
         {
             InitiativeId = Id,
@@ -97,6 +104,56 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
         return (next, ProgressEvents(next, reached, now));
     });
 
+    public async Task<InitiativeState> UpdateAsync(Command command, InitiativeChanges changes)
+    {
+        if (!State.Exists)
+        {
+            throw new GrpcHosting.RpcException(GrpcHosting.StatusCode.NotFound, "No such initiative.");
+        }
+
+        // The key remembers the edit's content: a retry returns the state, the key reused for another edit is refused.
+        var operation = "update:" + Convert.ToHexString(SHA256.HashData(changes.ToByteArray()), 0, 16);
+        if (State.AppliedKeys.TryGetValue(command.IdempotencyKey, out var applied) && applied.StartsWith("update", StringComparison.Ordinal))
+        {
+            return string.Equals(applied, operation, StringComparison.Ordinal)
+                ? State
+                : throw new GrpcHosting.RpcException(GrpcHosting.StatusCode.FailedPrecondition, "This idempotency key was used for a different edit.");
+        }
+
+        var now = time.GetUtcNow();
+        var next = Model.Initiatives.Update(State, command.Caller, changes);
+        var reached = ImmutableArray<MilestoneDefinition>.Empty;
+        if (Model.Initiatives.NeedsRefold(State, next))
+        {
+            // Progress folded over the old scope or behaviours no longer holds: fold the log again from the activation checkpoint.
+            var folded = await FoldAsync(next, await HorizonAsync(CancellationToken.None), now, CancellationToken.None);
+            (next, reached) = (folded.Next, folded.Reached);
+        }
+
+        next = Model.Initiatives.FillBaseline(next, now);
+        var (evaluated, reachedNow) = Model.Initiatives.Evaluate(next, now);
+        next = Audited(State, evaluated with { AppliedKeys = evaluated.AppliedKeys.SetItem(command.IdempotencyKey, operation) }, command, "update", now);
+        var events = new List<IMessage>
+        {
+            new InitiativeUpdated
+            {
+                InitiativeId = Id,
+                Name = next.Name,
+                ScopeOrgUnitIds = { next.Scope },
+                TargetBehaviourIds = { next.TargetBehaviours },
+                UpdatedBy = command.Caller.Subject,
+                UpdatedAt = Timestamp.FromDateTimeOffset(now),
+            },
+        };
+        if (next.Status == InitiativeStatus.Active)
+        {
+            events.AddRange(ProgressEvents(next, reached.AddRange(reachedNow), now));
+        }
+
+        await WriteStateAsync(next, events.Select(e => new OutgoingEvent(Id, e)).ToList());
+        return State;
+    }
+
     public async Task<int> CatchUpAsync()
     {
         if (State.Status != InitiativeStatus.Active)
@@ -111,15 +168,30 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
             return 0;
         }
 
+        var now = time.GetUtcNow();
+        var (next, reached, count, peopleChanged) = await FoldAsync(State, horizon, now, cancellationToken);
+        if (count == 0 && !peopleChanged)
+        {
+            return 0;
+        }
+
+        await WriteStateAsync(next, ProgressEvents(next, reached, now).Select(e => new OutgoingEvent(Id, e)).ToList());
+        return count;
+    }
+
+    /// <summary>Folds the observations logged from the state's checkpoint up to <paramref name="horizon"/> (no write).</summary>
+    private async Task<(InitiativeState Next, ImmutableArray<MilestoneDefinition> Reached, int Count, bool PeopleChanged)> FoldAsync(InitiativeState state,
+        ulong horizon, DateTimeOffset now, CancellationToken cancellationToken)
+    {
         await using var connection = await database.OpenAsync(cancellationToken);
-        var (units, people) = await LocalCopies.ScopeAsync(connection, State.Scope, cancellationToken);
+        var (units, people) = await LocalCopies.ScopeAsync(connection, state.Scope, cancellationToken);
         var observations = new List<FoldedObservation>();
         await using (var command = connection.Command(null, """
             SELECT observation_id::text, employee_id, behaviour_id, polarity, observed_at FROM observations
             WHERE xid >= $1::text::xid8 AND xid < $2::text::xid8 AND behaviour_id = ANY($3)
               AND (initiative_id = $4 OR (initiative_id = '' AND org_unit_id = ANY($5)))
-            """, State.FoldedBelowXid.ToString(CultureInfo.InvariantCulture), horizon.ToString(CultureInfo.InvariantCulture),
-            Sql.TextArray(State.TargetBehaviours), Id, Sql.TextArray(units)))
+            """, state.FoldedBelowXid.ToString(CultureInfo.InvariantCulture), horizon.ToString(CultureInfo.InvariantCulture),
+            Sql.TextArray(state.TargetBehaviours), Id, Sql.TextArray(units)))
         {
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -129,16 +201,8 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
             }
         }
 
-        if (observations.Count == 0 && people == State.PeopleInScope)
-        {
-            return 0;
-        }
-
-        var now = time.GetUtcNow();
-        var (next, reached) = Model.Initiatives.Fold(State, observations, people, now);
-        next = next with { FoldedBelowXid = horizon };
-        await WriteStateAsync(next, ProgressEvents(next, reached, now).Select(e => new OutgoingEvent(Id, e)).ToList());
-        return observations.Count;
+        var (next, reached) = Model.Initiatives.Fold(state, observations, people, now);
+        return (next with { FoldedBelowXid = horizon }, reached, observations.Count, people != state.PeopleInScope);
     }
 
     public Task<InitiativeState> GetAsync() => Task.FromResult(State);
@@ -195,10 +259,17 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
             return State;
         }
 
-        next = next with { AppliedKeys = next.AppliedKeys.SetItem(command.IdempotencyKey, operation) };
+        next = Audited(State, next with { AppliedKeys = next.AppliedKeys.SetItem(command.IdempotencyKey, operation) }, command, operation, time.GetUtcNow());
         await WriteStateAsync(next, events.Select(e => new OutgoingEvent(Id, e)).ToList());
         return State;
     }
+
+    /// <summary>Stamps the change to audit: the database appends it to the audit trail with the state's write (one statement).</summary>
+    private static InitiativeState Audited(InitiativeState before, InitiativeState next, Command command, string operation, DateTimeOffset now) =>
+        next with
+        {
+            LastChange = new AuditedChange(command.Caller.Subject, now, operation, before.Exists ? before.ToAuditJson(now) : null, next.ToAuditJson(now)),
+        };
 
     /// <summary>Every transaction below the current snapshot's xmin has finished: observations below it can no longer appear.</summary>
     private async Task<ulong> HorizonAsync(CancellationToken cancellationToken)

@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Google.Protobuf;
+using Google.Protobuf.Collections;
 using Google.Protobuf.WellKnownTypes;
 using Npgsql;
 using Transformation.Actors;
@@ -18,6 +20,7 @@ namespace Transformation.Initiatives.Api.Grpc;
 public sealed class InitiativesService(InitiativesDatabase database, Outbox outbox, ObservationWriter observations, ActorFactory actors, TimeProvider time)
 {
     private const int MaxPage = 500;
+    private const string StoryEntity = "success_story";
     private static readonly JsonSerializerOptions StateJson = new(JsonSerializerDefaults.Web);
 
     // ---- Initiatives ----
@@ -35,33 +38,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
             throw new RpcException(StatusCode.PermissionDenied, "A change manager proposes initiatives they manage.");
         }
 
-        var ct = context.CancellationToken;
-        await using (var connection = await database.OpenAsync(ct))
-        {
-            var references = await LocalCopies.ResolveAsync(connection, null, draft.TargetBehaviourIds, [draft.SponsorId, changeManager], [], ct);
-            for (var i = 0; i < draft.TargetBehaviourIds.Count; i++)
-            {
-                if (!references.Behaviours.TryGetValue(draft.TargetBehaviourIds[i], out var behaviour) || behaviour.Retired)
-                {
-                    violations.Add(($"initiative.target_behaviour_ids[{i}]", $"'{draft.TargetBehaviourIds[i]}' is not a current behaviour of the catalogue."));
-                }
-            }
-
-            if (!references.Employees.TryGetValue(draft.SponsorId, out var sponsor) || !sponsor.Active)
-            {
-                violations.Add(("initiative.sponsor_id", $"'{draft.SponsorId}' is not an active employee."));
-            }
-
-            var units = await LocalCopies.KnownOrgUnitsAsync(connection, draft.ScopeOrgUnitIds, ct);
-            for (var i = 0; i < draft.ScopeOrgUnitIds.Count; i++)
-            {
-                if (!units.Contains(draft.ScopeOrgUnitIds[i]))
-                {
-                    violations.Add(($"initiative.scope_org_unit_ids[{i}]", $"'{draft.ScopeOrgUnitIds[i]}' is not an open org unit."));
-                }
-            }
-        }
-
+        await ValidateReferencesAsync(draft.TargetBehaviourIds, draft.ScopeOrgUnitIds, draft.SponsorId, changeManager, violations, context.CancellationToken);
         ThrowIfAny(violations);
         var id = InitiativeId(caller.Subject, request.IdempotencyKey);
         var state = await actors.Get<IInitiativeActor>(id).ProposeAsync(new Command(caller, request.IdempotencyKey), draft.Clone(), changeManager);
@@ -86,6 +63,40 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
             Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context,
                 (actor, command) => actor.SetSurveyScoreAsync(command, request.GoalId, request.Score)),
         };
+
+    /// <summary>
+    /// The initiative's change manager (only: hr and executives do not edit another's initiative) replaces its editable
+    /// definition while it is proposed, sponsored or active. Validated as a proposal; a retry with the key returns the first result.
+    /// </summary>
+    public async Task<UpdateInitiativeResponse> UpdateInitiative(UpdateInitiativeRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = Model.Initiatives.Validate(request.Initiative);
+        RequireKey(request.IdempotencyKey, violations);
+        if (request.InitiativeId.Length == 0)
+        {
+            violations.Add(("initiative_id", "The initiative is required."));
+        }
+
+        ThrowIfAny(violations);
+        var actor = actors.Get<IInitiativeActor>(request.InitiativeId);
+        var current = await actor.GetAsync();
+        if (!current.Exists || !CanSee(current, caller))
+        {
+            throw new RpcException(StatusCode.NotFound, "No such initiative.");
+        }
+
+        if (!Model.Initiatives.IsManager(current, caller))
+        {
+            throw new RpcException(StatusCode.PermissionDenied, "Only the initiative's change manager edits it.");
+        }
+
+        var changes = request.Initiative;
+        await ValidateReferencesAsync(changes.TargetBehaviourIds, changes.ScopeOrgUnitIds, null, null, violations, context.CancellationToken);
+        ThrowIfAny(violations);
+        var state = await actor.UpdateAsync(new Command(caller, request.IdempotencyKey), changes.Clone());
+        return new UpdateInitiativeResponse { Initiative = state.ToProto(time.GetUtcNow()) };
+    }
 
     public async Task<GetInitiativeResponse> GetInitiative(GetInitiativeRequest request, ServerCallContext context)
     {
@@ -308,6 +319,8 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
             return new DraftSuccessStoryResponse { Story = (await StoryStore.GetAsync(connection, null, first!.Value, false, ct))!.Value.Story };
         }
 
+        await AuditLog.AppendAsync(connection, transaction, StoryEntity, story.StoryId, caller.Subject, null, JsonFormatter.Default.Format(story), ct);
+
         await transaction.CommitAsync(ct);
         return new DraftSuccessStoryResponse { Story = story };
     }
@@ -378,7 +391,15 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         var ct = context.CancellationToken;
         await using var connection = await database.OpenAsync(ct);
         var limit = request.PageSize is > 0 and <= MaxPage ? request.PageSize : 50;
-        return new ListSuccessStoriesResponse { Stories = { await StoryStore.ListPublishedAsync(connection, request.InitiativeId, limit, ct) } };
+        if (request.Status is StoryStatus.Unspecified or StoryStatus.Published)
+        {
+            return new ListSuccessStoriesResponse { Stories = { await StoryStore.ListPublishedAsync(connection, request.InitiativeId, limit, ct) } };
+        }
+
+        // Unpublished stories: as GetSuccessStory shows them, every one to hr and executives, their own to their authors.
+        var caller = context.Caller();
+        var author = caller.IsInAnyRole(Roles.Hr, Roles.Executive) ? "" : caller.Subject;
+        return new ListSuccessStoriesResponse { Stories = { await StoryStore.ListUnpublishedAsync(connection, request.Status, request.InitiativeId, author, limit, ct) } };
     }
 
     public async Task<ReactToSuccessStoryResponse> ReactToSuccessStory(ReactToSuccessStoryRequest request, ServerCallContext context)
@@ -400,11 +421,69 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         return new ReactToSuccessStoryResponse { Reactions = await StoryStore.ReactAsync(connection, id, caller.Subject, request.Reaction, ct) };
     }
 
+    // ---- Audit ----
+
+    /// <summary>Changes to initiatives (appended by the database with the actor's state) and stories, oldest first (hr and executives).</summary>
+    public async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        await using var connection = await database.OpenAsync(ct);
+        var (entries, next) = await AuditLog.ListAsync(connection, request.Entity, request.EntityId, request.Limit, request.PageToken, ct);
+        return new ListAuditEntriesResponse
+        {
+            NextPageToken = next,
+            Entries =
+            {
+                entries.Select(e => new AuditEntry
+                {
+                    Sequence = e.Sequence,
+                    Entity = e.Entity,
+                    EntityId = e.EntityId,
+                    ChangedBy = e.ChangedBy,
+                    ChangedAt = Timestamp.FromDateTimeOffset(e.ChangedAt),
+                    Before = e.Before,
+                    After = e.After,
+                }),
+            },
+        };
+    }
+
     // ---- Helpers ----
+
+    /// <summary>Target behaviours must be current in the catalogue, org units open; the sponsor (when given) an active employee.</summary>
+    private async Task ValidateReferencesAsync(RepeatedField<string> behaviourIds, RepeatedField<string> scope, string? sponsorId, string? changeManagerId,
+        List<(string Field, string Description)> violations, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        string[] people = sponsorId is null ? [] : [sponsorId, changeManagerId ?? ""];
+        var references = await LocalCopies.ResolveAsync(connection, null, behaviourIds, people, [], ct);
+        for (var i = 0; i < behaviourIds.Count; i++)
+        {
+            if (!references.Behaviours.TryGetValue(behaviourIds[i], out var behaviour) || behaviour.Retired)
+            {
+                violations.Add(($"initiative.target_behaviour_ids[{i}]", $"'{behaviourIds[i]}' is not a current behaviour of the catalogue."));
+            }
+        }
+
+        if (sponsorId is not null && (!references.Employees.TryGetValue(sponsorId, out var sponsor) || !sponsor.Active))
+        {
+            violations.Add(("initiative.sponsor_id", $"'{sponsorId}' is not an active employee."));
+        }
+
+        var units = await LocalCopies.KnownOrgUnitsAsync(connection, scope, ct);
+        for (var i = 0; i < scope.Count; i++)
+        {
+            if (!units.Contains(scope[i]))
+            {
+                violations.Add(($"initiative.scope_org_unit_ids[{i}]", $"'{scope[i]}' is not an open org unit."));
+            }
+        }
+    }
 
     private async Task<SuccessStory> ChangeStoryAsync(string key, string storyId, ServerCallContext context,
         Func<SuccessStory, InitiativeState, StoryStatus?> decide, string? approver = null)
     {
+        var caller = context.Caller();
         var violations = new List<(string Field, string Description)>();
         RequireKey(key, violations);
         if (!Guid.TryParse(storyId, out var id))
@@ -449,6 +528,8 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         }
 
         await StoryStore.UpdateAsync(connection, transaction, story, ct);
+        await AuditLog.AppendAsync(connection, transaction, StoryEntity, story.StoryId, caller.Subject, JsonFormatter.Default.Format(pair.Story),
+            JsonFormatter.Default.Format(story), ct);
         await transaction.CommitAsync(ct);
         return story;
     }

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Transformation.Initiatives.Api.Model;
 using Transformation.Initiatives.V1;
@@ -60,6 +61,14 @@ internal static class Mapping
             ActivatedAt = Stamp(state.ActivatedAt),
             ClosedAt = Stamp(state.ClosedAt),
         };
+    }
+
+    /// <summary>The initiative as its audit trail records it: definition, status and dates, and the goal figures (not the observation counts).</summary>
+    public static string ToAuditJson(this InitiativeState state, DateTimeOffset now)
+    {
+        var initiative = state.ToProto(now);
+        initiative.Progress = new Progress { Goals = { initiative.Progress.Goals } };
+        return JsonFormatter.Default.Format(initiative);
     }
 
     private static Timestamp? Stamp(DateTimeOffset? at) => at is { } value ? Timestamp.FromDateTimeOffset(value) : null;

@@ -106,7 +106,7 @@ public sealed class InitiativesSchema(InitiativesDatabase database) : Microsoft.
             employee_id text NOT NULL,
             reaction    text NOT NULL,
             PRIMARY KEY (story_id, employee_id));
-        """;
+        """ + AuditLog.Ddl;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -122,6 +122,42 @@ public sealed class InitiativesSchema(InitiativesDatabase database) : Microsoft.
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>
+/// The audit trail of initiatives: an initiative's state is written by its actor (the Actors building block, state and events in
+/// one transaction, with no hook for further rows), so the database appends the entry in the same statement: a trigger on
+/// actor_state copies the state's <c>lastChange</c> (who, before, after) to audit_log whenever it differs from the previous
+/// one (a progress fold keeps it, so folds are not audited). Registered after the actors, whose schema creates actor_state.
+/// </summary>
+public sealed class InitiativeAuditSchema(InitiativesDatabase database) : Microsoft.Extensions.Hosting.IHostedService
+{
+    private const long MigrationLock = 0x49_6E_69_74_41_75_64_74; // "InitAudt"
+
+    public const string Ddl = """
+        CREATE OR REPLACE FUNCTION initiative_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE change jsonb := NEW.state->'lastChange';
+        BEGIN
+            IF jsonb_typeof(change) = 'object' AND (TG_OP = 'INSERT' OR change IS DISTINCT FROM OLD.state->'lastChange') THEN
+                INSERT INTO audit_log (entity, entity_id, changed_by, before, after)
+                VALUES ('initiative', NEW.actor_id, change->>'by', (change->>'before')::jsonb, (change->>'after')::jsonb);
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE OR REPLACE TRIGGER initiative_audit AFTER INSERT OR UPDATE ON actor_state
+            FOR EACH ROW WHEN (NEW.actor_type = 'initiative') EXECUTE FUNCTION initiative_audit();
+        """;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await connection.ExecuteAsync(transaction, "SELECT pg_advisory_xact_lock($1)", cancellationToken, MigrationLock);
+        await connection.ExecuteAsync(transaction, Ddl, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 

@@ -63,6 +63,24 @@ public static class StoryStore
         return stories;
     }
 
+    /// <summary>Unpublished stories in one status (draft or submitted), the latest written first; only <paramref name="authorId"/>'s unless it is empty.</summary>
+    public static async Task<List<SuccessStory>> ListUnpublishedAsync(NpgsqlConnection connection, StoryStatus status, string initiativeId, string authorId, int limit,
+        CancellationToken cancellationToken)
+    {
+        await using var command = connection.Command(null, $"""
+            SELECT {Columns} FROM success_stories s WHERE status = $1 AND ($2 = '' OR initiative_id = $2) AND ($3 = '' OR author_id = $3)
+            ORDER BY created_at DESC, story_id LIMIT $4
+            """, (int)status, Sql.Text(initiativeId), Sql.Text(authorId), limit);
+        var stories = new List<SuccessStory>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            stories.Add(Read(reader));
+        }
+
+        return stories;
+    }
+
     /// <summary>One reaction per person and story: a repeat changes nothing. Returns the story's reaction count.</summary>
     public static async Task<int> ReactAsync(NpgsqlConnection connection, Guid storyId, string employeeId, string reaction, CancellationToken cancellationToken)
     {

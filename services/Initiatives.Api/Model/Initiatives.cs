@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using Google.Protobuf.Collections;
 using Google.Protobuf.WellKnownTypes;
 using Transformation.GrpcHosting;
 using Transformation.Initiatives.V1;
@@ -27,35 +28,56 @@ public static class Initiatives
             return violations;
         }
 
-        if (string.IsNullOrWhiteSpace(draft.Name) || draft.Name.Length > MaxNameLength)
+        ValidateDefinition(draft.Name, draft.Purpose, draft.SponsorId, draft.ScopeOrgUnitIds, draft.TargetBehaviourIds, draft.Goals, draft.Milestones, violations);
+        return violations;
+    }
+
+    /// <summary>Field violations of an edit (the same rules as a proposal's, without the sponsor and change manager, which are not editable).</summary>
+    public static List<(string Field, string Description)> Validate(InitiativeChanges? changes)
+    {
+        var violations = new List<(string, string)>();
+        if (changes is null)
+        {
+            violations.Add(("initiative", "The initiative's definition is required."));
+            return violations;
+        }
+
+        ValidateDefinition(changes.Name, changes.Purpose, null, changes.ScopeOrgUnitIds, changes.TargetBehaviourIds, changes.Goals, changes.Milestones, violations);
+        return violations;
+    }
+
+    private static void ValidateDefinition(string name, string purpose, string? sponsorId, RepeatedField<string> scope, RepeatedField<string> behaviours,
+        RepeatedField<Goal> goals, RepeatedField<Milestone> milestones, List<(string, string)> violations)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Length > MaxNameLength)
         {
             violations.Add(("initiative.name", $"A name of 1 to {MaxNameLength} characters is required."));
         }
 
-        if (string.IsNullOrWhiteSpace(draft.Purpose))
+        if (string.IsNullOrWhiteSpace(purpose))
         {
             violations.Add(("initiative.purpose", "The purpose is required."));
         }
 
-        if (string.IsNullOrWhiteSpace(draft.SponsorId))
+        if (sponsorId is not null && string.IsNullOrWhiteSpace(sponsorId))
         {
             violations.Add(("initiative.sponsor_id", "The executive sponsor is required."));
         }
 
-        if (draft.ScopeOrgUnitIds.Count == 0)
+        if (scope.Count == 0)
         {
             violations.Add(("initiative.scope_org_unit_ids", "At least one org unit is in scope."));
         }
 
-        if (draft.TargetBehaviourIds.Count == 0)
+        if (behaviours.Count == 0)
         {
             violations.Add(("initiative.target_behaviour_ids", "At least one target behaviour is required."));
         }
 
         var goalIds = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < draft.Goals.Count; i++)
+        for (var i = 0; i < goals.Count; i++)
         {
-            var goal = draft.Goals[i];
+            var goal = goals[i];
             if (string.IsNullOrWhiteSpace(goal.GoalId) || !goalIds.Add(goal.GoalId))
             {
                 violations.Add(($"initiative.goals[{i}].goal_id", "A goal id, unique within the initiative, is required."));
@@ -73,9 +95,9 @@ public static class Initiatives
         }
 
         var milestoneIds = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < draft.Milestones.Count; i++)
+        for (var i = 0; i < milestones.Count; i++)
         {
-            var milestone = draft.Milestones[i];
+            var milestone = milestones[i];
             if (string.IsNullOrWhiteSpace(milestone.MilestoneId) || !milestoneIds.Add(milestone.MilestoneId))
             {
                 violations.Add(($"initiative.milestones[{i}].milestone_id", "A milestone id, unique within the initiative, is required."));
@@ -96,8 +118,6 @@ public static class Initiatives
                 violations.Add(($"initiative.milestones[{i}].target", "The target is positive."));
             }
         }
-
-        return violations;
     }
 
     public static InitiativeState Propose(string initiativeId, string proposalKey, InitiativeDraft draft, string changeManagerId, DateTimeOffset now) => new()
@@ -145,7 +165,7 @@ public static class Initiatives
         }
 
         RequireStatus(state, InitiativeStatus.Sponsored);
-        var active = state with { Status = InitiativeStatus.Active, ActivatedAt = now, FoldedBelowXid = foldFromXid };
+        var active = state with { Status = InitiativeStatus.Active, ActivatedAt = now, FoldedBelowXid = foldFromXid, ActivatedFromXid = foldFromXid };
         return active with { Baseline = active.Goals.ToImmutableDictionary(g => g.GoalId, g => GoalValue(active, g, now), StringComparer.Ordinal) };
     }
 
@@ -199,6 +219,66 @@ public static class Initiatives
 
         return state with { SurveyScores = state.SurveyScores.SetItem(goalId, score) };
     }
+
+    /// <summary>
+    /// The change manager replaces the editable definition of an initiative that is not closed. Milestones keep their reached
+    /// date when their id, goal and target are unchanged; survey scores and baselines stay for goals of the same id and kind.
+    /// When an active initiative's scope or target behaviours change, its observation progress is reset to the activation
+    /// checkpoint, to be folded again from the observation log (<see cref="NeedsRefold"/>).
+    /// </summary>
+    public static InitiativeState Update(InitiativeState state, Caller caller, InitiativeChanges changes)
+    {
+        RequireManager(state, caller);
+        if (state.Status is not (InitiativeStatus.Proposed or InitiativeStatus.Sponsored or InitiativeStatus.Active))
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"The initiative is {state.Status}: only a proposed, sponsored or active one is edited.");
+        }
+
+        var goals = changes.Goals.Select(g => new GoalDefinition(g.GoalId, g.Kind, g.Description, g.Target, g.DimensionId)).ToImmutableArray();
+        bool Kept(string goalId) => state.Goals.Any(old => string.Equals(old.GoalId, goalId, StringComparison.Ordinal)
+            && goals.Any(g => string.Equals(g.GoalId, goalId, StringComparison.Ordinal) && g.Kind == old.Kind));
+        var milestones = changes.Milestones.Select(m =>
+        {
+            var old = state.Milestones.FirstOrDefault(o => string.Equals(o.MilestoneId, m.MilestoneId, StringComparison.Ordinal));
+            var reached = old is not null && string.Equals(old.GoalId, m.GoalId, StringComparison.Ordinal) && old.Target.Equals(m.Target) && Kept(m.GoalId)
+                ? old.ReachedAt : null;
+            return new MilestoneDefinition(m.MilestoneId, m.Name, m.DueOn.ToDateTimeOffset(), m.GoalId, m.Target, reached);
+        }).ToImmutableArray();
+        var next = state with
+        {
+            Name = changes.Name.Trim(),
+            Purpose = changes.Purpose.Trim(),
+            Scope = [.. changes.ScopeOrgUnitIds.Distinct(StringComparer.Ordinal)],
+            Dimensions = [.. changes.DimensionIds.Distinct(StringComparer.Ordinal)],
+            TargetBehaviours = [.. changes.TargetBehaviourIds.Distinct(StringComparer.Ordinal)],
+            Goals = goals,
+            Milestones = milestones,
+            SurveyScores = state.SurveyScores.Where(s => Kept(s.Key)).ToImmutableDictionary(StringComparer.Ordinal),
+            Baseline = state.Baseline.Where(b => Kept(b.Key)).ToImmutableDictionary(StringComparer.Ordinal),
+        };
+        return NeedsRefold(state, next)
+            ? next with
+            {
+                DesiredObservations = 0,
+                UnacceptableObservations = 0,
+                PeopleByPeriod = ImmutableDictionary<string, ImmutableSortedSet<string>>.Empty.WithComparers(StringComparer.Ordinal),
+                FoldedBelowXid = state.ActivatedFromXid,
+            }
+            : next;
+    }
+
+    /// <summary>Whether an edit changed what an active initiative folds (its scope or target behaviours): its progress is folded again.</summary>
+    public static bool NeedsRefold(InitiativeState before, InitiativeState after) =>
+        after.Status == InitiativeStatus.Active
+        && (!before.Scope.ToHashSet(StringComparer.Ordinal).SetEquals(after.Scope) || !before.TargetBehaviours.ToHashSet(StringComparer.Ordinal).SetEquals(after.TargetBehaviours));
+
+    /// <summary>An active initiative's goals added by an edit get their baseline (the "before" of stories): the figure now.</summary>
+    public static InitiativeState FillBaseline(InitiativeState state, DateTimeOffset now) =>
+        state.Status != InitiativeStatus.Active ? state : state with
+        {
+            Baseline = state.Goals.Where(g => !state.Baseline.ContainsKey(g.GoalId))
+                .Aggregate(state.Baseline, (baseline, g) => baseline.SetItem(g.GoalId, GoalValue(state, g, now))),
+        };
 
     public static bool IsManager(InitiativeState state, Caller caller) =>
         caller.IsInRole(Roles.ChangeManager) && string.Equals(caller.Subject, state.ChangeManagerId, StringComparison.Ordinal);

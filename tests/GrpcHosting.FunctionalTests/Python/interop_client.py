@@ -97,6 +97,13 @@ def _():
     return {k: v for k, v in rpc_error(lambda: echo(EchoRequest(delay_ms=10_000), timeout=0.3)).items() if k != "error"}
 
 
+@case("deadline_ignored")
+def _():
+    # The handler sleeps without looking at its token; the server still ends the call at the deadline.
+    request = EchoRequest(ignore_cancellation_ms=3_000, marker="python-ignored-deadline")
+    return {k: v for k, v in rpc_error(lambda: echo(request, timeout=0.3)).items() if k != "error"}
+
+
 @case("near_limit")
 def _():
     response = echo(EchoRequest(payload=b"\x07" * (MIB4 - 64)), timeout=30)

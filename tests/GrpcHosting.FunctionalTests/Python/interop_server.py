@@ -17,8 +17,13 @@ SumResponse = message("transformation.testing.v1.SumResponse")
 Status = message("google.rpc.Status")
 BadRequest = message("google.rpc.BadRequest")
 
+# What the streaming handlers saw of each marked call ("started", then "cancelled"), for Echo(marker) to answer.
+seen = {}
+
 
 def echo(request, context):
+    if request.marker:
+        return EchoResponse(text=seen.get(request.marker, ""))
     echoed = [(k, v) for k, v in context.invocation_metadata() if k.startswith("x-")]
     context.send_initial_metadata(echoed)
     context.set_trailing_metadata(echoed)
@@ -43,12 +48,38 @@ def echo(request, context):
 
 
 def countdown(request, context):
+    finished = []
+    if request.marker:
+        # A cancelled stream may never resume this generator, so the end of the call tells.
+        context.add_callback(lambda: finished or seen.__setitem__(request.marker, "cancelled"))
     for i in range(request.count, 0, -1):
         yield CountdownResponse(index=i, payload=b"\x01" * request.payload_size)
+        if request.interval_ms:
+            deadline = time.time() + request.interval_ms / 1000
+            while time.time() < deadline and context.is_active():
+                time.sleep(0.01)
+            if not context.is_active():
+                return
+    finished.append(True)
 
 
 def total(requests, context):
-    values = [r.value for r in requests]
+    values, marker = [], ""
+    try:
+        for r in requests:
+            if r.marker:
+                marker = r.marker
+                seen[marker] = "started"
+            values.append(r.value)
+    except grpc.RpcError:
+        pass  # the client cancelled
+    if marker:
+        # A reset may end the request stream as if it were complete before grpcio marks the call cancelled.
+        deadline = time.time() + 5
+        while context.is_active() and time.time() < deadline:
+            time.sleep(0.01)
+        if not context.is_active():
+            seen[marker] = "cancelled"
     return SumResponse(total=sum(values), count=len(values))
 
 

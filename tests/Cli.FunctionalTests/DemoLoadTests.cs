@@ -347,8 +347,8 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
             "ListAuditEntries", new(), hr)).Entries.Count}");
         lines.AddRange((await Call<R.ListBehavioursRequest, R.ListBehavioursResponse>(clients.Incentives, R.IncentivesReflection.Descriptor, "ListBehaviours",
             new R.ListBehavioursRequest { IncludeRetired = true }, hr)).Behaviours.Select(b => $"behaviour {b.BehaviourId} v{b.Version}"));
-        lines.Add($"incentives audit {(await Call<R.ListAuditEntriesRequest, R.ListAuditEntriesResponse>(clients.Incentives, R.IncentivesReflection.Descriptor,
-            "ListAuditEntries", new R.ListAuditEntriesRequest { Limit = 500 }, hr)).Entries.Count}");
+        lines.Add($"incentives audit {(await Call<Audit.V1.ListAuditEntriesRequest, Audit.V1.ListAuditEntriesResponse>(clients.Incentives, R.IncentivesReflection.Descriptor,
+            "ListAuditEntries", new Audit.V1.ListAuditEntriesRequest { Limit = 500 }, hr)).Entries.Count}");
         foreach (var person in Organisation.People)
         {
             var feed = await Call<R.GetEmployeeFeedRequest, R.GetEmployeeFeedResponse>(clients.Incentives, R.IncentivesReflection.Descriptor, "GetEmployeeFeed",

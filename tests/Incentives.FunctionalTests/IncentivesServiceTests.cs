@@ -1,10 +1,9 @@
+using Transformation.Audit.V1;
 using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
-using ListAuditEntriesRequest = Transformation.Incentives.V1.ListAuditEntriesRequest;
-using ListAuditEntriesResponse = Transformation.Incentives.V1.ListAuditEntriesResponse;
 
 namespace Transformation.Incentives.FunctionalTests;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
+using Transformation.Audit.V1;
 using Transformation.GrpcHosting;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;

@@ -1,4 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
+using Transformation.Audit.V1;
 using Transformation.Baselines.Api.Model;
 using Transformation.Baselines.Api.Infrastructure;
 using Transformation.Baselines.V1;
@@ -497,20 +498,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
     /// <summary>Every change (hr and executives, by the access map), oldest first, a page at a time.</summary>
     public async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
     {
-        var ct = context.CancellationToken;
-        await using var connection = await database.OpenAsync(ct);
-        var (entries, next) = await AuditLog.ListAsync(connection, request.Entity, request.EntityId, request.Limit, request.PageToken, ct);
-        return new ListAuditEntriesResponse
-        {
-            NextPageToken = next,
-            Entries =
-            {
-                entries.Select(e => new AuditEntry
-                {
-                    Sequence = e.Sequence, Entity = e.Entity, EntityId = e.EntityId, ChangedBy = e.ChangedBy,
-                    ChangedAt = Timestamp.FromDateTimeOffset(e.ChangedAt), Before = e.Before, After = e.After,
-                }),
-            },
-        };
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        return await AuditLog.ListAsync(connection, request, context.CancellationToken);
     }
 }

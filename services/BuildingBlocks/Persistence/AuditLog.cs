@@ -1,11 +1,10 @@
 using System.Globalization;
+using Google.Protobuf.WellKnownTypes;
 using Npgsql;
+using Transformation.Audit.V1;
 using Transformation.GrpcHosting;
 
 namespace Transformation.Persistence;
-
-/// <summary>One audit entry: who changed which entity when, with the entity before and after as JSON ("" before a creation).</summary>
-public sealed record AuditRecord(long Sequence, string Entity, string EntityId, string ChangedBy, DateTimeOffset ChangedAt, string Before, string After);
 
 /// <summary>
 /// The audit trail of a service: who changed what, when, with the before and after as JSON documents. Entries are appended
@@ -44,38 +43,45 @@ public static class AuditLog
     }
 
     /// <summary>
-    /// Entries in the order written, filtered by entity and entity id (empty: any), a page at a time: <paramref name="pageToken"/>
-    /// is empty or a <c>NextPageToken</c> returned earlier (empty when there is no further page). A bad token is INVALID_ARGUMENT.
+    /// The ListAuditEntries RPC of every service (transformation.audit.v1): entries in the order written, filtered by
+    /// entity and entity id (empty: any), a page at a time. A bad page token or size is INVALID_ARGUMENT.
     /// </summary>
-    public static async Task<(List<AuditRecord> Entries, string NextPageToken)> ListAsync(NpgsqlConnection connection, string entity, string entityId,
-        int pageSize, string pageToken, CancellationToken cancellationToken)
+    public static async Task<ListAuditEntriesResponse> ListAsync(NpgsqlConnection connection, ListAuditEntriesRequest request, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(pageToken);
+        ArgumentNullException.ThrowIfNull(request);
         long after = 0;
-        if (pageToken.Length > 0 && (!long.TryParse(pageToken, NumberStyles.None, CultureInfo.InvariantCulture, out after) || after < 0))
+        if (request.PageToken.Length > 0 && (!long.TryParse(request.PageToken, NumberStyles.None, CultureInfo.InvariantCulture, out after) || after < 0))
         {
             throw RpcException.InvalidArgument("Bad page token.", ("page_token", "Use a next_page_token returned earlier."));
         }
 
-        if (pageSize is < 0 or > MaxPageSize)
+        if (request.Limit is < 0 or > MaxPageSize)
         {
             throw RpcException.InvalidArgument("Bad page size.", ("limit", $"0 (the default, {DefaultPageSize}) to {MaxPageSize}."));
         }
 
-        var limit = pageSize == 0 ? DefaultPageSize : pageSize;
+        var limit = request.Limit == 0 ? DefaultPageSize : request.Limit;
         await using var command = connection.Command(null, """
             SELECT sequence, entity, entity_id, changed_by, changed_at, coalesce(before::text, ''), coalesce(after::text, '') FROM audit_log
             WHERE sequence > $1 AND ($2 = '' OR entity = $2) AND ($3 = '' OR entity_id = $3) ORDER BY sequence LIMIT $4
-            """, after, Sql.Text(entity), Sql.Text(entityId), limit);
-        var entries = new List<AuditRecord>();
+            """, after, Sql.Text(request.Entity), Sql.Text(request.EntityId), limit);
+        var response = new ListAuditEntriesResponse();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            entries.Add(new AuditRecord(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                reader.GetFieldValue<DateTimeOffset>(4), reader.GetString(5), reader.GetString(6)));
+            response.Entries.Add(new AuditEntry
+            {
+                Sequence = reader.GetInt64(0),
+                Entity = reader.GetString(1),
+                EntityId = reader.GetString(2),
+                ChangedBy = reader.GetString(3),
+                ChangedAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(4)),
+                Before = reader.GetString(5),
+                After = reader.GetString(6),
+            });
         }
 
-        var next = entries.Count == limit ? entries[^1].Sequence.ToString(CultureInfo.InvariantCulture) : "";
-        return (entries, next);
+        response.NextPageToken = response.Entries.Count == limit ? response.Entries[^1].Sequence.ToString(CultureInfo.InvariantCulture) : "";
+        return response;
     }
 }

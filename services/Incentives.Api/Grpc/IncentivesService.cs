@@ -5,6 +5,7 @@ using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Transformation.Actors;
+using Transformation.Audit.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.Incentives.Api.Actors;
@@ -14,9 +15,6 @@ using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 using Observation = Transformation.Incentives.Api.Model.Observation;
 using Transformation.ServiceDefaults.Identity;
-using AuditEntry = Transformation.Incentives.V1.AuditEntry;
-using ListAuditEntriesRequest = Transformation.Incentives.V1.ListAuditEntriesRequest;
-using ListAuditEntriesResponse = Transformation.Incentives.V1.ListAuditEntriesResponse;
 
 namespace Transformation.Incentives.Api.Grpc;
 
@@ -257,27 +255,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
     public async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
     {
         await using var connection = await database.OpenAsync(context.CancellationToken);
-        await using var command = connection.Command(null, """
-            SELECT sequence, entity, entity_id, changed_by, changed_at, coalesce(before::text, ''), coalesce(after::text, '') FROM audit_log
-            WHERE ($1 = '' OR entity = $1) AND ($2 = '' OR entity_id = $2) ORDER BY sequence LIMIT $3
-            """, Sql.Text(request.Entity), Sql.Text(request.EntityId), Limit(request.Limit));
-        var response = new ListAuditEntriesResponse();
-        await using var reader = await command.ExecuteReaderAsync(context.CancellationToken);
-        while (await reader.ReadAsync(context.CancellationToken))
-        {
-            response.Entries.Add(new AuditEntry
-            {
-                Sequence = reader.GetInt64(0),
-                Entity = reader.GetString(1),
-                EntityId = reader.GetString(2),
-                ChangedBy = reader.GetString(3),
-                ChangedAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(4)),
-                Before = reader.GetString(5),
-                After = reader.GetString(6),
-            });
-        }
-
-        return response;
+        return await AuditLog.ListAsync(connection, request, context.CancellationToken);
     }
 
     // ---- Recognition ----

@@ -6,6 +6,7 @@ using Google.Protobuf.Collections;
 using Google.Protobuf.WellKnownTypes;
 using Npgsql;
 using Transformation.Actors;
+using Transformation.Audit.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.Initiatives.Api.Actors;
@@ -426,26 +427,8 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
     /// <summary>Changes to initiatives (appended by the database with the actor's state) and stories, oldest first (hr and executives).</summary>
     public async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
     {
-        var ct = context.CancellationToken;
-        await using var connection = await database.OpenAsync(ct);
-        var (entries, next) = await AuditLog.ListAsync(connection, request.Entity, request.EntityId, request.Limit, request.PageToken, ct);
-        return new ListAuditEntriesResponse
-        {
-            NextPageToken = next,
-            Entries =
-            {
-                entries.Select(e => new AuditEntry
-                {
-                    Sequence = e.Sequence,
-                    Entity = e.Entity,
-                    EntityId = e.EntityId,
-                    ChangedBy = e.ChangedBy,
-                    ChangedAt = Timestamp.FromDateTimeOffset(e.ChangedAt),
-                    Before = e.Before,
-                    After = e.After,
-                }),
-            },
-        };
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        return await AuditLog.ListAsync(connection, request, context.CancellationToken);
     }
 
     // ---- Helpers ----

@@ -1,11 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
+using Transformation.Audit.V1;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
-using BaselinesAudit = Transformation.Baselines.V1;
 using EndStateAudit = Transformation.EndState.V1;
-using IncentivesAudit = Transformation.Incentives.V1;
-using InitiativesAudit = Transformation.Initiatives.V1;
 
 namespace Transformation.Portal.Web.Services;
 
@@ -69,31 +67,32 @@ public sealed class AuditTrail(BaselinesClient baselines, InitiativesClient init
         return (rows, [.. results.Select(r => r.Problem).OfType<Problem>()]);
     }
 
-    private Task<List<AuditRow>> ReadOneAsync(string service, string entity, string entityId, CancellationToken ct) => service switch
+    private Task<List<AuditRow>> ReadOneAsync(string service, string entity, string entityId, CancellationToken ct)
     {
-        BaselinesClient.Name => LatestPagesAsync(async token =>
+        // Baselines, Initiatives and Incentives share the transformation.audit.v1 contract; EndState keeps its versioned one.
+        Func<ListAuditEntriesRequest, CancellationToken, Task<ListAuditEntriesResponse>>? list = service switch
         {
-            var page = await baselines.ListAuditEntriesAsync(new BaselinesAudit.ListAuditEntriesRequest { Entity = entity, EntityId = entityId, Limit = PageSize, PageToken = token }, ct);
+            BaselinesClient.Name => baselines.ListAuditEntriesAsync,
+            InitiativesClient.Name => initiatives.ListAuditEntriesAsync,
+            IncentivesClient.Name => incentives.ListAuditEntriesAsync,
+            _ => null,
+        };
+        if (list is null)
+        {
+            return LatestPagesAsync(async _ =>
+            {
+                var page = await endState.ListAuditEntriesAsync(new EndStateAudit.ListAuditEntriesRequest { ScopeOrgUnitId = entityId }, ct);
+                return (page.Entries.Select(e => Row(service, "end_state", e.ScopeOrgUnitId, e.Actor, e.At, e.BeforeJson, e.AfterJson,
+                    $"version {e.Version.ToString(CultureInfo.InvariantCulture)}: {Words.Of(e.Change.ToString())}")), "");
+            });
+        }
+
+        return LatestPagesAsync(async token =>
+        {
+            var page = await list(new ListAuditEntriesRequest { Entity = entity, EntityId = entityId, Limit = PageSize, PageToken = token }, ct);
             return (page.Entries.Select(e => Row(service, e.Entity, e.EntityId, e.ChangedBy, e.ChangedAt, e.Before, e.After)), page.NextPageToken);
-        }),
-        InitiativesClient.Name => LatestPagesAsync(async token =>
-        {
-            var page = await initiatives.ListAuditEntriesAsync(new InitiativesAudit.ListAuditEntriesRequest { Entity = entity, EntityId = entityId, Limit = PageSize, PageToken = token }, ct);
-            return (page.Entries.Select(e => Row(service, e.Entity, e.EntityId, e.ChangedBy, e.ChangedAt, e.Before, e.After)), page.NextPageToken);
-        }),
-        IncentivesClient.Name => LatestPagesAsync(async _ =>
-        {
-            // Incentives answers one page (the oldest entries first, at most 500) without a page token.
-            var page = await incentives.ListAuditEntriesAsync(new IncentivesAudit.ListAuditEntriesRequest { Entity = entity, EntityId = entityId, Limit = PageSize }, ct);
-            return (page.Entries.Select(e => Row(service, e.Entity, e.EntityId, e.ChangedBy, e.ChangedAt, e.Before, e.After)), "");
-        }),
-        _ => LatestPagesAsync(async _ =>
-        {
-            var page = await endState.ListAuditEntriesAsync(new EndStateAudit.ListAuditEntriesRequest { ScopeOrgUnitId = entityId }, ct);
-            return (page.Entries.Select(e => Row(service, "end_state", e.ScopeOrgUnitId, e.Actor, e.At, e.BeforeJson, e.AfterJson,
-                $"version {e.Version.ToString(CultureInfo.InvariantCulture)}: {Words.Of(e.Change.ToString())}")), "");
-        }),
-    };
+        });
+    }
 
     /// <summary>Reads pages oldest first until the end (or <see cref="MaxPages"/>), keeping the latest <see cref="Shown"/>.</summary>
     private static async Task<List<AuditRow>> LatestPagesAsync(Func<string, Task<(IEnumerable<AuditRow> Rows, string Next)>> page)

@@ -134,7 +134,8 @@ public sealed class IncentivesClient(ServiceChannels channels, SignedInPerson pe
 
     public Task<GetCallOutReportResponse> GetCallOutReportAsync(GetCallOutReportRequest request, CancellationToken ct = default) => Unary(request, GetCallOutReportResponse.Parser, ct);
 
-    public Task<Incentives.V1.ListAuditEntriesResponse> ListAuditEntriesAsync(Incentives.V1.ListAuditEntriesRequest request, CancellationToken ct = default) => Unary(request, Incentives.V1.ListAuditEntriesResponse.Parser, ct);
+    public Task<Transformation.Audit.V1.ListAuditEntriesResponse> ListAuditEntriesAsync(Transformation.Audit.V1.ListAuditEntriesRequest request, CancellationToken ct = default) =>
+        Unary(request, Transformation.Audit.V1.ListAuditEntriesResponse.Parser, ct);
 }
 
 public sealed class BaselinesClient(ServiceChannels channels, SignedInPerson person, IOptions<PortalOptions> options)
@@ -168,7 +169,8 @@ public sealed class BaselinesClient(ServiceChannels channels, SignedInPerson per
 
     public Task<ListBaselinesResponse> ListBaselinesAsync(ListBaselinesRequest request, CancellationToken ct = default) => Unary(request, ListBaselinesResponse.Parser, ct);
 
-    public Task<Baselines.V1.ListAuditEntriesResponse> ListAuditEntriesAsync(Baselines.V1.ListAuditEntriesRequest request, CancellationToken ct = default) => Unary(request, Baselines.V1.ListAuditEntriesResponse.Parser, ct);
+    public Task<Transformation.Audit.V1.ListAuditEntriesResponse> ListAuditEntriesAsync(Transformation.Audit.V1.ListAuditEntriesRequest request, CancellationToken ct = default) =>
+        Unary(request, Transformation.Audit.V1.ListAuditEntriesResponse.Parser, ct);
 }
 
 public sealed class InitiativesClient(ServiceChannels channels, SignedInPerson person, IOptions<PortalOptions> options)
@@ -206,7 +208,8 @@ public sealed class InitiativesClient(ServiceChannels channels, SignedInPerson p
 
     public Task<ReactToSuccessStoryResponse> ReactToSuccessStoryAsync(ReactToSuccessStoryRequest request, CancellationToken ct = default) => Unary(request, ReactToSuccessStoryResponse.Parser, ct);
 
-    public Task<Initiatives.V1.ListAuditEntriesResponse> ListAuditEntriesAsync(Initiatives.V1.ListAuditEntriesRequest request, CancellationToken ct = default) => Unary(request, Initiatives.V1.ListAuditEntriesResponse.Parser, ct);
+    public Task<Transformation.Audit.V1.ListAuditEntriesResponse> ListAuditEntriesAsync(Transformation.Audit.V1.ListAuditEntriesRequest request, CancellationToken ct = default) =>
+        Unary(request, Transformation.Audit.V1.ListAuditEntriesResponse.Parser, ct);
 }
 
 public sealed class EndStateClient(ServiceChannels channels, SignedInPerson person, IOptions<PortalOptions> options)

@@ -32,6 +32,7 @@ public static class Extensions
         // Employees too, narrowed in the handler to published organisation-level scores.
         ["GetScores"] = RpcAccess.SignedIn,
         ["GetHeatmap"] = RpcAccess.Roles(Access.ScoreReaders),
+        ["ListComments"] = RpcAccess.Roles(Access.CommentReaders),
         ["GetDimensionScores"] = RpcAccess.Roles(Access.ScoreReaders),
         ["ListAuditEntries"] = RpcAccess.Roles(Access.Auditors),
     };

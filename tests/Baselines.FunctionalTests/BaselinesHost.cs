@@ -87,6 +87,9 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
         where TResponse : class, IMessage<TResponse> =>
         Client.UnaryAsync<TRequest, TResponse>(BaselinesReflection.Descriptor.Services[0].FindMethodByName(method), request, As(token ?? Token(Roles.Hr)));
 
+    public Task<CloseAssessmentResponse> CloseAsync(string assessmentId) =>
+        CallAsync<CloseAssessmentRequest, CloseAssessmentResponse>("CloseAssessment", new CloseAssessmentRequest { IdempotencyKey = "c" + assessmentId, AssessmentId = assessmentId });
+
     public async Task<SubmitResponsesResponse> SubmitAsync(string assessmentId, IEnumerable<ResponseRow> rows, string? token = null)
     {
         await using var call = Client.Streaming<SubmitResponsesRequest, SubmitResponsesResponse>(

@@ -43,9 +43,6 @@ public sealed class BaselinesTests(BaselinesHost host) : IClassFixture<Baselines
             Line = i + 2, RespondentToken = $"{unit}-{tenure}-{i}", OrgUnitId = unit, TenureBand = tenure, RoleLevel = "ic", Location = "berlin", Answers = { i1, i2 },
         });
 
-    private Task<CloseAssessmentResponse> CloseAsync(string id) =>
-        host.CallAsync<CloseAssessmentRequest, CloseAssessmentResponse>("CloseAssessment", new CloseAssessmentRequest { IdempotencyKey = "c" + id, AssessmentId = id });
-
     private Task<GetScoresResponse> ScoresAsync(string id, string unit, bool descendants = true, string tenure = "", string? token = null) =>
         host.CallAsync<GetScoresRequest, GetScoresResponse>("GetScores", new GetScoresRequest
         {
@@ -61,7 +58,7 @@ public sealed class BaselinesTests(BaselinesHost host) : IClassFixture<Baselines
         first.Accepted.ShouldBe(10);
         var again = await host.SubmitAsync(id, Rows("s1-a", 10, 4, 2).Concat(Rows("s1-b", 6, 5, 1)));
         (again.Accepted, again.AlreadySubmitted).ShouldBe((6L, 10L));
-        await CloseAsync(id);
+        await host.CloseAsync(id);
 
         var score = (await ScoresAsync(id, "s1-a")).Scores.Single();
         (score.Suppressed, score.N, score.Mean, score.FavourableShare).ShouldBe((false, 10L, 4.0, 1.0));
@@ -99,7 +96,7 @@ public sealed class BaselinesTests(BaselinesHost host) : IClassFixture<Baselines
         await host.SubmitAsync(id, Rows("s3-b", 10, 3, 3));
         await host.SubmitAsync(id, Rows("s3-b", 2, 1, 5, tenure: "10+"));
         await host.SubmitAsync(id, Rows("s3-root", 2, 5, 1, tenure: "10+"));
-        await CloseAsync(id);
+        await host.CloseAsync(id);
 
         // A small group on its own.
         (await ScoresAsync(id, "s3-b", tenure: "10+")).Scores.Single().Suppressed.ShouldBeTrue();
@@ -126,7 +123,7 @@ public sealed class BaselinesTests(BaselinesHost host) : IClassFixture<Baselines
             host.Token(Roles.Executive)));
         denied.StatusCode.ShouldBe(StatusCode.PermissionDenied);
         (await Should.ThrowAsync<RpcException>(() => ScoresAsync(id, "s4-a"))).StatusCode.ShouldBe(StatusCode.FailedPrecondition);
-        await CloseAsync(id);
+        await host.CloseAsync(id);
 
         (await ScoresAsync(id, "s4-a", token: host.Token(Roles.ChangeManager))).Scores.Single().N.ShouldBe(10);
         (await Should.ThrowAsync<RpcException>(() => ScoresAsync(id, "s4-root", token: host.Token(Roles.Employee)))).StatusCode.ShouldBe(StatusCode.PermissionDenied);

@@ -114,9 +114,6 @@ public sealed class ImportAndApiTests(BaselinesHost host) : IClassFixture<Baseli
             string.Join("; ", result.Problems.Select(p => $"{p.Line}/{p.Column}: {p.Problem}")));
     }
 
-    private Task<CloseAssessmentResponse> CloseAsync(string id) =>
-        host.CallAsync<CloseAssessmentRequest, CloseAssessmentResponse>("CloseAssessment", new CloseAssessmentRequest { IdempotencyKey = "c" + id, AssessmentId = id });
-
     [Fact]
     public async Task EveryBadFileNamesTheLineAndColumnAndStoresNothing()
     {
@@ -199,7 +196,7 @@ public sealed class ImportAndApiTests(BaselinesHost host) : IClassFixture<Baseli
         (await RunAsync(WriteFile(Csv(items, "m4-a", 10, change: (l, t) => l == 4 ? t[..^1] + "9" : null)), id)).ShouldBe(1);
         (await RunAsync(WriteFile(Csv(items, "m4-a", 10)), "m4-nothing")).ShouldBe(1);
         (await RunAsync(WriteFile(Csv(items, "m4-a", 10)), id)).ShouldBe(0);
-        await CloseAsync(id);
+        await host.CloseAsync(id);
         (await RunAsync(WriteFile(Csv(items, "m4-b", 10)), id)).ShouldBe(3);
         (await host.ScalarAsync($"SELECT count(*) FROM responses WHERE assessment_id = '{id}'")).ShouldBe(10);
     }
@@ -261,7 +258,7 @@ public sealed class ImportAndApiTests(BaselinesHost host) : IClassFixture<Baseli
         // Unit a: d1 = (4 + (6 - 2)) / 2 = 4, d2 = 5; unit b: d1 = (2 + (6 - 4)) / 2 = 2, d2 = 1; unit c: nobody.
         (await ImportAsync(WriteFile(Csv(items, "h1-a", 10, "4,2,5")), id)).Accepted.ShouldBe(10);
         (await ImportAsync(WriteFile(Csv(items, "h1-b", 8, "2,4,1")), id)).Accepted.ShouldBe(8);
-        await CloseAsync(id);
+        await host.CloseAsync(id);
 
         var heatmap = await host.CallAsync<GetHeatmapRequest, GetHeatmapResponse>("GetHeatmap", new GetHeatmapRequest
         {
@@ -292,10 +289,10 @@ public sealed class ImportAndApiTests(BaselinesHost host) : IClassFixture<Baseli
         // d2 (one item): 3,3,3,3,3,4,4,4,4,4 then 4,4,4,4,4,5,5,5,5,5.
         var before = Csv(items, "w1-a", 10, change: (l, t) => t[..^1] + (l < 7 ? "3" : "4"));
         (await ImportAsync(WriteFile(before), first)).Accepted.ShouldBe(10);
-        await CloseAsync(first);
+        await host.CloseAsync(first);
         var (second, _) = await SetUpAsync("w1", "q2");
         (await ImportAsync(WriteFile(Csv(items, "w1-a", 10, change: (l, t) => t[..^1] + (l < 7 ? "4" : "5"))), second)).Accepted.ShouldBe(10);
-        await CloseAsync(second);
+        await host.CloseAsync(second);
 
         var score = (await host.CallAsync<GetScoresRequest, GetScoresResponse>("GetScores", new GetScoresRequest
         {
@@ -337,7 +334,7 @@ public sealed class ImportAndApiTests(BaselinesHost host) : IClassFixture<Baseli
         await channel.QueueBindAsync(queue, "assessment-closed", "", cancellationToken: Ct);
 
         (await ImportAsync(WriteFile(Csv(items, "e1-a", 7)), id)).Accepted.ShouldBe(7);
-        await CloseAsync(id);
+        await host.CloseAsync(id);
 
         var deadline = DateTime.UtcNow.AddSeconds(30);
         AssessmentClosed? closed = null;

@@ -52,6 +52,19 @@ public sealed class ResponsesCsvTests
     }
 
     [Fact]
+    public void AnOptionalCommentColumnIsCarriedTrimmedAndAFileWithoutItGivesNone()
+    {
+        var (rows, problems) = Read($"{Header},comment\nt1,a,0-2,ic,berlin,1,2,3,\"  Too many meetings, \"\"really\"\"  \"\nt2,a,0-2,ic,berlin,1,2,3,\n");
+        problems.ShouldBeEmpty();
+        rows.Select(r => r.Comment).ShouldBe(["Too many meetings, \"really\"", ""]);
+
+        (rows, problems) = Read($"{Header}\nt1,a,0-2,ic,berlin,1,2,3\n");
+        problems.ShouldBeEmpty();
+        rows.Single().Comment.ShouldBe("");
+        ShouldName(Read($"{Header},comment,comment\n").Problems, 1, "comment");
+    }
+
+    [Fact]
     public void TheHeaderNamesEachMissingUnknownOrRepeatedColumnOnLineOne()
     {
         ShouldName(Read("respondent_token,org_unit_id,tenure_band,role_level,i1,i2,i3\n").Problems, 1, "location");

@@ -25,6 +25,7 @@ public sealed class BaselinesSchema(BaselinesDatabase database) : IHostedService
 {
     private const long MigrationLock = 0x42_61_73_65_6C_69_6E_65; // "Baseline"
 
+    // Comments are kept apart from responses: the four attributes and the text, no token, no key shared with a response.
     // Responses hold no identity: the token is stored only as a SHA-256 hash (per assessment), with four coarse attributes.
     // The audit trail (AuditLog.Ddl) is append-only: the database refuses UPDATE, DELETE and TRUNCATE on it.
     public const string Ddl = """
@@ -44,6 +45,9 @@ public sealed class BaselinesSchema(BaselinesDatabase database) : IHostedService
             role_level text NOT NULL, location text NOT NULL, n bigint NOT NULL, sum float8 NOT NULL, sum_squares float8 NOT NULL,
             d1 bigint NOT NULL, d2 bigint NOT NULL, d3 bigint NOT NULL, d4 bigint NOT NULL, d5 bigint NOT NULL,
             PRIMARY KEY (assessment_id, dimension_id, org_unit_id, tenure_band, role_level, location));
+        CREATE TABLE IF NOT EXISTS comments (assessment_id text NOT NULL, org_unit_id text NOT NULL, tenure_band text NOT NULL, role_level text NOT NULL,
+            location text NOT NULL, text text NOT NULL);
+        CREATE INDEX IF NOT EXISTS comments_by_assessment ON comments (assessment_id, org_unit_id);
         CREATE TABLE IF NOT EXISTS baselines (scope_org_unit_id text NOT NULL, assessment_id text NOT NULL, set_by text NOT NULL, set_at timestamptz NOT NULL,
             superseded_at timestamptz, PRIMARY KEY (scope_org_unit_id, set_at));
         CREATE TABLE IF NOT EXISTS idempotency (scope text NOT NULL, key text NOT NULL, request_hash bytea NOT NULL, response bytea, PRIMARY KEY (scope, key));

@@ -17,11 +17,13 @@ public sealed record AssessmentItems(string[] DimensionIds, bool[] ReverseScored
 /// rows); their per-cell aggregates are summed in memory (bounded by the number of cells, not rows). At the end, rows
 /// whose token was submitted before are removed (and their aggregates subtracted), the rest are inserted in key order,
 /// and a token twice in the batch (a key violation) is refused naming both lines; then the aggregates are added. Any
-/// error rolls it all back.
+/// error rolls it all back. Free-text comments go to their own table with the four attributes only (no token, no id
+/// shared with the response), inserted in the order of their text's hash (not the file's), in the same transaction.
 /// </summary>
 public sealed class ResponseIngestion : IAsyncDisposable
 {
     private const int MaxAttributeLength = 64;
+    private const int MaxCommentLength = 4000;
     private readonly NpgsqlConnection _connection;
     private readonly NpgsqlTransaction _transaction;
     private readonly string _assessmentId;
@@ -47,11 +49,11 @@ public sealed class ResponseIngestion : IAsyncDisposable
     {
         await connection.ExecuteAsync(transaction, """
             CREATE TEMP TABLE staging (line bigint NOT NULL, token_hash bytea NOT NULL, org_unit_id text NOT NULL, tenure_band text NOT NULL,
-                role_level text NOT NULL, location text NOT NULL, answers smallint[] NOT NULL) ON COMMIT DROP
+                role_level text NOT NULL, location text NOT NULL, answers smallint[] NOT NULL, comment text NOT NULL) ON COMMIT DROP
             """, cancellationToken);
         var ingestion = new ResponseIngestion(connection, transaction, assessmentId, items, units);
         ingestion._copy = await connection.BeginBinaryImportAsync(
-            "COPY staging (line, token_hash, org_unit_id, tenure_band, role_level, location, answers) FROM STDIN (FORMAT BINARY)", cancellationToken);
+            "COPY staging (line, token_hash, org_unit_id, tenure_band, role_level, location, answers, comment) FROM STDIN (FORMAT BINARY)", cancellationToken);
         return ingestion;
     }
 
@@ -72,6 +74,11 @@ public sealed class ResponseIngestion : IAsyncDisposable
         CheckLength(row, "tenure_band", row.TenureBand);
         CheckLength(row, "role_level", row.RoleLevel);
         CheckLength(row, "location", row.Location);
+        var comment = row.Comment.Length == 0 ? "" : row.Comment.Trim();
+        if (comment.Length > MaxCommentLength)
+        {
+            throw Invalid(row, "comment", $"A comment has at most {MaxCommentLength} characters.");
+        }
         if (row.Answers.Count != _items.DimensionIds.Length)
         {
             throw Invalid(row, "answers", $"{row.Answers.Count} answers for {_items.DimensionIds.Length} items.");
@@ -104,6 +111,7 @@ public sealed class ResponseIngestion : IAsyncDisposable
         await _copy.WriteAsync(row.RoleLevel, NpgsqlDbType.Text, cancellationToken);
         await _copy.WriteAsync(row.Location, NpgsqlDbType.Text, cancellationToken);
         await _copy.WriteAsync(answers, NpgsqlDbType.Array | NpgsqlDbType.Smallint, cancellationToken);
+        await _copy.WriteAsync(comment, NpgsqlDbType.Text, cancellationToken);
         Accumulate(row.OrgUnitId, row.TenureBand, row.RoleLevel, row.Location, answers, add: true);
         _rows++;
     }
@@ -171,6 +179,13 @@ public sealed class ResponseIngestion : IAsyncDisposable
             throw new RpcException(StatusCode.Aborted, "A concurrent submission changed the assessment's responses; retry.");
         }
 
+        // The comments of the rows inserted (not of those submitted before), apart from the responses: by the hash of their
+        // text, so neither the file's order nor the respondent token can be recovered from the table.
+        await _connection.ExecuteAsync(_transaction, """
+            INSERT INTO comments (assessment_id, org_unit_id, tenure_band, role_level, location, text)
+            SELECT $1, org_unit_id, tenure_band, role_level, location, comment FROM staging WHERE comment <> ''
+            ORDER BY sha256(convert_to(comment, 'UTF8')), comment
+            """, cancellationToken, _assessmentId);
         await WriteAggregatesAsync(cancellationToken);
         await _connection.ExecuteAsync(_transaction, "UPDATE assessments SET respondents = respondents + $2 WHERE assessment_id = $1", cancellationToken,
             _assessmentId, (long)inserted);

@@ -10,23 +10,59 @@ namespace Transformation.Baselines.Api.Infrastructure;
 public sealed class ScoreCache(BaselinesDatabase database, IOptions<BaselinesOptions> options)
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<IReadOnlyDictionary<string, SuppressionTable>>>> _tables = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<SuppressionTable>>> _respondents = new(StringComparer.Ordinal);
 
     public int MinimumGroupSize => options.Value.MinimumGroupSize;
 
-    public void Clear() => _tables.Clear();
-
-    public async Task<IReadOnlyDictionary<string, SuppressionTable>> GetAsync(string assessmentId, CancellationToken cancellationToken)
+    public void Clear()
     {
-        var lazy = _tables.GetOrAdd(assessmentId, id => new Lazy<Task<IReadOnlyDictionary<string, SuppressionTable>>>(() => LoadAsync(id)));
+        _tables.Clear();
+        _respondents.Clear();
+    }
+
+    public Task<IReadOnlyDictionary<string, SuppressionTable>> GetAsync(string assessmentId, CancellationToken cancellationToken) =>
+        CachedAsync(_tables, assessmentId, LoadAsync, cancellationToken);
+
+    /// <summary>
+    /// The suppression table of a closed assessment's respondents (whatever they answered): the same rule as the scores'
+    /// (<see cref="SuppressionTable.Build"/>), over the number of respondents per cell. For their free-text comments.
+    /// </summary>
+    public Task<SuppressionTable> RespondentsAsync(string assessmentId, CancellationToken cancellationToken) =>
+        CachedAsync(_respondents, assessmentId, LoadRespondentsAsync, cancellationToken);
+
+    private static async Task<T> CachedAsync<T>(ConcurrentDictionary<string, Lazy<Task<T>>> cache, string assessmentId, Func<string, Task<T>> load,
+        CancellationToken cancellationToken)
+    {
+        var lazy = cache.GetOrAdd(assessmentId, id => new Lazy<Task<T>>(() => load(id)));
         try
         {
             return await lazy.Value.WaitAsync(cancellationToken);
         }
         catch (Exception) when (lazy.Value.IsFaulted)
         {
-            _tables.TryRemove(new KeyValuePair<string, Lazy<Task<IReadOnlyDictionary<string, SuppressionTable>>>>(assessmentId, lazy));
+            cache.TryRemove(new KeyValuePair<string, Lazy<Task<T>>>(assessmentId, lazy));
             throw;
         }
+    }
+
+    private async Task<SuppressionTable> LoadRespondentsAsync(string assessmentId)
+    {
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+        var tree = await TreeAsync(connection, CancellationToken.None);
+        var cells = new List<Cell>();
+        await using (var command = connection.Command(null, """
+            SELECT org_unit_id, tenure_band, role_level, location, count(*) FROM responses WHERE assessment_id = $1
+            GROUP BY org_unit_id, tenure_band, role_level, location
+            """, assessmentId))
+        await using (var reader = await command.ExecuteReaderAsync(CancellationToken.None))
+        {
+            while (await reader.ReadAsync(CancellationToken.None))
+            {
+                cells.Add(new Cell(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), new Aggregate { N = reader.GetInt64(4) }));
+            }
+        }
+
+        return SuppressionTable.Build(cells, tree, MinimumGroupSize);
     }
 
     public async Task<OrgTree> TreeAsync(NpgsqlConnection connection, CancellationToken cancellationToken, NpgsqlTransaction? transaction = null)

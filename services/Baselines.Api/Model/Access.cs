@@ -13,6 +13,9 @@ public static class Access
     /// <summary>Who lists every assessment (anyone signed in may open one by its id).</summary>
     public static readonly string[] AssessmentListers = [Roles.Hr, Roles.Executive];
 
+    /// <summary>Who reads the free-text comments (of reportable groups only).</summary>
+    public static readonly string[] CommentReaders = [Roles.Hr, Roles.Executive];
+
     /// <summary>Who reads the audit trail.</summary>
     public static readonly string[] Auditors = [Roles.Hr, Roles.Executive];
 

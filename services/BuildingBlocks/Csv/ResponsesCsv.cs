@@ -7,11 +7,15 @@ namespace Transformation.Csv;
 /// <summary>
 /// The survey responses file of `transform baselines import` and the portal's HR upload, for SubmitResponses:
 /// respondent_token, org_unit_id, tenure_band, role_level, location, then one column per item id of the assessment
-/// (answers 1 to 5, empty = not answered), in any order. Answers are sent in the assessment's item order.
+/// (answers 1 to 5, empty = not answered), in any order, and optionally a `comment` column (free text, empty = none; files
+/// without it stay valid). Answers are sent in the assessment's item order.
 /// </summary>
 public sealed partial class ResponsesCsv : CsvFormat<ResponseRow, SubmitResponsesRequest>
 {
     public static readonly IReadOnlyList<string> AttributeColumns = ["respondent_token", "org_unit_id", "tenure_band", "role_level", "location"];
+
+    /// <summary>The optional free-text column.</summary>
+    public const string CommentColumn = "comment";
 
     private readonly string _assessmentId;
     private readonly string[] _items;
@@ -21,6 +25,7 @@ public sealed partial class ResponsesCsv : CsvFormat<ResponseRow, SubmitResponse
     private readonly CsvValueCache[] _attributeValues = [new(), new(), new(), new(), new()];
     private int[] _attributeColumns = [];
     private int[] _answerColumns = [];
+    private int _commentColumn = -1;
 
     /// <param name="assessmentId">The open assessment the responses answer.</param>
     /// <param name="itemIds">Its items, in the assessment's order.</param>
@@ -54,7 +59,8 @@ public sealed partial class ResponsesCsv : CsvFormat<ResponseRow, SubmitResponse
             problems.Add(1, group.Key, $"The column '{group.Key}' appears {group.Count()} times.");
         }
 
-        foreach (var extra in headers.Where(h => !AttributeColumns.Contains(h, StringComparer.Ordinal) && !_items.Contains(h, StringComparer.Ordinal)))
+        foreach (var extra in headers.Where(h => !AttributeColumns.Contains(h, StringComparer.Ordinal) && !_items.Contains(h, StringComparer.Ordinal)
+            && !string.Equals(h, CommentColumn, StringComparison.Ordinal)))
         {
             problems.Add(1, extra, extra.Contains('\uFFFD', StringComparison.Ordinal)
                 ? "The header is not valid UTF-8."
@@ -63,6 +69,7 @@ public sealed partial class ResponsesCsv : CsvFormat<ResponseRow, SubmitResponse
 
         _attributeColumns = [.. AttributeColumns.Select(c => IndexOf(headers, c))];
         _answerColumns = [.. _items.Select(i => IndexOf(headers, i))];
+        _commentColumn = IndexOf(headers, CommentColumn);
     }
 
     public override ResponseRow? ReadRow(CsvRecord record, CsvProblems problems)
@@ -84,6 +91,7 @@ public sealed partial class ResponsesCsv : CsvFormat<ResponseRow, SubmitResponse
             TenureBand = record.Text(_attributeColumns[2], problems, _attributeValues[2]),
             RoleLevel = record.Text(_attributeColumns[3], problems, _attributeValues[3]),
             Location = record.Text(_attributeColumns[4], problems, _attributeValues[4]),
+            Comment = _commentColumn < 0 ? "" : record.Text(_commentColumn, problems).Trim(),
         };
         if (row.RespondentToken.Length == 0 && problems.Count == before)
         {

@@ -45,7 +45,7 @@ public sealed class BrokerOutageTests(PostgresDatabase database, RabbitMqVirtual
         foreach (var consumer in consumers)
         {
             await Samples.EventuallyAsync(async () => await Samples.EffectsAsync(database.ConnectionString, consumer, ct) >= Events,
-                TimeSpan.FromMinutes(3), $"{consumer} handled every event", ct);
+                TimeSpan.FromMinutes(6), $"{consumer} handled every event", ct);
         }
 
         await Samples.EventuallyAsync(async () => await Samples.UnsentAsync(database.ConnectionString, ct) == 0,

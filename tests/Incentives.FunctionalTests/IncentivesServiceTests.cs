@@ -205,6 +205,17 @@ public sealed class IncentivesServiceTests(PostgresDatabase postgres, RabbitMqVi
         retried.ShouldBe(approved);
         (await _host.ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'reward-granted' AND aggregate_id = 'e-big'", Ct)).ShouldBe(1);
         (await _host.ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'badge-awarded' AND aggregate_id = 'e-big'", Ct)).ShouldBe(1);
+
+        // The trail: the rules created the pending reward (the service's identity), the manager approved it (before → after), once.
+        var trail = (await _host.CallAsync<ListAuditEntriesRequest, ListAuditEntriesResponse>("ListAuditEntries",
+            new ListAuditEntriesRequest { Entity = "reward", EntityId = pending.RewardId }, _host.Token("exec", Roles.Executive))).Entries;
+        trail.Count.ShouldBe(2);
+        trail[0].ChangedBy.ShouldBe("service:incentives");
+        trail[0].Before.ShouldBeEmpty();
+        trail[0].After.ShouldContain("REWARD_STATUS_PENDING");
+        trail[1].ChangedBy.ShouldBe("m-big");
+        trail[1].Before.ShouldContain("REWARD_STATUS_PENDING");
+        trail[1].After.ShouldContain("REWARD_STATUS_GRANTED");
     }
 
     [Fact]
@@ -235,6 +246,8 @@ public sealed class IncentivesServiceTests(PostgresDatabase postgres, RabbitMqVi
         await Task.WhenAll(callOuts.Select(o => _host.PublishAsync(o, Ct)));
         await _host.WaitUntilAsync("SELECT count(*) FROM outcomes WHERE org_unit_id = 'unit-co' AND status = 4", 4, Ct);
         (await _host.ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE aggregate_id LIKE 'e-co-%'", Ct)).ShouldBe(0);
+        // Not rewards, and not for the executives who read the audit trail.
+        (await _host.ScalarAsync("SELECT count(*) FROM audit_log a JOIN outcomes o ON o.reward_id = a.entity_id WHERE o.org_unit_id = 'unit-co'", Ct)).ShouldBe(0);
 
         var peer = _host.Token("e-peer-co", Roles.Employee);
         var publicFeed = await _host.CallAsync<GetPublicFeedRequest, GetPublicFeedResponse>("GetPublicFeed", new GetPublicFeedRequest { Limit = 500 }, peer);

@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
 using System.Text.Json;
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Transformation.Actors;
 using Transformation.EventBus;
@@ -8,6 +10,7 @@ using Transformation.Incentives.Api.Actors;
 using Transformation.Incentives.Api.Model;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
+using Transformation.ServiceDefaults;
 using Observation = Transformation.Incentives.Api.Model.Observation;
 
 namespace Transformation.Incentives.Api.Infrastructure;
@@ -34,7 +37,7 @@ public sealed record Evaluation(Observation Observation, string BehaviourName, s
 /// If a concurrent transaction stored one of the observations first, the batch throws and its transaction must roll
 /// back; a retry finds that outcome and returns it (the ledgers remember their decisions, so a retry reserves nothing twice).
 /// </summary>
-public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activations, Outbox outbox, TimeProvider time)
+public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activations, Outbox outbox, TimeProvider time, IOptions<ServiceOptions> service)
 {
     /// <summary>The PostgreSQL channel of live-feed notifications; the payload is "&lt;reward id&gt; &lt;employee id&gt;".</summary>
     public const string FeedChannel = "incentives_feed";
@@ -77,6 +80,13 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
             $21::text[], $22::timestamptz[])
           AS t(o, r, e, b, bv, bn, s, g, p, st, d, pe, u, bu, i, ev, m, pu, f, rv, rc, oa)
         ON CONFLICT (observation_id) DO NOTHING
+        """;
+
+    /// <summary>The audit entry of each reward the batch created (not of an observation another delivery stored first).</summary>
+    private const string AuditSql = """
+        INSERT INTO audit_log (entity, entity_id, changed_by, after)
+        SELECT 'reward', t.r, $3, t.a::jsonb FROM unnest($1::text[], $2::text[]) AS t(r, a)
+        WHERE EXISTS (SELECT 1 FROM outcomes o WHERE o.reward_id = t.r)
         """;
 
     private const string ChargeSql = """
@@ -405,6 +415,16 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
             now,
         ]);
         batch.BatchCommands.Add(insert);
+
+        // Rewards, granted or waiting for a review, are audited; call-outs and declined observations are not rewards (and a
+        // call-out must not reach the executives who read the trail). The rules decide them: the service's identity is the author.
+        var audited = rewards.Where((_, i) => decisions[i].Decision.Verdict is Verdict.Granted or Verdict.PendingApproval or Verdict.Flagged).ToList();
+        if (audited.Count > 0)
+        {
+            batch.BatchCommands.Add(Command(AuditSql, [audited.Select(r => r.RewardId).ToArray(), audited.Select(r => JsonFormatter.Default.Format(r)).ToArray(),
+                $"service:{service.Value.Name}"]));
+        }
+
         if (spent.Count > 0)
         {
             batch.BatchCommands.Add(Command(ChargeSql, [spent.Keys.Select(k => k.BudgetUnitId).ToArray(), spent.Keys.Select(k => k.Period).ToArray(),

@@ -28,6 +28,7 @@ builder.AddServiceDefaults();
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.AddGrpcHosting();
 await using var app = builder.Build();
+app.UseGrpcHosting();
 app.MapGrpcService<BenchService>(BenchReflection.Descriptor.Services[0], RpcAccessMap.ForAll(BenchReflection.Descriptor.Services[0], RpcAccess.Anonymous));
 
 // The baseline: the same request and response bytes, read and written by a bare Kestrel endpoint.

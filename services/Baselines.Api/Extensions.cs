@@ -60,6 +60,7 @@ public static class Extensions
     public static WebApplication MapBaselinesService(this WebApplication app)
     {
         app.UseAuthentication();
+        app.UseGrpcHosting();
         app.MapDefaultEndpoints();
         app.MapGrpcService<BaselineService>(BaselinesReflection.Descriptor.Services[0], AccessMap);
         return app;

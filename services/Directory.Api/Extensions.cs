@@ -57,6 +57,7 @@ public static class Extensions
 
     public static WebApplication MapDirectoryService(this WebApplication app)
     {
+        app.UseGrpcHosting();
         app.MapDefaultEndpoints();
         app.MapGrpcService<DirectoryService>(DirectoryReflection.Descriptor.Services[0], AccessMap);
         app.MapScim();

@@ -51,6 +51,7 @@ public static class Extensions
     public static WebApplication MapEndStateService(this WebApplication app)
     {
         app.UseAuthentication();
+        app.UseGrpcHosting();
         app.MapDefaultEndpoints();
         app.MapGrpcService<EndStateService>(EndstateReflection.Descriptor.Services[0], AccessMap);
         return app;

@@ -38,11 +38,15 @@ public static class Extensions
         ["GetPublicFeed"] = RpcAccess.SignedIn,
         ["ListReviewQueue"] = RpcAccess.SignedIn,
         ["ReviewReward"] = RpcAccess.SignedIn,
+        ["RevokeReward"] = RpcAccess.Roles(Roles.Hr),
         ["WatchEmployeeFeed"] = RpcAccess.SignedIn,
 
         // Who is recognised: for the people who steer recognition, never per person except on the (opt-in) leaderboard.
         ["GetRecognitionEquity"] = RpcAccess.Roles(Roles.Hr, Roles.Executive),
-        ["GetLeaderboard"] = RpcAccess.Roles(Roles.Hr, Roles.Executive),
+        ["GetLeaderboard"] = RpcAccess.SignedIn,
+        // Anyone signed in opts themselves out of (or back into) leaderboards: the handler uses the caller's own subject.
+        ["SetLeaderboardPreference"] = RpcAccess.SignedIn,
+        ["GetLeaderboardPreference"] = RpcAccess.SignedIn,
 
         // Call-outs: in aggregate to leaders, one by one to hr only.
         ["GetCallOutReport"] = RpcAccess.Roles(Model.Access.CallOutReportRoles),
@@ -72,7 +76,7 @@ public static class Extensions
         services.AddHostedService(provider => provider.GetRequiredService<FeedHub>());
         services.AddHostedService<QueuedObservationsUpgrade>();
         services.AddSingleton<IncentivesService>();
-        services.AddActor<ILedgerActor, LedgerActor>("incentives-ledger");
+        services.AddActor<ILedgerActor, LedgerActor>(LedgerActor.TypeName);
 
         services.AddBatchSubscription<BehaviourObserved, BehaviourObservedHandler>(); // A delivery batch per call, evaluated in its inbox transaction.
         services.AddSubscription<OrgUnitChanged, OrgUnitChangedHandler>();
@@ -87,6 +91,7 @@ public static class Extensions
     public static WebApplication MapIncentivesService(this WebApplication app)
     {
         app.UseAuthentication();
+        app.UseGrpcHosting();
         app.MapDefaultEndpoints();
         app.MapGrpcService<IncentivesService>(IncentivesReflection.Descriptor.Services[0], AccessMap);
         return app;

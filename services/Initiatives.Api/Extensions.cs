@@ -57,7 +57,6 @@ public static class Extensions
         services.AddHostedService<InitiativesSchema>();
         builder.AddEventBus();
         builder.AddActors();
-        services.AddHostedService<InitiativeAuditSchema>();
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ProgressPump>();
@@ -69,6 +68,7 @@ public static class Extensions
         services.AddSubscription<BehaviourDefined, BehaviourDefinedHandler>();
         services.AddSubscription<BehaviourRevised, BehaviourRevisedHandler>();
         services.AddSubscription<RewardGranted, RewardGrantedHandler>();
+        services.AddSubscription<RewardRevoked, RewardRevokedHandler>();
         services.AddSubscription<OrgUnitChanged, OrgUnitChangedHandler>();
         services.AddSubscription<EmployeeJoined, EmployeeJoinedHandler>();
         services.AddSubscription<EmployeeMoved, EmployeeMovedHandler>();
@@ -81,6 +81,7 @@ public static class Extensions
     public static WebApplication MapInitiativesService(this WebApplication app)
     {
         app.UseAuthentication();
+        app.UseGrpcHosting();
         app.MapDefaultEndpoints();
         app.MapGrpcService<InitiativesService>(InitiativesReflection.Descriptor.Services[0], AccessMap);
         return app;

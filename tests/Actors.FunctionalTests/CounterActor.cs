@@ -27,6 +27,9 @@ public interface ICounterActor : IActor
 
     /// <summary>Adds and publishes CounterIncreased through the outbox, in the state write's transaction.</summary>
     Task<long> AddAndPublishAsync(long amount);
+
+    /// <summary>Adds and records the addition in counter_log (which the test creates), in the state write's transaction.</summary>
+    Task<long> AddAndLogAsync(long amount);
 }
 
 public sealed class CounterActor : Actor<Counter>, ICounterActor, IRemindable
@@ -41,6 +44,19 @@ public sealed class CounterActor : Actor<Counter>, ICounterActor, IRemindable
     {
         var next = State with { Total = State.Total + amount, Writes = State.Writes + 1 };
         await WriteStateAsync(next, [new OutgoingEvent(Id, new CounterIncreased { CounterId = Id, Total = next.Total })]);
+        return State.Total;
+    }
+
+    public async Task<long> AddAndLogAsync(long amount)
+    {
+        var next = State with { Total = State.Total + amount, Writes = State.Writes + 1 };
+        await WriteStateAsync(next, [], async (connection, transaction, cancellationToken) =>
+        {
+            await using var command = new Npgsql.NpgsqlCommand("INSERT INTO counter_log (counter_id, total) VALUES ($1, $2)", connection, transaction);
+            command.Parameters.Add(new Npgsql.NpgsqlParameter<string> { TypedValue = Id });
+            command.Parameters.Add(new Npgsql.NpgsqlParameter<long> { TypedValue = next.Total });
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        });
         return State.Total;
     }
 

@@ -132,6 +132,28 @@ public sealed class PostgresActorTests(PostgresDatabase database) : IClassFixtur
         (await CountAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'counter-increased'")).ShouldBe(2);
     }
 
+    [Fact]
+    public async Task StatementsAlongsideAStateWriteCommitWithItOrNotAtAll()
+    {
+        await ExecuteAsync("CREATE TABLE IF NOT EXISTS counter_log (counter_id text NOT NULL, total bigint NOT NULL)");
+        await using var host = await ActorTestHost.StartAsync(database.ConnectionString);
+        var actor = host.Actors.Get<ICounterActor>("logged");
+        await actor.AddAndLogAsync(3);
+        await actor.AddAndLogAsync(4);
+        (await CountAsync("SELECT count(*) FROM counter_log WHERE counter_id = 'logged'")).ShouldBe(2);
+        (await CountAsync("SELECT max(total) FROM counter_log WHERE counter_id = 'logged'")).ShouldBe(7);
+
+        // A refused write (another activation wrote meanwhile) leaves no row; a failing statement leaves no state.
+        await ExecuteAsync("UPDATE actor_state SET version = version + 1 WHERE actor_id = 'logged'");
+        await Should.ThrowAsync<InconsistentStateException>(() => actor.AddAndLogAsync(5));
+        (await CountAsync("SELECT count(*) FROM counter_log WHERE counter_id = 'logged'")).ShouldBe(2);
+        await WaitUntilAsync(() => host.ActorHost.ActivationCount == 0);
+        await ExecuteAsync("ALTER TABLE counter_log ADD CONSTRAINT small CHECK (total < 10)");
+        await Should.ThrowAsync<PostgresException>(() => actor.AddAndLogAsync(5));
+        (await RowAsync("logged")).Version.ShouldBe(3);
+        (await RowAsync("logged")).State.GetProperty("total").GetInt64().ShouldBe(7);
+    }
+
     private async Task<int> ReadTotalRemindersAsync(string id)
     {
         var row = await TryRowAsync(id);

@@ -66,7 +66,7 @@ public sealed class ActorHostTests
     public async Task TheStateIsReadBeforeTheActivationHookRuns()
     {
         var store = new InMemoryActorStateStore();
-        await store.WriteAsync(new ActorKey("tally", "a"), new Tally(42, 1), 0, [], TestContext.Current.CancellationToken);
+        await store.WriteAsync(new ActorKey("tally", "a"), new Tally(42, 1), 0, [], null, TestContext.Current.CancellationToken);
         await using var host = await TestHost.StartAsync(store);
 
         (await host.Actors.Get<ITallyActor>("a").AddAsync(1)).ShouldBe(43);
@@ -148,7 +148,7 @@ public sealed class ActorHostTests
         await actor.AddAsync(1);
 
         // Another process's activation writes version 2.
-        await store.WriteAsync(new ActorKey("tally", "a"), new Tally(100, 7), 1, [], CancellationToken.None);
+        await store.WriteAsync(new ActorKey("tally", "a"), new Tally(100, 7), 1, [], null, CancellationToken.None);
 
         await Should.ThrowAsync<InconsistentStateException>(() => actor.AddAsync(1));
         await WaitUntilAsync(() => host.Journal.Count("deactivate a InconsistentState") == 1);
@@ -221,8 +221,9 @@ public sealed class ActorHostTests
                 ? Task.FromException<StoredState<TState>>(new IOException("The database is down."))
                 : _inner.ReadAsync<TState>(key, cancellationToken);
 
-        public Task<int> WriteAsync<TState>(ActorKey key, TState state, int expectedVersion, IReadOnlyCollection<EventBus.OutgoingEvent> events, CancellationToken cancellationToken) =>
-            _inner.WriteAsync(key, state, expectedVersion, events, cancellationToken);
+        public Task<int> WriteAsync<TState>(ActorKey key, TState state, int expectedVersion, IReadOnlyCollection<EventBus.OutgoingEvent> events,
+            StateWriteStatement? alongside, CancellationToken cancellationToken) =>
+            _inner.WriteAsync(key, state, expectedVersion, events, alongside, cancellationToken);
 
         public Task ClearAsync(ActorKey key, int expectedVersion, CancellationToken cancellationToken) =>
             _inner.ClearAsync(key, expectedVersion, cancellationToken);

@@ -34,7 +34,7 @@ public sealed class ActorMetricsTests
             await actor.AddAsync(1);
         }
 
-        await store.WriteAsync(new ActorKey("tally", "measured"), new Tally(0, 0), 10, [], CancellationToken.None);
+        await store.WriteAsync(new ActorKey("tally", "measured"), new Tally(0, 0), 10, [], null, CancellationToken.None);
         await Should.ThrowAsync<InconsistentStateException>(() => actor.AddAsync(1));
         await host.ActorHost.DeactivateAsync("tally", "measured", TestContext.Current.CancellationToken);
         listener.RecordObservableInstruments();

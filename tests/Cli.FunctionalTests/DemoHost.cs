@@ -1,7 +1,4 @@
-using System.Globalization;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging;
 using Transformation.TestSupport;
 using BaselinesApi = Transformation.Baselines.Api.Extensions;
 using DirectoryApi = Transformation.Directory.Api.Extensions;
@@ -126,34 +123,10 @@ public sealed class DemoHost(PostgresFixture postgres, RabbitMqFixture rabbitMq)
         var database = new PostgresDatabase(postgres);
         await database.InitializeAsync();
         _databases.Add(database);
-        var grpcPort = Ports.Free();
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
-        {
-            ["Service:Name"] = name,
-            ["Service:GrpcPort"] = grpcPort.ToString(CultureInfo.InvariantCulture),
-            ["Service:HttpPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
-            ["Service:BindAddress"] = "localhost",
-            ["Service:ShutdownTimeout"] = "00:00:05",
-            ["EventBus:Database"] = database.ConnectionString,
-            ["EventBus:RabbitMq"] = _vhost.AmqpUri.ToString(),
-            ["EventBus:ReconnectDelay"] = "00:00:00.500",
-            ["EventBus:RetryBaseDelay"] = "00:00:00.050",
-            ["Actors:Database"] = database.ConnectionString,
-        });
-        builder.Configuration.AddInMemoryCollection(settings);
-        builder.Configuration.AddInMemoryCollection(
-        [
-            new("Identity:Issuer", Issuer.Issuer),
-            new("Identity:Audience", Issuer.Audience),
-            new("Identity:SigningKeys:0", Issuer.PublicKeyPem),
-        ]);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Logging.AddProvider(_errors);
-        add(builder);
-        var app = builder.Build();
-        map(app);
-        await app.StartAsync(Ct);
+        var service = await InProcessService.StartAsync(name, database.ConnectionString, _vhost.AmqpUri,
+            [.. settings, new("Identity:Issuer", Issuer.Issuer), new("Identity:Audience", Issuer.Audience), new("Identity:SigningKeys:0", Issuer.PublicKeyPem)],
+            b => add(b), a => map(a), Ct, logs: _errors);
+        var (app, grpcPort) = (service.App, service.GrpcPort);
         _apps.Add(app);
         return grpcPort;
     }

@@ -1,8 +1,5 @@
-using System.Globalization;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging;
 using Transformation.EndState.Api;
 using Transformation.EndState.V1;
 using Transformation.GrpcHosting;
@@ -52,29 +49,8 @@ public sealed class EndStateHost(PostgresFixture postgres, RabbitMqFixture rabbi
     }
 
     private async Task<WebApplication> StartAsync(string name, int grpcPort, PostgresDatabase database, KeyValuePair<string, string?>[] settings,
-        Action<WebApplicationBuilder> add, Action<WebApplication> map)
-    {
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
-        {
-            ["Service:Name"] = name,
-            ["Service:GrpcPort"] = grpcPort.ToString(CultureInfo.InvariantCulture),
-            ["Service:HttpPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
-            ["Service:BindAddress"] = "localhost",
-            ["Service:ShutdownTimeout"] = "00:00:05",
-            ["EventBus:Database"] = database.ConnectionString,
-            ["EventBus:RabbitMq"] = _vhost.AmqpUri.ToString(),
-            ["EventBus:ReconnectDelay"] = "00:00:00.500",
-        });
-        builder.Configuration.AddInMemoryCollection(settings);
-        builder.Configuration.AddInMemoryCollection(Identity.Settings);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        add(builder);
-        var app = builder.Build();
-        map(app);
-        await app.StartAsync(Ct);
-        return app;
-    }
+        Action<WebApplicationBuilder> add, Action<WebApplication> map) =>
+        (await InProcessService.StartAsync(name, database.ConnectionString, _vhost.AmqpUri, [.. settings, .. Identity.Settings], add, map, Ct, grpcPort)).App;
 
     public async ValueTask DisposeAsync()
     {

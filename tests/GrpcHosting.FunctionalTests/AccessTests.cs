@@ -1,8 +1,5 @@
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
 using Transformation.Testing.V1;
@@ -21,7 +18,7 @@ public sealed class AccessTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var port = GrpcServerFixture.FreePort();
-        _app = CreateBuilder(port).Build();
+        _app = Build(port);
         _app.MapGrpcService<TestService>(Service, new RpcAccessMap
         {
             ["Echo"] = RpcAccess.Roles(Roles.Hr, Roles.Service),
@@ -91,7 +88,7 @@ public sealed class AccessTests : IAsyncLifetime
     [Fact]
     public void MappingFailsNamingAMethodWithoutDeclaredAccess()
     {
-        using var app = CreateBuilder(GrpcServerFixture.FreePort()).Build();
+        using var app = Build(GrpcServerFixture.FreePort());
         var partial = RpcAccessMap.ForAll(Service, RpcAccess.SignedIn);
         partial.Remove("Sum");
 
@@ -104,30 +101,29 @@ public sealed class AccessTests : IAsyncLifetime
     [Fact]
     public void MappingFailsWhenTheAccessMapNamesAMethodTheServiceLacks()
     {
-        using var app = CreateBuilder(GrpcServerFixture.FreePort()).Build();
+        using var app = Build(GrpcServerFixture.FreePort());
         var map = RpcAccessMap.ForAll(Service, RpcAccess.SignedIn);
         map["Echoo"] = RpcAccess.Anonymous;
 
         Should.Throw<InvalidOperationException>(() => app.MapGrpcService<TestService>(Service, map)).Message.ShouldContain("Echoo");
     }
 
-    private WebApplicationBuilder CreateBuilder(int port)
+    [Fact]
+    public void MappingFailsWithoutTheMiddlewareThatLimitsWrites()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
-        {
-            ["Service:Name"] = "access-test",
-            ["Service:GrpcPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Service:HttpPort"] = GrpcServerFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Service:BindAddress"] = "localhost",
-        });
-        builder.Configuration.AddInMemoryCollection(_identity.Settings);
-        builder.AddServiceDefaults();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.AddServiceIdentity();
-        builder.AddGrpcHosting();
+        using var app = SignedInHost.CreateBuilder("access-test", GrpcServerFixture.FreePort(), _identity).Build();
+
+        Should.Throw<InvalidOperationException>(() => app.MapGrpcService<TestService>(Service, RpcAccessMap.ForAll(Service, RpcAccess.SignedIn)))
+            .Message.ShouldContain("UseGrpcHosting");
+    }
+
+    private WebApplication Build(int port)
+    {
+        var builder = SignedInHost.CreateBuilder("access-test", port, _identity);
         builder.Services.AddSingleton(_observations);
-        return builder;
+        var app = builder.Build();
+        app.UseGrpcHosting();
+        return app;
     }
 
     private Task<EchoResponse> EchoAsync(string? token)

@@ -93,6 +93,7 @@ public sealed class GrpcServerFixture : IAsyncLifetime
         builder.Services.AddSingleton(Observations);
         builder.Services.AddHealthChecks().AddCheck("test-readiness", Readiness, tags: [Extensions.ReadyTag]);
         _app = builder.Build();
+        _app.UseGrpcHosting();
         _app.MapGrpcService<TestService>(TestReflection.Descriptor.Services[0], RpcAccessMap.ForAll(TestReflection.Descriptor.Services[0], RpcAccess.Anonymous));
         _app.MapDefaultEndpoints();
         await _app.StartAsync();

@@ -1,8 +1,5 @@
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
 using Transformation.Testing.Limits.V1;
@@ -26,26 +23,16 @@ public sealed class LimitsTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var port = GrpcServerFixture.FreePort();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
+        var builder = SignedInHost.CreateBuilder("limits-test", port, _identity, new Dictionary<string, string?>(StringComparer.Ordinal)
         {
-            ["Service:Name"] = "limits-test",
-            ["Service:GrpcPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Service:HttpPort"] = GrpcServerFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Service:BindAddress"] = "localhost",
             ["GrpcHosting:WriteCallsPerSecond"] = "1",
             ["GrpcHosting:WriteBurst"] = Burst.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["GrpcHosting:MaxStringLength"] = "20",
             ["GrpcHosting:MaxListItems"] = "3",
         });
-        builder.Configuration.AddInMemoryCollection(_identity.Settings);
-        builder.AddServiceDefaults();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.AddServiceIdentity();
-        builder.AddGrpcHosting();
         builder.Services.AddSingleton(_changes);
         _app = builder.Build();
-        _app.UseAuthentication();
+        _app.UseGrpcHosting();
         _app.MapGrpcService<LimitedService>(Service, RpcAccessMap.ForAll(Service, RpcAccess.SignedIn));
         await _app.StartAsync(TestContext.Current.CancellationToken);
         _client = GrpcClient.Create(new Uri($"http://127.0.0.1:{port}"));

@@ -141,6 +141,7 @@ public sealed class ServerTests(GrpcServerFixture server) : IClassFixture<GrpcSe
         builder.AddServiceDefaults();
         builder.AddGrpcHosting();
         using var app = builder.Build();
+        app.UseGrpcHosting();
         var failure = Should.Throw<InvalidOperationException>(() => app.MapGrpcService<IncompleteService>(Service, RpcAccessMap.ForAll(Service, RpcAccess.Anonymous)));
         failure.Message.ShouldContain("/transformation.testing.v1.TestService/Countdown");
         failure.Message.ShouldContain("has no implementation");

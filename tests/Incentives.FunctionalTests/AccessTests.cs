@@ -29,6 +29,9 @@ public sealed class AccessTests(PostgresDatabase postgres, RabbitMqVirtualHost r
         access["WatchEmployeeFeed"].IsAnonymous.ShouldBeFalse();
         access["WatchEmployeeFeed"].AllowedRoles.ShouldBeEmpty(); // Any signed-in caller; the handler checks whose feed it is.
         access["GetRecognitionEquity"].AllowedRoles.ShouldBe([Roles.Hr, Roles.Executive], ignoreOrder: true);
-        access["GetLeaderboard"].AllowedRoles.ShouldBe([Roles.Hr, Roles.Executive], ignoreOrder: true);
+        access["GetLeaderboard"].AllowedRoles.ShouldBeEmpty(); // Employees see leaderboards too; those who opted out are never on them.
+        access["RevokeReward"].AllowedRoles.ShouldBe([Roles.Hr]);
+        access["SetLeaderboardPreference"].AllowedRoles.ShouldBeEmpty(); // Anyone signed in, for themselves.
+        access["SetLeaderboardPreference"].IsAnonymous.ShouldBeFalse();
     }
 }

@@ -80,6 +80,19 @@ public sealed class IncentivesHost : IAsyncDisposable
 
     public string Token(string subject, params string[] roles) => Identity.TokenFor(subject, roles);
 
+    /// <summary>hr defines a behaviour of the catalogue ("{name} others" describes it).</summary>
+    public Task DefineBehaviourAsync(string id, string name, Polarity polarity, string hrToken) =>
+        CallAsync<DefineBehaviourRequest, DefineBehaviourResponse>("DefineBehaviour", new DefineBehaviourRequest
+        {
+            IdempotencyKey = $"define-{id}", BehaviourId = id,
+            Behaviour = new BehaviourDraft { Name = name, Description = $"{name} others", Polarity = polarity },
+        }, hrToken);
+
+    /// <summary>hr replaces the incentive rules.</summary>
+    public Task SetRulesAsync(IncentiveRules rules, string hrToken) =>
+        CallAsync<UpdateIncentiveRulesRequest, UpdateIncentiveRulesResponse>("UpdateIncentiveRules",
+            new UpdateIncentiveRulesRequest { IdempotencyKey = "rules", Rules = rules }, hrToken);
+
     /// <summary>Starts watching an employee's live feed (on its own client when given one, i.e. its own HTTP/2 connection).</summary>
     public ClientCall<WatchEmployeeFeedRequest, WatchEmployeeFeedResponse> Watch(string employeeId, string token, CancellationToken cancellationToken,
         GrpcClient? client = null) =>

@@ -42,31 +42,19 @@ public sealed class RecognitionDataset(PostgresFixture postgres, RabbitMqFixture
         await _vhost.InitializeAsync();
         Host = await IncentivesHost.StartAsync(_database.ConnectionString, _vhost.AmqpUri, Identity, Ct);
         var hr = Host.Token("hr-1", Roles.Hr);
-        await Host.CallAsync<DefineBehaviourRequest, DefineBehaviourResponse>("DefineBehaviour", new DefineBehaviourRequest
+        await Host.DefineBehaviourAsync("helps", "Helps", Polarity.Desired, hr);
+        await Host.DefineBehaviourAsync("belittles", "Belittles", Polarity.Unacceptable, hr);
+        await Host.SetRulesAsync(new IncentiveRules
         {
-            IdempotencyKey = "define-helps", BehaviourId = "helps",
-            Behaviour = new BehaviourDraft { Name = "Helps", Description = "Helps others", Polarity = Polarity.Desired },
-        }, hr);
-        await Host.CallAsync<DefineBehaviourRequest, DefineBehaviourResponse>("DefineBehaviour", new DefineBehaviourRequest
-        {
-            IdempotencyKey = "define-belittles", BehaviourId = "belittles",
-            Behaviour = new BehaviourDraft { Name = "Belittles", Description = "Belittles others", Polarity = Polarity.Unacceptable },
-        }, hr);
-        await Host.CallAsync<UpdateIncentiveRulesRequest, UpdateIncentiveRulesResponse>("UpdateIncentiveRules", new UpdateIncentiveRulesRequest
-        {
-            IdempotencyKey = "rules",
-            Rules = new IncentiveRules
+            Period = PeriodKind.Month,
+            SourcePoints =
             {
-                Period = PeriodKind.Month,
-                SourcePoints =
-                {
-                    new SourcePoints { Source = ObservationSource.Manager, Points = 10 },
-                    new SourcePoints { Source = ObservationSource.CustomerFeedback, Points = 25 },
-                    new SourcePoints { Source = ObservationSource.Peer, Points = 5 },
-                },
-                PeerAllowance = 100,
-                ObservationsPublic = true,
+                new SourcePoints { Source = ObservationSource.Manager, Points = 10 },
+                new SourcePoints { Source = ObservationSource.CustomerFeedback, Points = 25 },
+                new SourcePoints { Source = ObservationSource.Peer, Points = 5 },
             },
+            PeerAllowance = 100,
+            ObservationsPublic = true,
         }, hr);
 
         var events = new List<(IMessage, string)>
@@ -132,6 +120,11 @@ public sealed class RecognitionAnalyticsTests(RecognitionDataset dataset) : ICla
 
         equity.Period.ShouldBe(March);
         equity.Units.Count.ShouldBe(2);
+        foreach (var unit in equity.Units)
+        {
+            unit.Sources.Clear(); // Checked in the next test.
+        }
+
         equity.Units[0].ShouldBe(new UnitRecognition
         {
             OrgUnitId = "unit-a", Employees = 5, RecognisedEmployees = 3, Points = 65, RecognisedShare = 0.6, PointsPerEmployee = 13,
@@ -143,6 +136,27 @@ public sealed class RecognitionAnalyticsTests(RecognitionDataset dataset) : ICla
         equity.RecognisedShare.ShouldBe(6 / 13.0, tolerance: 1e-9);
         equity.PointsGini.ShouldBe(93 / 143.0, tolerance: 1e-9);
     }
+
+    [Fact]
+    public async Task EquitySplitsGrantedPointsAndRewardsBySourceOverEveryoneAndPerReportedUnit()
+    {
+        var equity = await _host.CallAsync<GetRecognitionEquityRequest, GetRecognitionEquityResponse>("GetRecognitionEquity",
+            new GetRecognitionEquityRequest { Period = March }, _hr);
+
+        // Everyone (unit-c included): managers 60 points in 6 rewards (a1 ×3, a3, b1, z1), customers 50 in 2 (a2, c1).
+        Shares(equity.Sources).ShouldBe([
+            (ObservationSource.Manager, 60, 6, R(60 / 110.0), 0.75), (ObservationSource.Peer, 0, 0, 0, 0), (ObservationSource.SystemIntegration, 0, 0, 0, 0),
+            (ObservationSource.CustomerFeedback, 50, 2, R(50 / 110.0), 0.25), (ObservationSource.PartnerFeedback, 0, 0, 0, 0)]);
+        var unitA = equity.Units.Single(u => u.OrgUnitId == "unit-a");
+        Shares(unitA.Sources).Where(s => s.Points > 0).ShouldBe([(ObservationSource.Manager, 40, 4, R(40 / 65.0), 0.8), (ObservationSource.CustomerFeedback, 25, 1, R(25 / 65.0), 0.2)]);
+        Shares(equity.Units.Single(u => u.OrgUnitId == "unit-b").Sources).Where(s => s.Points > 0).ShouldBe([(ObservationSource.Manager, 10, 1, 1.0, 1.0)]);
+        equity.Units.ShouldNotContain(u => u.OrgUnitId == "unit-c"); // 3 people: no split of its own either.
+    }
+
+    private static double R(double share) => Math.Round(share, 9);
+
+    private static List<(ObservationSource Source, int Points, int Rewards, double PointsShare, double RewardsShare)> Shares(IEnumerable<SourceShare> shares) =>
+        [.. shares.Select(s => (s.Source, s.Points, s.Rewards, R(s.PointsShare), R(s.RewardsShare)))];
 
     [Fact]
     public async Task APeriodWithoutRecognitionHasNobodyRecognisedAndAGiniOfZero()
@@ -211,6 +225,22 @@ public sealed class RecognitionAnalyticsTests(RecognitionDataset dataset) : ICla
 
         refused.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
         refused.Message.ShouldContain("Incentives:LeaderboardEnabled");
+    }
+
+    [Fact]
+    public async Task TheTeamLeaderboardRanksUnitsAndLeavesOutThoseUnderTheMinimumGroup()
+    {
+        var teams = await Leaderboard(new GetLeaderboardRequest { Period = March, Mode = LeaderboardMode.Teams });
+
+        teams.Entries.ShouldBeEmpty();
+        teams.Teams.Select(t => (t.OrgUnitId, t.Members, t.Points, t.Rewards)).ShouldBe([("unit-a", 5, 65, 5), ("unit-b", 5, 10, 1)]);
+        teams.SuppressedTeams.ShouldBe(1); // unit-c: 3 people (2 once z1 is erased), fewer than 5.
+        teams.MinimumGroupSize.ShouldBe(5);
+        var top = await Leaderboard(new GetLeaderboardRequest { Period = March, Mode = LeaderboardMode.Teams, Limit = 1, OrgUnitId = "dept" });
+        top.Teams.Single().OrgUnitId.ShouldBe("unit-a");
+        top.SuppressedTeams.ShouldBe(0);
+        var invalid = await Should.ThrowAsync<RpcException>(() => Leaderboard(new GetLeaderboardRequest { Period = March, Mode = (LeaderboardMode)7 }));
+        invalid.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations.Single().Field.ShouldBe("mode");
     }
 
     private Task<GetLeaderboardResponse> Leaderboard(GetLeaderboardRequest request) =>

@@ -167,6 +167,46 @@ public sealed class LedgerStateTests
     }
 
     [Fact]
+    public void ARevokedRewardGivesBackItsShareOfTheCapAndItsLifetimePointsOnce()
+    {
+        var rules = Rules(cap: 20, badges: new Badge("b", "B", 20));
+        var state = new LedgerState();
+        foreach (var (id, giver) in new[] { ("o1", "m1"), ("o2", "m2") })
+        {
+            Decision decision;
+            (decision, state) = state.Evaluate(Seen(id, giver: giver), rules, []);
+            (_, state) = state.Settle(decision.ObservationId, true, rules);
+        }
+
+        state.Badges.ShouldContain("b");
+        state.Evaluate(Seen("o3", giver: "m3"), rules, []).Decision.Reason.ShouldBe(DeclineReason.CapReached);
+
+        var (revoked, afterRevoke) = state.Revoke("o1", "2026-11", 10, 1, ["b"]);
+        revoked.Verdict.ShouldBe(Verdict.Revoked);
+        afterRevoke.ReceivedIn("2026-11").ShouldBe(10);
+        afterRevoke.LifetimeGranted.ShouldBe(10);
+        afterRevoke.Badges.ShouldBeEmpty();
+        afterRevoke.Revoke("o1", "2026-11", 10, 1, ["b"]).Next.ShouldBeSameAs(afterRevoke);
+
+        // What the revoked reward used of the cap can be earned again, and with it the badge.
+        var (again, s4) = afterRevoke.Evaluate(Seen("o3", giver: "m3"), rules, []);
+        again.Verdict.ShouldBe(Verdict.Granted);
+        again.Points.ShouldBe(10);
+        (again, _) = s4.Settle(again.ObservationId, true, rules);
+        again.BadgesEarned.Select(b => b.BadgeId).ShouldBe(["b"]);
+    }
+
+    [Fact]
+    public void ARevokedRewardKeepsItsGiversCooldown()
+    {
+        var rules = Rules(cooldownMinutes: 60);
+        var (first, state) = new LedgerState().Evaluate(Seen("o1"), rules, []);
+        (_, state) = state.Settle(first.ObservationId, true, rules);
+        (_, state) = state.Revoke("o1", first.Period, first.Points, 1, []);
+        state.Evaluate(Seen("o2", at: Noon.AddMinutes(10)), rules, []).Decision.Reason.ShouldBe(DeclineReason.Cooldown);
+    }
+
+    [Fact]
     public void ThePeerAllowanceCannotBeOverspentAndResetsEachPeriod()
     {
         var state = new LedgerState();

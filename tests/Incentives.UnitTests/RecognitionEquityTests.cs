@@ -214,3 +214,71 @@ public sealed class ObservationToEvaluationTests
         BehaviourObservedHandler.ToEvaluation(new BehaviourObserved(message) { ObservedAt = null, RecordedAt = null }, Sent, null).Observation.ObservedAt.ShouldBe(Sent);
     }
 }
+
+public sealed class SourceSplitTests
+{
+    private static readonly List<EmployeePoints> People =
+    [
+        .. Enumerable.Range(0, 5).Select(i => new EmployeePoints($"a{i}", "unit-a", 0)),
+        .. Enumerable.Range(0, 3).Select(i => new EmployeePoints($"c{i}", "unit-c", 0)),
+    ];
+
+    [Fact]
+    public void PointsAndRewardsAreSplitBySourceOverEveryoneAndPerUnitOfAtLeastTheMinimumGroup()
+    {
+        SourceGrants[] grants =
+        [
+            new("a0", ObservationSource.Manager, 30, 3),
+            new("a1", ObservationSource.Peer, 10, 2),
+            new("a1", ObservationSource.Manager, 20, 1),
+            new("c0", ObservationSource.CustomerFeedback, 40, 2),
+        ];
+
+        var split = RecognitionEquity.SplitBySource(People, grants, minimumGroupSize: 5);
+
+        split.Overall.Select(s => s.Source).ShouldBe(RecognitionEquity.Sources);
+        split.Overall[0].ShouldBe(new RecognitionBySource(ObservationSource.Manager, 50, 4, 0.5, 0.5));
+        split.Overall[1].ShouldBe(new RecognitionBySource(ObservationSource.Peer, 10, 2, 0.1, 0.25));
+        split.Overall[3].ShouldBe(new RecognitionBySource(ObservationSource.CustomerFeedback, 40, 2, 0.4, 0.25));
+        split.Overall[2].ShouldBe(new RecognitionBySource(ObservationSource.SystemIntegration, 0, 0, 0, 0));
+        split.ByUnit.Keys.ShouldBe(["unit-a"]); // unit-c has 3 people: not split on its own.
+        split.ByUnit["unit-a"][0].ShouldBe(new RecognitionBySource(ObservationSource.Manager, 50, 4, 50 / 60.0, 4 / 6.0));
+        split.ByUnit["unit-a"][1].ShouldBe(new RecognitionBySource(ObservationSource.Peer, 10, 2, 10 / 60.0, 2 / 6.0));
+    }
+
+    [Fact]
+    public void AUnitWithoutGrantsHasZeroSharesAndASmallPopulationNothing()
+    {
+        var quiet = RecognitionEquity.SplitBySource(People, [], minimumGroupSize: 5);
+        quiet.ByUnit["unit-a"].ShouldAllBe(s => s.Points == 0 && s.Rewards == 0 && s.PointsShare == 0 && s.RewardsShare == 0);
+        quiet.Overall.ShouldAllBe(s => s.PointsShare == 0);
+
+        var small = RecognitionEquity.SplitBySource(People.Take(4), [new SourceGrants("a0", ObservationSource.Manager, 10, 1)], minimumGroupSize: 5);
+        small.Overall.ShouldBeEmpty();
+        small.ByUnit.ShouldBeEmpty();
+    }
+}
+
+public sealed class LeaderboardTests
+{
+    [Fact]
+    public void TeamsUnderTheMinimumGroupAreLeftOutAndCountedThenTheRestRankByPointsRewardsAndId()
+    {
+        TeamPoints[] units =
+        [
+            new("small", "Small", 4, 500, 9),
+            new("b", "B", 5, 40, 2),
+            new("a", "A", 12, 40, 2),
+            new("c", "C", 6, 40, 3),
+            new("d", "D", 7, 90, 1),
+        ];
+
+        var (shown, suppressed) = Leaderboards.Teams(units, minimumGroupSize: 5, limit: 10);
+
+        shown.Select(t => t.OrgUnitId).ShouldBe(["d", "c", "a", "b"]);
+        suppressed.ShouldBe(1);
+        Leaderboards.Teams(units, 5, limit: 2).Shown.Select(t => t.OrgUnitId).ShouldBe(["d", "c"]);
+        Leaderboards.Teams(units, 5, limit: 2).Suppressed.ShouldBe(1);
+        Leaderboards.Teams(units, 13, limit: 10).Shown.ShouldBeEmpty();
+    }
+}

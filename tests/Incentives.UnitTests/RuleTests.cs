@@ -32,6 +32,102 @@ public sealed class AntiGamingTests
     }
 }
 
+public sealed class NetworkAntiGamingTests
+{
+    private static readonly DateTimeOffset Noon = new(2026, 11, 20, 12, 0, 0, TimeSpan.Zero);
+    private static readonly AntiGamingThresholds Rings = new(0, 0, 0, 0, RingMaxLength: 4, RingWindowDays: 30);
+    private static readonly AntiGamingThresholds Proxies = new(0, 0, 0, 0, ProxyMinCount: 2, ProxyWindowDays: 30);
+
+    private static PeerGift Gift(string from, string to, int daysAgo = 1) => new(from, to, Noon.AddDays(-daysAgo));
+
+    [Fact]
+    public void AGiftThatClosesARingOfThreeIsFlaggedNamingTheRing()
+    {
+        var flags = AntiGaming.NetworkFlags(new PeerGift("c", "a", Noon), [Gift("a", "b", 3), Gift("b", "c", 2), Gift("x", "y")], [], Rings);
+
+        flags.Single().ShouldBe("ring: c → a → b → c: this peer reward closes a ring of 3 peer rewards within 30 day(s)");
+    }
+
+    [Fact]
+    public void TheShortestRingUpToTheLongestLookedForIsNamed()
+    {
+        PeerGift[] four = [Gift("a", "b"), Gift("b", "c"), Gift("c", "d")];
+        AntiGaming.NetworkFlags(new PeerGift("d", "a", Noon), four, [], Rings).Single().ShouldStartWith("ring: d → a → b → c → d:");
+        AntiGaming.NetworkFlags(new PeerGift("d", "a", Noon), [.. four, Gift("b", "d")], [], Rings).Single().ShouldStartWith("ring: d → a → b → d:");
+
+        // Five people: longer than the rules look for.
+        AntiGaming.NetworkFlags(new PeerGift("e", "a", Noon), [.. four, Gift("d", "e")], [], Rings).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void GivingBackIsReciprocalNotARingAndOldOrLaterGiftsDoNotCount()
+    {
+        AntiGaming.NetworkFlags(new PeerGift("b", "a", Noon), [Gift("a", "b")], [], Rings).ShouldBeEmpty();
+        AntiGaming.NetworkFlags(new PeerGift("c", "a", Noon), [Gift("a", "b", 31), Gift("b", "c")], [], Rings).ShouldBeEmpty();
+        AntiGaming.NetworkFlags(new PeerGift("c", "a", Noon), [Gift("a", "b"), Gift("b", "c", -1)], [], Rings).ShouldBeEmpty();
+        AntiGaming.NetworkFlags(new PeerGift("c", "a", Noon), [Gift("a", "b"), Gift("b", "c")], [], AntiGamingThresholds.Off).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void ARingClosedWithGiftsEarlierInTheSameBatchIsFlagged()
+    {
+        PeerGift[] batch = [new("a", "b", Noon), new("b", "c", Noon.AddMinutes(1)), new("c", "a", Noon.AddMinutes(2))];
+
+        var flags = AntiGaming.NetworkFlagsInBatch(batch, PeerNetwork.Empty, Rings);
+
+        flags[0].ShouldBeEmpty();
+        flags[1].ShouldBeEmpty();
+        flags[2].Single().ShouldStartWith("ring: c → a → b → c:");
+
+        // One link stored, the other two in the batch.
+        AntiGaming.NetworkFlagsInBatch([new("b", "c", Noon), new("c", "a", Noon.AddMinutes(1))], new PeerNetwork([Gift("a", "b")], []), Rings)[1]
+            .Single().ShouldStartWith("ring: c → a → b → c:");
+    }
+
+    [Fact]
+    public void GivingThroughAProxyWhileStoppedFromGivingDirectlyIsFlaggedWithTheReason()
+    {
+        // g was stopped from rewarding r (cooldown); g rewards x twice, x rewards r once before and now again.
+        StoppedGift[] stopped = [new("g", "r", Noon.AddDays(-5), StopReason.Cooldown)];
+        PeerGift[] earlier = [Gift("g", "x", 4), Gift("g", "x", 3), Gift("x", "r", 2)];
+
+        var flags = AntiGaming.NetworkFlags(new PeerGift("x", "r", Noon), earlier, stopped, Proxies);
+
+        flags.Single().ShouldBe(
+            "proxy: g may not reward r directly (their peer reward to r was declined for the cooldown), yet gave x 2 peer reward(s) and x gave r 2 (this one included) within 30 day(s)");
+    }
+
+    [Fact]
+    public void NoProxyWithoutAStoppedGiverOrEnoughGivingThroughTheProxy()
+    {
+        StoppedGift[] stopped = [new("g", "r", Noon.AddDays(-5), StopReason.Held)];
+        PeerGift[] earlier = [Gift("g", "x", 4), Gift("g", "x", 3), Gift("x", "r", 2)];
+        AntiGaming.NetworkFlags(new PeerGift("x", "r", Noon), earlier, [], Proxies).ShouldBeEmpty();
+        AntiGaming.NetworkFlags(new PeerGift("x", "r", Noon), earlier.Take(2).ToList(), stopped, Proxies).ShouldBeEmpty(); // x → r only once
+        AntiGaming.NetworkFlags(new PeerGift("x", "r", Noon), earlier.Skip(1).ToList(), stopped, Proxies).ShouldBeEmpty(); // g → x only once
+        AntiGaming.NetworkFlags(new PeerGift("x", "r", Noon), earlier, [new("g", "r", Noon.AddDays(-40), StopReason.Held)], Proxies).ShouldBeEmpty();
+        AntiGaming.NetworkFlags(new PeerGift("x", "r", Noon), earlier, stopped, Proxies).Single().ShouldContain("is held for review");
+    }
+
+    [Fact]
+    public void RingAndProxyRulesAreValidatedAndOffByDefault()
+    {
+        var rules = new IncentiveRules { AntiGaming = new AntiGamingRules { RingMaxLength = 2, ProxyMinCount = 2 } };
+        RuleSet.Validate(rules).Select(v => v.Field).ShouldBe(["rules.anti_gaming.ring_max_length", "rules.anti_gaming.proxy_window_days"], ignoreOrder: true);
+        RuleSet.Validate(new IncentiveRules { AntiGaming = new AntiGamingRules { RingMaxLength = 4 } }).Single().Field.ShouldBe("rules.anti_gaming.ring_window_days");
+        RuleSet.Validate(new IncentiveRules { AntiGaming = new AntiGamingRules { RingMaxLength = 7, RingWindowDays = 30 } }).Single().Field
+            .ShouldBe("rules.anti_gaming.ring_max_length");
+        var off = RuleSet.FromProto(1, new IncentiveRules { AntiGaming = new AntiGamingRules { ReciprocalMinCount = 1, ReciprocalWindowDays = 30 } }).AntiGaming;
+        off.LooksAtNetwork.ShouldBeFalse();
+        var on = RuleSet.FromProto(1, new IncentiveRules
+        {
+            AntiGaming = new AntiGamingRules { RingMaxLength = 4, RingWindowDays = 30, ProxyMinCount = 2, ProxyWindowDays = 60 },
+        }).AntiGaming;
+        on.ShouldBe(new AntiGamingThresholds(0, 0, 0, 0, 4, 30, 2, 60));
+        on.NetworkWindow.ShouldBe(TimeSpan.FromDays(60));
+    }
+}
+
 public sealed class AccessTests
 {
     private static Caller As(string subject, params string[] roles) => new(subject, roles.ToHashSet(StringComparer.Ordinal));

@@ -161,28 +161,8 @@ public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbi
     {
         var databaseName = $"portal_{name}_{Guid.NewGuid().ToString("N")[..8]}";
         var database = await postgres.Server.CreateDatabaseAsync(databaseName, Ct);
-        var (grpcPort, httpPort) = (port ?? Ports.Free(), Ports.Free());
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
-        {
-            ["Service:Name"] = name,
-            ["Service:GrpcPort"] = grpcPort.ToString(CultureInfo.InvariantCulture),
-            ["Service:HttpPort"] = httpPort.ToString(CultureInfo.InvariantCulture),
-            ["Service:BindAddress"] = "localhost",
-            ["Service:ShutdownTimeout"] = "00:00:05",
-            ["EventBus:Database"] = database,
-            ["EventBus:RabbitMq"] = rabbitMq.Server.AmqpUri(_vhost).ToString(),
-            ["EventBus:ReconnectDelay"] = "00:00:00.500",
-            ["EventBus:RetryBaseDelay"] = "00:00:00.050",
-            ["Actors:Database"] = database,
-        });
-        builder.Configuration.AddInMemoryCollection(Identity.Settings);
-        builder.Configuration.AddInMemoryCollection(extra);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        add(builder);
-        var app = builder.Build();
-        map(app);
-        await app.StartAsync(Ct);
+        var service = await InProcessService.StartAsync(name, database, rabbitMq.Server.AmqpUri(_vhost), [.. Identity.Settings, .. extra], add, map, Ct, port);
+        var (app, grpcPort) = (service.App, service.GrpcPort);
         lock (_services)
         {
             _services.Add(new RunningService(name, app, new Uri($"http://127.0.0.1:{grpcPort}"), databaseName, database));

@@ -51,7 +51,7 @@ public sealed class BaselineToTargetGapScenario(PostgresFixture postgres, Rabbit
             new OrgUnitChanged { OrgUnit = new OrgUnitSnapshot { OrgUnitId = "org", Name = "Org", Version = 1 } },
             new OrgUnitChanged { OrgUnit = new OrgUnitSnapshot { OrgUnitId = "sales", ParentId = "org", Name = "Sales", Version = 1 } },
         ], Ct);
-        await Scenario.WaitAsync(baselinesDb, "SELECT count(*) FROM org_units", 2, Ct);
+        await TestSql.WaitUntilAsync(baselinesDb, "SELECT count(*) FROM org_units", 2, Ct);
 
         // Baselines: two dimensions with one item each.
         foreach (var dimension in new[] { "trust", "speak-up" })

@@ -60,8 +60,8 @@ public sealed class EmployeeMoveScenario(PostgresFixture postgres, RabbitMqVirtu
 
         await UpsertEmployeeAsync("cm-1", "company", Dir.Role.ChangeManager, "cm");
         await UpsertEmployeeAsync("e1", "sales", Dir.Role.Employee, "e1-joins");
-        await Scenario.WaitAsync(databases["initiatives"], "SELECT count(*) FROM employees WHERE employee_id = 'e1' AND org_unit_id = 'sales'", 1, Ct);
-        await Scenario.WaitAsync(databases["incentives"], "SELECT count(*) FROM employees WHERE employee_id = 'e1'", 1, Ct);
+        await TestSql.WaitUntilAsync(databases["initiatives"], "SELECT count(*) FROM employees WHERE employee_id = 'e1' AND org_unit_id = 'sales'", 1, Ct);
+        await TestSql.WaitUntilAsync(databases["incentives"], "SELECT count(*) FROM employees WHERE employee_id = 'e1'", 1, Ct);
 
         // Incentives: the behaviour, 10 points per manager observation, a budget for each unit this month.
         var period = DateTime.UtcNow.ToString("yyyy-MM", CultureInfo.InvariantCulture);
@@ -90,21 +90,21 @@ public sealed class EmployeeMoveScenario(PostgresFixture postgres, RabbitMqVirtu
                 new Inc.SetBudgetRequest { IdempotencyKey = $"budget-{unit}", OrgUnitId = unit, Period = period, Amount = 100 }, hr);
         }
 
-        await Scenario.WaitAsync(databases["initiatives"], "SELECT count(*) FROM behaviours WHERE behaviour_id = 'helps-customers'", 1, Ct);
+        await TestSql.WaitUntilAsync(databases["initiatives"], "SELECT count(*) FROM behaviours WHERE behaviour_id = 'helps-customers'", 1, Ct);
 
         // Observed while in Sales: Sales pays.
         await ObserveAsync("before-move");
-        await Scenario.WaitAsync(databases["incentives"], "SELECT count(*) FROM outcomes WHERE employee_id = 'e1' AND status = 0", 1, Ct); // 0: granted
+        await TestSql.WaitUntilAsync(databases["incentives"], "SELECT count(*) FROM outcomes WHERE employee_id = 'e1' AND status = 0", 1, Ct); // 0: granted
         (await SpentAsync("sales")).ShouldBe(10);
         (await SpentAsync("support")).ShouldBe(0);
 
         // HR moves the employee to Support in the Directory.
         await UpsertEmployeeAsync("e1", "support", Dir.Role.Employee, "e1-moves");
-        await Scenario.WaitAsync(databases["initiatives"], "SELECT count(*) FROM employees WHERE employee_id = 'e1' AND org_unit_id = 'support'", 1, Ct);
+        await TestSql.WaitUntilAsync(databases["initiatives"], "SELECT count(*) FROM employees WHERE employee_id = 'e1' AND org_unit_id = 'support'", 1, Ct);
 
         // Observed after the move: Support pays; Sales keeps what it spent.
         await ObserveAsync("after-move");
-        await Scenario.WaitAsync(databases["incentives"], "SELECT count(*) FROM outcomes WHERE employee_id = 'e1' AND status = 0", 2, Ct);
+        await TestSql.WaitUntilAsync(databases["incentives"], "SELECT count(*) FROM outcomes WHERE employee_id = 'e1' AND status = 0", 2, Ct);
         (await SpentAsync("support")).ShouldBe(10);
         (await SpentAsync("sales")).ShouldBe(10);
 

@@ -37,7 +37,7 @@ public sealed class LateConsumerResyncScenario(PostgresFixture postgres, RabbitM
                 }, hr);
         }
 
-        await Scenario.WaitAsync(directoryDb, "SELECT count(*) FROM eventbus_outbox WHERE sent_at IS NULL", 0, Ct);
+        await TestSql.WaitUntilAsync(directoryDb, "SELECT count(*) FROM eventbus_outbox WHERE sent_at IS NULL", 0, Ct);
         var (baselinesApp, baselinesClient, _) = await Scenario.StartAsync("baselines", baselinesDb, rabbitMq.AmqpUri, identity,
             b => BaselinesApi.Extensions.AddBaselinesService(b), a => BaselinesApi.Extensions.MapBaselinesService(a), Ct);
         await using var ___ = baselinesApp;
@@ -48,14 +48,14 @@ public sealed class LateConsumerResyncScenario(PostgresFixture postgres, RabbitM
         var republished = await directoryClient.Unary<Dir.RepublishDirectoryRequest, Dir.RepublishDirectoryResponse>(Dir.DirectoryReflection.Descriptor,
             "RepublishDirectory", new Dir.RepublishDirectoryRequest { IdempotencyKey = "resync-1" }, identity.TokenFor("ops-1", Roles.Operator));
         republished.OrgUnits.ShouldBe(3);
-        await Scenario.WaitAsync(baselinesDb, "SELECT count(*) FROM org_units WHERE org_unit_id IN ('org', 'sales', 'support')", 3, Ct);
+        await TestSql.WaitUntilAsync(baselinesDb, "SELECT count(*) FROM org_units WHERE org_unit_id IN ('org', 'sales', 'support')", 3, Ct);
         (await TestSql.ScalarAsync(baselinesDb, "SELECT count(*) FROM org_units WHERE org_unit_id = 'sales' AND parent_id = 'org'", Ct)).ShouldBe(1);
 
         // Republishing again delivers the same versions: handled, and nothing changes.
         var handled = await TestSql.ScalarAsync(baselinesDb, "SELECT count(*) FROM eventbus_inbox", Ct);
         await directoryClient.Unary<Dir.RepublishDirectoryRequest, Dir.RepublishDirectoryResponse>(Dir.DirectoryReflection.Descriptor,
             "RepublishDirectory", new Dir.RepublishDirectoryRequest { IdempotencyKey = "resync-2" }, hr);
-        await Scenario.WaitAsync(baselinesDb, "SELECT count(*) FROM eventbus_inbox", handled + 3, Ct);
+        await TestSql.WaitUntilAsync(baselinesDb, "SELECT count(*) FROM eventbus_inbox", handled + 3, Ct);
         (await TestSql.ScalarAsync(baselinesDb, "SELECT count(*) FROM org_units", Ct)).ShouldBe(3);
     }
 }

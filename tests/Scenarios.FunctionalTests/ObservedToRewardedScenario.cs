@@ -46,8 +46,8 @@ public sealed class ObservedToRewardedScenario(PostgresFixture postgres, RabbitM
                 Employee = new EmployeeSnapshot { EmployeeId = id, OrgUnitId = "sales", Active = true, Version = 1, Roles = { Role.Employee } },
             }),
         ], Ct);
-        await Scenario.WaitAsync(initiativesDb, "SELECT count(*) FROM employees", 4, Ct);
-        await Scenario.WaitAsync(incentivesDb, "SELECT count(*) FROM employees", 4, Ct);
+        await TestSql.WaitUntilAsync(initiativesDb, "SELECT count(*) FROM employees", 4, Ct);
+        await TestSql.WaitUntilAsync(incentivesDb, "SELECT count(*) FROM employees", 4, Ct);
 
         // Incentives defines the behaviour (its catalogue events reach Initiatives) and a rule.
         await incentivesClient.Unary<Inc.DefineBehaviourRequest, Inc.DefineBehaviourResponse>(Inc.IncentivesReflection.Descriptor, "DefineBehaviour", new Inc.DefineBehaviourRequest
@@ -70,7 +70,7 @@ public sealed class ObservedToRewardedScenario(PostgresFixture postgres, RabbitM
                     ObservationsPublic = true,
                 },
             }, hr);
-        await Scenario.WaitAsync(initiativesDb, "SELECT count(*) FROM behaviours WHERE behaviour_id = 'helps-customers'", 1, Ct);
+        await TestSql.WaitUntilAsync(initiativesDb, "SELECT count(*) FROM behaviours WHERE behaviour_id = 'helps-customers'", 1, Ct);
 
         // An active initiative targeting it.
         var id = (await initiativesClient.Unary<ProposeInitiativeRequest, ProposeInitiativeResponse>(InitiativesReflection.Descriptor, "ProposeInitiative",
@@ -104,8 +104,8 @@ public sealed class ObservedToRewardedScenario(PostgresFixture postgres, RabbitM
             }, manager)).ObservationId;
 
         // … rewarded there, and the reward comes back as evidence.
-        await Scenario.WaitAsync(incentivesDb, $"SELECT count(*) FROM eventbus_outbox WHERE topic = 'reward-granted' AND aggregate_id = 'e1'", 1, Ct);
-        await Scenario.WaitAsync(initiativesDb, $"SELECT count(*) FROM rewards WHERE observation_id = '{observationId}' AND points = 10", 1, Ct);
+        await TestSql.WaitUntilAsync(incentivesDb, $"SELECT count(*) FROM eventbus_outbox WHERE topic = 'reward-granted' AND aggregate_id = 'e1'", 1, Ct);
+        await TestSql.WaitUntilAsync(initiativesDb, $"SELECT count(*) FROM rewards WHERE observation_id = '{observationId}' AND points = 10", 1, Ct);
 
         // The initiative's progress moved.
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -128,5 +128,16 @@ public sealed class ObservedToRewardedScenario(PostgresFixture postgres, RabbitM
         story.Evidence.Goals.Single().After.ShouldBe(1);
         story.Evidence.Goals.Single().Before.ShouldBe(0);
 
+        // hr revokes the reward there: it is no evidence for a story drafted from now on; the drafted story keeps what it showed.
+        await incentivesClient.Unary<Inc.RevokeRewardRequest, Inc.RevokeRewardResponse>(Inc.IncentivesReflection.Descriptor, "RevokeReward",
+            new Inc.RevokeRewardRequest { IdempotencyKey = "rv1", RewardId = story.Evidence.Rewards.Single().RewardId, Reason = "Recorded for the wrong person" }, hr);
+        await TestSql.WaitUntilAsync(initiativesDb, $"SELECT count(*) FROM rewards WHERE observation_id = '{observationId}' AND revoked_at IS NOT NULL", 1, Ct);
+        var later = (await initiativesClient.Unary<DraftSuccessStoryRequest, DraftSuccessStoryResponse>(InitiativesReflection.Descriptor, "DraftSuccessStory",
+            new DraftSuccessStoryRequest { IdempotencyKey = "st2", InitiativeId = id, Title = "Again", Body = "e1 helped.", ObservationIds = { observationId } },
+            manager)).Story;
+        later.Evidence.Rewards.ShouldBeEmpty();
+        later.Evidence.TotalPoints.ShouldBe(0);
+        (await initiativesClient.Unary<GetSuccessStoryRequest, GetSuccessStoryResponse>(InitiativesReflection.Descriptor, "GetSuccessStory",
+            new GetSuccessStoryRequest { StoryId = story.StoryId }, manager)).Story.Evidence.TotalPoints.ShouldBe(10);
     }
 }

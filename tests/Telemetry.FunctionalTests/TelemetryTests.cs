@@ -105,6 +105,7 @@ public sealed class TelemetryTests(PostgresDatabase database, RabbitMqVirtualHos
         builder.Services.AddSingleton<ProbeService>();
         builder.Services.AddSubscription<ProbeRecorded, ProbeRecordedHandler>();
         var app = builder.Build();
+        app.UseGrpcHosting();
         app.MapDefaultEndpoints();
         app.MapGrpcService<ProbeService>(ProbeReflection.Descriptor.Services[0], RpcAccessMap.ForAll(ProbeReflection.Descriptor.Services[0], RpcAccess.Anonymous));
         return (app, grpcPort);

@@ -49,7 +49,7 @@ public abstract class Actor<TState> : ActorBase
 {
     private int _version;
 
-    /// <summary>The state as last read or written; replace it through <see cref="WriteStateAsync"/>.</summary>
+    /// <summary>The state as last read or written; replace it through <c>WriteStateAsync</c>.</summary>
     protected TState State { get; private set; } = new();
 
     /// <summary>Whether a stored record exists (false before the first write).</summary>
@@ -60,10 +60,19 @@ public abstract class Actor<TState> : ActorBase
     /// <paramref name="events"/> in the same transaction (the event bus outbox). On a version mismatch it throws
     /// <see cref="InconsistentStateException"/>: the call fails and the activation is dropped.
     /// </summary>
-    protected async Task WriteStateAsync(TState next, IReadOnlyCollection<OutgoingEvent>? events = null, CancellationToken cancellationToken = default)
+    protected Task WriteStateAsync(TState next, IReadOnlyCollection<OutgoingEvent>? events = null, CancellationToken cancellationToken = default) =>
+        WriteStateAsync(next, events ?? [], null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="WriteStateAsync(TState, IReadOnlyCollection{OutgoingEvent}?, CancellationToken)"/>, and runs <paramref name="alongside"/>
+    /// (an audit row, say) in the same transaction.
+    /// </summary>
+    protected async Task WriteStateAsync(TState next, IReadOnlyCollection<OutgoingEvent> events, StateWriteStatement? alongside,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(next);
-        _version = await Activation.Host.StateStore.WriteAsync(Activation.Key, next, _version, events ?? [], cancellationToken);
+        ArgumentNullException.ThrowIfNull(events);
+        _version = await Activation.Host.StateStore.WriteAsync(Activation.Key, next, _version, events, alongside, cancellationToken);
         State = next;
     }
 

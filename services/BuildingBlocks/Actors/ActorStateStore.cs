@@ -9,13 +9,23 @@ namespace Transformation.Actors;
 /// <summary>An actor's stored state and its version (0: no record).</summary>
 public readonly record struct StoredState<TState>(TState? State, int Version);
 
+/// <summary>
+/// More work for the transaction that writes an actor's state, such as an audit row: it commits or rolls back with the state and
+/// its events.
+/// </summary>
+public delegate Task StateWriteStatement(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken);
+
 /// <summary>Where actor state lives: PostgreSQL in services, memory for benchmarks and single-process tools.</summary>
 public interface IActorStateStore
 {
     Task<StoredState<TState>> ReadAsync<TState>(ActorKey key, CancellationToken cancellationToken);
 
-    /// <summary>Writes if the stored version equals <paramref name="expectedVersion"/>; returns the new version.</summary>
-    Task<int> WriteAsync<TState>(ActorKey key, TState state, int expectedVersion, IReadOnlyCollection<OutgoingEvent> events, CancellationToken cancellationToken);
+    /// <summary>
+    /// Writes if the stored version equals <paramref name="expectedVersion"/>, with the events and <paramref name="alongside"/> in the same
+    /// transaction; returns the new version.
+    /// </summary>
+    Task<int> WriteAsync<TState>(ActorKey key, TState state, int expectedVersion, IReadOnlyCollection<OutgoingEvent> events, StateWriteStatement? alongside,
+        CancellationToken cancellationToken);
 
     Task ClearAsync(ActorKey key, int expectedVersion, CancellationToken cancellationToken);
 }
@@ -54,10 +64,10 @@ public sealed class PostgresActorStateStore(NpgsqlDataSource dataSource, Outbox?
     }
 
     public async Task<int> WriteAsync<TState>(ActorKey key, TState state, int expectedVersion, IReadOnlyCollection<OutgoingEvent> events,
-        CancellationToken cancellationToken)
+        StateWriteStatement? alongside, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = events.Count > 0 ? await connection.BeginTransactionAsync(cancellationToken) : null;
+        await using var transaction = events.Count > 0 || alongside is not null ? await connection.BeginTransactionAsync(cancellationToken) : null;
         var sql = expectedVersion == 0
             ? "INSERT INTO actor_state (actor_type, actor_id, state, version) VALUES ($1, $2, $3, 1) ON CONFLICT DO NOTHING"
             : "UPDATE actor_state SET state = $3, version = version + 1, modified_at = now() WHERE actor_type = $1 AND actor_id = $2 AND version = $4";
@@ -79,9 +89,18 @@ public sealed class PostgresActorStateStore(NpgsqlDataSource dataSource, Outbox?
 
         if (transaction is not null)
         {
-            // The row lock taken by the write orders this actor's events in the outbox.
-            var bus = outbox ?? throw new InvalidOperationException("Actors that publish events need the event bus (AddEventBus).");
-            await bus.EnqueueAsync(connection, transaction, events, cancellationToken);
+            if (events.Count > 0)
+            {
+                // The row lock taken by the write orders this actor's events in the outbox.
+                var bus = outbox ?? throw new InvalidOperationException("Actors that publish events need the event bus (AddEventBus).");
+                await bus.EnqueueAsync(connection, transaction, events, cancellationToken);
+            }
+
+            if (alongside is not null)
+            {
+                await alongside(connection, transaction, cancellationToken);
+            }
+
             await transaction.CommitAsync(cancellationToken);
         }
 
@@ -106,7 +125,7 @@ public sealed class PostgresActorStateStore(NpgsqlDataSource dataSource, Outbox?
     }
 }
 
-/// <summary>State in this process's memory, with the same version checks; events are not supported here.</summary>
+/// <summary>State in this process's memory, with the same version checks; events and statements alongside are not supported here.</summary>
 public sealed class InMemoryActorStateStore : IActorStateStore
 {
     private readonly ConcurrentDictionary<ActorKey, (object State, int Version)> _states = new();
@@ -115,12 +134,12 @@ public sealed class InMemoryActorStateStore : IActorStateStore
         Task.FromResult(_states.TryGetValue(key, out var stored) ? new StoredState<TState>((TState)stored.State, stored.Version) : default);
 
     public Task<int> WriteAsync<TState>(ActorKey key, TState state, int expectedVersion, IReadOnlyCollection<OutgoingEvent> events,
-        CancellationToken cancellationToken)
+        StateWriteStatement? alongside, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (events.Count > 0)
+        if (events.Count > 0 || alongside is not null)
         {
-            throw new NotSupportedException("The in-memory store has no outbox: use PostgreSQL for actors that publish events.");
+            throw new NotSupportedException("The in-memory store has no database: use PostgreSQL for actors that publish events or write more rows.");
         }
 
         var written = expectedVersion == 0

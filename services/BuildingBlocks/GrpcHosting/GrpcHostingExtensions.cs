@@ -29,11 +29,24 @@ public static class GrpcHostingExtensions
     }
 
     /// <summary>
+    /// Adds gRPC hosting's middleware, the rate limiting of calls that change data: call it after authentication (which names
+    /// the caller; WebApplication adds it first when the service registers it) and before mapping any gRPC service.
+    /// </summary>
+    public static IApplicationBuilder UseGrpcHosting(this IApplicationBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var registry = app.ApplicationServices.GetService<GrpcServiceRegistry>()
+            ?? throw new InvalidOperationException("Call builder.AddGrpcHosting() before app.UseGrpcHosting().");
+        registry.MiddlewareAdded = true;
+        app.UseRateLimiter();
+        return app;
+    }
+
+    /// <summary>
     /// Maps every method of the proto <paramref name="service"/> to <typeparamref name="TService"/> at
     /// <c>/package.Service/Method</c>, each with the access <paramref name="access"/> declares for it; throws,
     /// naming the method, when one has no matching implementation or no declared access.
-    /// The first call also maps grpc.health.v1, grpc.reflection.v1 and v1alpha, and UNIMPLEMENTED for unknown paths, and
-    /// adds the rate limiting of calls that change data (after the service's authentication, which names the caller).
+    /// The first call also maps grpc.health.v1, grpc.reflection.v1 and v1alpha, and UNIMPLEMENTED for unknown paths.
     /// </summary>
     public static IEndpointRouteBuilder MapGrpcService<TService>(this IEndpointRouteBuilder endpoints, ServiceDescriptor service, RpcAccessMap access)
         where TService : class
@@ -42,14 +55,14 @@ public static class GrpcHostingExtensions
         ArgumentNullException.ThrowIfNull(access);
         var registry = endpoints.ServiceProvider.GetService<GrpcServiceRegistry>()
             ?? throw new InvalidOperationException("Call builder.AddGrpcHosting() before mapping gRPC services.");
+        if (!registry.MiddlewareAdded)
+        {
+            throw new InvalidOperationException("Call app.UseGrpcHosting() before mapping gRPC services: it adds the rate limiting of writes.");
+        }
+
         if (!registry.BuiltInsMapped)
         {
             registry.BuiltInsMapped = true;
-            if (endpoints is IApplicationBuilder app)
-            {
-                app.UseRateLimiter();
-            }
-
             var health = HealthReflection.Descriptor.Services[0];
             var reflection = ReflectionReflection.Descriptor.Services[0];
             var reflectionV1Alpha = V1Alpha.ReflectionReflection.Descriptor.Services[0];

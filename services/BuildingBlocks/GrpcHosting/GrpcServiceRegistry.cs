@@ -12,6 +12,9 @@ internal sealed class GrpcServiceRegistry
     /// <summary>Set once health, reflection and the UNIMPLEMENTED fallback are mapped.</summary>
     public bool BuiltInsMapped { get; set; }
 
+    /// <summary>Whether UseGrpcHosting has added the middleware the mapped methods rely on.</summary>
+    public bool MiddlewareAdded { get; set; }
+
     public IReadOnlyList<ServiceDescriptor> Services => _services;
 
     public bool IsKnownService(string name) => name.Length == 0 || _services.Any(s => string.Equals(s.FullName, name, StringComparison.Ordinal));

@@ -22,6 +22,8 @@ public interface ILedgerActor : IActor
 
     Task<Decision> RejectAsync(string observationId, string period, int points, int rulesVersion);
 
+    Task<Decision> RevokeAsync(string observationId, string period, int points, int rulesVersion, ImmutableArray<string> withdrawnBadges);
+
     Task<AllowanceResult> SpendAllowanceAsync(string recognitionId, string period, int points, int allowance);
 
     [ReadOnly]
@@ -37,6 +39,8 @@ public interface ILedgerActor : IActor
 /// </summary>
 public sealed class LedgerActor(IncentivesDatabase database, LedgerActivations activations) : ActorBase, ILedgerActor
 {
+    public const string TypeName = "incentives-ledger";
+
     private LedgerState _state = new();
 
     public Task<ImmutableArray<Decision>> EvaluateAllAsync(ImmutableArray<Observation> observations, RuleSet rules, ImmutableArray<ImmutableArray<string>> flags)
@@ -68,6 +72,9 @@ public sealed class LedgerActor(IncentivesDatabase database, LedgerActivations a
 
     public Task<Decision> RejectAsync(string observationId, string period, int points, int rulesVersion) =>
         Apply(_state.Reject(observationId, period, points, rulesVersion));
+
+    public Task<Decision> RevokeAsync(string observationId, string period, int points, int rulesVersion, ImmutableArray<string> withdrawnBadges) =>
+        Apply(_state.Revoke(observationId, period, points, rulesVersion, withdrawnBadges));
 
     public Task<AllowanceResult> SpendAllowanceAsync(string recognitionId, string period, int points, int allowance)
     {

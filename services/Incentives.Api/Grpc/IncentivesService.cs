@@ -20,10 +20,11 @@ namespace Transformation.Incentives.Api.Grpc;
 
 /// <summary>The gRPC surface: validates, checks the caller, calls the model and the stores, maps.</summary>
 public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox, RulesStore rulesStore, BehaviourCache behaviours, RewardPipeline pipeline,
-    ActorFactory actors, FeedHub feeds, IHostApplicationLifetime lifetime, IHostEnvironment environment, IOptions<IncentivesOptions> options, TimeProvider time)
+    ActorFactory actors, ActorHost actorHost, FeedHub feeds, IHostApplicationLifetime lifetime, IHostEnvironment environment, IOptions<IncentivesOptions> options, TimeProvider time)
 {
     private const int MaxPage = 500;
     private const int MaxRecipients = 20;
+    private const int MaxReasonLength = 1000;
     private const int DefaultLeaderboardSize = 10;
     private const int MaxLeaderboardSize = 100;
 
@@ -493,6 +494,120 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
     }
 
     /// <summary>
+    /// Takes back a granted reward (hr): in one transaction the outcome becomes revoked, the budget that paid for it is
+    /// credited back, badges the employee's lifetime points no longer reach are withdrawn, RewardRevoked goes to the
+    /// outbox and the audit trail records before and after; the employee's ledger releases the points in the same turn
+    /// order as every other decision (and is read again from the database if the transaction fails after it did).
+    /// </summary>
+    public async Task<RevokeRewardResponse> RevokeReward(RevokeRewardRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = new List<(string, string)>();
+        RequireKey(request.IdempotencyKey, violations);
+        if (string.IsNullOrWhiteSpace(request.RewardId) || request.RewardId.Length > 200)
+        {
+            violations.Add(("reward_id", "The reward id (at most 200 characters) is required."));
+        }
+
+        if (string.IsNullOrWhiteSpace(request.Reason) || request.Reason.Length > MaxReasonLength)
+        {
+            violations.Add(("reason", $"A reason of 1 to {MaxReasonLength} characters is required."));
+        }
+
+        ThrowIfAny(violations);
+        var ct = context.CancellationToken;
+        var ledgerTouched = "";
+        await using var connection = await database.OpenAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        try
+        {
+            var scope = $"RevokeReward:{caller.Subject}";
+            if (await Idempotency.ClaimAsync(connection, transaction, scope, request.IdempotencyKey, request, RevokeRewardResponse.Parser, ct) is { } first)
+            {
+                return first;
+            }
+
+            var stored = await RewardStore.FindAsync(connection, transaction, "reward_id", request.RewardId, forUpdate: true, ct)
+                ?? throw new RpcException(StatusCode.NotFound, $"No reward {request.RewardId}.");
+            if (stored.Verdict != Verdict.Granted)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition,
+                    stored.Verdict == Verdict.CallOut ? "A call-out is not a reward." : $"Only a granted reward can be revoked; this one is {stored.Reward.Status}.");
+            }
+
+            var reward = stored.Reward;
+            var before = JsonFormatter.Default.Format(reward);
+            var clock = time.GetUtcNow();
+            var now = new DateTimeOffset(clock.Ticks - (clock.Ticks % 10), TimeSpan.Zero);
+            var reason = request.Reason.Trim();
+            await using (var update = connection.Command(transaction,
+                "UPDATE outcomes SET status = $2, revoked_by = $3, revoke_reason = $4, revoked_at = $5 WHERE reward_id = $1",
+                reward.RewardId, (short)Verdict.Revoked, caller.Subject, reason, now))
+            {
+                await update.ExecuteNonQueryAsync(ct);
+            }
+
+            await BudgetStore.RefundAsync(connection, transaction, stored.BudgetUnitId, reward.Period, reward.Points, ct);
+            var withdrawn = await WithdrawBadgesAsync(connection, transaction, reward.EmployeeId, ct);
+            reward.Status = RewardStatus.Revoked;
+            reward.RevokedBy = caller.Subject;
+            reward.RevokeReason = reason;
+            reward.RevokedAt = Timestamp.FromDateTimeOffset(now);
+            var revoked = new RewardRevoked
+            {
+                RewardId = reward.RewardId,
+                EmployeeId = reward.EmployeeId,
+                Points = reward.Points,
+                Reason = reason,
+                RevokedBy = caller.Subject,
+                RevokedAt = reward.RevokedAt,
+                ObservationId = reward.ObservationId,
+                Period = reward.Period,
+                OrgUnitId = reward.OrgUnitId,
+            };
+            revoked.WithdrawnBadgeIds.AddRange(withdrawn);
+            await outbox.EnqueueAsync(connection, transaction, reward.EmployeeId, revoked, ct);
+            await RewardPipeline.NotifyFeedsAsync(connection, transaction, [reward], ct);
+            await AuditLog.AppendAsync(connection, transaction, "reward", reward.RewardId, caller.Subject, before, JsonFormatter.Default.Format(reward), ct);
+            var response = new RevokeRewardResponse { Reward = reward };
+            response.WithdrawnBadgeIds.AddRange(withdrawn);
+            await Idempotency.CompleteAsync(connection, transaction, scope, request.IdempotencyKey, response, ct);
+
+            // Last before the commit, while the reward row is locked: an activation folding now still reads it as granted.
+            ledgerTouched = reward.EmployeeId;
+            await actors.Get<ILedgerActor>(reward.EmployeeId).RevokeAsync(reward.ObservationId, reward.Period, reward.Points, stored.RulesVersion, [.. withdrawn]);
+            await transaction.CommitAsync(ct);
+            return response;
+        }
+        catch when (ledgerTouched.Length > 0)
+        {
+            // The ledger released points the database still holds: let its next activation fold them again.
+            await actorHost.DeactivateAsync(LedgerActor.TypeName, ledgerTouched, CancellationToken.None);
+            throw;
+        }
+    }
+
+    /// <summary>Withdraws the employee's badges whose threshold (as awarded) their granted lifetime points no longer reach; their ids.</summary>
+    private static async Task<List<string>> WithdrawBadgesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string employeeId,
+        CancellationToken cancellationToken)
+    {
+        await using var command = connection.Command(transaction, """
+            DELETE FROM badges_earned WHERE employee_id = $1
+              AND threshold > (SELECT coalesce(sum(points), 0) FROM outcomes WHERE employee_id = $1 AND status = 0)
+            RETURNING badge_id
+            """, employeeId);
+        var withdrawn = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            withdrawn.Add(reader.GetString(0));
+        }
+
+        withdrawn.Sort(StringComparer.Ordinal);
+        return withdrawn;
+    }
+
+    /// <summary>
     /// Streams each reward of the employee's feed stored or reviewed from now on, until the caller cancels. The response
     /// headers are sent once the watch is registered: whatever commits after they arrive reaches the stream.
     /// </summary>
@@ -571,23 +686,41 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         var rules = await rulesStore.CurrentAsync(ct);
         var period = PeriodOrCurrent(request.Period, rules);
         List<EmployeePoints> people;
+        List<SourceGrants> grants;
         await using (var connection = await database.OpenAsync(ct))
         {
             people = await RecognitionQueries.PopulationAsync(connection, period, ct);
+            grants = await RecognitionQueries.GrantsBySourceAsync(connection, period, ct);
         }
 
         var report = RecognitionEquity.Compute(people, rules.MinimumGroupSize);
+        var split = RecognitionEquity.SplitBySource(people, grants, rules.MinimumGroupSize);
         var response = new GetRecognitionEquityResponse { Period = period, RecognisedShare = report.RecognisedShare, PointsGini = report.PointsGini };
-        response.Units.AddRange(report.Units.Select(u => new UnitRecognition
+        response.Sources.AddRange(split.Overall.Select(ToProto));
+        response.Units.AddRange(report.Units.Select(u =>
         {
-            OrgUnitId = u.OrgUnitId,
-            Employees = u.Employees,
-            RecognisedEmployees = u.RecognisedEmployees,
-            Points = u.Points,
-            RecognisedShare = u.RecognisedShare,
-            PointsPerEmployee = u.PointsPerEmployee,
+            var unit = new UnitRecognition
+            {
+                OrgUnitId = u.OrgUnitId,
+                Employees = u.Employees,
+                RecognisedEmployees = u.RecognisedEmployees,
+                Points = u.Points,
+                RecognisedShare = u.RecognisedShare,
+                PointsPerEmployee = u.PointsPerEmployee,
+            };
+            unit.Sources.AddRange(split.ByUnit.GetValueOrDefault(u.OrgUnitId, []).Select(ToProto));
+            return unit;
         }));
         return response;
+
+        static Transformation.Incentives.V1.SourceShare ToProto(RecognitionBySource s) => new()
+        {
+            Source = s.Source,
+            Points = s.Points,
+            Rewards = s.Rewards,
+            PointsShare = s.PointsShare,
+            RewardsShare = s.RewardsShare,
+        };
     }
 
     /// <summary>The most recognised people of a period, by public granted points; FAILED_PRECONDITION where the deployment has not switched leaderboards on.</summary>
@@ -599,6 +732,11 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             throw RpcException.InvalidArgument("The limit is out of range.", ("limit", $"0 (= {DefaultLeaderboardSize}) to {MaxLeaderboardSize}."));
         }
 
+        if (!System.Enum.IsDefined(request.Mode))
+        {
+            throw RpcException.InvalidArgument("Unknown leaderboard mode.", ("mode", "LEADERBOARD_MODE_PEOPLE or LEADERBOARD_MODE_TEAMS."));
+        }
+
         if (!(options.Value.LeaderboardEnabled ?? environment.IsDevelopment()))
         {
             throw new RpcException(StatusCode.FailedPrecondition, "Leaderboards are switched off in this deployment (Incentives:LeaderboardEnabled).");
@@ -606,11 +744,62 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
         var rules = await rulesStore.CurrentAsync(ct);
         var period = PeriodOrCurrent(request.Period, rules);
+        var limit = request.Limit == 0 ? DefaultLeaderboardSize : request.Limit;
         await using var connection = await database.OpenAsync(ct);
-        var response = new GetLeaderboardResponse { Period = period };
-        response.Entries.AddRange(await RecognitionQueries.LeaderboardAsync(connection, period, request.OrgUnitId,
-            request.Limit == 0 ? DefaultLeaderboardSize : request.Limit, ct));
+        var response = new GetLeaderboardResponse { Period = period, MinimumGroupSize = rules.MinimumGroupSize };
+        if (request.Mode == LeaderboardMode.Teams)
+        {
+            var (shown, suppressed) = Leaderboards.Teams(await RecognitionQueries.TeamsAsync(connection, period, request.OrgUnitId, ct), rules.MinimumGroupSize, limit);
+            response.SuppressedTeams = suppressed;
+            response.Teams.AddRange(shown.Select(t => new TeamLeaderboardEntry
+            {
+                OrgUnitId = t.OrgUnitId,
+                Name = t.Name,
+                Members = t.Members,
+                Points = t.Points,
+                Rewards = t.Rewards,
+            }));
+            return response;
+        }
+
+        response.Entries.AddRange(await RecognitionQueries.LeaderboardAsync(connection, period, request.OrgUnitId, limit, ct));
         return response;
+    }
+
+    /// <summary>The caller opts themselves out of leaderboards, or back in (audited; a retry answers with the first result).</summary>
+    public async Task<SetLeaderboardPreferenceResponse> SetLeaderboardPreference(SetLeaderboardPreferenceRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = new List<(string, string)>();
+        RequireKey(request.IdempotencyKey, violations);
+        ThrowIfAny(violations);
+        var ct = context.CancellationToken;
+        return await InTransactionAsync(async (connection, transaction) =>
+        {
+            var scope = $"SetLeaderboardPreference:{caller.Subject}";
+            if (await Idempotency.ClaimAsync(connection, transaction, scope, request.IdempotencyKey, request, SetLeaderboardPreferenceResponse.Parser, ct) is { } first)
+            {
+                return first;
+            }
+
+            var before = await RecognitionQueries.PreferenceAsync(connection, transaction, caller.Subject, ct);
+            // Microseconds, as PostgreSQL keeps them: the answer equals what GetLeaderboardPreference reads later.
+            var clock = time.GetUtcNow();
+            var now = new DateTimeOffset(clock.Ticks - (clock.Ticks % 10), TimeSpan.Zero);
+            var after = await RecognitionQueries.SetPreferenceAsync(connection, transaction, caller.Subject, request.OptedOut, now, ct);
+            await AuditLog.AppendAsync(connection, transaction, "leaderboard_preference", caller.Subject, caller.Subject,
+                before.ChangedAt is null ? null : JsonFormatter.Default.Format(before), JsonFormatter.Default.Format(after), ct);
+            var response = new SetLeaderboardPreferenceResponse { Preference = after };
+            await Idempotency.CompleteAsync(connection, transaction, scope, request.IdempotencyKey, response, ct);
+            return response;
+        }, ct);
+    }
+
+    public async Task<GetLeaderboardPreferenceResponse> GetLeaderboardPreference(GetLeaderboardPreferenceRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        return new GetLeaderboardPreferenceResponse { Preference = await RecognitionQueries.PreferenceAsync(connection, null, caller.Subject, context.CancellationToken) };
     }
 
     // ---- Call-outs ----

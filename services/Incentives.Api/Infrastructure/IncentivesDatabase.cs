@@ -128,6 +128,9 @@ public sealed class IncentivesSchema(IncentivesDatabase database) : Microsoft.Ex
             occurred_at       timestamptz NOT NULL DEFAULT now(),
             reviewed_by       text        NOT NULL DEFAULT '',
             review_note       text        NOT NULL DEFAULT '');
+        ALTER TABLE outcomes ADD COLUMN IF NOT EXISTS revoked_by text NOT NULL DEFAULT '';
+        ALTER TABLE outcomes ADD COLUMN IF NOT EXISTS revoke_reason text NOT NULL DEFAULT '';
+        ALTER TABLE outcomes ADD COLUMN IF NOT EXISTS revoked_at timestamptz;
         CREATE INDEX IF NOT EXISTS outcomes_employee ON outcomes (employee_id, occurred_at DESC);
         CREATE INDEX IF NOT EXISTS outcomes_public ON outcomes (occurred_at DESC) WHERE public AND status = 0;
         CREATE INDEX IF NOT EXISTS outcomes_held ON outcomes (occurred_at) WHERE status IN (1, 2);
@@ -142,6 +145,10 @@ public sealed class IncentivesSchema(IncentivesDatabase database) : Microsoft.Ex
             reward_id   text        NOT NULL,
             awarded_at  timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (employee_id, badge_id));
+        CREATE TABLE IF NOT EXISTS leaderboard_preferences (
+            employee_id text        PRIMARY KEY,
+            opted_out   boolean     NOT NULL,
+            changed_at  timestamptz NOT NULL);
         CREATE TABLE IF NOT EXISTS recognitions (
             recognition_id text        PRIMARY KEY,
             giver_id       text        NOT NULL,

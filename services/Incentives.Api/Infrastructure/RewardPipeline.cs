@@ -30,8 +30,8 @@ public sealed record Evaluation(Observation Observation, string BehaviourName, s
 /// <item>one round trip locks the budgets that pay for the decisions holding points (in one order, until the
 /// transaction ends) and reads what is left of them; they are charged in memory, in order
 /// (<see cref="BudgetAllocation"/>); the ledgers settle;</item>
-/// <item>one round trip writes every outcome row (a multi-row insert), the budget charges, the badges and a
-/// <c>NOTIFY</c> per reward for live feeds (delivered only if the transaction commits);</item>
+/// <item>one round trip writes every outcome row (a multi-row insert, which writes the rewards' audit entries from its
+/// RETURNING), the budget charges, the badges and a <c>NOTIFY</c> per reward for live feeds (delivered only if the transaction commits);</item>
 /// <item>one round trip writes the events into the outbox (RewardGranted, RecognitionPublished, BadgeAwarded).</item>
 /// </list>
 /// If a concurrent transaction stored one of the observations first, the batch throws and its transaction must roll
@@ -69,24 +69,46 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
         ORDER BY t.n
         """;
 
-    private const string InsertSql = """
-        INSERT INTO outcomes (observation_id, reward_id, employee_id, behaviour_id, behaviour_version, behaviour_name, source, giver_id, points, status,
-            decline_reason, period, org_unit_id, budget_unit_id, initiative_id, evidence, message, public, flags, rules_version, recognition_id,
-            observed_at, occurred_at)
-        SELECT t.o, t.r, t.e, t.b, t.bv, t.bn, t.s, t.g, t.p, t.st, t.d, t.pe, t.u, t.bu, t.i, t.ev, t.m, t.pu,
-            CASE WHEN t.f = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT jsonb_array_elements_text(t.f::jsonb)) END, t.rv, t.rc, t.oa, $23
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[], $9::int[], $10::smallint[],
-            $11::smallint[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bool[], $19::text[], $20::int[],
-            $21::text[], $22::timestamptz[])
-          AS t(o, r, e, b, bv, bn, s, g, p, st, d, pe, u, bu, i, ev, m, pu, f, rv, rc, oa)
-        ON CONFLICT (observation_id) DO NOTHING
+    // The recent peer-reward network around a batch's peer gifts (rings and proxies): the standing peer rewards (granted or
+    // held) from every person within $4 steps of the batch's people, and into the batch's givers; then the stopped peer
+    // rewards to the batch's recipients (held or rejected by review, or declined for the cooldown).
+    private const string NetworkSql = """
+        WITH RECURSIVE reach(id, depth) AS (
+            SELECT DISTINCT p, 0 FROM unnest($1::text[]) AS p
+            UNION
+            SELECT o.employee_id, r.depth + 1 FROM reach r
+            JOIN outcomes o ON o.source = 2 AND o.giver_id = r.id AND o.status IN (0, 1, 2) AND o.observed_at > $2 AND o.observed_at <= $3
+            WHERE r.depth < $4)
+        SELECT false, o.giver_id, o.employee_id, o.observed_at, o.status, o.decline_reason FROM outcomes o
+        WHERE o.source = 2 AND o.status IN (0, 1, 2) AND o.observed_at > $2 AND o.observed_at <= $3
+          AND (o.giver_id IN (SELECT id FROM reach) OR o.employee_id = ANY($5))
+        UNION ALL
+        SELECT true, o.giver_id, o.employee_id, o.observed_at, o.status, o.decline_reason FROM outcomes o
+        WHERE o.source = 2 AND o.employee_id = ANY($6) AND o.observed_at > $2 AND o.observed_at <= $3
+          AND (o.status IN (2, 5) OR (o.status = 3 AND o.decline_reason = 2))
         """;
 
-    /// <summary>The audit entry of each reward the batch created (not of an observation another delivery stored first).</summary>
-    private const string AuditSql = """
-        INSERT INTO audit_log (entity, entity_id, changed_by, after)
-        SELECT 'reward', t.r, $3, t.a::jsonb FROM unnest($1::text[], $2::text[]) AS t(r, a)
-        WHERE EXISTS (SELECT 1 FROM outcomes o WHERE o.reward_id = t.r)
+    // The outcome rows, and in the same pass the audit entry of each reward among them that the batch created (from the
+    // insert's RETURNING: not of an observation another delivery stored first); answers how many outcome rows it inserted.
+    private const string InsertSql = """
+        WITH inserted AS (
+            INSERT INTO outcomes (observation_id, reward_id, employee_id, behaviour_id, behaviour_version, behaviour_name, source, giver_id, points, status,
+                decline_reason, period, org_unit_id, budget_unit_id, initiative_id, evidence, message, public, flags, rules_version, recognition_id,
+                observed_at, occurred_at)
+            SELECT t.o, t.r, t.e, t.b, t.bv, t.bn, t.s, t.g, t.p, t.st, t.d, t.pe, t.u, t.bu, t.i, t.ev, t.m, t.pu,
+                CASE WHEN t.f = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT jsonb_array_elements_text(t.f::jsonb)) END, t.rv, t.rc, t.oa, $23
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[], $9::int[], $10::smallint[],
+                $11::smallint[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bool[], $19::text[], $20::int[],
+                $21::text[], $22::timestamptz[])
+              AS t(o, r, e, b, bv, bn, s, g, p, st, d, pe, u, bu, i, ev, m, pu, f, rv, rc, oa)
+            ON CONFLICT (observation_id) DO NOTHING
+            RETURNING reward_id),
+        audited AS (
+            INSERT INTO audit_log (entity, entity_id, changed_by, after)
+            SELECT 'reward', a.r, $24, a.a::jsonb FROM unnest($25::text[], $26::text[]) WITH ORDINALITY AS a(r, a, n)
+            JOIN inserted ON inserted.reward_id = a.r
+            ORDER BY a.n)
+        SELECT count(*)::int FROM inserted
         """;
 
     private const string ChargeSql = """
@@ -138,7 +160,7 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
 
         if (fresh.Count > 0)
         {
-            var flags = Flags(unique, fresh, lookup.Giving, rules.AntiGaming);
+            var flags = Flags(unique, fresh, lookup.Giving, lookup.Network, rules.AntiGaming);
             var (decisions, spent) = await DecideAsync(connection, transaction, [.. fresh.Select(i => unique[i].Observation)], flags, rules, cancellationToken);
             var written = await WriteAsync(connection, transaction, [.. fresh.Select(i => unique[i])], decisions, spent, rules, cancellationToken);
             for (var k = 0; k < fresh.Count; k++)
@@ -182,7 +204,7 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
         }
     }
 
-    private sealed record Lookup(Dictionary<string, StoredReward> Known, Dictionary<int, GivingHistory> Giving);
+    private sealed record Lookup(Dictionary<string, StoredReward> Known, Dictionary<int, GivingHistory> Giving, PeerNetwork Network);
 
     /// <summary>One round trip: the outcomes already stored, and the peers' giving history.</summary>
     private static async Task<Lookup> LookUpAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<Evaluation> unique, RuleSet rules,
@@ -192,7 +214,7 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
         batch.BatchCommands.Add(Command(KnownSql, [unique.Select(e => e.Observation.ObservationId).ToArray()]));
 
         var anti = rules.AntiGaming;
-        var peers = anti.ReciprocalMinCount > 0 || anti.BurstMaxCount > 0
+        var peers = anti.ReciprocalMinCount > 0 || anti.BurstMaxCount > 0 || anti.LooksAtNetwork
             ? Enumerable.Range(0, unique.Count).Where(i => IsPeerGift(unique[i].Observation)).ToList()
             : [];
         if (peers.Count > 0)
@@ -208,7 +230,25 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
             ]));
         }
 
-        var lookup = new Lookup([], []);
+        var network = peers.Count > 0 && anti.LooksAtNetwork;
+        if (network)
+        {
+            var observations = peers.Select(i => unique[i].Observation).ToList();
+            var givers = observations.Select(o => o.GiverId).Distinct(StringComparer.Ordinal).ToArray();
+            var recipients = observations.Select(o => o.EmployeeId).Distinct(StringComparer.Ordinal).ToArray();
+            var at = observations.Select(o => o.ObservedAt.ToUniversalTime()).ToList();
+            batch.BatchCommands.Add(Command(NetworkSql,
+            [
+                givers.Concat(recipients).Distinct(StringComparer.Ordinal).ToArray(),
+                at.Min() - anti.NetworkWindow,
+                at.Max(),
+                anti.RingMaxLength >= 3 ? anti.RingMaxLength - 2 : 0,
+                givers,
+                recipients,
+            ]));
+        }
+
+        var lookup = new Lookup([], [], PeerNetwork.Empty);
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -224,6 +264,30 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
             {
                 lookup.Giving[peers[k++]] = new GivingHistory(reader.GetInt32(0), reader.GetInt32(1));
             }
+        }
+
+        if (network)
+        {
+            await reader.NextResultAsync(cancellationToken);
+            var (gifts, stopped) = (new List<PeerGift>(), new List<StoppedGift>());
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var (giver, recipient, at) = (reader.GetString(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3));
+                if (!reader.GetBoolean(0))
+                {
+                    gifts.Add(new PeerGift(giver, recipient, at));
+                    continue;
+                }
+
+                stopped.Add(new StoppedGift(giver, recipient, at, (Verdict)reader.GetInt16(4) switch
+                {
+                    Verdict.Flagged => StopReason.Held,
+                    Verdict.Rejected => StopReason.Rejected,
+                    _ => StopReason.Cooldown,
+                }));
+            }
+
+            lookup = lookup with { Network = new PeerNetwork(gifts, stopped) };
         }
 
         return lookup;
@@ -260,7 +324,7 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
 
     /// <summary>The anti-gaming reasons of each fresh observation (peer rewards only), counting earlier peer rewards of the batch.</summary>
     private static ImmutableArray<ImmutableArray<string>> Flags(List<Evaluation> unique, List<int> fresh, Dictionary<int, GivingHistory> giving,
-        AntiGamingThresholds thresholds)
+        PeerNetwork network, AntiGamingThresholds thresholds)
     {
         var flags = Enumerable.Repeat(ImmutableArray<string>.Empty, fresh.Count).ToArray();
         var peers = Enumerable.Range(0, fresh.Count).Where(k => giving.ContainsKey(fresh[k])).ToList();
@@ -271,10 +335,12 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
 
         var gifts = peers.Select(k => unique[fresh[k]].Observation).Select(o => new PeerGift(o.GiverId, o.EmployeeId, o.ObservedAt)).ToList();
         var histories = AntiGaming.WithEarlierInBatch(gifts, [.. peers.Select(k => giving[fresh[k]])], thresholds);
+        var networkFlags = thresholds.LooksAtNetwork ? AntiGaming.NetworkFlagsInBatch(gifts, network, thresholds) : null;
         for (var p = 0; p < peers.Count; p++)
         {
             var observation = unique[fresh[peers[p]]].Observation;
-            flags[peers[p]] = [.. AntiGaming.Flags(observation.Source, observation.GiverId, observation.EmployeeId, histories[p], thresholds)];
+            flags[peers[p]] = [.. AntiGaming.Flags(observation.Source, observation.GiverId, observation.EmployeeId, histories[p], thresholds),
+                .. networkFlags?[p] ?? []];
         }
 
         return [.. flags];
@@ -388,6 +454,7 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
                 badges.Select(b => b.Badge.Name).ToArray(), badges.Select(b => b.Badge.Threshold).ToArray(), badges.Select(b => b.Reward.RewardId).ToArray()]));
         }
 
+        var audited = rewards.Where((_, i) => decisions[i].Decision.Verdict is Verdict.Granted or Verdict.PendingApproval or Verdict.Flagged).ToList();
         var insert = Command(InsertSql,
         [
             rewards.Select(r => r.ObservationId).ToArray(),
@@ -413,17 +480,14 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
             evaluations.Select(e => e.RecognitionId).ToArray(),
             evaluations.Select(e => e.Observation.ObservedAt.ToUniversalTime()).ToArray(),
             now,
+
+            // Rewards, granted or waiting for a review, are audited; call-outs and declined observations are not rewards (and a
+            // call-out must not reach the executives who read the trail). The rules decide them: the service's identity is the author.
+            $"service:{service.Value.Name}",
+            audited.Select(r => r.RewardId).ToArray(),
+            audited.Select(r => JsonFormatter.Default.Format(r)).ToArray(),
         ]);
         batch.BatchCommands.Add(insert);
-
-        // Rewards, granted or waiting for a review, are audited; call-outs and declined observations are not rewards (and a
-        // call-out must not reach the executives who read the trail). The rules decide them: the service's identity is the author.
-        var audited = rewards.Where((_, i) => decisions[i].Decision.Verdict is Verdict.Granted or Verdict.PendingApproval or Verdict.Flagged).ToList();
-        if (audited.Count > 0)
-        {
-            batch.BatchCommands.Add(Command(AuditSql, [audited.Select(r => r.RewardId).ToArray(), audited.Select(r => JsonFormatter.Default.Format(r)).ToArray(),
-                $"service:{service.Value.Name}"]));
-        }
 
         if (spent.Count > 0)
         {
@@ -434,19 +498,28 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
         AddNotify(batch, [.. rewards.Where((_, i) => decisions[i].Decision.Verdict != Verdict.CallOut)]);
 
         var awarded = new HashSet<(string EmployeeId, string BadgeId)>();
+        int inserted;
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
-            while (badges.Count > 0 && await reader.ReadAsync(cancellationToken))
+            if (badges.Count > 0)
             {
-                awarded.Add((reader.GetString(0), reader.GetString(1)));
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    awarded.Add((reader.GetString(0), reader.GetString(1)));
+                }
+
+                await reader.NextResultAsync(cancellationToken);
             }
+
+            await reader.ReadAsync(cancellationToken);
+            inserted = reader.GetInt32(0);
         }
 
-        if (insert.RecordsAffected != rewards.Length)
+        if (inserted != rewards.Length)
         {
             // Another transaction stored one of these observations meanwhile: roll back; a retry returns its outcome.
             throw new ConcurrentOutcomeException(
-                $"{rewards.Length - insert.RecordsAffected} of {rewards.Length} observations were decided concurrently; the batch must be retried.");
+                $"{rewards.Length - inserted} of {rewards.Length} observations were decided concurrently; the batch must be retried.");
         }
 
         var stamp = Timestamp.FromDateTimeOffset(now);

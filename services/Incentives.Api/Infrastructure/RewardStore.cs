@@ -14,7 +14,8 @@ public static class RewardStore
 {
     public const string Columns = """
         reward_id, observation_id, employee_id, behaviour_id, behaviour_name, source, giver_id, points, status, decline_reason, period,
-        org_unit_id, public, message, flags, occurred_at, reviewed_by, review_note, budget_unit_id, rules_version, recognition_id
+        org_unit_id, public, message, flags, occurred_at, reviewed_by, review_note, budget_unit_id, rules_version, recognition_id,
+        revoked_by, revoke_reason, revoked_at
         """;
 
     public static StoredReward Read(NpgsqlDataReader reader)
@@ -41,6 +42,13 @@ public static class RewardStore
             ReviewNote = reader.GetString(17),
         };
         reward.Flags.AddRange(reader.GetFieldValue<string[]>(14));
+        if (!reader.IsDBNull(23))
+        {
+            reward.RevokedBy = reader.GetString(21);
+            reward.RevokeReason = reader.GetString(22);
+            reward.RevokedAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(23));
+        }
+
         return new StoredReward(reward, verdict, reader.GetString(18), reader.GetInt32(19), reader.GetString(20));
     }
 
@@ -51,6 +59,7 @@ public static class RewardStore
         Verdict.Flagged => RewardStatus.Flagged,
         Verdict.Declined => RewardStatus.Declined,
         Verdict.Rejected => RewardStatus.Rejected,
+        Verdict.Revoked => RewardStatus.Revoked,
         _ => RewardStatus.Unspecified,
     };
 

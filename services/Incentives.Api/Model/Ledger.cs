@@ -12,6 +12,7 @@ public enum Verdict
     Declined,
     CallOut,
     Rejected,
+    Revoked,
 }
 
 /// <summary>An observed behaviour (or one recipient of a peer recognition) to evaluate against the rules.</summary>
@@ -198,6 +199,29 @@ public sealed record LedgerState
         var rejected = new Decision(observationId, Verdict.Rejected, 0, DeclineReason.Unspecified, period, rulesVersion, [], []);
         var (_, next) = Release(period, points).Remember(rejected);
         return (rejected, next);
+    }
+
+    /// <summary>
+    /// A granted reward taken back by hr: its points leave the period (so a later observation can earn again what it used
+    /// of the cap) and the lifetime total, and the badges the total no longer reaches (decided by the caller from the
+    /// thresholds they were awarded at) are withdrawn, so they can be earned again. The giver's cooldown mark stays (the
+    /// giver did give then). Revoking a revoked reward again changes nothing.
+    /// </summary>
+    public (Decision Decision, LedgerState Next) Revoke(string observationId, string period, int points, int rulesVersion, IReadOnlyCollection<string> withdrawnBadges)
+    {
+        ArgumentNullException.ThrowIfNull(withdrawnBadges);
+        if (Recent.TryGetValue(observationId, out var known) && known.Verdict == Verdict.Revoked)
+        {
+            return (known, this);
+        }
+
+        var revoked = new Decision(observationId, Verdict.Revoked, 0, DeclineReason.Unspecified, period, rulesVersion, [], [], Settled: true);
+        var released = Release(period, points) with
+        {
+            LifetimeGranted = Math.Max(0, LifetimeGranted - points),
+            Badges = Badges.Except(withdrawnBadges),
+        };
+        return released.Remember(revoked);
     }
 
     /// <summary>Spends a giver's peer allowance for one recognition (all its recipients); a known recognition returns its first result.</summary>

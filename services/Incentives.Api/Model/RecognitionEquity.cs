@@ -1,3 +1,5 @@
+using Transformation.Initiatives.V1;
+
 namespace Transformation.Incentives.Api.Model;
 
 /// <summary>One person of a period's population: their org unit and the points granted to them in the period (0 when none).</summary>
@@ -11,8 +13,62 @@ public sealed record UnitEquity(string OrgUnitId, int Employees, int RecognisedE
 /// </summary>
 public sealed record EquityReport(IReadOnlyList<UnitEquity> Units, int SuppressedUnits, int Employees, double RecognisedShare, double PointsGini);
 
+/// <summary>What one employee was granted in a period from one source: points and rewards.</summary>
+public sealed record SourceGrants(string EmployeeId, ObservationSource Source, int Points, int Rewards);
+
+/// <summary>One source's granted points and rewards in a group, and their shares of the group's (0 when it has none).</summary>
+public sealed record RecognitionBySource(ObservationSource Source, int Points, int Rewards, double PointsShare, double RewardsShare);
+
+/// <summary>The split by source over everyone and per reported unit (the same units <see cref="RecognitionEquity.Compute"/> reports).</summary>
+public sealed record SourceSplit(IReadOnlyList<RecognitionBySource> Overall, IReadOnlyDictionary<string, IReadOnlyList<RecognitionBySource>> ByUnit);
+
 public static class RecognitionEquity
 {
+    /// <summary>The sources reported, in this order.</summary>
+    public static readonly IReadOnlyList<ObservationSource> Sources =
+    [
+        ObservationSource.Manager, ObservationSource.Peer, ObservationSource.SystemIntegration, ObservationSource.CustomerFeedback, ObservationSource.PartnerFeedback,
+    ];
+
+    /// <summary>
+    /// Who recognises: the share of granted points and rewards by source (manager versus peer, system, customer,
+    /// partner), over everyone and per unit of the people's population. The same suppression as
+    /// <see cref="Compute"/>: a unit is split only from <paramref name="minimumGroupSize"/> people on, and with fewer
+    /// people than that in all, nothing is reported. A grant to someone outside the population counts in no unit but
+    /// in the overall split.
+    /// </summary>
+    public static SourceSplit SplitBySource(IEnumerable<EmployeePoints> people, IEnumerable<SourceGrants> grants, int minimumGroupSize)
+    {
+        ArgumentNullException.ThrowIfNull(people);
+        ArgumentNullException.ThrowIfNull(grants);
+        var everyone = people.ToList();
+        if (everyone.Count == 0 || everyone.Count < minimumGroupSize)
+        {
+            return new SourceSplit([], new Dictionary<string, IReadOnlyList<RecognitionBySource>>(StringComparer.Ordinal));
+        }
+
+        var unitOf = everyone.GroupBy(p => p.EmployeeId, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().OrgUnitId, StringComparer.Ordinal);
+        var reported = everyone.GroupBy(p => p.OrgUnitId, StringComparer.Ordinal).Where(g => g.Count() >= minimumGroupSize).Select(g => g.Key)
+            .ToHashSet(StringComparer.Ordinal);
+        var all = grants.ToList();
+        var byUnit = reported.ToDictionary(
+            unit => unit,
+            unit => Split(all.Where(g => unitOf.TryGetValue(g.EmployeeId, out var u) && string.Equals(u, unit, StringComparison.Ordinal))),
+            StringComparer.Ordinal);
+        return new SourceSplit(Split(all), byUnit);
+    }
+
+    private static IReadOnlyList<RecognitionBySource> Split(IEnumerable<SourceGrants> grants)
+    {
+        var list = grants.ToList();
+        var (points, rewards) = (list.Sum(g => g.Points), list.Sum(g => g.Rewards));
+        return [.. Sources.Select(source =>
+        {
+            var (p, r) = (list.Where(g => g.Source == source).Sum(g => g.Points), list.Where(g => g.Source == source).Sum(g => g.Rewards));
+            return new RecognitionBySource(source, p, r, Share(p, points), Share(r, rewards));
+        })];
+    }
+
     /// <summary>
     /// Computes the report. A person counts as recognised with at least one point granted in the period. Units are
     /// reported only from <paramref name="minimumGroupSize"/> people on (smaller ones still count in the totals); with

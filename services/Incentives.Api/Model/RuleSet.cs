@@ -6,9 +6,21 @@ namespace Transformation.Incentives.Api.Model;
 
 public sealed record Badge(string BadgeId, string Name, int Threshold);
 
-public sealed record AntiGamingThresholds(int ReciprocalMinCount, int ReciprocalWindowDays, int BurstMaxCount, int BurstWindowMinutes)
+/// <summary>
+/// When peer rewards are held for hr (0 = that check is off): reciprocal and burst look at the pair and the giver; rings
+/// (<see cref="RingMaxLength"/>: the longest cycle looked for, 3 or more) and proxies (<see cref="ProxyMinCount"/>) at the
+/// network of recent peer rewards around them (<see cref="AntiGaming"/>).
+/// </summary>
+public sealed record AntiGamingThresholds(int ReciprocalMinCount, int ReciprocalWindowDays, int BurstMaxCount, int BurstWindowMinutes,
+    int RingMaxLength = 0, int RingWindowDays = 0, int ProxyMinCount = 0, int ProxyWindowDays = 0)
 {
     public static AntiGamingThresholds Off { get; } = new(0, 0, 0, 0);
+
+    /// <summary>Whether ring or proxy detection is on: they need the network of recent peer rewards.</summary>
+    public bool LooksAtNetwork => RingMaxLength >= 3 || ProxyMinCount > 0;
+
+    /// <summary>The longest look-back of the network checks.</summary>
+    public TimeSpan NetworkWindow => TimeSpan.FromDays(Math.Max(RingMaxLength >= 3 ? RingWindowDays : 0, ProxyMinCount > 0 ? ProxyWindowDays : 0));
 }
 
 /// <summary>One version of the incentive rules, as the evaluation uses them (immutable: it crosses into actors).</summary>
@@ -27,6 +39,9 @@ public sealed record RuleSet(
     int MinimumGroupSize)
 {
     public const int DefaultMinimumGroupSize = 5;
+
+    /// <summary>The longest ring of peer rewards the anti-gaming rules look for (the search grows with it).</summary>
+    public const int MaxRingLength = 6;
 
     /// <summary>Before hr sets any rules: nothing is rewarded, call-outs are still recorded.</summary>
     public static RuleSet Empty { get; } = new(0, PeriodKind.Month, ImmutableDictionary<ObservationSource, int>.Empty,
@@ -53,7 +68,8 @@ public sealed record RuleSet(
             [.. rules.Badges.Select(b => new Badge(b.BadgeId, b.Name, b.Threshold)).OrderBy(b => b.Threshold)],
             rules.ApprovalThreshold,
             rules.PeerAllowance,
-            new AntiGamingThresholds(anti.ReciprocalMinCount, anti.ReciprocalWindowDays, anti.BurstMaxCount, anti.BurstWindowMinutes),
+            new AntiGamingThresholds(anti.ReciprocalMinCount, anti.ReciprocalWindowDays, anti.BurstMaxCount, anti.BurstWindowMinutes,
+                anti.RingMaxLength, anti.RingWindowDays, anti.ProxyMinCount, anti.ProxyWindowDays),
             rules.ObservationsPublic,
             rules.MinimumGroupSize <= 0 ? DefaultMinimumGroupSize : rules.MinimumGroupSize);
     }
@@ -157,6 +173,22 @@ public sealed record RuleSet(
             if (anti.BurstMaxCount > 0 && anti.BurstWindowMinutes <= 0)
             {
                 violations.Add(("rules.anti_gaming.burst_window_minutes", "A window is required when burst detection is on."));
+            }
+
+            if (anti.RingMaxLength is < 0 or 1 or 2 or > MaxRingLength)
+            {
+                violations.Add(("rules.anti_gaming.ring_max_length", $"0 (off) or 3 to {MaxRingLength} (2 is reciprocal giving)."));
+            }
+
+            if (anti.RingMaxLength >= 3 && anti.RingWindowDays is <= 0 or > 366)
+            {
+                violations.Add(("rules.anti_gaming.ring_window_days", "A window of 1 to 366 days is required when ring detection is on."));
+            }
+
+            AddIfNegative(violations, "rules.anti_gaming.proxy_min_count", anti.ProxyMinCount);
+            if (anti.ProxyMinCount > 0 && anti.ProxyWindowDays is <= 0 or > 366)
+            {
+                violations.Add(("rules.anti_gaming.proxy_window_days", "A window of 1 to 366 days is required when proxy detection is on."));
             }
         }
 

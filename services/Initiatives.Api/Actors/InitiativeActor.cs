@@ -61,7 +61,6 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
 
         var now = time.GetUtcNow();
         var next = Model.Initiatives.Propose(Id, command.IdempotencyKey, draft, changeManagerId, now);
-        next = Audited(State, next, command, "propose", now);
         var proposed = new InitiativeProposed
         {
             InitiativeId = Id,
@@ -72,7 +71,7 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
             TargetBehaviourIds = { next.TargetBehaviours },
             ProposedAt = Timestamp.FromDateTimeOffset(now),
         };
-        await WriteStateAsync(next, [new OutgoingEvent(Id, proposed)]);
+        await AuditedWriteAsync(next, [proposed], command, now);
         return State;
     }
 
@@ -132,7 +131,7 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
 
         next = Model.Initiatives.FillBaseline(next, now);
         var (evaluated, reachedNow) = Model.Initiatives.Evaluate(next, now);
-        next = Audited(State, evaluated with { AppliedKeys = evaluated.AppliedKeys.SetItem(command.IdempotencyKey, operation) }, command, "update", now);
+        next = evaluated with { AppliedKeys = evaluated.AppliedKeys.SetItem(command.IdempotencyKey, operation) };
         var events = new List<IMessage>
         {
             new InitiativeUpdated
@@ -150,7 +149,7 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
             events.AddRange(ProgressEvents(next, reached.AddRange(reachedNow), now));
         }
 
-        await WriteStateAsync(next, events.Select(e => new OutgoingEvent(Id, e)).ToList());
+        await AuditedWriteAsync(next, events, command, now);
         return State;
     }
 
@@ -259,17 +258,18 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
             return State;
         }
 
-        next = Audited(State, next with { AppliedKeys = next.AppliedKeys.SetItem(command.IdempotencyKey, operation) }, command, operation, time.GetUtcNow());
-        await WriteStateAsync(next, events.Select(e => new OutgoingEvent(Id, e)).ToList());
+        await AuditedWriteAsync(next with { AppliedKeys = next.AppliedKeys.SetItem(command.IdempotencyKey, operation) }, events, command, time.GetUtcNow());
         return State;
     }
 
-    /// <summary>Stamps the change to audit: the database appends it to the audit trail with the state's write (one statement).</summary>
-    private static InitiativeState Audited(InitiativeState before, InitiativeState next, Command command, string operation, DateTimeOffset now) =>
-        next with
-        {
-            LastChange = new AuditedChange(command.Caller.Subject, now, operation, before.Exists ? before.ToAuditJson(now) : null, next.ToAuditJson(now)),
-        };
+    /// <summary>Writes the state and its events with the change's audit entry (who, the initiative before and after) in one transaction.</summary>
+    private Task AuditedWriteAsync(InitiativeState next, IEnumerable<IMessage> events, Command command, DateTimeOffset now)
+    {
+        var before = State.Exists ? State.ToAuditJson(now) : null;
+        var after = next.ToAuditJson(now);
+        return WriteStateAsync(next, events.Select(e => new OutgoingEvent(Id, e)).ToList(),
+            (connection, transaction, cancellationToken) => AuditLog.AppendAsync(connection, transaction, "initiative", Id, command.Caller.Subject, before, after, cancellationToken));
+    }
 
     /// <summary>Every transaction below the current snapshot's xmin has finished: observations below it can no longer appear.</summary>
     private async Task<ulong> HorizonAsync(CancellationToken cancellationToken)

@@ -84,6 +84,8 @@ public sealed class InitiativesSchema(InitiativesDatabase database) : Microsoft.
             points         integer     NOT NULL,
             initiative_id  text        NOT NULL,
             granted_at     timestamptz);
+        -- A revoked reward is no evidence; a revocation that arrives before its grant leaves a row the grant does not revive.
+        ALTER TABLE rewards ADD COLUMN IF NOT EXISTS revoked_at timestamptz;
         CREATE INDEX IF NOT EXISTS rewards_observation ON rewards (observation_id);
         CREATE INDEX IF NOT EXISTS rewards_initiative ON rewards (initiative_id);
         CREATE TABLE IF NOT EXISTS success_stories (
@@ -106,6 +108,9 @@ public sealed class InitiativesSchema(InitiativesDatabase database) : Microsoft.
             employee_id text NOT NULL,
             reaction    text NOT NULL,
             PRIMARY KEY (story_id, employee_id));
+        -- Before the actors wrote audit rows in their state's transaction, a trigger on actor_state did.
+        DROP TRIGGER IF EXISTS initiative_audit ON actor_state;
+        DROP FUNCTION IF EXISTS initiative_audit();
         """ + AuditLog.Ddl;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -122,42 +127,6 @@ public sealed class InitiativesSchema(InitiativesDatabase database) : Microsoft.
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await transaction.CommitAsync(cancellationToken);
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-}
-
-/// <summary>
-/// The audit trail of initiatives: an initiative's state is written by its actor (the Actors building block, state and events in
-/// one transaction, with no hook for further rows), so the database appends the entry in the same statement: a trigger on
-/// actor_state copies the state's <c>lastChange</c> (who, before, after) to audit_log whenever it differs from the previous
-/// one (a progress fold keeps it, so folds are not audited). Registered after the actors, whose schema creates actor_state.
-/// </summary>
-public sealed class InitiativeAuditSchema(InitiativesDatabase database) : Microsoft.Extensions.Hosting.IHostedService
-{
-    private const long MigrationLock = 0x49_6E_69_74_41_75_64_74; // "InitAudt"
-
-    public const string Ddl = """
-        CREATE OR REPLACE FUNCTION initiative_audit() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE change jsonb := NEW.state->'lastChange';
-        BEGIN
-            IF jsonb_typeof(change) = 'object' AND (TG_OP = 'INSERT' OR change IS DISTINCT FROM OLD.state->'lastChange') THEN
-                INSERT INTO audit_log (entity, entity_id, changed_by, before, after)
-                VALUES ('initiative', NEW.actor_id, change->>'by', (change->>'before')::jsonb, (change->>'after')::jsonb);
-            END IF;
-            RETURN NEW;
-        END $$;
-        CREATE OR REPLACE TRIGGER initiative_audit AFTER INSERT OR UPDATE ON actor_state
-            FOR EACH ROW WHEN (NEW.actor_type = 'initiative') EXECUTE FUNCTION initiative_audit();
-        """;
-
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(transaction, "SELECT pg_advisory_xact_lock($1)", cancellationToken, MigrationLock);
-        await connection.ExecuteAsync(transaction, Ddl, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 

@@ -61,6 +61,15 @@ public static class LocalCopies
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    public static async Task RevokeRewardAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, RewardRevoked revoked, CancellationToken cancellationToken)
+    {
+        await using var command = connection.Command(transaction, """
+            INSERT INTO rewards (reward_id, observation_id, employee_id, behaviour_id, points, initiative_id, revoked_at) VALUES ($1, $2, $3, '', $4, '', $5)
+            ON CONFLICT (reward_id) DO UPDATE SET revoked_at = excluded.revoked_at
+            """, revoked.RewardId, revoked.ObservationId, revoked.EmployeeId, revoked.Points, (revoked.RevokedAt?.ToDateTimeOffset() ?? DateTimeOffset.UtcNow));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     /// <summary>Resolves the behaviours, employees and initiatives a batch refers to, in one round trip.</summary>
     public static async Task<References> ResolveAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, IEnumerable<string> behaviourIds,
         IEnumerable<string> employeeIds, IEnumerable<string> initiativeIds, CancellationToken cancellationToken)

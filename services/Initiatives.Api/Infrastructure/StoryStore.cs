@@ -91,13 +91,13 @@ public static class StoryStore
         return (int)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    /// <summary>The rewards granted for the story's observations, or for any observation of its initiative.</summary>
+    /// <summary>The rewards granted (and not revoked) for the story's observations, or for any observation of its initiative.</summary>
     public static async Task<List<RewardEvidence>> RewardsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string initiativeId,
         IEnumerable<string> observationIds, CancellationToken cancellationToken)
     {
         await using var command = connection.Command(transaction, """
             SELECT reward_id, observation_id, employee_id, behaviour_id, points FROM rewards
-            WHERE observation_id = ANY($1) OR initiative_id = $2 ORDER BY granted_at NULLS LAST, reward_id LIMIT 200
+            WHERE (observation_id = ANY($1) OR initiative_id = $2) AND revoked_at IS NULL ORDER BY granted_at NULLS LAST, reward_id LIMIT 200
             """, Sql.TextArray(observationIds), initiativeId);
         var rewards = new List<RewardEvidence>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

@@ -7,12 +7,6 @@ public sealed record GoalDefinition(string GoalId, GoalKind Kind, string Descrip
 
 public sealed record MilestoneDefinition(string MilestoneId, string Name, DateTimeOffset DueOn, string GoalId, double Target, DateTimeOffset? ReachedAt = null);
 
-/// <summary>
-/// The last audited change (who, when, what, the initiative before and after as proto JSON): written with the state, the
-/// database appends it to the audit trail in the same statement (a trigger on actor_state) when it differs from the previous one.
-/// </summary>
-public sealed record AuditedChange(string By, DateTimeOffset At, string Operation, string? Before, string After);
-
 /// <summary>One initiative, its definition, lifecycle and progress: the state of its actor (immutable; replaced per turn).</summary>
 public sealed record InitiativeState
 {
@@ -75,8 +69,6 @@ public sealed record InitiativeState
 
     /// <summary>The checkpoint at activation: an edit of the scope or target behaviours refolds the observation log from here.</summary>
     public ulong ActivatedFromXid { get; init; }
-
-    public AuditedChange? LastChange { get; init; }
 
     /// <summary>Idempotency keys of lifecycle writes already applied (key → operation).</summary>
     public ImmutableDictionary<string, string> AppliedKeys { get; init; } = ImmutableDictionary<string, string>.Empty.WithComparers(StringComparer.Ordinal);

@@ -125,6 +125,8 @@ public sealed class IncentivesClient(ServiceChannels channels, SignedInPerson pe
 
     public Task<ReviewRewardResponse> ReviewRewardAsync(ReviewRewardRequest request, CancellationToken ct = default) => Unary(request, ReviewRewardResponse.Parser, ct);
 
+    public Task<RevokeRewardResponse> RevokeRewardAsync(RevokeRewardRequest request, CancellationToken ct = default) => Unary(request, RevokeRewardResponse.Parser, ct);
+
     /// <summary>Each reward that reaches the employee's feed from now on, until <paramref name="ct"/> is cancelled.</summary>
     public Task<ClientCall<WatchEmployeeFeedRequest, WatchEmployeeFeedResponse>> WatchEmployeeFeedAsync(WatchEmployeeFeedRequest request,
         CancellationToken ct) =>

@@ -25,6 +25,13 @@ public sealed class RewardGrantedHandler : IHandleEvent<RewardGranted>
         message.RewardId.Length == 0 ? Task.CompletedTask : LocalCopies.UpsertRewardAsync(context.Connection, context.Transaction, message, cancellationToken);
 }
 
+/// <summary>A revoked reward stops being evidence for stories drafted from now on (a story keeps the evidence it was drafted with).</summary>
+public sealed class RewardRevokedHandler : IHandleEvent<RewardRevoked>
+{
+    public Task HandleAsync(RewardRevoked message, EventContext context, CancellationToken cancellationToken) =>
+        message.RewardId.Length == 0 ? Task.CompletedTask : LocalCopies.RevokeRewardAsync(context.Connection, context.Transaction, message, cancellationToken);
+}
+
 public sealed class OrgUnitChangedHandler : IHandleEvent<OrgUnitChanged>
 {
     public Task HandleAsync(OrgUnitChanged message, EventContext context, CancellationToken cancellationToken) =>

@@ -16,13 +16,13 @@ using Transformation.ServerProcesses;
 // same payloads, same servers, same run; then publish-to-handled latency at a paced 1,000 events/s.
 // The subscriber's handler takes a delivery batch per call (IHandleEventBatch: one multi-row insert of the effect rows per
 // batch) unless the fourth argument is "event" (IHandleEvent: one insert per event, as before).
-// Usage: dotnet run -c Release --project benchmarks/EventBus.Benchmarks [events=50000] [latencySeconds=25] [eventsPerTransaction=1] [batch|event] [keep|delete]
+// Usage: dotnet run -c Release --project benchmarks/EventBus.Benchmarks [events=50000] [latencySeconds=25] [eventsPerTransaction=1] [batch|event] [delete|keep]
 var events = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 50_000;
 var latencySeconds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 25;
 var eventsPerTransaction = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1;
 var handler = args.Length > 3 && string.Equals(args[3], "event", StringComparison.Ordinal) ? "event" : "batch";
-// "delete": EventBus:SentRetention 0, so the relay deletes the rows it relayed instead of marking them sent.
-var deleteSent = args.Length > 4 && string.Equals(args[4], "delete", StringComparison.Ordinal);
+// The relay deletes the rows it relayed (EventBus:SentRetention 0, the default) unless "keep": a retention of a day, rows marked sent.
+var deleteSent = !(args.Length > 4 && string.Equals(args[4], "keep", StringComparison.Ordinal));
 Console.WriteLine($"Subscriber handler: {(string.Equals(handler, "batch", StringComparison.Ordinal) ? "IHandleEventBatch (one insert per delivery batch)" : "IHandleEvent (one insert per event)")}; " +
     $"relayed outbox rows {(deleteSent ? "deleted" : "marked sent")}");
 var Verbose = string.Equals(Environment.GetEnvironmentVariable("EVENTBUS_BENCHMARK_VERBOSE"), "1", StringComparison.Ordinal);

@@ -33,13 +33,13 @@ using Inc = Transformation.Incentives.V1;
 //    observation stamped with its send time; observation-to-reward = the time a subscriber of RewardGranted on the broker (in
 //    this process) receives its reward minus that send time, both from this process's clock; also the outcome row's stored
 //    time (occurred_at, stamped by Incentives before its commit, same machine clock) minus the send time.
-// Usage: dotnet run -c Release --project benchmarks/Initiatives.Benchmarks -- [observations=50000] [employees=5000] [rate=2000] [seconds=20] [streamSize=1000] [streams=4] [tickMs=10] [deleteRelayed=0]
+// Usage: dotnet run -c Release --project benchmarks/Initiatives.Benchmarks -- [observations=50000] [employees=5000] [rate=2000] [seconds=20] [streamSize=1000] [streams=4] [tickMs=10] [keepRelayed=0]
 //        (name=value, or the values alone in this order)
 var settings = new Dictionary<string, int>(StringComparer.Ordinal)
 {
     ["observations"] = 50_000, ["employees"] = 5_000, ["rate"] = 2_000, ["seconds"] = 20, ["streamSize"] = 1_000, ["streams"] = 4, ["tickMs"] = 10,
-    // 1: both services delete relayed outbox rows instead of marking them sent (EventBus:SentRetention 0; the default keeps them a day).
-    ["deleteRelayed"] = 0,
+    // 1: both services mark relayed outbox rows sent and keep them a day (EventBus:SentRetention) instead of deleting them (the default).
+    ["keepRelayed"] = 0,
 };
 var order = settings.Keys.ToArray();
 for (var i = 0; i < args.Length; i++)
@@ -520,7 +520,7 @@ async Task<double> CopyAsync(ObservationInput[] rows)
 async Task<(WebApplication App, GrpcClient Client)> StartAsync(string name, string database, Action<WebApplicationBuilder> add, Action<WebApplication> map,
     Dictionary<string, string?> extra)
 {
-    KeyValuePair<string, string?>[] retention = settings["deleteRelayed"] == 1 ? [new("EventBus:SentRetention", "00:00:00")] : [];
+    KeyValuePair<string, string?>[] retention = settings["keepRelayed"] == 1 ? [new("EventBus:SentRetention", "1.00:00:00")] : [];
     var service = await InProcessService.StartAsync(name, database, amqp, [.. extra, .. retention, .. identity.Settings], add, map, CancellationToken.None);
     return (service.App, GrpcClient.Create(service.Address));
 }

@@ -48,6 +48,7 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
             ["EventBus:Database"] = _database.ConnectionString,
             ["EventBus:RabbitMq"] = _vhost.AmqpUri.ToString(),
             ["EventBus:ReconnectDelay"] = "00:00:00.500",
+            ["EventBus:SentRetention"] = "1.00:00:00", // the tests read what was published from the outbox
             ["Baselines:MinimumGroupSize"] = "5",
         });
         builder.Configuration.AddInMemoryCollection(Identity.Settings);

@@ -79,6 +79,7 @@ public sealed class DirectoryHost(PostgresFixture postgres, RabbitMqFixture rabb
             ["EventBus:Database"] = _database.ConnectionString,
             ["EventBus:RabbitMq"] = _vhost.AmqpUri.ToString(),
             ["EventBus:ReconnectDelay"] = "00:00:00.500",
+            ["EventBus:SentRetention"] = "1.00:00:00", // the tests read what was published from the outbox
             ["Directory:MaxDeactivatedShare"] = MaxDeactivatedShare.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Logging:LogLevel:Default"] = "Warning",
         });

@@ -58,6 +58,7 @@ public sealed class IncentivesHost : IAsyncDisposable
             ["EventBus:RabbitMq"] = rabbitMq.ToString(),
             ["EventBus:ReconnectDelay"] = "00:00:00.500",
             ["EventBus:RetryBaseDelay"] = "00:00:00.050",
+            ["EventBus:SentRetention"] = "1.00:00:00", // the tests read what was published from the outbox
             ["Actors:Database"] = database,
             ["Incentives:LeaderboardEnabled"] = "true",
         });

@@ -33,6 +33,7 @@ public sealed record InProcessService(WebApplication App, int GrpcPort)
             ["EventBus:RabbitMq"] = rabbitMq?.ToString(),
             ["EventBus:ReconnectDelay"] = "00:00:00.500",
             ["EventBus:RetryBaseDelay"] = "00:00:00.050",
+            ["EventBus:SentRetention"] = "1.00:00:00", // the tests read what was published from the outbox
             ["Actors:Database"] = database,
         });
         builder.Configuration.AddInMemoryCollection(settings);

@@ -63,8 +63,11 @@ public sealed class EventBusOptions
     /// <summary>The wait before reconnecting after the broker (or the sidecar) failed.</summary>
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long sent outbox rows are kept (for inspection) before the relay deletes them; zero: deleted as they are relayed.</summary>
-    public TimeSpan SentRetention { get; set; } = TimeSpan.FromDays(1);
+    /// <summary>
+    /// How long relayed outbox rows are kept (for inspection) before the relay deletes them. Zero, the default: each is deleted
+    /// in the transaction that relays it (as Dapr's outbox does), which writes no new row version and keeps the relay fastest.
+    /// </summary>
+    public TimeSpan SentRetention { get; set; } = TimeSpan.Zero;
 
     /// <summary>
     /// How long inbox rows are kept: a redelivery older than this would be applied again, so keep it well

@@ -234,6 +234,31 @@ public sealed class IncentivesServiceTests(PostgresDatabase postgres, RabbitMqVi
         (await _host.ScalarAsync("SELECT spent FROM budgets WHERE org_unit_id = 'unit-rej'", Ct)).ShouldBe(0);
     }
 
+    [Fact]
+    public async Task AReviewTheDatabaseRefusesLeavesTheLedgerAsTheDatabaseHasIt()
+    {
+        await _host.PublishAsync(IncentivesHost.Observed("e-fail", "big-deal", ObservationSource.Manager, observer: "m-fail"), Ct);
+        await _host.WaitUntilAsync("SELECT count(*) FROM outcomes WHERE employee_id = 'e-fail' AND status = 1", 1, Ct);
+        var rewardId = (await _host.CallAsync<ListReviewQueueRequest, ListReviewQueueResponse>("ListReviewQueue", new ListReviewQueueRequest(), _hr))
+            .Rewards.Single(r => r.EmployeeId == "e-fail").RewardId;
+
+        // The employee's ledger takes the rejection, then the database refuses it: the call fails and nothing is stored.
+        await _host.ScalarAsync("""
+            CREATE FUNCTION refuse_review() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+            CREATE TRIGGER refuse_review BEFORE UPDATE ON outcomes FOR EACH ROW WHEN (OLD.employee_id = 'e-fail') EXECUTE FUNCTION refuse_review();
+            SELECT 0::bigint
+            """, Ct);
+        (await Should.ThrowAsync<RpcException>(() => _host.CallAsync<ReviewRewardRequest, ReviewRewardResponse>("ReviewReward",
+            new ReviewRewardRequest { IdempotencyKey = "rej-fail", RewardId = rewardId, Decision = ReviewDecision.Reject }, _hr))).StatusCode.ShouldBe(StatusCode.Unknown);
+        await _host.ScalarAsync("DROP TRIGGER refuse_review ON outcomes; DROP FUNCTION refuse_review(); SELECT 0::bigint", Ct);
+
+        // Still pending, its 60 points still count against the cap of 100: of five more 10s, four are granted.
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => _host.PublishAsync(IncentivesHost.Observed("e-fail", "helps-customers", ObservationSource.SystemIntegration), Ct)));
+        await _host.WaitUntilAsync("SELECT count(*) FROM outcomes WHERE employee_id = 'e-fail'", 6, Ct);
+        (await _host.ScalarAsync("SELECT count(*) FROM outcomes WHERE employee_id = 'e-fail' AND status = 0", Ct)).ShouldBe(4);
+        (await _host.ScalarAsync("SELECT count(*) FROM outcomes WHERE employee_id = 'e-fail' AND status = 1", Ct)).ShouldBe(1);
+    }
+
     // ---- Call-outs ----
 
     [Fact]

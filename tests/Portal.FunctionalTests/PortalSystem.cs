@@ -85,7 +85,7 @@ public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbi
             StartAsync("baselines", [new("Baselines:MinimumGroupSize", "3")],
                 b => BaselinesApi.Extensions.AddBaselinesService(b), a => BaselinesApi.Extensions.MapBaselinesService(a), baselinesPort),
             StartAsync("initiatives", [], b => InitiativesApi.Extensions.AddInitiativesService(b), a => InitiativesApi.Extensions.MapInitiativesService(a)),
-            StartAsync("incentives", [], b => IncentivesApi.Extensions.AddIncentivesService(b), a => IncentivesApi.Extensions.MapIncentivesService(a)),
+            StartAsync("incentives", [new("Incentives:LeaderboardEnabled", "true")], b => IncentivesApi.Extensions.AddIncentivesService(b), a => IncentivesApi.Extensions.MapIncentivesService(a)),
             StartAsync("endstate",
                 [new("EndState:BaselinesAddress", $"http://127.0.0.1:{baselinesPort}"), new("EndState:ServiceTokenKey", Identity.Tokens.PrivateKeyPem)],
                 b => EndStateApi.Extensions.AddEndStateService(b), a => EndStateApi.Extensions.MapEndStateService(a)));

@@ -136,6 +136,33 @@ public sealed partial class RoleJourneyTests
     }
 
     [Fact]
+    public async Task APersonLeavesTheLeaderboardAndNoLongerAppearsOnIt()
+    {
+        await IncentivesCalls.Call<GiveRecognitionRequest, GiveRecognitionResponse>("GiveRecognition", new GiveRecognitionRequest
+        {
+            IdempotencyKey = "leaderboard-1", RecipientIds = { Seed.ChangeManager, "e2" }, BehaviourId = "helps-customers", Message = "Ran the launch.", Public = true,
+        }, _system.Token(Seed.Hr, Roles.Hr, Roles.Employee), Ct);
+
+        await using var context = await _system.Browser.NewContextAsync();
+        var page = await Browsing.SignInAsync(context, Portal, "leaderboard", Seed.ChangeManager, Roles.ChangeManager, Roles.Employee);
+        var board = page.Locator("[data-testid=leaderboard], [data-testid=leaderboard-empty]");
+        await Expect(page.GetByTestId("leaderboard")).ToContainTextAsync("Carl Changer");
+        await page.KeepScreenshotAsync("employee-leaderboard");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Leave the leaderboards" }).ClickAsync();
+        await Expect(page.GetByTestId("leaderboard-preference")).ToContainTextAsync("You are not shown on leaderboards");
+        await Expect(board).Not.ToContainTextAsync("Carl Changer");
+        await page.ReloadAsync();
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Show me on leaderboards again" })).ToBeVisibleAsync();
+        await Expect(board).Not.ToContainTextAsync("Carl Changer");
+
+        // Team mode names no one, and leaves out teams too small to stand for more than one or two people.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Teams" }).ClickAsync();
+        await Expect(page.GetByTestId("leaderboard-suppressed")).ToContainTextAsync("fewer than");
+        await Expect(page.Locator("main")).Not.ToContainTextAsync("Erik Berg");
+    }
+
+    [Fact]
     public async Task AnEmployeeReactsToAPublishedSuccessStory()
     {
         var initiatives = InitiativesCalls;

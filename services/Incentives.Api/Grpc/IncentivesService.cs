@@ -447,7 +447,19 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         ThrowIfAny(violations);
         var ct = context.CancellationToken;
         var rules = await rulesStore.CurrentAsync(ct);
-        return await InTransactionAsync(async (connection, transaction) =>
+        var ledgerTouched = "";
+        try
+        {
+            return await ReviewInTransactionAsync();
+        }
+        catch when (ledgerTouched.Length > 0)
+        {
+            // The ledger took the decision but the database did not: let its next activation fold what the database holds.
+            await actorHost.DeactivateAsync(LedgerActor.TypeName, ledgerTouched, CancellationToken.None);
+            throw;
+        }
+
+        Task<ReviewRewardResponse> ReviewInTransactionAsync() => InTransactionAsync(async (connection, transaction) =>
         {
             var scope = $"ReviewReward:{caller.Subject}";
             if (await Idempotency.ClaimAsync(connection, transaction, scope, request.IdempotencyKey, request, ReviewRewardResponse.Parser, ct) is { } first)
@@ -468,6 +480,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             var reward = stored.Reward;
             var ledger = actors.Get<ILedgerActor>(reward.EmployeeId);
             var before = JsonFormatter.Default.Format(reward);
+            ledgerTouched = reward.EmployeeId;
             if (request.Decision == ReviewDecision.Approve)
             {
                 var decision = await ledger.ApproveAsync(reward.ObservationId, reward.Period, reward.Points, rules);

@@ -134,6 +134,14 @@ public sealed class IncentivesClient(ServiceChannels channels, SignedInPerson pe
 
     public Task<GetRecognitionEquityResponse> GetRecognitionEquityAsync(GetRecognitionEquityRequest request, CancellationToken ct = default) => Unary(request, GetRecognitionEquityResponse.Parser, ct);
 
+    public Task<GetLeaderboardResponse> GetLeaderboardAsync(GetLeaderboardRequest request, CancellationToken ct = default) => Unary(request, GetLeaderboardResponse.Parser, ct);
+
+    public Task<GetLeaderboardPreferenceResponse> GetLeaderboardPreferenceAsync(GetLeaderboardPreferenceRequest request, CancellationToken ct = default) =>
+        Unary(request, GetLeaderboardPreferenceResponse.Parser, ct);
+
+    public Task<SetLeaderboardPreferenceResponse> SetLeaderboardPreferenceAsync(SetLeaderboardPreferenceRequest request, CancellationToken ct = default) =>
+        Unary(request, SetLeaderboardPreferenceResponse.Parser, ct);
+
     public Task<GetCallOutReportResponse> GetCallOutReportAsync(GetCallOutReportRequest request, CancellationToken ct = default) => Unary(request, GetCallOutReportResponse.Parser, ct);
 
     public Task<Transformation.Audit.V1.ListAuditEntriesResponse> ListAuditEntriesAsync(Transformation.Audit.V1.ListAuditEntriesRequest request, CancellationToken ct = default) =>

@@ -48,10 +48,6 @@ public static class RunCommand
             Description = "PostgreSQL's loopback port (kept data only; 0 picks a free one).",
             DefaultValueFactory = _ => LocalSystem.DefaultPostgresPort,
         };
-        var build = new Option<bool>("--build")
-        {
-            Description = "Build the services and the portal (Release) while PostgreSQL and RabbitMQ start; ./dev.sh run does.",
-        };
         var amqpPort = new Option<int>("--amqp-port")
         {
             Description = "RabbitMQ's AMQP port (kept data only; 0 picks a free one); its management UI listens on the next port.",
@@ -66,7 +62,7 @@ public static class RunCommand
             identities with the `transform token` command for each. Ctrl-C stops everything.
             """)
         {
-            data, temporary, noServices, noDemo, demoEmployees, postgresPort, amqpPort, build,
+            data, temporary, noServices, noDemo, demoEmployees, postgresPort, amqpPort,
         };
         command.SetAction(async (parsed, cancellationToken) =>
         {
@@ -75,12 +71,12 @@ public static class RunCommand
                 parsed.GetValue(postgresPort),
                 parsed.GetValue(amqpPort));
             var demo = parsed.GetValue(noServices) || parsed.GetValue(noDemo) ? 0 : parsed.GetValue(demoEmployees);
-            return await RunAsync(settings, !parsed.GetValue(noServices), parsed.GetValue(build), demo, cancellationToken);
+            return await RunAsync(settings, !parsed.GetValue(noServices), demo, cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(LocalSystemSettings settings, bool withServices, bool build, int demoEmployees, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(LocalSystemSettings settings, bool withServices, int demoEmployees, CancellationToken cancellationToken)
     {
         var started = Stopwatch.StartNew();
 
@@ -94,10 +90,9 @@ public static class RunCommand
                 LocalServices.EnsurePortsFree();
             }
 
-            await using var system = await AnsiConsole.Status().StartAsync(
-                build ? "Building the services while PostgreSQL and RabbitMQ start…" : "Starting PostgreSQL and RabbitMQ…",
-                _ => StartServersAsync(settings, build, cancellationToken));
-            var phases = new List<string> { $"{(build ? "build and servers" : "servers")} {started.Elapsed.TotalSeconds:0.0} s" };
+            await using var system = await AnsiConsole.Status().StartAsync("Starting PostgreSQL and RabbitMQ…",
+                _ => LocalSystem.StartAsync(settings, cancellationToken));
+            var phases = new List<string> { $"servers {started.Elapsed.TotalSeconds:0.0} s" };
             // Without services nothing needs the key on disk (a temporary run killed outright would leave it behind).
             using var issuer = DevelopmentIssuer.Load(settings.DataDirectory ?? (withServices ? home : null));
             var phase = Stopwatch.StartNew();
@@ -154,35 +149,6 @@ public static class RunCommand
             {
                 TryDelete(home);
             }
-        }
-    }
-
-    /// <summary>Starts the servers, and meanwhile builds the services when asked; a failure of either stops the other.</summary>
-    private static async Task<LocalSystem> StartServersAsync(LocalSystemSettings settings, bool build, CancellationToken cancellationToken)
-    {
-        using var stopBuild = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var building = build ? ServicesBuild.RunAsync(stopBuild.Token) : Task.CompletedTask;
-        LocalSystem system;
-        try
-        {
-            system = await LocalSystem.StartAsync(settings, cancellationToken);
-        }
-        catch
-        {
-            await stopBuild.CancelAsync();
-            await building.ContinueWith(_ => { }, TaskScheduler.Default); // the servers' failure is the one to report
-            throw;
-        }
-
-        try
-        {
-            await building;
-            return system;
-        }
-        catch
-        {
-            await system.DisposeAsync();
-            throw;
         }
     }
 

@@ -163,6 +163,31 @@ public sealed partial class RoleJourneyTests
     }
 
     [Fact]
+    public async Task HrRevokesARewardWhichTheEmployeeThenSeesAsRevokedWithTheReason()
+    {
+        var given = await IncentivesCalls.Call<GiveRecognitionRequest, GiveRecognitionResponse>("GiveRecognition", new GiveRecognitionRequest
+        {
+            IdempotencyKey = "revoke-ui-1", RecipientIds = { "e5" }, BehaviourId = "helps-customers", Message = "Covered the night shift.", Public = true,
+        }, _system.Token(Seed.Hr, Roles.Hr, Roles.Employee), Ct);
+        var rewardId = given.Rewards.Single().RewardId;
+
+        await using var hrContext = await _system.Browser.NewContextAsync();
+        var hr = await Browsing.SignInAsync(hrContext, Portal, "hr/review", Seed.Hr, Roles.Hr);
+        var item = hr.Locator($"[data-testid=granted-rewards] li[data-reward='{rewardId}']");
+        await item.GetByLabel("Reason (required)").FillAsync("It was someone else's shift.");
+        await item.GetByRole(AriaRole.Button, new() { Name = "Revoke" }).ClickAsync();
+        await Expect(hr.GetByRole(AriaRole.Status)).ToContainTextAsync("Revoked: 5 points for Esme Lake.");
+        await Expect(item).ToHaveCountAsync(0);
+        await hr.KeepScreenshotAsync("hr-reward-revoked");
+
+        await using var employeeContext = await _system.Browser.NewContextAsync();
+        var employee = await Browsing.SignInAsync(employeeContext, Portal, "me", "e5", Roles.Employee);
+        var shown = employee.Locator($"[data-testid=recognition][data-reward='{rewardId}']");
+        await Expect(shown).ToContainTextAsync("revoked");
+        await Expect(shown).ToContainTextAsync("Revoked: It was someone else's shift.");
+    }
+
+    [Fact]
     public async Task AnEmployeeReactsToAPublishedSuccessStory()
     {
         var initiatives = InitiativesCalls;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Transformation.Audit.V1;
 using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
@@ -330,6 +331,28 @@ public sealed class IncentivesServiceTests(PostgresDatabase postgres, RabbitMqVi
         var publicFeed = await _host.CallAsync<GetPublicFeedRequest, GetPublicFeedResponse>("GetPublicFeed", new GetPublicFeedRequest { Limit = 500 }, giver);
         publicFeed.Rewards.ShouldNotContain(r => r.EmployeeId == "e-r1" || r.EmployeeId == "e-r2");
         (await _host.ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'recognition-published' AND aggregate_id IN ('e-r1', 'e-r2')", Ct)).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task ARejectedPeerRewardKeepsTheGiversCooldownAlsoAfterTheLedgerIsReadAgain()
+    {
+        await _host.JoinAsync(Ct, ("e-ca", "unit-ca", "m-ca"), ("e-cb", "unit-ca", "m-ca"));
+        await _host.CallAsync<GiveRecognitionRequest, GiveRecognitionResponse>("GiveRecognition",
+            new GiveRecognitionRequest { IdempotencyKey = "ca-1", RecipientIds = { "e-cb" }, BehaviourId = "speaks-up", Message = "Great" }, _host.Token("e-ca", Roles.Employee));
+        var back = (await _host.CallAsync<GiveRecognitionRequest, GiveRecognitionResponse>("GiveRecognition",
+            new GiveRecognitionRequest { IdempotencyKey = "cb-1", RecipientIds = { "e-ca" }, BehaviourId = "speaks-up", Message = "You too" }, _host.Token("e-cb", Roles.Employee)))
+            .Rewards.Single();
+        back.Status.ShouldBe(RewardStatus.Flagged);
+        await _host.CallAsync<ReviewRewardRequest, ReviewRewardResponse>("ReviewReward",
+            new ReviewRewardRequest { IdempotencyKey = "cb-reject", RewardId = back.RewardId, Decision = ReviewDecision.Reject }, _hr);
+
+        // The recipient's ledger is read again from the database (as after a restart): the same giver within the hour still earns nothing.
+        await _host.Services.GetRequiredService<Actors.ActorHost>().DeactivateAsync(Api.Actors.LedgerActor.TypeName, "e-ca", Ct);
+        var again = (await _host.CallAsync<GiveRecognitionRequest, GiveRecognitionResponse>("GiveRecognition",
+            new GiveRecognitionRequest { IdempotencyKey = "cb-2", RecipientIds = { "e-ca" }, BehaviourId = "speaks-up", Message = "Really" }, _host.Token("e-cb", Roles.Employee)))
+            .Rewards.Single();
+        again.Status.ShouldBe(RewardStatus.Declined);
+        again.DeclineReason.ShouldBe(DeclineReason.Cooldown);
     }
 
     [Fact]

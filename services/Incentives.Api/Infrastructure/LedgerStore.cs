@@ -12,8 +12,8 @@ public static class LedgerStore
     private static readonly string[] Queries =
     [
         "SELECT employee_id, period, sum(points)::int FROM outcomes WHERE employee_id = ANY($1) AND status IN (0, 1, 2) GROUP BY employee_id, period",
-        // A revoked reward (6) keeps its giver's cooldown mark: the giver did give then.
-        "SELECT employee_id, giver_id, max(observed_at) FROM outcomes WHERE employee_id = ANY($1) AND giver_id <> '' AND status IN (0, 1, 2, 6) GROUP BY employee_id, giver_id",
+        // A rejected (5) or revoked (6) reward keeps its giver's cooldown mark, as a running ledger does: the giver did give then.
+        "SELECT employee_id, giver_id, max(observed_at) FROM outcomes WHERE employee_id = ANY($1) AND giver_id <> '' AND status IN (0, 1, 2, 5, 6) GROUP BY employee_id, giver_id",
         "SELECT employee_id, sum(points)::int FROM outcomes WHERE employee_id = ANY($1) AND status = 0 GROUP BY employee_id",
         "SELECT employee_id, badge_id FROM badges_earned WHERE employee_id = ANY($1)",
         "SELECT giver_id, period, sum(points)::int FROM recognitions WHERE giver_id = ANY($1) GROUP BY giver_id, period",

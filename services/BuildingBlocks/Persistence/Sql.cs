@@ -6,6 +6,9 @@ namespace Transformation.Persistence;
 /// <summary>Positional-parameter commands ($1, $2, …) without ceremony, and the parameter types Npgsql cannot infer.</summary>
 public static class Sql
 {
+    /// <summary>The time as PostgreSQL keeps it (UTC, whole microseconds): a value answered now equals the one read back later.</summary>
+    public static DateTimeOffset AsStored(DateTimeOffset time) => new(time.UtcTicks - (time.UtcTicks % 10), TimeSpan.Zero);
+
     public static NpgsqlCommand Command(this NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, params object?[] parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);

@@ -550,8 +550,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
             var reward = stored.Reward;
             var before = JsonFormatter.Default.Format(reward);
-            var clock = time.GetUtcNow();
-            var now = new DateTimeOffset(clock.Ticks - (clock.Ticks % 10), TimeSpan.Zero);
+            var now = Sql.AsStored(time.GetUtcNow());
             var reason = request.Reason.Trim();
             await using (var update = connection.Command(transaction,
                 "UPDATE outcomes SET status = $2, revoked_by = $3, revoke_reason = $4, revoked_at = $5 WHERE reward_id = $1",
@@ -796,9 +795,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             }
 
             var before = await RecognitionQueries.PreferenceAsync(connection, transaction, caller.Subject, ct);
-            // Microseconds, as PostgreSQL keeps them: the answer equals what GetLeaderboardPreference reads later.
-            var clock = time.GetUtcNow();
-            var now = new DateTimeOffset(clock.Ticks - (clock.Ticks % 10), TimeSpan.Zero);
+            var now = Sql.AsStored(time.GetUtcNow());
             var after = await RecognitionQueries.SetPreferenceAsync(connection, transaction, caller.Subject, request.OptedOut, now, ct);
             await AuditLog.AppendAsync(connection, transaction, "leaderboard_preference", caller.Subject, caller.Subject,
                 before.ChangedAt is null ? null : JsonFormatter.Default.Format(before), JsonFormatter.Default.Format(after), ct);

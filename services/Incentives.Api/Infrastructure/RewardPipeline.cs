@@ -414,9 +414,7 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
         (Decision Decision, BudgetCharge? Charge)[] decisions, IReadOnlyDictionary<(string BudgetUnitId, string Period), int> spent, RuleSet rules,
         CancellationToken cancellationToken)
     {
-        // Stored with microseconds, as PostgreSQL keeps them: the reward answered now equals the one read later.
-        var clock = time.GetUtcNow();
-        var now = new DateTimeOffset(clock.Ticks - (clock.Ticks % 10), TimeSpan.Zero);
+        var now = Sql.AsStored(time.GetUtcNow());
         var rewards = new Reward[evaluations.Count];
         for (var i = 0; i < evaluations.Count; i++)
         {

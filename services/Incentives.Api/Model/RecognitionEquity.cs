@@ -51,10 +51,8 @@ public static class RecognitionEquity
         var reported = everyone.GroupBy(p => p.OrgUnitId, StringComparer.Ordinal).Where(g => g.Count() >= minimumGroupSize).Select(g => g.Key)
             .ToHashSet(StringComparer.Ordinal);
         var all = grants.ToList();
-        var byUnit = reported.ToDictionary(
-            unit => unit,
-            unit => Split(all.Where(g => unitOf.TryGetValue(g.EmployeeId, out var u) && string.Equals(u, unit, StringComparison.Ordinal))),
-            StringComparer.Ordinal);
+        var grantsOfUnit = all.Where(g => unitOf.ContainsKey(g.EmployeeId)).ToLookup(g => unitOf[g.EmployeeId], StringComparer.Ordinal);
+        var byUnit = reported.ToDictionary(unit => unit, unit => Split(grantsOfUnit[unit]), StringComparer.Ordinal);
         return new SourceSplit(Split(all), byUnit);
     }
 

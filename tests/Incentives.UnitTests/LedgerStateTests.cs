@@ -134,6 +134,35 @@ public sealed class LedgerStateTests
     }
 
     [Fact]
+    public void ASettledGrantWhoseBudgetChargeWasRefusedIsDeclinedOnTheRetryAndGivesEverythingBack()
+    {
+        // The batch settled the grant, then its budget charge was refused and its transaction rolled back; the retry
+        // evaluates the same observation (its first decision comes back) and finds the budget spent.
+        var rules = Rules(cap: 10, badges: [new Badge("first", "First", 10)]);
+        var (decision, state) = new LedgerState().Evaluate(Seen("o1"), rules, []);
+        (decision, state) = state.Settle(decision.ObservationId, budgetReserved: true, rules);
+        decision.BadgesEarned.Select(b => b.BadgeId).ShouldBe(["first"]);
+
+        (decision, state) = state.Evaluate(Seen("o1"), rules, []);
+        decision.Settled.ShouldBeTrue();
+        (decision, state) = state.Settle(decision.ObservationId, budgetReserved: false, rules);
+        decision.Verdict.ShouldBe(Verdict.Declined);
+        decision.Reason.ShouldBe(DeclineReason.BudgetExhausted);
+        decision.BadgesEarned.ShouldBeEmpty();
+        state.ReceivedIn("2026-11").ShouldBe(0);
+        state.LifetimeGranted.ShouldBe(0);
+        state.Badges.ShouldBeEmpty();
+
+        // A retry that finds the budget again keeps the first grant, counted once.
+        var (kept, again) = new LedgerState().Evaluate(Seen("o1"), rules, []);
+        (kept, again) = again.Settle(kept.ObservationId, budgetReserved: true, rules);
+        (kept, again) = again.Settle(kept.ObservationId, budgetReserved: true, rules);
+        kept.Verdict.ShouldBe(Verdict.Granted);
+        again.LifetimeGranted.ShouldBe(10);
+        again.ReceivedIn("2026-11").ShouldBe(10);
+    }
+
+    [Fact]
     public void BadgesAreEarnedOnceWhenLifetimePointsCrossTheirThreshold()
     {
         var rules = Rules(badges: [new Badge("bronze", "Bronze", 15), new Badge("silver", "Silver", 100)]);

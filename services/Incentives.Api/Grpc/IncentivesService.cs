@@ -24,6 +24,9 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 {
     private const int MaxPage = 500;
     private const int MaxRecipients = 20;
+
+    /// <summary>Transactions a GiveRecognition call tries when concurrent grants keep spending a budget's room before its charge.</summary>
+    private const int BudgetAttempts = 3;
     private const int MaxReasonLength = 1000;
     private const int DefaultLeaderboardSize = 10;
     private const int MaxLeaderboardSize = 100;
@@ -294,7 +297,27 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         ThrowIfAny(violations);
         var rules = await rulesStore.CurrentAsync(ct);
         var pointsEach = rules.PointsFor(behaviour!.BehaviourId, ObservationSource.Peer);
-        return await InTransactionAsync(async (connection, transaction) =>
+
+        // A budget charge refused because a concurrent grant spent the room first rolls the transaction back; a fresh one
+        // reads the budgets again and settles the ledgers' remembered decisions (the recognition and observation ids come from
+        // the key, so the allowance and the recipients' caps are reserved once), declining what the budget no longer covers.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await GiveInTransactionAsync();
+            }
+            catch (BudgetChargeRefusedException) when (attempt < BudgetAttempts)
+            {
+            }
+            catch (BudgetChargeRefusedException exception)
+            {
+                throw new RpcException(StatusCode.Aborted, $"Concurrent grants kept spending the budget first ({BudgetAttempts} attempts); retry with the same key. "
+                    + exception.Message);
+            }
+        }
+
+        Task<GiveRecognitionResponse> GiveInTransactionAsync() => InTransactionAsync(async (connection, transaction) =>
         {
             var scope = $"GiveRecognition:{caller.Subject}";
             if (await Idempotency.ClaimAsync(connection, transaction, scope, request.IdempotencyKey, request, GiveRecognitionResponse.Parser, ct) is { } first)

@@ -27,15 +27,25 @@ public sealed record Evaluation(Observation Observation, string BehaviourName, s
 /// ledger states of employees whose ledger is not active, folded together in a second one when there are several;</item>
 /// <item>each employee's ledger actor decides that employee's observations in one turn (cap, cooldown, approval,
 /// badges), all employees at once;</item>
-/// <item>one round trip locks the budgets that pay for the decisions holding points (in one order, until the
-/// transaction ends) and reads what is left of them; they are charged in memory, in order
-/// (<see cref="BudgetAllocation"/>); the ledgers settle;</item>
+/// <item>one round trip reads (without locking) what is left of the budgets that pay for the decisions holding points;
+/// they are allocated in memory, in order (<see cref="BudgetAllocation"/>); the ledgers settle;</item>
 /// <item>one round trip writes every outcome row (a multi-row insert, which writes the rewards' audit entries from its
-/// RETURNING), the budget charges, the badges and a <c>NOTIFY</c> per reward for live feeds (delivered only if the transaction commits);</item>
-/// <item>one round trip writes the events into the outbox (RewardGranted, RecognitionPublished, BadgeAwarded).</item>
+/// RETURNING), the badges and a <c>NOTIFY</c> per reward for live feeds (delivered only if the transaction commits);</item>
+/// <item>one round trip writes the events into the outbox (RewardGranted, RecognitionPublished, BadgeAwarded);</item>
+/// <item>last, one round trip charges the budgets: a conditional <c>UPDATE … WHERE spent + points &lt;= amount</c> per
+/// budget row, in (unit, period) order, so a budget row is locked only from there to the commit (and concurrent
+/// batches lock in one order: no deadlock).</item>
 /// </list>
-/// If a concurrent transaction stored one of the observations first, the batch throws and its transaction must roll
-/// back; a retry finds that outcome and returns it (the ledgers remember their decisions, so a retry reserves nothing twice).
+/// If a concurrent transaction stored one of the observations first (<see cref="ConcurrentOutcomeException"/>), or spent
+/// the room of a budget between the read and the charge (<see cref="BudgetChargeRefusedException"/>: under READ COMMITTED
+/// the condition is checked again against the row that transaction committed), the batch throws and its transaction must
+/// roll back; nothing is overspent. A retry (the event bus hands a failed batch's events to the handler again one by one;
+/// GiveRecognition retries its transaction) finds a stored outcome and returns it, or reads the budgets again and settles
+/// the ledgers' remembered decisions with what is left now (a settled grant the budget no longer covers is declined as
+/// budget exhausted and its points and badges released: <see cref="LedgerState.Settle"/>); the ledgers remember their
+/// decisions, so a retry reserves nothing twice. The ledgers are not deactivated on such a failure (as the single-ledger
+/// RPCs ReviewReward and RevokeReward do): other batches' decisions in flight on the same ledgers would vanish from
+/// memory with them, and a cap could be passed.
 /// </summary>
 public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activations, Outbox outbox, TimeProvider time, IOptions<ServiceOptions> service)
 {
@@ -44,7 +54,8 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
 
     private const string KnownSql = $"SELECT {RewardStore.Columns} FROM outcomes WHERE observation_id = ANY($1)";
 
-    // The nearest unit up each recipient unit's chain with a budget for the period; those budget rows locked in one order.
+    // The nearest unit up each recipient unit's chain with a budget for the period, and what is left of it (not locked:
+    // the charge at the end of the batch checks again that it fits).
     private const string BudgetsSql = """
         WITH RECURSIVE request(origin, period) AS (SELECT * FROM unnest($1::text[], $2::text[])),
         chain(origin, period, id, depth) AS (
@@ -56,7 +67,6 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
             SELECT DISTINCT ON (c.origin, c.period) c.origin, c.period, c.id FROM chain c
             JOIN budgets b ON b.org_unit_id = c.id AND b.period = c.period ORDER BY c.origin, c.period, c.depth)
         SELECT t.origin, t.period, b.org_unit_id, b.amount - b.spent FROM budgets b JOIN target t ON b.org_unit_id = t.id AND b.period = t.period
-        ORDER BY b.org_unit_id, b.period FOR UPDATE OF b
         """;
 
     private const string GivingSql = """
@@ -111,10 +121,9 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
         SELECT count(*)::int FROM inserted
         """;
 
-    private const string ChargeSql = """
-        UPDATE budgets b SET spent = b.spent + c.points FROM unnest($1::text[], $2::text[], $3::int[]) AS c(unit, period, points)
-        WHERE b.org_unit_id = c.unit AND b.period = c.period
-        """;
+    // One budget row's charge, refused (no row updated) if it would overspend: after waiting for a concurrent charge's row
+    // lock, PostgreSQL (READ COMMITTED) checks the condition again against the row version that transaction committed.
+    private const string ChargeSql = "UPDATE budgets SET spent = spent + $3 WHERE org_unit_id = $1 AND period = $2 AND spent + $3 <= amount";
 
     private const string BadgesSql = """
         INSERT INTO badges_earned (employee_id, badge_id, name, threshold, reward_id)
@@ -299,7 +308,7 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
     /// the same budget, from here to their commit.
     /// </summary>
     private static async Task<(Dictionary<(string OrgUnitId, string Period), string> BudgetOf, Dictionary<(string BudgetUnitId, string Period), int> Left)>
-        LockBudgetsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<BudgetClaim> claims, CancellationToken cancellationToken)
+        ReadBudgetsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<BudgetClaim> claims, CancellationToken cancellationToken)
     {
         var budgetOf = new Dictionary<(string, string), string>();
         var left = new Dictionary<(string, string), int>();
@@ -347,8 +356,8 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
     }
 
     /// <summary>
-    /// The ledgers decide, the budgets are locked and charged in order, the ledgers settle: the final decision of each
-    /// observation with its budget charge, and the points to add to each budget.
+    /// The ledgers decide, the budgets are read and allocated in order, the ledgers settle: the final decision of each
+    /// observation with its budget charge, and the points to add to each budget (charged by <see cref="ChargeAsync"/>).
     /// </summary>
     private async Task<((Decision Decision, BudgetCharge? Charge)[] Decisions, IReadOnlyDictionary<(string BudgetUnitId, string Period), int> Spent)>
         DecideAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<Observation> observations,
@@ -381,7 +390,7 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
 
         var holding = Enumerable.Range(0, decisions.Length).Where(i => decisions[i].HoldsPoints).ToList();
         var claims = holding.Select(i => new BudgetClaim(observations[i].OrgUnitId, decisions[i].Period, decisions[i].Points)).ToList();
-        var (budgetOf, left) = await LockBudgetsAsync(connection, transaction, claims, cancellationToken);
+        var (budgetOf, left) = await ReadBudgetsAsync(connection, transaction, claims, cancellationToken);
         var (charges, spent) = BudgetAllocation.Allocate(claims, budgetOf, left);
         var result = new (Decision, BudgetCharge?)[decisions.Length];
         var chargeOf = new Dictionary<int, BudgetCharge>();
@@ -409,7 +418,7 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
         return (result, spent);
     }
 
-    /// <summary>Two round trips: the outcome rows, budget charges, badges and feed notifications; then the outbox.</summary>
+    /// <summary>Three round trips: the outcome rows, badges and feed notifications; the outbox; last, the budget charges.</summary>
     private async Task<Reward[]> WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<Evaluation> evaluations,
         (Decision Decision, BudgetCharge? Charge)[] decisions, IReadOnlyDictionary<(string BudgetUnitId, string Period), int> spent, RuleSet rules,
         CancellationToken cancellationToken)
@@ -487,12 +496,6 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
         ]);
         batch.BatchCommands.Add(insert);
 
-        if (spent.Count > 0)
-        {
-            batch.BatchCommands.Add(Command(ChargeSql, [spent.Keys.Select(k => k.BudgetUnitId).ToArray(), spent.Keys.Select(k => k.Period).ToArray(),
-                spent.Values.ToArray()]));
-        }
-
         AddNotify(batch, [.. rewards.Where((_, i) => decisions[i].Decision.Verdict != Verdict.CallOut)]);
 
         var awarded = new HashSet<(string EmployeeId, string BadgeId)>();
@@ -536,7 +539,45 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
             await outbox.EnqueueAsync(connection, transaction, events, cancellationToken);
         }
 
+        // Last, so that the budget rows stay locked only from here to the commit.
+        await ChargeAsync(connection, transaction, spent, cancellationToken);
         return rewards;
+    }
+
+    /// <summary>
+    /// Adds the allocated points to each budget, one conditional UPDATE per budget row in (unit, period) order, in one
+    /// round trip; throws <see cref="BudgetChargeRefusedException"/> if a concurrent transaction spent the room first.
+    /// </summary>
+    private static async Task ChargeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        IReadOnlyDictionary<(string BudgetUnitId, string Period), int> spent, CancellationToken cancellationToken)
+    {
+        var charges = spent.Where(c => c.Value > 0).OrderBy(c => c.Key.BudgetUnitId, StringComparer.Ordinal).ThenBy(c => c.Key.Period, StringComparer.Ordinal).ToList();
+        if (charges.Count == 0)
+        {
+            return;
+        }
+
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var ((unit, period), points) in charges)
+        {
+            batch.BatchCommands.Add(Command(ChargeSql, [unit, period, points]));
+        }
+
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        var refused = new List<string>();
+        for (var i = 0; i < charges.Count; i++)
+        {
+            if (batch.BatchCommands[i].RecordsAffected != 1)
+            {
+                refused.Add($"{charges[i].Key.BudgetUnitId} ({charges[i].Key.Period})");
+            }
+        }
+
+        if (refused.Count > 0)
+        {
+            throw new BudgetChargeRefusedException(
+                $"The budget of {string.Join(", ", refused)} no longer covers this batch's charge: a concurrent transaction spent it first; the batch must be retried.");
+        }
     }
 
     private static bool IsPeerGift(Observation observation) =>
@@ -616,3 +657,9 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
 
 /// <summary>Another transaction stored the outcome of an observation of the batch first: the batch's transaction must roll back and be retried.</summary>
 public sealed class ConcurrentOutcomeException(string message) : Exception(message);
+
+/// <summary>
+/// A budget no longer covers a batch's charge (a concurrent transaction spent its room after the batch read it): the
+/// batch's transaction must roll back and be retried, which reads the budgets again.
+/// </summary>
+public sealed class BudgetChargeRefusedException(string message) : Exception(message);

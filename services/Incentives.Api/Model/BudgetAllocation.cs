@@ -9,8 +9,9 @@ public sealed record BudgetCharge(bool Reserved, string BudgetUnitId);
 /// <summary>
 /// Charges a batch of claims against budgets, in order: a claim is reserved while what is left of its budget covers it
 /// (spent + points &lt;= amount, as a single charge checks it), else it is refused and later, smaller claims may still fit.
-/// The caller holds the budget rows locked from reading what is left until the charges commit, so concurrent batches
-/// (on any number of instances) never overspend.
+/// The caller reads what is left without locking and charges the result at the end of its transaction by a conditional
+/// update that refuses to overspend (and then rolls back and retries), so concurrent batches (on any number of instances)
+/// never overspend.
 /// </summary>
 public static class BudgetAllocation
 {

@@ -8,10 +8,12 @@ namespace Transformation.Incentives.Api.IntegrationEvents.Handlers;
 
 /// <summary>
 /// Evaluates the observed behaviours of a delivery batch in the transaction that holds their inbox rows, through the
-/// batched <see cref="RewardPipeline"/> (ledger actors, budgets locked in one order, one multi-row outcome insert, the
-/// outbox by COPY): a redelivery (same CloudEvent id) finds its inbox row and never reaches this handler, and the outcome
+/// batched <see cref="RewardPipeline"/> (ledger actors, budgets read and allocated in memory, one multi-row outcome insert,
+/// the outbox by COPY, the budgets charged last by a conditional update): a redelivery (same CloudEvent id) finds its inbox row and never reaches this handler, and the outcome
 /// row (keyed by the observation id) makes the same observation published twice, under two event ids, count once. If
-/// the batch fails, the event bus hands its events here again one by one, so one bad observation holds back no other.
+/// the batch fails, the event bus hands its events here again one by one, so one bad observation holds back no other;
+/// that includes a batch whose budget charge was refused (<see cref="BudgetChargeRefusedException"/>: a concurrent batch
+/// spent the room first), whose events are then decided against the budgets as they are now.
 /// </summary>
 public sealed partial class BehaviourObservedHandler(RewardPipeline pipeline, RulesStore rules, BehaviourCache behaviours, TimeProvider time,
     ILogger<BehaviourObservedHandler> logger) : IHandleEventBatch<BehaviourObserved>

@@ -67,7 +67,7 @@ public static class Extensions
 
         services.AddSubscription<BehaviourDefined, BehaviourDefinedHandler>();
         services.AddSubscription<BehaviourRevised, BehaviourRevisedHandler>();
-        services.AddSubscription<RewardGranted, RewardGrantedHandler>();
+        services.AddBatchSubscription<RewardGranted, RewardGrantedHandler>();
         services.AddSubscription<RewardRevoked, RewardRevokedHandler>();
         services.AddSubscription<OrgUnitChanged, OrgUnitChangedHandler>();
         services.AddSubscription<EmployeeJoined, EmployeeJoinedHandler>();

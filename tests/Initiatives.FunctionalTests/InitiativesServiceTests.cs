@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Transformation.GrpcHosting;
+using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
@@ -217,6 +218,29 @@ public sealed class InitiativesServiceTests(PostgresDatabase postgres, RabbitMqV
         (await _host.ScalarAsync("SELECT count(*) FROM observations WHERE idempotency_key = 'obs-parallel'", Ct)).ShouldBe(1);
         (await _host.ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'behaviour-observed' AND convert_from(envelope, 'UTF8') LIKE '%' || @p || '%'",
             Ct, responses[0].ObservationId)).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task GrantedRewardsAreKeptOnceEachAndAGrantArrivingAfterItsRevocationDoesNotReviveIt()
+    {
+        // The revocation of r-late overtakes its grant (they travel on two queues).
+        await _host.PublishAsync([new RewardRevoked { RewardId = "r-late", ObservationId = "o-late", EmployeeId = "e1", Points = 5, RevokedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) }], Ct);
+        await _host.WaitUntilAsync("SELECT count(*) FROM rewards WHERE reward_id = 'r-late'", 1, Ct);
+
+        // Grants of one delivery batch, one of them delivered twice (two events of one reward).
+        var grants = Enumerable.Range(0, 40).Select(i => new RewardGranted
+        {
+            RewardId = $"r-{i}", ObservationId = $"o-{i}", EmployeeId = "e4", BehaviourId = "helps-customers", Points = 5, InitiativeId = "i-rewards",
+            GrantedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+        }).ToList();
+        grants.Add(grants[7].Clone());
+        grants.Add(new RewardGranted { RewardId = "r-late", ObservationId = "o-late", EmployeeId = "e1", BehaviourId = "helps-customers", Points = 5, GrantedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) });
+        await _host.PublishAsync(grants, Ct);
+        await _host.WaitUntilAsync("SELECT count(*) FROM rewards WHERE initiative_id = 'i-rewards' AND granted_at IS NOT NULL AND revoked_at IS NULL", 40, Ct);
+        await _host.WaitUntilAsync("SELECT count(*) FROM eventbus_inbox WHERE consumer LIKE '%reward-granted'", grants.Count, Ct);
+
+        (await _host.ScalarAsync("SELECT count(*) FROM rewards WHERE reward_id LIKE 'r-%'", Ct)).ShouldBe(41);
+        (await _host.ScalarAsync("SELECT count(*) FROM rewards WHERE reward_id = 'r-late' AND revoked_at IS NOT NULL AND granted_at IS NULL", Ct)).ShouldBe(1);
     }
 
     [Fact]

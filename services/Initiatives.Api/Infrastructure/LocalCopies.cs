@@ -51,13 +51,18 @@ public static class LocalCopies
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public static async Task UpsertRewardAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, RewardGranted reward, CancellationToken cancellationToken)
+    /// <summary>The rewards of a delivery batch in one statement (a reward already known, granted or revoked, is left as it is).</summary>
+    public static async Task InsertRewardsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyCollection<RewardGranted> rewards,
+        CancellationToken cancellationToken)
     {
         await using var command = connection.Command(transaction, """
-            INSERT INTO rewards (reward_id, observation_id, employee_id, behaviour_id, points, initiative_id, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+            INSERT INTO rewards (reward_id, observation_id, employee_id, behaviour_id, points, initiative_id, granted_at)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[])
             ON CONFLICT (reward_id) DO NOTHING
-            """, reward.RewardId, reward.ObservationId, reward.EmployeeId, reward.BehaviourId, reward.Points, reward.InitiativeId,
-            reward.GrantedAt?.ToDateTimeOffset());
+            """,
+            rewards.Select(r => r.RewardId).ToArray(), rewards.Select(r => r.ObservationId).ToArray(), rewards.Select(r => r.EmployeeId).ToArray(),
+            rewards.Select(r => r.BehaviourId).ToArray(), rewards.Select(r => r.Points).ToArray(), rewards.Select(r => r.InitiativeId).ToArray(),
+            rewards.Select(r => r.GrantedAt?.ToDateTimeOffset()).ToArray());
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

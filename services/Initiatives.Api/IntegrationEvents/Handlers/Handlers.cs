@@ -18,11 +18,19 @@ public sealed class BehaviourRevisedHandler : IHandleEvent<BehaviourRevised>
         message.Behaviour is null ? Task.CompletedTask : LocalCopies.UpsertBehaviourAsync(context.Connection, context.Transaction, message.Behaviour, cancellationToken);
 }
 
-/// <summary>Rewards granted for observations: the evidence of success stories.</summary>
-public sealed class RewardGrantedHandler : IHandleEvent<RewardGranted>
+/// <summary>Rewards granted for observations, the evidence of success stories: a delivery batch in one insert (one per observation at full flow).</summary>
+public sealed class RewardGrantedHandler : IHandleEventBatch<RewardGranted>
 {
-    public Task HandleAsync(RewardGranted message, EventContext context, CancellationToken cancellationToken) =>
-        message.RewardId.Length == 0 ? Task.CompletedTask : LocalCopies.UpsertRewardAsync(context.Connection, context.Transaction, message, cancellationToken);
+    public async Task HandleAsync(IReadOnlyList<EventDelivery<RewardGranted>> deliveries, EventBatchContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(deliveries);
+        ArgumentNullException.ThrowIfNull(context);
+        var rewards = deliveries.Select(d => d.Message).Where(m => m.RewardId.Length > 0).ToList();
+        if (rewards.Count > 0)
+        {
+            await LocalCopies.InsertRewardsAsync(context.Connection, context.Transaction, rewards, cancellationToken);
+        }
+    }
 }
 
 /// <summary>A revoked reward stops being evidence for stories drafted from now on (a story keeps the evidence it was drafted with).</summary>

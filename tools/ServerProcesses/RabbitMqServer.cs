@@ -70,6 +70,25 @@ public sealed class RabbitMqServer : IAsyncDisposable
 
     public static async Task<RabbitMqServer> StartAsync(RabbitMqServerOptions? options = null, CancellationToken cancellationToken = default)
     {
+        var server = await LaunchAsync(options, cancellationToken);
+        try
+        {
+            await server.WaitUntilReadyAsync(cancellationToken);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Starts the broker's process and returns without waiting for it to boot (some seconds): its address and credentials are known,
+    /// so clients that retry their connection can start alongside. <see cref="WaitUntilReadyAsync"/> waits for it.
+    /// </summary>
+    public static async Task<RabbitMqServer> LaunchAsync(RabbitMqServerOptions? options = null, CancellationToken cancellationToken = default)
+    {
         options ??= new RabbitMqServerOptions();
         Prerequisites.RequireFile(options.ServerScript, "The RabbitMQ server", DebianPackage);
         Prerequisites.RequireOnPath("epmd", "erlang-base");
@@ -89,7 +108,7 @@ public sealed class RabbitMqServer : IAsyncDisposable
             }
 
             var server = new RabbitMqServer(options, temporary, root, ports);
-            await server.StartProcessAsync(cancellationToken);
+            await server.LaunchProcessAsync(cancellationToken);
             return server;
         }
         catch
@@ -153,8 +172,14 @@ public sealed class RabbitMqServer : IAsyncDisposable
     }
 
     /// <summary>Starts the broker again on the same ports with the same data, after a stop or a kill.</summary>
-    public Task RestartAsync(CancellationToken cancellationToken = default) =>
-        _process is null ? StartProcessAsync(cancellationToken) : Task.CompletedTask;
+    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    {
+        if (_process is null)
+        {
+            await LaunchProcessAsync(cancellationToken);
+            await WaitUntilReadyAsync(cancellationToken);
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -171,7 +196,7 @@ public sealed class RabbitMqServer : IAsyncDisposable
         _temporary?.Dispose();
     }
 
-    private async Task StartProcessAsync(CancellationToken cancellationToken)
+    private async Task LaunchProcessAsync(CancellationToken cancellationToken)
     {
         var config = Path.Combine(_root, "rabbitmq.conf");
         await File.WriteAllTextAsync(config, $"""
@@ -210,14 +235,19 @@ public sealed class RabbitMqServer : IAsyncDisposable
         var epmd = Prerequisites.RequireOnPath("epmd", "erlang-base");
         string[] commandLine = ["/bin/sh", "-c", "\"$1\" -port \"$2\" & exec \"$3\"", "broker", epmd, _portMapperPort.ToString(), _options.ServerScript];
         _process = SupervisedProcess.Start(commandLine, "TERM", Path.Combine(_root, "rabbitmq.log"), _temporary?.Path ?? _root, environment);
+    }
 
+    /// <summary>Waits until the broker accepts AMQP connections and its management API answers; kills it when it does not within 90 s.</summary>
+    public async Task WaitUntilReadyAsync(CancellationToken cancellationToken = default)
+    {
+        var process = _process ?? throw new InvalidOperationException("The broker is not started.");
         var waited = Stopwatch.StartNew();
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (_process.HasExited || waited.Elapsed > TimeSpan.FromSeconds(90))
+            if (process.HasExited || waited.Elapsed > TimeSpan.FromSeconds(90))
             {
-                var log = _process.LogTail();
+                var log = process.LogTail();
                 await KillAsync();
                 throw new InvalidOperationException($"RabbitMQ did not start on port {AmqpPort}:\n{log}");
             }

@@ -70,7 +70,7 @@ public static class DemoCommand
             using var clients = new ServiceClients(services.Addresses(parsed), issuer);
             var loader = new DemoLoader(clients, organisation, new DemoLoaderOptions(TimeSpan.FromSeconds(parsed.GetValue(wait))), TimeProvider.System);
             var code = await LoadAsync(loader, organisation, parsed.GetValue(force), cancellationToken);
-            if (code == 0)
+            if (code == Loaded)
             {
                 PrintIdentities(organisation, parsed.GetValue(services.Data)!.FullName);
             }
@@ -91,7 +91,15 @@ public static class DemoCommand
         return new Command("demo", "The demo organisation: load it into running services, or list whom to sign in as.") { load, identities };
     }
 
-    /// <summary>Loads with a progress bar per step; prints what happened. Exit codes: 0 loaded or already loaded, 1 refused or failed, 2 unreachable.</summary>
+    public const int Loaded = 0;
+    public const int Failed = 1;
+    public const int Unreachable = 2;
+    public const int Refused = 3;
+
+    /// <summary>
+    /// Loads with a progress bar per step; prints what happened. Exit codes: <see cref="Loaded"/> (or loaded already), <see cref="Failed"/>,
+    /// <see cref="Unreachable"/>, <see cref="Refused"/> (the services hold another organisation).
+    /// </summary>
     public static async Task<int> LoadAsync(DemoLoader loader, DemoOrganisation organisation, bool force, CancellationToken cancellationToken)
     {
         try
@@ -132,25 +140,25 @@ public static class DemoCommand
                     : $"[green]Loaded the demo organisation[/] {Markup.Escape(DemoCatalogue.OrganisationName)}: {organisation.Size} people in {DemoCatalogue.Units.Count} org units{(result.Before == DemoState.Partial ? " (an interrupted load was completed)" : "")}.");
             return 0;
         }
+        catch (ForeignOrganisationException e)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
+            return Refused;
+        }
         catch (InvalidOperationException e)
         {
             AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
-            return 1;
+            return Failed;
         }
-        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+        catch (Exception e) when (e is RpcException { StatusCode: StatusCode.Unavailable } or HttpRequestException)
         {
             AnsiConsole.MarkupLineInterpolated($"[red]A service is not reachable ({e.Message}): is `transform run` running?[/]");
-            return 2;
-        }
-        catch (HttpRequestException e)
-        {
-            AnsiConsole.MarkupLineInterpolated($"[red]A service is not reachable ({e.Message}): is `transform run` running?[/]");
-            return 2;
+            return Unreachable;
         }
         catch (RpcException e)
         {
             AnsiConsole.MarkupLineInterpolated($"[red]{e.StatusCode}: {e.Message}[/]");
-            return 1;
+            return Failed;
         }
     }
 

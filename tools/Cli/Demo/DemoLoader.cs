@@ -27,6 +27,9 @@ public enum DemoState
     Foreign,
 }
 
+/// <summary>The services hold another organisation: the demo is never loaded over it.</summary>
+public sealed class ForeignOrganisationException(string message) : InvalidOperationException(message);
+
 public enum DemoLoadOutcome
 {
     Loaded,
@@ -98,18 +101,21 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
 
     /// <summary>
     /// Loads the demo unless it is complete already (then nothing is sent; <paramref name="force"/> sends every step again, which
-    /// changes nothing). Refuses (InvalidOperationException) when the services hold another organisation.
+    /// changes nothing). Refuses (<see cref="ForeignOrganisationException"/>) when the services hold another organisation.
     /// </summary>
     public async Task<DemoLoadResult> LoadAsync(bool force, IProgress<DemoProgress>? progress, CancellationToken cancellationToken)
     {
-        var before = await DetectAsync(cancellationToken);
+        // Side by side: on a fresh start each is the first call into its services, which is slow (the services compile as they go).
+        var detecting = DetectAsync(cancellationToken);
+        var dating = TimelineAsync(cancellationToken);
+        await Task.WhenAll(detecting, dating);
+        var (before, timeline) = (detecting.Result, dating.Result);
         if (before == DemoState.Foreign)
         {
-            throw new InvalidOperationException(
+            throw new ForeignOrganisationException(
                 $"The Directory holds another organisation (no org unit '{DemoCatalogue.RootId}'): the demo is loaded only into services that hold none.");
         }
 
-        var timeline = await TimelineAsync(cancellationToken);
         if (before == DemoState.Complete && !force)
         {
             return new DemoLoadResult(DemoLoadOutcome.AlreadyLoaded, before, timeline, [], []);
@@ -629,7 +635,7 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
             catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument && waited.Elapsed < options.EventWait)
             {
                 await Task.Delay(delay, cancellationToken);
-                delay = TimeSpan.FromMilliseconds(Math.Min(1000, delay.TotalMilliseconds * 1.5));
+                delay = TimeSpan.FromMilliseconds(Math.Min(250, delay.TotalMilliseconds * 1.5));
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
             {

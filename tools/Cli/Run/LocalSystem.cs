@@ -13,14 +13,18 @@ public sealed class LocalSystem : IAsyncDisposable
     public const int DefaultPostgresPort = 55432;
     public const int DefaultAmqpPort = 55672;
 
-    private LocalSystem(PostgresServer postgres, RabbitMqServer rabbitMq)
+    private readonly Task _rabbitMqReady;
+
+    private LocalSystem(PostgresServer postgres, RabbitMqServer rabbitMq, Task rabbitMqReady)
     {
         Postgres = postgres;
         RabbitMq = rabbitMq;
+        _rabbitMqReady = rabbitMqReady;
     }
 
     public PostgresServer Postgres { get; }
 
+    /// <summary>Started, perhaps still booting: see <see cref="WaitForRabbitMqAsync"/>.</summary>
     public RabbitMqServer RabbitMq { get; }
 
     /// <summary>Outside the repository, where PostgreSQL's own user can reach it when we run as root.</summary>
@@ -28,43 +32,57 @@ public sealed class LocalSystem : IAsyncDisposable
         ? "/var/lib/transformation"
         : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "transformation");
 
-    public static async Task<LocalSystem> StartAsync(LocalSystemSettings settings, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts both servers side by side and returns once PostgreSQL answers and has the <paramref name="databases"/>; RabbitMQ may
+    /// still be booting (some seconds, with a core idle), which the services ride out (they retry their broker connection), so they can
+    /// start meanwhile. <see cref="WaitForRabbitMqAsync"/> waits for it.
+    /// </summary>
+    public static async Task<LocalSystem> StartAsync(LocalSystemSettings settings, IReadOnlyList<string> databases, CancellationToken cancellationToken)
     {
         var kept = settings.DataDirectory is not null;
-        var postgresTask = PostgresServer.StartAsync(new PostgresServerOptions
-        {
-            DataDirectory = kept ? Path.Combine(settings.DataDirectory!, "postgres") : null,
-            Port = kept ? settings.PostgresPort : 0,
-            Durable = kept,
-        }, cancellationToken);
-        var rabbitMqTask = RabbitMqServer.StartAsync(new RabbitMqServerOptions
+        var rabbitMq = await RabbitMqServer.LaunchAsync(new RabbitMqServerOptions
         {
             DataDirectory = kept ? Path.Combine(settings.DataDirectory!, "rabbitmq") : null,
             AmqpPort = kept ? settings.AmqpPort : 0,
             ManagementPort = kept && settings.AmqpPort != 0 ? settings.AmqpPort + 1 : 0,
         }, cancellationToken);
+        var rabbitMqReady = rabbitMq.WaitUntilReadyAsync(cancellationToken);
         try
         {
-            await Task.WhenAll(postgresTask, rabbitMqTask);
+            var postgres = await PostgresServer.StartAsync(new PostgresServerOptions
+            {
+                DataDirectory = kept ? Path.Combine(settings.DataDirectory!, "postgres") : null,
+                Port = kept ? settings.PostgresPort : 0,
+                Durable = kept,
+            }, cancellationToken);
+            try
+            {
+                foreach (var database in databases)
+                {
+                    if (!await postgres.DatabaseExistsAsync(database, cancellationToken))
+                    {
+                        await postgres.CreateDatabaseAsync(database, cancellationToken);
+                    }
+                }
+            }
+            catch
+            {
+                await postgres.DisposeAsync();
+                throw;
+            }
+
+            return new LocalSystem(postgres, rabbitMq, rabbitMqReady);
         }
         catch
         {
-            // Both starts have finished here: stop whichever succeeded.
-            if (postgresTask.IsCompletedSuccessfully)
-            {
-                await postgresTask.Result.DisposeAsync();
-            }
-
-            if (rabbitMqTask.IsCompletedSuccessfully)
-            {
-                await rabbitMqTask.Result.DisposeAsync();
-            }
-
+            await rabbitMq.DisposeAsync();
+            await rabbitMqReady.ContinueWith(_ => { }, TaskScheduler.Default); // Observed: the failure to report is PostgreSQL's.
             throw;
         }
-
-        return new LocalSystem(postgresTask.Result, rabbitMqTask.Result);
     }
+
+    /// <summary>Waits until RabbitMQ accepts connections (throws if it did not start).</summary>
+    public Task WaitForRabbitMqAsync() => _rabbitMqReady;
 
     public void Describe(IAnsiConsole console)
     {

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using Spectre.Console;
 using Transformation.Cli.Demo;
 using Transformation.Cli.Services;
-using Transformation.GrpcHosting;
 using Transformation.ServerProcesses;
 using Transformation.ServiceDefaults.Identity;
 
@@ -91,7 +90,16 @@ public static class RunCommand
             }
 
             await using var system = await AnsiConsole.Status().StartAsync("Starting PostgreSQL and RabbitMQ…",
-                _ => LocalSystem.StartAsync(settings, cancellationToken));
+                async _ =>
+                {
+                    var servers = await LocalSystem.StartAsync(settings, withServices ? LocalService.Databases : [], cancellationToken);
+                    if (!withServices)
+                    {
+                        await servers.WaitForRabbitMqAsync();
+                    }
+
+                    return servers;
+                });
             var phases = new List<string> { $"servers {started.Elapsed.TotalSeconds:0.0} s" };
             // Without services nothing needs the key on disk (a temporary run killed outright would leave it behind).
             using var issuer = DevelopmentIssuer.Load(settings.DataDirectory ?? (withServices ? home : null));
@@ -161,31 +169,20 @@ public static class RunCommand
         var organisation = DemoOrganisation.Generate(employees);
         using var clients = new ServiceClients(ServiceAddresses.Default, issuer);
         var loader = new DemoLoader(clients, organisation, DemoLoaderOptions.Default, TimeProvider.System);
-        DemoState state;
-        try
-        {
-            state = await loader.DetectAsync(cancellationToken);
-        }
-        catch (Exception e) when (e is RpcException or HttpRequestException)
-        {
-            AnsiConsole.MarkupLineInterpolated($"[yellow]Could not check the services for the demo organisation ({e.Message}); it is not loaded.[/]");
-            return null;
-        }
 
-        switch (state)
+        // The load itself finds what the services hold (and leaves a loaded demo, or another organisation, alone).
+        switch (await DemoCommand.LoadAsync(loader, organisation, force: false, cancellationToken))
         {
-            case DemoState.Foreign:
+            case DemoCommand.Loaded:
+                return organisation;
+            case DemoCommand.Refused:
                 AnsiConsole.MarkupLine("The services hold an organisation of their own: the demo organisation is not loaded.");
                 return null;
-            case DemoState.Complete:
-                AnsiConsole.MarkupLineInterpolated($"The demo organisation ({DemoCatalogue.OrganisationName}) was loaded on an earlier run.");
-                return organisation;
+            case DemoCommand.Unreachable:
+                AnsiConsole.MarkupLine("[yellow]The demo organisation is not loaded; the system keeps running. `transform demo load` loads it.[/]");
+                return null;
             default:
-                if (await DemoCommand.LoadAsync(loader, organisation, force: false, cancellationToken) != 0)
-                {
-                    AnsiConsole.MarkupLine("[yellow]The demo organisation is not complete (see above); the system keeps running. `transform demo load` finishes it.[/]");
-                }
-
+                AnsiConsole.MarkupLine("[yellow]The demo organisation is not complete (see above); the system keeps running. `transform demo load` finishes it.[/]");
                 return organisation;
         }
     }

@@ -157,6 +157,8 @@ public sealed class LocalServices : IAsyncDisposable
         else
         {
             var database = system.Postgres.ConnectionString(service.Database);
+            // Its appsettings.json (Incentives' event batch sizes, say) sits beside the build, as in the container image.
+            environment["ASPNETCORE_CONTENTROOT"] = Path.GetDirectoryName(service.Assembly)!;
             environment["Service__GrpcPort"] = service.GrpcPort.ToString();
             environment["EventBus__Database"] = database;
             environment["EventBus__RabbitMq"] = system.RabbitMq.AmqpUri().ToString();

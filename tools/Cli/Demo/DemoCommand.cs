@@ -134,7 +134,7 @@ public static class DemoCommand
             }
 
             AnsiConsole.MarkupLine(result.Outcome == DemoLoadOutcome.AlreadyLoaded
-                ? $"[green]The demo organisation is loaded already[/] ({Markup.Escape(DemoCatalogue.OrganisationName)}, first loaded {result.Timeline.Anchor:yyyy-MM-dd HH:mm} UTC): nothing was sent. --force sends every step again (it changes nothing)."
+                ? $"[green]The demo organisation is loaded already[/] ({Markup.Escape(DemoCatalogue.OrganisationName)}, first loaded {result.Timeline.Anchor:yyyy-MM-dd HH:mm} UTC): nothing was sent. `transform demo load --force` sends every step again (it changes nothing)."
                 : result.Before == DemoState.Complete
                     ? "[green]Sent every step of the loaded demo organisation again[/]: each write was answered with its first result (nothing new was written)."
                     : $"[green]Loaded the demo organisation[/] {Markup.Escape(DemoCatalogue.OrganisationName)}: {organisation.Size} people in {DemoCatalogue.Units.Count} org units{(result.Before == DemoState.Partial ? " (an interrupted load was completed)" : "")}.");

@@ -149,6 +149,13 @@ public sealed class PostgresServer : IAsyncDisposable
             "-c", $"full_page_writes={(options.Durable ? "on" : "off")}",
             "-c", "logging_collector=off",
         ];
+        // Another server there (a previous run still stopping, say) would answer the readiness check below for ours, which then
+        // exits on the data folder's lock: refuse instead.
+        if (FreePorts.IsListening(Port))
+        {
+            throw new InvalidOperationException($"Port {Port} is in use on 127.0.0.1 (another PostgreSQL, or a previous run still stopping?): PostgreSQL was not started.");
+        }
+
         var logFile = Path.Combine(Path.GetDirectoryName(_dataDirectory)!, "postgres.log");
         _process = SupervisedProcess.Start([.. runAs, postgres, "-D", _dataDirectory, "-p", Port.ToString(), .. settings],
             "INT", logFile, _temporary?.Path ?? _dataDirectory);

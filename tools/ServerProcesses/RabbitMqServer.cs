@@ -198,6 +198,13 @@ public sealed class RabbitMqServer : IAsyncDisposable
 
     private async Task LaunchProcessAsync(CancellationToken cancellationToken)
     {
+        // Another broker there would answer our readiness checks for this one: refuse instead.
+        if (FreePorts.IsListening(AmqpPort) || FreePorts.IsListening(ManagementPort))
+        {
+            throw new InvalidOperationException(
+                $"Port {AmqpPort} or {ManagementPort} is in use on 127.0.0.1 (another RabbitMQ, or a previous run still stopping?): RabbitMQ was not started.");
+        }
+
         var config = Path.Combine(_root, "rabbitmq.conf");
         await File.WriteAllTextAsync(config, $"""
             listeners.tcp.default = 127.0.0.1:{AmqpPort}

@@ -83,11 +83,8 @@ public sealed class RabbitMqServer : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Starts the broker's process and returns without waiting for it to boot (some seconds): its address and credentials are known,
-    /// so clients that retry their connection can start alongside. <see cref="WaitUntilReadyAsync"/> waits for it.
-    /// </summary>
-    public static async Task<RabbitMqServer> LaunchAsync(RabbitMqServerOptions? options = null, CancellationToken cancellationToken = default)
+    /// <summary>Starts the broker's process, without waiting for it to boot (<see cref="WaitUntilReadyAsync"/>).</summary>
+    private static async Task<RabbitMqServer> LaunchAsync(RabbitMqServerOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new RabbitMqServerOptions();
         Prerequisites.RequireFile(options.ServerScript, "The RabbitMQ server", DebianPackage);
@@ -245,7 +242,7 @@ public sealed class RabbitMqServer : IAsyncDisposable
     }
 
     /// <summary>Waits until the broker accepts AMQP connections and its management API answers; kills it when it does not within 90 s.</summary>
-    public async Task WaitUntilReadyAsync(CancellationToken cancellationToken = default)
+    private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
     {
         var process = _process ?? throw new InvalidOperationException("The broker is not started.");
         var waited = Stopwatch.StartNew();

@@ -65,9 +65,8 @@ public sealed class LocalServices : IAsyncDisposable
         {
             EnsurePortsFree();
 
-            // Every process starts at once, while RabbitMQ may still be booting (start-up is mostly JIT and connecting, better overlapped;
-            // a service connects to the broker when it answers, and is ready only once it has declared its queues). That is safe for the
-            // events: a service publishes only what it is asked to write, and nothing is written before all of them are ready, by which time
+            // Every process starts at once (start-up is mostly JIT and connecting, better overlapped). That is safe for the events:
+            // a service publishes only what it is asked to write, and nothing is written before all of them are ready, by which time
             // every consumer has declared its queues; on later runs the durable queues exist already.
             foreach (var service in LocalService.All)
             {
@@ -81,8 +80,6 @@ public sealed class LocalServices : IAsyncDisposable
             }
 
             var waiting = services._running.Select(r => r.Service.Name).ToHashSet(StringComparer.Ordinal);
-            progress($"Waiting for RabbitMQ, {string.Join(", ", waiting)}…");
-            await system.WaitForRabbitMqAsync();
             progress($"Waiting for {string.Join(", ", waiting)}…");
             await Task.WhenAll(services._running.Select(async r =>
             {
@@ -162,7 +159,6 @@ public sealed class LocalServices : IAsyncDisposable
             environment["Service__GrpcPort"] = service.GrpcPort.ToString();
             environment["EventBus__Database"] = database;
             environment["EventBus__RabbitMq"] = system.RabbitMq.AmqpUri().ToString();
-            environment["EventBus__ReconnectDelay"] = "00:00:00.250"; // The broker may still be booting: connect soon after it answers.
             environment["Actors__Database"] = database;
             environment["Directory__Database"] = database;
 

@@ -13,18 +13,14 @@ public sealed class LocalSystem : IAsyncDisposable
     public const int DefaultPostgresPort = 55432;
     public const int DefaultAmqpPort = 55672;
 
-    private readonly Task _rabbitMqReady;
-
-    private LocalSystem(PostgresServer postgres, RabbitMqServer rabbitMq, Task rabbitMqReady)
+    private LocalSystem(PostgresServer postgres, RabbitMqServer rabbitMq)
     {
         Postgres = postgres;
         RabbitMq = rabbitMq;
-        _rabbitMqReady = rabbitMqReady;
     }
 
     public PostgresServer Postgres { get; }
 
-    /// <summary>Started, perhaps still booting: see <see cref="WaitForRabbitMqAsync"/>.</summary>
     public RabbitMqServer RabbitMq { get; }
 
     /// <summary>Outside the repository, where PostgreSQL's own user can reach it when we run as root.</summary>
@@ -33,21 +29,15 @@ public sealed class LocalSystem : IAsyncDisposable
         : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "transformation");
 
     /// <summary>
-    /// Starts both servers side by side and returns once PostgreSQL answers and has the <paramref name="databases"/>; RabbitMQ may
-    /// still be booting (some seconds, with a core idle), which the services ride out (they retry their broker connection), so they can
-    /// start meanwhile. <see cref="WaitForRabbitMqAsync"/> waits for it.
+    /// Starts both servers side by side. The <paramref name="databases"/> are created (when missing) as soon as PostgreSQL
+    /// answers, while RabbitMQ is still booting (that boot leaves a core idle). Starting the services then too was tried: they
+    /// slowed the broker's boot more than they gained (docs/benchmarks.md, "Run it all").
     /// </summary>
     public static async Task<LocalSystem> StartAsync(LocalSystemSettings settings, IReadOnlyList<string> databases, CancellationToken cancellationToken)
     {
         var kept = settings.DataDirectory is not null;
-        var rabbitMq = await RabbitMqServer.LaunchAsync(new RabbitMqServerOptions
-        {
-            DataDirectory = kept ? Path.Combine(settings.DataDirectory!, "rabbitmq") : null,
-            AmqpPort = kept ? settings.AmqpPort : 0,
-            ManagementPort = kept && settings.AmqpPort != 0 ? settings.AmqpPort + 1 : 0,
-        }, cancellationToken);
-        var rabbitMqReady = rabbitMq.WaitUntilReadyAsync(cancellationToken);
-        try
+        var postgresTask = StartPostgresAsync();
+        async Task<PostgresServer> StartPostgresAsync()
         {
             var postgres = await PostgresServer.StartAsync(new PostgresServerOptions
             {
@@ -64,25 +54,44 @@ public sealed class LocalSystem : IAsyncDisposable
                         await postgres.CreateDatabaseAsync(database, cancellationToken);
                     }
                 }
+
+                return postgres;
             }
             catch
             {
                 await postgres.DisposeAsync();
                 throw;
             }
+        }
 
-            return new LocalSystem(postgres, rabbitMq, rabbitMqReady);
+        var rabbitMqTask = RabbitMqServer.StartAsync(new RabbitMqServerOptions
+        {
+            DataDirectory = kept ? Path.Combine(settings.DataDirectory!, "rabbitmq") : null,
+            AmqpPort = kept ? settings.AmqpPort : 0,
+            ManagementPort = kept && settings.AmqpPort != 0 ? settings.AmqpPort + 1 : 0,
+        }, cancellationToken);
+        try
+        {
+            await Task.WhenAll(postgresTask, rabbitMqTask);
         }
         catch
         {
-            await rabbitMq.DisposeAsync();
-            await rabbitMqReady.ContinueWith(_ => { }, TaskScheduler.Default); // Observed: the failure to report is PostgreSQL's.
+            // Both starts have finished here: stop whichever succeeded.
+            if (postgresTask.IsCompletedSuccessfully)
+            {
+                await postgresTask.Result.DisposeAsync();
+            }
+
+            if (rabbitMqTask.IsCompletedSuccessfully)
+            {
+                await rabbitMqTask.Result.DisposeAsync();
+            }
+
             throw;
         }
-    }
 
-    /// <summary>Waits until RabbitMQ accepts connections (throws if it did not start).</summary>
-    public Task WaitForRabbitMqAsync() => _rabbitMqReady;
+        return new LocalSystem(postgresTask.Result, rabbitMqTask.Result);
+    }
 
     public void Describe(IAnsiConsole console)
     {

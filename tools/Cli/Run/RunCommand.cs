@@ -90,16 +90,7 @@ public static class RunCommand
             }
 
             await using var system = await AnsiConsole.Status().StartAsync("Starting PostgreSQL and RabbitMQ…",
-                async _ =>
-                {
-                    var servers = await LocalSystem.StartAsync(settings, withServices ? LocalService.Databases : [], cancellationToken);
-                    if (!withServices)
-                    {
-                        await servers.WaitForRabbitMqAsync();
-                    }
-
-                    return servers;
-                });
+                _ => LocalSystem.StartAsync(settings, withServices ? LocalService.Databases : [], cancellationToken));
             var phases = new List<string> { $"servers {started.Elapsed.TotalSeconds:0.0} s" };
             // Without services nothing needs the key on disk (a temporary run killed outright would leave it behind).
             using var issuer = DevelopmentIssuer.Load(settings.DataDirectory ?? (withServices ? home : null));

@@ -303,9 +303,8 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
     }
 
     /// <summary>
-    /// The budgets that pay for these claims, locked (in one order, so concurrent batches cannot deadlock) until the
-    /// transaction ends, and what is left of each. Taken as late as possible: the locks serialise batches that charge
-    /// the same budget, from here to their commit.
+    /// The budget that pays for each claim (the nearest up its unit's chain) and what is left of it, read without a lock:
+    /// <see cref="ChargeAsync"/> checks again, at the end of the transaction, that each charge still fits.
     /// </summary>
     private static async Task<(Dictionary<(string OrgUnitId, string Period), string> BudgetOf, Dictionary<(string BudgetUnitId, string Period), int> Left)>
         ReadBudgetsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<BudgetClaim> claims, CancellationToken cancellationToken)

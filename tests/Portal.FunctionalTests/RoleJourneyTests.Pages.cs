@@ -276,6 +276,9 @@ public sealed partial class RoleJourneyTests
         await Expect(edit).ToContainTextAsync("Initiatives: initiative");
         await Expect(edit).ToContainTextAsync("Customers helped → Customers helped, end to end");
         await executive.OpenAsync(Portal, "audit?service=Baselines&entity=dimension");
+        // Only Baselines' dimensions show (the page shows "Loading…" between filters, not the previous filter's rows).
+        await Expect(executive.GetByTestId("audit-entry").Filter(new() { HasText = "Baselines: dimension" })).Not.ToHaveCountAsync(0);
+        await Expect(executive.GetByTestId("audit-entry").Filter(new() { HasNotText = "Baselines: dimension" })).ToHaveCountAsync(0);
         await Expect(executive.GetByTestId("audit-entry").Filter(new() { HasText = "customer-focus" })).ToContainTextAsync("created");
         await executive.KeepScreenshotAsync("executive-audit-trail");
     }

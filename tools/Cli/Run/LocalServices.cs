@@ -129,9 +129,12 @@ public sealed class LocalServices : IAsyncDisposable
             ["ASPNETCORE_ENVIRONMENT"] = "Development",
 
             // Six processes share one machine here: the workstation collector (the server one sizes heaps and threads as if each
-            // had the machine), and no instrumented tier (PGO pays off in long runs). Together about 10% less CPU to "Ready."
+            // had the machine), no instrumented tier (PGO pays off in long runs), and hot methods recompiled optimised only once a
+            // process has compiled nothing new for 5 s (default 0.1 s): while everything starts and the demo loads, that background
+            // recompiling competes with the work for the cores. About a quarter less CPU to "Ready." (docs/benchmarks.md, "Run it all").
             ["DOTNET_gcServer"] = "0",
             ["DOTNET_TieredPGO"] = "0",
+            ["DOTNET_TC_CallCountingDelayMs"] = "5000",
             ["Service__Name"] = service.Name,
             ["Service__HttpPort"] = service.HttpPort.ToString(),
             ["Service__BindAddress"] = "localhost",

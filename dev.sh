@@ -38,7 +38,7 @@ run_system() {
   DOTNET_TieredPGO=0 dotnet build Transformation.Run.slnf -c Release -nologo -v quiet -p:RunAnalyzers=false -p:GenerateDocumentationFile=false \
     -p:UseSharedCompilation=true
   # Left running, the compiler server goes on optimising its own hot code for about 9 CPU-seconds, while the system starts.
-  dotnet build-server shutdown --vbcscompiler >/dev/null
+  dotnet build-server shutdown --vbcscompiler >/dev/null || true
   exec dotnet tools/Cli/bin/Release/net10.0/Transformation.Cli.dll run "$@"
 }
 

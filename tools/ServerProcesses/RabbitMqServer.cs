@@ -70,9 +70,10 @@ public sealed class RabbitMqServer : IAsyncDisposable
 
     public static async Task<RabbitMqServer> StartAsync(RabbitMqServerOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var server = await LaunchAsync(options, cancellationToken);
+        var server = Prepare(options ?? new RabbitMqServerOptions());
         try
         {
+            await server.LaunchProcessAsync(cancellationToken);
             await server.WaitUntilReadyAsync(cancellationToken);
             return server;
         }
@@ -83,10 +84,9 @@ public sealed class RabbitMqServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the broker's process, without waiting for it to boot (<see cref="WaitUntilReadyAsync"/>).</summary>
-    private static async Task<RabbitMqServer> LaunchAsync(RabbitMqServerOptions? options = null, CancellationToken cancellationToken = default)
+    /// <summary>The broker's folder, ports and credentials, its process not started yet.</summary>
+    private static RabbitMqServer Prepare(RabbitMqServerOptions options)
     {
-        options ??= new RabbitMqServerOptions();
         Prerequisites.RequireFile(options.ServerScript, "The RabbitMQ server", DebianPackage);
         Prerequisites.RequireOnPath("epmd", "erlang-base");
 
@@ -104,9 +104,7 @@ public sealed class RabbitMqServer : IAsyncDisposable
                 options = options with { Password = options.Password ?? KeptPassword(root) };
             }
 
-            var server = new RabbitMqServer(options, temporary, root, ports);
-            await server.LaunchProcessAsync(cancellationToken);
-            return server;
+            return new RabbitMqServer(options, temporary, root, ports);
         }
         catch
         {

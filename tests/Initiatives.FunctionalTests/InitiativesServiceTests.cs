@@ -262,18 +262,57 @@ public sealed class InitiativesServiceTests(PostgresDatabase postgres, RabbitMqV
     }
 
     [Fact]
-    public async Task EmployeesRecordOnlyPeerObservationsAsTheirObserver()
+    public async Task EmployeesDoNotRecordObservationsSoPeerRecognitionKeepsItsAllowance()
     {
+        // An employee naming themself as the peer observer of a colleague went around the allowance (and the call-out rules).
         var employee = _host.Token("e4", Roles.Employee);
-        var peer = Observation("peer-1", employee: "e1");
-        peer.Source = ObservationSource.Peer;
-        peer.ObserverId = "e4";
-        (await _host.CallAsync<RecordObservationRequest, RecordObservationResponse>("RecordObservation", new RecordObservationRequest { Observation = peer }, employee))
-            .Created.ShouldBeTrue();
-        var asManager = Observation("peer-2", employee: "e1");
-        var denied = await Should.ThrowAsync<RpcException>(() => _host.CallAsync<RecordObservationRequest, RecordObservationResponse>("RecordObservation",
-            new RecordObservationRequest { Observation = asManager }, employee));
-        denied.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations.Select(v => v.Field).ShouldContain("observation.source");
+        foreach (var behaviour in new[] { "helps-customers", "belittles" })
+        {
+            var peer = Observation($"peer-{behaviour}", employee: "e1", behaviour: behaviour);
+            peer.Source = ObservationSource.Peer;
+            peer.ObserverId = "e4";
+            var denied = await Should.ThrowAsync<RpcException>(() => _host.CallAsync<RecordObservationRequest, RecordObservationResponse>("RecordObservation",
+                new RecordObservationRequest { Observation = peer }, employee));
+            denied.StatusCode.ShouldBe(StatusCode.InvalidArgument);
+            denied.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations.Select(v => v.Field).ShouldContain("observation.source");
+        }
+
+        (await _host.ScalarAsync("SELECT count(*) FROM observations WHERE idempotency_key LIKE 'peer-%'", Ct)).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task NobodyIsObservedOnTheirOwnWordAndObservationsStayInTheInitiativesScope()
+    {
+        var id = await ActiveInitiativeAsync("self-1");
+        var self = Observation("self-o1", employee: "cm-1", initiative: id);
+        self.ObserverId = "exec-1";
+        var ownWord = await Should.ThrowAsync<RpcException>(() => _host.CallAsync<RecordObservationRequest, RecordObservationResponse>("RecordObservation",
+            new RecordObservationRequest { Observation = self }, _manager));
+        ownWord.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations.Select(v => v.Field).ShouldBe(["observation.employee_id"]);
+
+        // o1 works in ops, outside the initiative's scope (sales and the units below it); e2 works in sales-north, inside it.
+        var outside = await Should.ThrowAsync<RpcException>(() => _host.StreamAsync(
+            [Observation("self-o2", employee: "e2", initiative: id), Observation("self-o3", employee: "o1", initiative: id)], _manager));
+        outside.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations.Single().Field.ShouldBe("observations[1].employee_id");
+        (await _host.ScalarAsync("SELECT count(*) FROM observations WHERE idempotency_key LIKE 'self-%'", Ct)).ShouldBe(0);
+
+        (await _host.StreamAsync([Observation("self-o2", employee: "e2", initiative: id)], _manager)).Created.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task AKeyRepeatedInOneStreamWithAnotherBodyIsRefusedAndNothingIsStored()
+    {
+        var first = Observation("dup-body-1", employee: "e1");
+        var same = first.Clone();
+        var other = Observation("dup-body-1", employee: "e4");
+        var refused = await Should.ThrowAsync<RpcException>(() => _host.StreamAsync([first, same, other], _manager));
+        refused.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
+        refused.Message.ShouldContain("dup-body-1");
+        (await _host.ScalarAsync("SELECT count(*) FROM observations WHERE idempotency_key = 'dup-body-1'", Ct)).ShouldBe(0);
+
+        // The same key with the same body is a duplicate, as before.
+        var accepted = await _host.StreamAsync([first, same], _manager);
+        (accepted.Created, accepted.Duplicates).ShouldBe((1, 1));
     }
 
     [Fact]
@@ -297,12 +336,13 @@ public sealed class InitiativesServiceTests(PostgresDatabase postgres, RabbitMqV
         again.Created.ShouldBe(0);
         again.ObservationIds.ShouldBe(response.ObservationIds.Take(10));
         (await _host.ScalarAsync("SELECT count(*) FROM observations WHERE idempotency_key LIKE 'bulk-good-%'", Ct)).ShouldBe(1100);
+        var hr = _host.Token("hr-1", Roles.Hr);
         var page = await _host.CallAsync<ListObservationsRequest, ListObservationsResponse>("ListObservations",
-            new ListObservationsRequest { EmployeeId = "e1", PageSize = 50 }, _manager);
+            new ListObservationsRequest { EmployeeId = "e1", PageSize = 50 }, hr);
         page.Observations.Count.ShouldBe(50);
         page.NextPageToken.ShouldNotBeEmpty();
         var next = await _host.CallAsync<ListObservationsRequest, ListObservationsResponse>("ListObservations",
-            new ListObservationsRequest { EmployeeId = "e1", PageSize = 50, PageToken = page.NextPageToken }, _manager);
+            new ListObservationsRequest { EmployeeId = "e1", PageSize = 50, PageToken = page.NextPageToken }, hr);
         next.Observations.Select(o => o.ObservationId).Intersect(page.Observations.Select(o => o.ObservationId)).ShouldBeEmpty();
     }
 

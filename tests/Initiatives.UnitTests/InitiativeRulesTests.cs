@@ -182,8 +182,8 @@ public sealed class InitiativeRulesTests
         };
         var references = new References(
             new Dictionary<string, CatalogueEntry> { ["b1"] = new("b1", 1, Polarity.Unacceptable, false) },
-            new Dictionary<string, DirectoryEntry> { ["m1"] = new("m1", "u", true) },
-            new Dictionary<string, InitiativeStatus>());
+            new Dictionary<string, DirectoryEntry> { ["m1"] = new("m1", "u", true, ["u"]) },
+            new Dictionary<string, InitiativeEntry>());
         var violations = new List<(string Field, string Description)>();
         Observations.ValidateReferences(input, "observations[2].", references, violations);
         violations.Select(v => v.Field).ShouldBe(["observations[2].polarity", "observations[2].employee_id"]);
@@ -192,5 +192,62 @@ public sealed class InitiativeRulesTests
         Observations.ValidateShape(new ObservationInput { EmployeeId = "e1", BehaviourId = "b1", Source = ObservationSource.Manager, ObserverId = "m1" },
             "observation.", new Caller("e9", new HashSet<string> { Roles.Employee }), Now, shape);
         shape.Select(v => v.Field).ShouldBe(["observation.idempotency_key", "observation.observed_at", "observation.source"]);
+    }
+
+    [Fact]
+    public void NobodyRecordsAnObservationOfThemselvesAndEmployeesDoNotRecordObservations()
+    {
+        var now = Timestamp.FromDateTimeOffset(Now.AddMinutes(-1));
+        var manager = new Caller("cm-1", new HashSet<string> { Roles.ChangeManager, Roles.Employee });
+        var employee = new Caller("e1", new HashSet<string> { Roles.Employee });
+        List<string> Fields(ObservationInput input, Caller caller)
+        {
+            var violations = new List<(string Field, string Description)>();
+            Observations.ValidateShape(input, "observation.", caller, Now, violations);
+            return violations.Select(v => v.Field).ToList();
+        }
+
+        // The change manager about themself, under any source.
+        Fields(new() { IdempotencyKey = "k", EmployeeId = "cm-1", BehaviourId = "b1", Source = ObservationSource.Manager, ObserverId = "cm-2", ObservedAt = now }, manager)
+            .ShouldBe(["observation.employee_id"]);
+        Fields(new() { IdempotencyKey = "k", EmployeeId = "cm-1", BehaviourId = "b1", Source = ObservationSource.SystemIntegration, ObservedAt = now }, manager)
+            .ShouldBe(["observation.employee_id"]);
+        // An observer about themself.
+        Fields(new() { IdempotencyKey = "k", EmployeeId = "e2", BehaviourId = "b1", Source = ObservationSource.Manager, ObserverId = "e2", ObservedAt = now }, manager)
+            .ShouldBe(["observation.observer_id"]);
+        // An employee's peer observation of a colleague, as its observer: the road around the allowance is closed.
+        Fields(new() { IdempotencyKey = "k", EmployeeId = "e2", BehaviourId = "b1", Source = ObservationSource.Peer, ObserverId = "e1", ObservedAt = now }, employee)
+            .ShouldBe(["observation.source"]);
+        // The change manager recording a colleague's nomination is fine.
+        Fields(new() { IdempotencyKey = "k", EmployeeId = "e2", BehaviourId = "b1", Source = ObservationSource.Peer, ObserverId = "e1", ObservedAt = now }, manager)
+            .ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void AnObservationInAnInitiativeIsOfSomeoneInItsScope()
+    {
+        var input = new ObservationInput
+        {
+            IdempotencyKey = "k", EmployeeId = "e1", BehaviourId = "b1", Source = ObservationSource.Manager, ObserverId = "m1",
+            ObservedAt = Timestamp.FromDateTimeOffset(Now), InitiativeId = "i1",
+        };
+        References With(string unitChainOfE1) => new(
+            new Dictionary<string, CatalogueEntry> { ["b1"] = new("b1", 1, Polarity.Desired, false) },
+            new Dictionary<string, DirectoryEntry>
+            {
+                ["e1"] = new("e1", unitChainOfE1.Split('/')[0], true, unitChainOfE1.Split('/')),
+                ["m1"] = new("m1", "org", true, ["org"]),
+            },
+            new Dictionary<string, InitiativeEntry> { ["i1"] = new(InitiativeStatus.Active, ["sales"]) });
+        List<string> Fields(References references)
+        {
+            var violations = new List<(string Field, string Description)>();
+            Observations.ValidateReferences(input, "observation.", references, violations);
+            return violations.Select(v => v.Field).ToList();
+        }
+
+        Fields(With("sales/org")).ShouldBeEmpty();
+        Fields(With("sales-north/sales/org")).ShouldBeEmpty();
+        Fields(With("ops/org")).ShouldBe(["observation.employee_id"]);
     }
 }

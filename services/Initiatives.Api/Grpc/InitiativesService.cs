@@ -198,56 +198,28 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
 
     public async Task<ListObservationsResponse> ListObservations(ListObservationsRequest request, ServerCallContext context)
     {
-        var pageSize = request.PageSize is > 0 and <= MaxPage ? request.PageSize : 100;
-        long after = 0;
-        if (request.PageToken.Length > 0 && !long.TryParse(request.PageToken, System.Globalization.CultureInfo.InvariantCulture, out after))
+        var violations = new List<(string Field, string Description)>();
+        if (request.PageSize is < 0 or > MaxPage)
         {
-            throw RpcException.InvalidArgument("Bad page token.", ("page_token", "Use a next_page_token returned earlier."));
+            violations.Add(("page_size", $"From 1 to {MaxPage}, or 0 for 100."));
         }
 
+        long before = 0;
+        if (request.PageToken.Length > 0 && (!long.TryParse(request.PageToken, System.Globalization.CultureInfo.InvariantCulture, out before) || before <= 0))
+        {
+            violations.Add(("page_token", "Use a next_page_token returned earlier."));
+        }
+
+        if (request.Search.Length > 200)
+        {
+            violations.Add(("search", "At most 200 characters."));
+        }
+
+        ThrowIfAny(violations);
         var ct = context.CancellationToken;
         await using var connection = await database.OpenAsync(ct);
-        await using var command = connection.Command(null, """
-            SELECT seq, observation_id, idempotency_key, employee_id, behaviour_id, behaviour_version, polarity, source, observer_id, observed_at,
-                   initiative_id, evidence, org_unit_id, recorded_by, recorded_at
-            FROM observations
-            WHERE seq > $1 AND ($2 = '' OR employee_id = $2) AND ($3 = '' OR behaviour_id = $3) AND ($4 = '' OR initiative_id = $4)
-              AND ($5::timestamptz IS NULL OR observed_at >= $5) AND ($6::timestamptz IS NULL OR observed_at < $6)
-            ORDER BY seq LIMIT $7
-            """, after, Sql.Text(request.EmployeeId), Sql.Text(request.BehaviourId), Sql.Text(request.InitiativeId),
-            new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz, Value = (object?)request.Since?.ToDateTimeOffset() ?? DBNull.Value },
-            new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz, Value = (object?)request.Until?.ToDateTimeOffset() ?? DBNull.Value },
-            pageSize);
-        var response = new ListObservationsResponse();
-        long last = 0;
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            last = reader.GetInt64(0);
-            response.Observations.Add(new Observation
-            {
-                ObservationId = reader.GetGuid(1).ToString(),
-                Input = new ObservationInput
-                {
-                    IdempotencyKey = reader.GetString(2),
-                    EmployeeId = reader.GetString(3),
-                    BehaviourId = reader.GetString(4),
-                    Polarity = (Polarity)reader.GetInt32(6),
-                    Source = (ObservationSource)reader.GetInt32(7),
-                    ObserverId = reader.GetString(8),
-                    ObservedAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(9)),
-                    InitiativeId = reader.GetString(10),
-                    Evidence = reader.GetString(11),
-                },
-                BehaviourVersion = reader.GetInt32(5),
-                OrgUnitId = reader.GetString(12),
-                RecordedBy = reader.GetString(13),
-                RecordedAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(14)),
-            });
-        }
-
-        response.NextPageToken = response.Observations.Count == pageSize ? last.ToString(System.Globalization.CultureInfo.InvariantCulture) : "";
-        return response;
+        return await ObservationQueries.ListAsync(connection, ObservationAccess.For(context.Caller()), request, before,
+            request.PageSize == 0 ? 100 : request.PageSize, ct);
     }
 
     // ---- Success stories ----
@@ -286,12 +258,12 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         }
 
         await using var connection = await database.OpenAsync(ct);
-        var known = await StoryStore.KnownObservationsAsync(connection, request.ObservationIds, ct);
+        var citable = await ObservationQueries.CitableAsync(connection, ObservationAccess.For(caller), request.InitiativeId, request.ObservationIds, ct);
         for (var i = 0; i < request.ObservationIds.Count; i++)
         {
-            if (!known.Contains(request.ObservationIds[i]))
+            if (!citable.Contains(request.ObservationIds[i]))
             {
-                violations.Add(($"observation_ids[{i}]", $"'{request.ObservationIds[i]}' is not a recorded observation."));
+                violations.Add(($"observation_ids[{i}]", $"'{request.ObservationIds[i]}' is not an observation of this initiative that you may cite."));
             }
         }
 

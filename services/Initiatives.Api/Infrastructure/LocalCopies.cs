@@ -81,12 +81,23 @@ public static class LocalCopies
     {
         await using var batch = new NpgsqlBatch(connection, transaction);
         batch.BatchCommands.Add(BatchCommand("SELECT behaviour_id, version, polarity, retired FROM behaviours WHERE behaviour_id = ANY($1)", behaviourIds));
-        batch.BatchCommands.Add(BatchCommand("SELECT employee_id, org_unit_id, active FROM employees WHERE employee_id = ANY($1)", employeeIds));
-        batch.BatchCommands.Add(BatchCommand(
-            "SELECT actor_id, (state->>'status')::int FROM actor_state WHERE actor_type = 'initiative' AND actor_id = ANY($1)", initiativeIds));
+        // Each employee with their unit and the units above it, nearest first (the initiative scope check).
+        batch.BatchCommands.Add(BatchCommand("""
+            WITH RECURSIVE chain(employee_id, org_unit_id, depth) AS (
+                SELECT employee_id, org_unit_id, 0 FROM employees WHERE employee_id = ANY($1)
+                UNION ALL
+                SELECT c.employee_id, u.parent_id, c.depth + 1 FROM chain c JOIN org_units u ON u.org_unit_id = c.org_unit_id
+                WHERE u.parent_id <> '' AND c.depth < 64)
+            SELECT e.employee_id, e.org_unit_id, e.active, ARRAY(SELECT c.org_unit_id FROM chain c WHERE c.employee_id = e.employee_id ORDER BY c.depth)
+            FROM employees e WHERE e.employee_id = ANY($1)
+            """, employeeIds));
+        batch.BatchCommands.Add(BatchCommand("""
+            SELECT actor_id, (state->>'status')::int, ARRAY(SELECT jsonb_array_elements_text(coalesce(state->'scope', '[]')))
+            FROM actor_state WHERE actor_type = 'initiative' AND actor_id = ANY($1)
+            """, initiativeIds));
         var behaviours = new Dictionary<string, CatalogueEntry>(StringComparer.Ordinal);
         var employees = new Dictionary<string, DirectoryEntry>(StringComparer.Ordinal);
-        var initiatives = new Dictionary<string, InitiativeStatus>(StringComparer.Ordinal);
+        var initiatives = new Dictionary<string, InitiativeEntry>(StringComparer.Ordinal);
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -96,13 +107,13 @@ public static class LocalCopies
         await reader.NextResultAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            employees[reader.GetString(0)] = new DirectoryEntry(reader.GetString(0), reader.GetString(1), reader.GetBoolean(2));
+            employees[reader.GetString(0)] = new DirectoryEntry(reader.GetString(0), reader.GetString(1), reader.GetBoolean(2), reader.GetFieldValue<string[]>(3));
         }
 
         await reader.NextResultAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            initiatives[reader.GetString(0)] = (InitiativeStatus)reader.GetInt32(1);
+            initiatives[reader.GetString(0)] = new InitiativeEntry((InitiativeStatus)reader.GetInt32(1), reader.GetFieldValue<string[]>(2));
         }
 
         return new References(behaviours, employees, initiatives);

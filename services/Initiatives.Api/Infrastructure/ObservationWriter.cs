@@ -62,12 +62,17 @@ public sealed class ObservationBatch(NpgsqlConnection connection, NpgsqlTransact
             throw RpcException.InvalidArgument("The observation refers to unknown or inactive data; nothing was stored.", violations);
         }
 
-        // The first input with a key wins within the chunk; later ones get its id.
+        // A key repeated within the chunk is a duplicate of its first input when the bodies match (it gets its id), and an
+        // error when they differ, as for a key used in an earlier call (checked against the stored hash below).
         var now = time.GetUtcNow();
         var rows = new Dictionary<string, (Guid Id, ObservationInput Input, byte[] Hash)>(StringComparer.Ordinal);
         foreach (var input in inputs)
         {
-            rows.TryAdd(input.IdempotencyKey, (Guid.CreateVersion7(), input, Hash(input)));
+            var hash = Hash(input);
+            if (!rows.TryAdd(input.IdempotencyKey, (Guid.CreateVersion7(), input, hash)) && !rows[input.IdempotencyKey].Hash.AsSpan().SequenceEqual(hash))
+            {
+                throw KeyReused(input.IdempotencyKey);
+            }
         }
 
         var list = rows.Values.ToList();
@@ -111,7 +116,7 @@ public sealed class ObservationBatch(NpgsqlConnection connection, NpgsqlTransact
                 var key = reader.GetString(0);
                 if (!reader.GetFieldValue<byte[]>(2).AsSpan().SequenceEqual(rows[key].Hash))
                 {
-                    throw new RpcException(StatusCode.FailedPrecondition, $"The idempotency key '{key}' was used for a different observation.");
+                    throw KeyReused(key);
                 }
 
                 ids[key] = reader.GetGuid(1).ToString();
@@ -156,6 +161,9 @@ public sealed class ObservationBatch(NpgsqlConnection connection, NpgsqlTransact
     }
 
     private static NpgsqlParameter Array<T>(NpgsqlDbType type, T[] values) => new() { NpgsqlDbType = NpgsqlDbType.Array | type, Value = values };
+
+    private static RpcException KeyReused(string key) =>
+        new(StatusCode.FailedPrecondition, $"The idempotency key '{key}' was used for a different observation; nothing was stored.");
 
     private static byte[] Hash(ObservationInput input)
     {

@@ -116,20 +116,6 @@ public static class StoryStore
         return rewards;
     }
 
-    public static async Task<HashSet<string>> KnownObservationsAsync(NpgsqlConnection connection, IEnumerable<string> ids, CancellationToken cancellationToken)
-    {
-        var guids = ids.Select(id => Guid.TryParse(id, out var g) ? g : Guid.Empty).Where(g => g != Guid.Empty).ToArray();
-        await using var command = connection.Command(null, "SELECT observation_id::text FROM observations WHERE observation_id = ANY($1)", guids);
-        var known = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            known.Add(reader.GetString(0));
-        }
-
-        return known;
-    }
-
     private static SuccessStory Read(NpgsqlDataReader reader) => new()
     {
         StoryId = reader.GetGuid(0).ToString(),

@@ -6,14 +6,17 @@ namespace Transformation.Initiatives.Api.Model;
 /// <summary>A behaviour as the local catalogue copy knows it (latest version).</summary>
 public sealed record CatalogueEntry(string BehaviourId, int Version, Polarity Polarity, bool Retired);
 
-/// <summary>An employee as the local Directory copy knows them.</summary>
-public sealed record DirectoryEntry(string EmployeeId, string OrgUnitId, bool Active);
+/// <summary>An employee as the local Directory copy knows them; <paramref name="Units"/> is their unit and every unit above it.</summary>
+public sealed record DirectoryEntry(string EmployeeId, string OrgUnitId, bool Active, IReadOnlyList<string> Units);
+
+/// <summary>An initiative as observations see it: its status and the org units in its scope (each with the units below it).</summary>
+public sealed record InitiativeEntry(InitiativeStatus Status, IReadOnlyList<string> Scope);
 
 /// <summary>What the references of a batch of observations resolve to.</summary>
 public sealed record References(
     IReadOnlyDictionary<string, CatalogueEntry> Behaviours,
     IReadOnlyDictionary<string, DirectoryEntry> Employees,
-    IReadOnlyDictionary<string, InitiativeStatus> Initiatives);
+    IReadOnlyDictionary<string, InitiativeEntry> Initiatives);
 
 /// <summary>Validation of observations (no I/O): the shape first, then the references against the local copies.</summary>
 public static class Observations
@@ -57,7 +60,12 @@ public static class Observations
             violations.Add((prefix + "observer_id", "A manager's or peer's observation names its observer."));
         }
 
-        if (input.Source == ObservationSource.Peer && string.Equals(input.ObserverId, input.EmployeeId, StringComparison.Ordinal))
+        // Nobody is rewarded on their own word: neither the recorder nor the observer is the person observed.
+        if (string.Equals(input.EmployeeId, caller.Subject, StringComparison.Ordinal))
+        {
+            violations.Add((prefix + "employee_id", "Nobody records an observation of themselves."));
+        }
+        else if (string.Equals(input.ObserverId, input.EmployeeId, StringComparison.Ordinal))
         {
             violations.Add((prefix + "observer_id", "Nobody observes themselves."));
         }
@@ -72,10 +80,12 @@ public static class Observations
             violations.Add((prefix + "evidence", $"At most {MaxEvidenceLength} characters."));
         }
 
-        // Employees who are not recorders (hr, change managers, executives, systems) record peer observations of their own only.
-        if (!caller.Roles.Any(Recorders.Contains) && (input.Source != ObservationSource.Peer || !string.Equals(input.ObserverId, caller.Subject, StringComparison.Ordinal)))
+        // Peer recognition has one road, GiveRecognition in Incentives, with the giver's allowance, cooldown and caps; a concern goes to hr.
+        // Observations are recorded by those accountable for them (hr, change managers, executives, systems); a PEER observation is
+        // a colleague's nomination that one of them records and vouches for.
+        if (!caller.Roles.Any(Recorders.Contains))
         {
-            violations.Add((prefix + "source", "Employees record peer observations, as their observer."));
+            violations.Add((prefix + "source", "Employees thank colleagues with Give recognition; observations are recorded by hr, change managers and executives."));
         }
     }
 
@@ -105,10 +115,18 @@ public static class Observations
             violations.Add((prefix + "observer_id", $"'{input.ObserverId}' is not an active employee."));
         }
 
-        if (input.InitiativeId.Length > 0 &&
-            (!references.Initiatives.TryGetValue(input.InitiativeId, out var status) || status is not (InitiativeStatus.Active or InitiativeStatus.Sponsored)))
+        if (input.InitiativeId.Length == 0)
+        {
+            return;
+        }
+
+        if (!references.Initiatives.TryGetValue(input.InitiativeId, out var initiative) || initiative.Status is not (InitiativeStatus.Active or InitiativeStatus.Sponsored))
         {
             violations.Add((prefix + "initiative_id", $"'{input.InitiativeId}' is not a sponsored or active initiative."));
+        }
+        else if (employee is { Active: true } && !employee.Units.Any(initiative.Scope.Contains))
+        {
+            violations.Add((prefix + "employee_id", $"'{input.EmployeeId}' does not work in the initiative's scope."));
         }
     }
 }

@@ -120,7 +120,9 @@ public static class DemoActivity
         string initiativeId)
     {
         var random = new Randomizer(organisation.Seed + 100 + DemoCatalogue.Initiatives.ToList().IndexOf(initiative));
-        var scope = organisation.People.Where(p => initiative.Scope.Contains(p.OrgUnitId, StringComparer.Ordinal)).ToList();
+        // The change manager records them, and nobody is observed on their own word.
+        var recorder = organisation[initiative.ChangeManagerSlot].Id;
+        var scope = organisation.People.Where(p => initiative.Scope.Contains(p.OrgUnitId, StringComparer.Ordinal) && !string.Equals(p.Id, recorder, StringComparison.Ordinal)).ToList();
         var behaviours = DemoCatalogue.Behaviours.Where(b => initiative.Behaviours.Contains(b.Id, StringComparer.Ordinal)).ToList();
         var desired = behaviours.Where(b => b.Polarity == Polarity.Desired).ToList();
         var unacceptable = behaviours.Where(b => b.Polarity == Polarity.Unacceptable).ToList();

@@ -334,6 +334,44 @@ public sealed class IncentivesServiceTests(PostgresDatabase postgres, RabbitMqVi
     }
 
     [Fact]
+    public async Task RecognitionSpendsOnlyWhatIsGrantedAndAFailedOneSpendsNothing()
+    {
+        // Allowance 20 a month, 5 points a colleague, a giver's cooldown of an hour per recipient.
+        await _host.JoinAsync(Ct, ("e-sp", "unit-sp", "m-sp"), ("e-sp1", "unit-sp", "m-sp"), ("e-sp2", "unit-sp", "m-sp"), ("e-broke", "unit-broke", "m-broke"));
+        await _host.CallAsync<SetBudgetRequest, SetBudgetResponse>("SetBudget",
+            new SetBudgetRequest { IdempotencyKey = "sp-budget", OrgUnitId = "unit-broke", Period = Period, Amount = 0 }, _hr);
+        var giver = _host.Token("e-sp", Roles.Employee);
+        async Task<int> LeftAsync() => (await _host.CallAsync<GetEmployeeFeedRequest, GetEmployeeFeedResponse>("GetEmployeeFeed",
+            new GetEmployeeFeedRequest { EmployeeId = "e-sp" }, giver)).PeerAllowanceRemaining;
+        Task<GiveRecognitionResponse> GiveAsync(string key, string message, params string[] recipients) =>
+            _host.CallAsync<GiveRecognitionRequest, GiveRecognitionResponse>("GiveRecognition",
+                new GiveRecognitionRequest { IdempotencyKey = key, RecipientIds = { recipients }, BehaviourId = "speaks-up", Message = message }, giver);
+
+        (await LeftAsync()).ShouldBe(20);
+        (await GiveAsync("sp-1", "Thanks", "e-sp1")).AllowanceRemaining.ShouldBe(15);
+
+        // Within the cooldown, and to a unit whose budget is spent: nothing granted, nothing spent, and the reasons say why.
+        var declined = await GiveAsync("sp-2", "Thanks again", "e-sp1", "e-broke");
+        declined.Rewards.Select(r => (r.EmployeeId, r.Status, r.DeclineReason)).ShouldBe(
+            [("e-sp1", RewardStatus.Declined, DeclineReason.Cooldown), ("e-broke", RewardStatus.Declined, DeclineReason.BudgetExhausted)], ignoreOrder: true);
+        declined.AllowanceRemaining.ShouldBe(15);
+        (await LeftAsync()).ShouldBe(15);
+
+        // A recognition that fails (here a message the service refuses) spends nothing, in the database or in any process's memory.
+        var failed = await Should.ThrowAsync<RpcException>(() => GiveAsync("sp-3", "Thanks\0", "e-sp2"));
+        failed.StatusCode.ShouldNotBe(StatusCode.OK);
+        (await LeftAsync()).ShouldBe(15);
+        (await GiveAsync("sp-4", "Thanks", "e-sp2")).AllowanceRemaining.ShouldBe(10);
+
+        // Refused as a whole when even a full grant would not fit, before any recipient's ledger decides anything.
+        await _host.JoinAsync(Ct, ("e-sp3", "unit-sp", "m-sp"), ("e-sp4", "unit-sp", "m-sp"), ("e-sp5", "unit-sp", "m-sp"));
+        var tooMuch = await Should.ThrowAsync<RpcException>(() => GiveAsync("sp-5", "All of you", "e-sp3", "e-sp4", "e-sp5"));
+        tooMuch.StatusCode.ShouldBe(StatusCode.ResourceExhausted);
+        tooMuch.Message.ShouldContain("10 are left");
+        (await GiveAsync("sp-6", "Both of you", "e-sp3", "e-sp4")).AllowanceRemaining.ShouldBe(0);
+    }
+
+    [Fact]
     public async Task ARejectedPeerRewardKeepsTheGiversCooldownAlsoAfterTheLedgerIsReadAgain()
     {
         await _host.JoinAsync(Ct, ("e-ca", "unit-ca", "m-ca"), ("e-cb", "unit-ca", "m-ca"));

@@ -236,18 +236,6 @@ public sealed class LedgerStateTests
     }
 
     [Fact]
-    public void ThePeerAllowanceCannotBeOverspentAndResetsEachPeriod()
-    {
-        var state = new LedgerState();
-        (var r1, state) = state.SpendAllowance("r1", "2026-11", 60, 100);
-        r1.ShouldBe(new AllowanceResult(true, 40));
-        (var r2, state) = state.SpendAllowance("r2", "2026-11", 50, 100);
-        r2.ShouldBe(new AllowanceResult(false, 40));
-        state.SpendAllowance("r1", "2026-11", 60, 100).Result.ShouldBe(r1);
-        state.SpendAllowance("r3", "2026-12", 100, 100).Result.Accepted.ShouldBeTrue();
-    }
-
-    [Fact]
     public void RecentDecisionsAreBounded()
     {
         var rules = Rules();

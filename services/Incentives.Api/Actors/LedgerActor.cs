@@ -7,7 +7,7 @@ namespace Transformation.Incentives.Api.Actors;
 
 /// <summary>
 /// One employee's ledger (Orleans-style grain keyed by employee id): every rule that depends on that employee's totals
-/// (cap per period, cooldown per giver, badges, the peer allowance they give from) is decided in its turns, one at a time,
+/// (cap per period, cooldown per giver, badges) is decided in its turns, one at a time,
 /// so concurrent observations for one employee can never pass a cap.
 /// </summary>
 public interface ILedgerActor : IActor
@@ -23,8 +23,6 @@ public interface ILedgerActor : IActor
     Task<Decision> RejectAsync(string observationId, string period, int points, int rulesVersion);
 
     Task<Decision> RevokeAsync(string observationId, string period, int points, int rulesVersion, ImmutableArray<string> withdrawnBadges);
-
-    Task<AllowanceResult> SpendAllowanceAsync(string recognitionId, string period, int points, int allowance);
 
     [ReadOnly]
     Task<LedgerState> GetStateAsync();
@@ -75,13 +73,6 @@ public sealed class LedgerActor(IncentivesDatabase database, LedgerActivations a
 
     public Task<Decision> RevokeAsync(string observationId, string period, int points, int rulesVersion, ImmutableArray<string> withdrawnBadges) =>
         Apply(_state.Revoke(observationId, period, points, rulesVersion, withdrawnBadges));
-
-    public Task<AllowanceResult> SpendAllowanceAsync(string recognitionId, string period, int points, int allowance)
-    {
-        var (result, next) = _state.SpendAllowance(recognitionId, period, points, allowance);
-        _state = next;
-        return Task.FromResult(result);
-    }
 
     public Task<LedgerState> GetStateAsync() => Task.FromResult(_state);
 

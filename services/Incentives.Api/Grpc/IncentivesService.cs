@@ -299,8 +299,10 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         var pointsEach = rules.PointsFor(behaviour!.BehaviourId, ObservationSource.Peer);
 
         // A budget charge refused because a concurrent grant spent the room first rolls the transaction back; a fresh one
-        // reads the budgets again and settles the ledgers' remembered decisions (the recognition and observation ids come from
-        // the key, so the allowance and the recipients' caps are reserved once), declining what the budget no longer covers.
+        // reads the budgets again and settles the ledgers' remembered decisions (the observation ids come from the key, so the
+        // recipients' caps are reserved once), declining what the budget no longer covers. Any other failure after the
+        // recipients' ledgers decided lets their next activation fold what the database holds: the decisions never committed.
+        string[] decidedBy = [];
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -314,6 +316,15 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             {
                 throw new RpcException(StatusCode.Aborted, $"Concurrent grants kept spending the budget first ({BudgetAttempts} attempts); retry with the same key. "
                     + exception.Message);
+            }
+            catch when (decidedBy.Length > 0)
+            {
+                foreach (var employeeId in decidedBy)
+                {
+                    await actorHost.DeactivateAsync(LedgerActor.TypeName, employeeId, CancellationToken.None);
+                }
+
+                throw;
             }
         }
 
@@ -337,35 +348,34 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
                 recipients.Add(recipient);
             }
 
-            // Derived from the key, so a retry after a failure spends the allowance once (the ledger remembers the id).
+            // Derived from the key: a retry after a failure addresses the recipients' ledgers with the same observation ids.
             var recognitionId = RecognitionId(caller.Subject, request.IdempotencyKey);
             var now = time.GetUtcNow();
             var period = rules.PeriodOf(now);
-            var total = pointsEach * recipients.Count;
-            var allowance = await actors.Get<ILedgerActor>(caller.Subject).SpendAllowanceAsync(recognitionId, period, total, rules.PeerAllowance);
             if (rules.PeerAllowance == 0 || pointsEach == 0)
             {
                 throw new RpcException(StatusCode.FailedPrecondition, "The incentive rules give peers nothing to give.");
             }
 
-            if (!allowance.Accepted)
+            // Refused before any ledger decides anything when even a full grant to every recipient would not fit; afterwards only what
+            // the recipients are granted (or held for approval) counts against the allowance.
+            var remaining = Math.Max(0, rules.PeerAllowance - await PeerAllowance.LockAndReadGivenAsync(connection, transaction, caller.Subject, period, ct));
+            var most = pointsEach * recipients.Count;
+            if (most > remaining)
             {
                 throw new RpcException(StatusCode.ResourceExhausted,
-                    $"This recognition needs {total} points; {allowance.Remaining} are left of this period's allowance of {rules.PeerAllowance}.");
+                    $"This recognition needs up to {most} points; {remaining} are left of this period's allowance of {rules.PeerAllowance}. Nothing was spent.");
             }
 
-            await using (var insert = connection.Command(transaction, "INSERT INTO recognitions (recognition_id, giver_id, period, points) VALUES ($1, $2, $3, $4)",
-                recognitionId, caller.Subject, period, total))
-            {
-                await insert.ExecuteNonQueryAsync(ct);
-            }
-
-            var response = new GiveRecognitionResponse { RecognitionId = recognitionId, AllowanceRemaining = allowance.Remaining };
+            var response = new GiveRecognitionResponse { RecognitionId = recognitionId };
             var evaluations = recipients.Select(recipient => new Evaluation(
                 new Observation($"{recognitionId}:{recipient.EmployeeId}", recipient.EmployeeId, behaviour.BehaviourId, behaviour.Version,
                     Polarity.Desired, ObservationSource.Peer, caller.Subject, now, recipient.OrgUnitId, Message: request.Message, Public: request.Public),
                 behaviour.Name, recognitionId)).ToList();
+            decidedBy = [.. recipients.Select(r => r.EmployeeId)];
             response.Rewards.AddRange(await pipeline.EvaluateAsync(connection, transaction, evaluations, rules, ct));
+            response.AllowanceRemaining = remaining - response.Rewards
+                .Where(r => r.Status is RewardStatus.Granted or RewardStatus.PendingApproval or RewardStatus.Flagged).Sum(r => r.Points);
 
             await Idempotency.CompleteAsync(connection, transaction, scope, request.IdempotencyKey, response, ct);
             return response;
@@ -416,6 +426,9 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         {
             response.PeriodPoints = (int)(await sum.ExecuteScalarAsync(ct))!;
         }
+
+        response.PeerAllowance = rules.PeerAllowance;
+        response.PeerAllowanceRemaining = Math.Max(0, rules.PeerAllowance - await PeerAllowance.GivenAsync(connection, null, request.EmployeeId, period, ct));
 
         return response;
     }

@@ -149,13 +149,9 @@ public sealed class IncentivesSchema(IncentivesDatabase database) : Microsoft.Ex
             employee_id text        PRIMARY KEY,
             opted_out   boolean     NOT NULL,
             changed_at  timestamptz NOT NULL);
-        CREATE TABLE IF NOT EXISTS recognitions (
-            recognition_id text        PRIMARY KEY,
-            giver_id       text        NOT NULL,
-            period         text        NOT NULL,
-            points         integer     NOT NULL,
-            created_at     timestamptz NOT NULL DEFAULT now());
-        CREATE INDEX IF NOT EXISTS recognitions_giver ON recognitions (giver_id, period);
+        -- The peer allowance is read from the recognitions' outcomes (granted and held points only); a separate table of
+        -- recognitions charged it up front, whatever the recipients were granted.
+        DROP TABLE IF EXISTS recognitions;
         -- Observations are evaluated in the inbox transaction now: an older version's observation_queue is evaluated and
         -- dropped by QueuedObservationsUpgrade; its set-aside observations are dropped here unless some are left to look at.
         DO $$ DECLARE kept boolean; BEGIN

@@ -16,7 +16,6 @@ public static class LedgerStore
         "SELECT employee_id, giver_id, max(observed_at) FROM outcomes WHERE employee_id = ANY($1) AND giver_id <> '' AND status IN (0, 1, 2, 5, 6) GROUP BY employee_id, giver_id",
         "SELECT employee_id, sum(points)::int FROM outcomes WHERE employee_id = ANY($1) AND status = 0 GROUP BY employee_id",
         "SELECT employee_id, badge_id FROM badges_earned WHERE employee_id = ANY($1)",
-        "SELECT giver_id, period, sum(points)::int FROM recognitions WHERE giver_id = ANY($1) GROUP BY giver_id, period",
     ];
 
     /// <summary>The state of every employee in <paramref name="employeeIds"/> (an empty ledger for those without history).</summary>
@@ -62,12 +61,6 @@ public static class LedgerStore
             {
                 folds[reader.GetString(0)].Badges.Add(reader.GetString(1));
             }
-
-            await reader.NextResultAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                folds[reader.GetString(0)].Given[reader.GetString(1)] = reader.GetInt32(2);
-            }
         }
 
         return folds.ToDictionary(f => f.Key, f => f.Value.ToState(), StringComparer.Ordinal);
@@ -81,8 +74,6 @@ public static class LedgerStore
 
         public ImmutableHashSet<string>.Builder Badges { get; } = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
 
-        public ImmutableDictionary<string, int>.Builder Given { get; } = ImmutableDictionary.CreateBuilder<string, int>(StringComparer.Ordinal);
-
         public int Lifetime { get; set; }
 
         public LedgerState ToState() => new()
@@ -91,7 +82,6 @@ public static class LedgerStore
             LastRewardFrom = Last.ToImmutable(),
             LifetimeGranted = Lifetime,
             Badges = Badges.ToImmutable(),
-            GivenByPeriod = Given.ToImmutable(),
         };
     }
 }

@@ -39,15 +39,14 @@ public sealed record Decision(string ObservationId, Verdict Verdict, int Points,
     public bool HoldsPoints => Points > 0 && Verdict is Verdict.Granted or Verdict.PendingApproval or Verdict.Flagged;
 }
 
-/// <summary>What an employee's ledger actor folds: received points per period (granted and reserved), points given to peers
-/// per period, cooldown marks per giver, lifetime granted points and badges, and the recent decisions (for retries).</summary>
+/// <summary>What an employee's ledger actor folds: received points per period (granted and reserved), cooldown marks per
+/// giver, lifetime granted points and badges, and the recent decisions (for retries). The peer allowance an employee gives
+/// from is not here: it is read from the committed outcomes (<see cref="Infrastructure.PeerAllowance"/>).</summary>
 public sealed record LedgerState
 {
     public const int RecentLimit = 1024;
 
     public ImmutableDictionary<string, int> ReceivedByPeriod { get; init; } = ImmutableDictionary<string, int>.Empty.WithComparers(StringComparer.Ordinal);
-
-    public ImmutableDictionary<string, int> GivenByPeriod { get; init; } = ImmutableDictionary<string, int>.Empty.WithComparers(StringComparer.Ordinal);
 
     public ImmutableDictionary<string, DateTimeOffset> LastRewardFrom { get; init; } = ImmutableDictionary<string, DateTimeOffset>.Empty.WithComparers(StringComparer.Ordinal);
 
@@ -59,11 +58,7 @@ public sealed record LedgerState
 
     public ImmutableQueue<string> RecentOrder { get; init; } = [];
 
-    public ImmutableDictionary<string, AllowanceResult> Spends { get; init; } = ImmutableDictionary<string, AllowanceResult>.Empty.WithComparers(StringComparer.Ordinal);
-
     public int ReceivedIn(string period) => ReceivedByPeriod.GetValueOrDefault(period);
-
-    public int GivenIn(string period) => GivenByPeriod.GetValueOrDefault(period);
 
     /// <summary>
     /// Decides an observation: call-out for unacceptable behaviour; else points by source, declined within the
@@ -224,27 +219,6 @@ public sealed record LedgerState
         return released.Remember(revoked);
     }
 
-    /// <summary>Spends a giver's peer allowance for one recognition (all its recipients); a known recognition returns its first result.</summary>
-    public (AllowanceResult Result, LedgerState Next) SpendAllowance(string recognitionId, string period, int points, int allowance)
-    {
-        if (Spends.TryGetValue(recognitionId, out var known))
-        {
-            return (known, this);
-        }
-
-        var given = GivenIn(period);
-        var result = given + points <= allowance
-            ? new AllowanceResult(true, allowance - given - points)
-            : new AllowanceResult(false, Math.Max(0, allowance - given));
-        var next = this with { Spends = Spends.SetItem(recognitionId, result) };
-        if (result.Accepted)
-        {
-            next = next with { GivenByPeriod = GivenByPeriod.SetItem(period, given + points) };
-        }
-
-        return (result, next);
-    }
-
     private (Decision, LedgerState) Grant(Decision decision, RuleSet rules)
     {
         var lifetime = LifetimeGranted + decision.Points;
@@ -276,4 +250,3 @@ public sealed record LedgerState
     }
 }
 
-public sealed record AllowanceResult(bool Accepted, int Remaining);

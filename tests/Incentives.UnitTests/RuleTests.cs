@@ -188,6 +188,25 @@ public sealed class RuleSetTests
     }
 
     [Fact]
+    public void NumbersAboveTheirRangeAreFieldErrorsNotSavedAsSomethingElse()
+    {
+        var rules = new IncentiveRules
+        {
+            CapPerEmployee = int.MaxValue, CooldownMinutes = 600_000, ApprovalThreshold = 20_000_000, PeerAllowance = 10_000_001, MinimumGroupSize = 50_000,
+            AntiGaming = new AntiGamingRules { ReciprocalMinCount = 20_000, ReciprocalWindowDays = 30 },
+        };
+        rules.SourcePoints.Add(new SourcePoints { Source = ObservationSource.Peer, Points = 100_001 });
+        rules.Badges.Add(new BadgeRule { BadgeId = "b", Name = "B", Threshold = int.MaxValue });
+        var violations = RuleSet.Validate(rules);
+        violations.Select(v => v.Field).ShouldBe(
+        [
+            "rules.source_points[0].points", "rules.cap_per_employee", "rules.cooldown_minutes", "rules.approval_threshold", "rules.peer_allowance",
+            "rules.minimum_group_size", "rules.badges[0].threshold", "rules.anti_gaming.reciprocal_min_count",
+        ], ignoreOrder: true);
+        violations.Single(v => v.Field == "rules.peer_allowance").Description.ShouldBe("From 0 to 10000000.");
+    }
+
+    [Fact]
     public void TheDefaultMinimumGroupSizeIsFive() =>
         RuleSet.FromProto(1, new IncentiveRules()).MinimumGroupSize.ShouldBe(5);
 

@@ -223,9 +223,9 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             violations.Add(("period", "A period such as 2026-11, 2026-Q4 or 2026-W47 is required."));
         }
 
-        if (request.Amount < 0)
+        if (request.Amount is < 0 or > RuleSet.MaxPoints)
         {
-            violations.Add(("amount", "Must not be negative."));
+            violations.Add(("amount", $"From 0 to {RuleSet.MaxPoints} points."));
         }
 
         ThrowIfAny(violations);

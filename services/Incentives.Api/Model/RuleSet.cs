@@ -43,6 +43,18 @@ public sealed record RuleSet(
     /// <summary>The longest ring of peer rewards the anti-gaming rules look for (the search grows with it).</summary>
     public const int MaxRingLength = 6;
 
+    /// <summary>The most points one observation may earn under a rule.</summary>
+    public const int MaxRulePoints = 100_000;
+
+    /// <summary>The most points a cap, an allowance, a threshold or a budget may name.</summary>
+    public const int MaxPoints = 10_000_000;
+
+    /// <summary>A cooldown of at most a year.</summary>
+    public const int MaxCooldownMinutes = 525_600;
+
+    /// <summary>The most a count (a group size, an anti-gaming count) may be.</summary>
+    public const int MaxCount = 10_000;
+
     /// <summary>Before hr sets any rules: nothing is rewarded, call-outs are still recorded.</summary>
     public static RuleSet Empty { get; } = new(0, PeriodKind.Month, ImmutableDictionary<ObservationSource, int>.Empty,
         ImmutableDictionary<(string, ObservationSource), int>.Empty, 0, TimeSpan.Zero, [], 0, 0, AntiGamingThresholds.Off, false, DefaultMinimumGroupSize);
@@ -92,10 +104,7 @@ public sealed record RuleSet(
                 violations.Add(($"rules.source_points[{i}].source", "A source is required."));
             }
 
-            if (p.Points is < 0 or > 100_000)
-            {
-                violations.Add(($"rules.source_points[{i}].points", "Points must be between 0 and 100000."));
-            }
+            AddIfOutside(violations, $"rules.source_points[{i}].points", p.Points, MaxRulePoints);
         }
 
         if (rules.SourcePoints.GroupBy(p => p.Source).Any(g => g.Count() > 1))
@@ -116,10 +125,7 @@ public sealed record RuleSet(
                 violations.Add(($"rules.behaviour_points[{i}].source", "A source is required."));
             }
 
-            if (p.Points is < 0 or > 100_000)
-            {
-                violations.Add(($"rules.behaviour_points[{i}].points", "Points must be between 0 and 100000."));
-            }
+            AddIfOutside(violations, $"rules.behaviour_points[{i}].points", p.Points, MaxRulePoints);
         }
 
         if (rules.BehaviourPoints.GroupBy(p => (p.BehaviourId, p.Source)).Any(g => g.Count() > 1))
@@ -127,11 +133,11 @@ public sealed record RuleSet(
             violations.Add(("rules.behaviour_points", "Each behaviour and source may appear once."));
         }
 
-        AddIfNegative(violations, "rules.cap_per_employee", rules.CapPerEmployee);
-        AddIfNegative(violations, "rules.cooldown_minutes", rules.CooldownMinutes);
-        AddIfNegative(violations, "rules.approval_threshold", rules.ApprovalThreshold);
-        AddIfNegative(violations, "rules.peer_allowance", rules.PeerAllowance);
-        AddIfNegative(violations, "rules.minimum_group_size", rules.MinimumGroupSize);
+        AddIfOutside(violations, "rules.cap_per_employee", rules.CapPerEmployee, MaxPoints);
+        AddIfOutside(violations, "rules.cooldown_minutes", rules.CooldownMinutes, MaxCooldownMinutes);
+        AddIfOutside(violations, "rules.approval_threshold", rules.ApprovalThreshold, MaxPoints);
+        AddIfOutside(violations, "rules.peer_allowance", rules.PeerAllowance, MaxPoints);
+        AddIfOutside(violations, "rules.minimum_group_size", rules.MinimumGroupSize, MaxCount);
         if (rules.MinimumGroupSize is > 0 and < 3)
         {
             violations.Add(("rules.minimum_group_size", "The minimum group size must be at least 3 (0 = the default of 5)."));
@@ -150,9 +156,9 @@ public sealed record RuleSet(
                 violations.Add(($"rules.badges[{i}].name", "A badge name is required."));
             }
 
-            if (badge.Threshold <= 0)
+            if (badge.Threshold is <= 0 or > MaxPoints)
             {
-                violations.Add(($"rules.badges[{i}].threshold", "The threshold must be positive."));
+                violations.Add(($"rules.badges[{i}].threshold", $"From 1 to {MaxPoints} points."));
             }
         }
 
@@ -163,8 +169,8 @@ public sealed record RuleSet(
 
         if (rules.AntiGaming is { } anti)
         {
-            AddIfNegative(violations, "rules.anti_gaming.reciprocal_min_count", anti.ReciprocalMinCount);
-            AddIfNegative(violations, "rules.anti_gaming.burst_max_count", anti.BurstMaxCount);
+            AddIfOutside(violations, "rules.anti_gaming.reciprocal_min_count", anti.ReciprocalMinCount, MaxCount);
+            AddIfOutside(violations, "rules.anti_gaming.burst_max_count", anti.BurstMaxCount, MaxCount);
             if (anti.ReciprocalMinCount > 0 && anti.ReciprocalWindowDays <= 0)
             {
                 violations.Add(("rules.anti_gaming.reciprocal_window_days", "A window is required when reciprocal detection is on."));
@@ -185,7 +191,7 @@ public sealed record RuleSet(
                 violations.Add(("rules.anti_gaming.ring_window_days", "A window of 1 to 366 days is required when ring detection is on."));
             }
 
-            AddIfNegative(violations, "rules.anti_gaming.proxy_min_count", anti.ProxyMinCount);
+            AddIfOutside(violations, "rules.anti_gaming.proxy_min_count", anti.ProxyMinCount, MaxCount);
             if (anti.ProxyMinCount > 0 && anti.ProxyWindowDays is <= 0 or > 366)
             {
                 violations.Add(("rules.anti_gaming.proxy_window_days", "A window of 1 to 366 days is required when proxy detection is on."));
@@ -195,11 +201,11 @@ public sealed record RuleSet(
         return violations;
     }
 
-    private static void AddIfNegative(List<(string, string)> violations, string field, int value)
+    private static void AddIfOutside(List<(string, string)> violations, string field, int value, int max)
     {
-        if (value < 0)
+        if (value < 0 || value > max)
         {
-            violations.Add((field, "Must not be negative."));
+            violations.Add((field, $"From 0 to {max}."));
         }
     }
 }

@@ -378,6 +378,12 @@ public sealed class InitiativesServiceTests(PostgresDatabase postgres, RabbitMqV
         var survey = await _host.CallAsync<SetSurveyScoreRequest, SetSurveyScoreResponse>("SetSurveyScore",
             new SetSurveyScoreRequest { IdempotencyKey = "sv", InitiativeId = id, GoalId = "survey", Score = 3.5 }, _manager);
         survey.Initiative.Progress.Goals.Single(g => g.GoalId == "survey").Value.ShouldBe(3.5);
+        foreach (var (key, score) in new[] { ("sv-nan", double.NaN), ("sv-high", 99), ("sv-zero", 0) })
+        {
+            var outOfRange = await Should.ThrowAsync<RpcException>(() => _host.CallAsync<SetSurveyScoreRequest, SetSurveyScoreResponse>("SetSurveyScore",
+                new SetSurveyScoreRequest { IdempotencyKey = key, InitiativeId = id, GoalId = "survey", Score = score }, _manager));
+            outOfRange.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations.Single().Field.ShouldBe("score");
+        }
 
         // A story: drafted by the change manager, published by the sponsor only, then on the feed with reactions once per person.
         var observationId = (await _host.CallAsync<ListObservationsRequest, ListObservationsResponse>("ListObservations",

@@ -173,6 +173,17 @@ public sealed class InitiativeRulesTests
     }
 
     [Fact]
+    public void TargetsAndScoresOutOfRangeOrNotNumbersAreFieldErrors()
+    {
+        var draft = Draft();
+        draft.Goals[0].Target = double.NaN;
+        draft.Goals[1].Target = double.PositiveInfinity;
+        draft.Milestones[0].Target = double.NaN;
+        Rules.Validate(draft).Select(v => v.Field).ShouldBe(
+            ["initiative.goals[0].target", "initiative.goals[1].target", "initiative.milestones[0].target"], ignoreOrder: true);
+    }
+
+    [Fact]
     public void ObservationsAreCheckedAgainstTheCatalogueAndDirectoryCopies()
     {
         var input = new ObservationInput

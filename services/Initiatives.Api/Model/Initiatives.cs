@@ -16,6 +16,14 @@ public static class Initiatives
 {
     public const int MaxNameLength = 200;
 
+    /// <summary>The largest goal or milestone target (a count of observations).</summary>
+    public const double MaxTarget = 1_000_000_000;
+
+    /// <summary>The agreement scale of the surveys a survey-score goal reads.</summary>
+    public const double MinSurveyScore = 1;
+
+    public const double MaxSurveyScore = 5;
+
     public static string Period(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture);
 
     /// <summary>Field violations of a proposal (field names relative to the request: "initiative.name", …).</summary>
@@ -88,9 +96,12 @@ public static class Initiatives
                 violations.Add(($"initiative.goals[{i}].kind", "The goal's kind is required."));
             }
 
-            if (goal.Target <= 0 || (goal.Kind == GoalKind.Adoption && goal.Target > 1))
+            // Written so that NaN fails too.
+            if (!(goal.Target > 0 && goal.Target <= MaxTarget) || (goal.Kind == GoalKind.Adoption && goal.Target > 1)
+                || (goal.Kind == GoalKind.SurveyScore && goal.Target > MaxSurveyScore))
             {
-                violations.Add(($"initiative.goals[{i}].target", "The target is positive (adoption: a share up to 1)."));
+                violations.Add(($"initiative.goals[{i}].target",
+                    $"A positive number: adoption a share up to 1, a survey score up to {MaxSurveyScore}, a count up to {MaxTarget}."));
             }
         }
 
@@ -113,9 +124,9 @@ public static class Initiatives
                 violations.Add(($"initiative.milestones[{i}].goal_id", "The milestone names one of the initiative's goals."));
             }
 
-            if (milestone.Target <= 0)
+            if (!(milestone.Target > 0 && milestone.Target <= MaxTarget))
             {
-                violations.Add(($"initiative.milestones[{i}].target", "The target is positive."));
+                violations.Add(($"initiative.milestones[{i}].target", $"A positive number up to {MaxTarget}."));
             }
         }
     }
@@ -210,6 +221,11 @@ public static class Initiatives
         if (goal is null || goal.Kind != GoalKind.SurveyScore)
         {
             throw RpcException.InvalidArgument("Unknown goal.", ("goal_id", "The id of one of the initiative's survey score goals is required."));
+        }
+
+        if (!(score is >= MinSurveyScore and <= MaxSurveyScore))
+        {
+            throw RpcException.InvalidArgument("The score is out of range.", ("score", $"A score on the survey's scale, from {MinSurveyScore} to {MaxSurveyScore}."));
         }
 
         if (state.Status is InitiativeStatus.Completed or InitiativeStatus.Cancelled)

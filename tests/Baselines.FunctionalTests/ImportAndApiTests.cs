@@ -280,6 +280,14 @@ public sealed class ImportAndApiTests(BaselinesHost host) : IClassFixture<Baseli
         all.Cells.Single(c => c.DimensionId == "h1-d2" && c.OrgUnitId == "h1-root").Mean.ShouldBe((10 * 5.0 + 8 * 1.0) / 18, 1e-9);
         (await Should.ThrowAsync<RpcException>(() => host.CallAsync<GetHeatmapRequest, GetHeatmapResponse>("GetHeatmap",
             new GetHeatmapRequest { AssessmentId = id }, host.Token(Roles.Employee)))).StatusCode.ShouldBe(StatusCode.PermissionDenied);
+
+        // An org unit the organisation does not have is NOT_FOUND, named, on every scores read (not an empty answer).
+        var scores = await Should.ThrowAsync<RpcException>(() => host.CallAsync<GetScoresRequest, GetScoresResponse>("GetScores",
+            new GetScoresRequest { AssessmentId = id, OrgUnitId = "h1-nowhere" }));
+        (scores.StatusCode, scores.Message).ShouldBe((StatusCode.NotFound, "org_unit_id: no org unit 'h1-nowhere' in the organisation."));
+        var unknownInHeatmap = await Should.ThrowAsync<RpcException>(() => host.CallAsync<GetHeatmapRequest, GetHeatmapResponse>("GetHeatmap",
+            new GetHeatmapRequest { AssessmentId = id, OrgUnitIds = { "h1-root", "h1-nowhere" } }));
+        (unknownInHeatmap.StatusCode, unknownInHeatmap.Message).ShouldBe((StatusCode.NotFound, "org_unit_ids[1]: no org unit 'h1-nowhere' in the organisation."));
     }
 
     [Fact]

@@ -31,6 +31,7 @@ public sealed partial class BaselineService
         var filter = request.Filter ?? new AttributeFilter();
         await using var connection = await database.OpenAsync(ct);
         var assessment = await LoadAssessmentAsync(connection, null, request.AssessmentId, ct);
+        await RequireKnownUnitsAsync(connection, [("org_unit_id", request.OrgUnitId)], ct);
         if (assessment.Status != AssessmentStatus.Closed)
         {
             // As for scores: the groups of an open assessment change between queries (consecutive queries could isolate a late comment).

@@ -97,6 +97,22 @@ public sealed partial class BaselineService
         return result;
     }
 
+    /// <summary>NOT_FOUND naming the field when a named org unit is not in the organisation (an empty id is the whole organisation).</summary>
+    private async Task RequireKnownUnitsAsync(NpgsqlConnection connection, IEnumerable<(string Field, string Unit)> units, CancellationToken cancellationToken)
+    {
+        var named = units.Where(u => u.Unit.Length > 0).ToList();
+        if (named.Count == 0)
+        {
+            return;
+        }
+
+        var tree = await scores.TreeAsync(connection, cancellationToken);
+        if (named.FirstOrDefault(u => !tree.Contains(u.Unit)) is { Field: not null } unknown)
+        {
+            throw new RpcException(StatusCode.NotFound, $"{unknown.Field}: no org unit '{unknown.Unit}' in the organisation.");
+        }
+    }
+
     private static async Task<Assessment> LoadAssessmentAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string assessmentId,
         CancellationToken ct, bool forUpdate = false)
     {

@@ -385,6 +385,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         var filter = request.Filter ?? new AttributeFilter();
         await using var connection = await database.OpenAsync(ct);
         var assessment = await LoadAssessmentAsync(connection, null, request.AssessmentId, ct);
+        await RequireKnownUnitsAsync(connection, [("org_unit_id", request.OrgUnitId)], ct);
         if (!Access.CanReadAllScores(caller))
         {
             var tree = await scores.TreeAsync(connection, ct);
@@ -406,6 +407,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         var filter = request.Filter ?? new AttributeFilter();
         await using var connection = await database.OpenAsync(ct);
         var assessment = await LoadAssessmentAsync(connection, null, request.AssessmentId, ct);
+        await RequireKnownUnitsAsync(connection, request.OrgUnitIds.Select((unit, i) => ($"org_unit_ids[{i}]", unit)), ct);
         var units = request.OrgUnitIds.Count > 0 ? request.OrgUnitIds.ToList()
             : (await scores.TreeAsync(connection, ct)) is var tree ? assessment.PopulationOrgUnitIds.SelectMany(tree.SelfAndDescendants).Distinct(StringComparer.Ordinal).ToList() : [];
         var dimensions = request.DimensionIds.Count > 0 ? request.DimensionIds.ToList()

@@ -238,6 +238,46 @@ public sealed partial class RoleJourneyTests
     }
 
     [Fact]
+    public async Task ObservationsShowNewestFirstAPageAtATimeAndOldEvidenceCanBeFoundAndCited()
+    {
+        // Customer feedback earns nothing under the seeded rules, so e5 gains no recognition from these.
+        var manager = _system.Token(Seed.ChangeManager, Roles.ChangeManager, Roles.Employee);
+        for (var i = 1; i <= 25; i++)
+        {
+            await InitiativesCalls.Call<RecordObservationRequest, RecordObservationResponse>("RecordObservation", new RecordObservationRequest
+            {
+                Observation = new ObservationInput
+                {
+                    IdempotencyKey = $"browse-{i}", EmployeeId = "e5", BehaviourId = "helps-customers", Source = ObservationSource.CustomerFeedback,
+                    ObservedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddDays(-30 + i)), InitiativeId = _system.Seeded.ActiveInitiativeId,
+                    Evidence = $"Browsing check {i:00}",
+                },
+            }, manager, Ct);
+        }
+
+        await using var context = await _system.Browser.NewContextAsync();
+        var page = await Browsing.SignInAsync(context, Portal, "change/observations", Seed.ChangeManager, Roles.ChangeManager);
+        var rows = page.Locator("table").Filter(new() { HasText = "Evidence" }).Locator("tbody tr");
+        await Expect(rows).ToHaveCountAsync(20);
+        await Expect(rows.First).ToContainTextAsync("Browsing check 25");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Show older observations" }).ClickAsync();
+        await Expect(rows.Nth(24)).ToContainTextAsync("Browsing check 01");
+
+        await page.GetByLabel(Browsing.Text("^Search the observations")).FillAsync("check 01");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Search", Exact = true }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(1);
+        await Expect(rows).ToContainTextAsync("Browsing check 01");
+
+        // The story form cites from the same list: the oldest is found by searching, not lost behind the first page.
+        await page.OpenAsync(Portal, "change/stories");
+        await page.GetByLabel(Browsing.Text("^Search the observations")).FillAsync("check 02");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Search", Exact = true }).ClickAsync();
+        await Expect(page.GetByLabel(Browsing.Text("Browsing check 02"))).ToHaveCountAsync(1);
+        await Expect(page.GetByLabel(Browsing.Text("Browsing check 2[0-9]"))).ToHaveCountAsync(0);
+        await page.KeepScreenshotAsync("change-manager-observations-searched");
+    }
+
+    [Fact]
     public async Task HrAndExecutivesSeeAChangeMadeInTheAuditTrailWithWhoWhenAndWhatChanged()
     {
         await using var context = await _system.Browser.NewContextAsync();

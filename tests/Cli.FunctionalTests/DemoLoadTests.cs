@@ -205,6 +205,17 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
             items.ShouldAllBe(o => o.GetProperty("input").GetProperty("initiative_id").GetString() == initiative.InitiativeId);
         }
 
+        // The export reads what its caller may: the initiative's change manager gets its desired observations, never a call-out (hr's alone).
+        recorded.ShouldContain(o => o.Input.Polarity == I.Polarity.Unacceptable);
+        var changeManager = Token(clients, DemoCatalogue.Initiatives[0].ChangeManagerSlot);
+        (await RunAsync(["export", "observations", "--format", "json", "--initiative", initiative.InitiativeId, "--token", changeManager, "--output", file,
+            .. host.Options("initiatives")])).ShouldBe(0);
+        using (var json = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(file, Ct)))
+        {
+            json.RootElement.EnumerateArray().Select(o => o.GetProperty("observation_id").GetString())
+                .ShouldBe(recorded.Where(o => o.Input.Polarity == I.Polarity.Desired).Select(o => o.ObservationId));
+        }
+
         // The public recognition feed as CSV, newest first, across pages: every granted public reward (as the people's own feeds, read
         // by hr, show them), the first page as the feed gives it.
         var firstPage = (await Call<R.GetPublicFeedRequest, R.GetPublicFeedResponse>(clients.Incentives, R.IncentivesReflection.Descriptor, "GetPublicFeed",

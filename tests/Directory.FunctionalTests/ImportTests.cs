@@ -133,6 +133,29 @@ public sealed class ImportTests(DirectoryHost host) : IClassFixture<DirectoryHos
     }
 
     [Fact]
+    public async Task ASyncThatChangesTheRolesOrManagersOfMoreThanTheLimitIsRefusedUnlessForced()
+    {
+        await host.ImportAsync(Apply(), Units(), People());
+        var withoutRoles = People().Select(p => { var row = p.Clone(); row.Roles.Clear(); return row; }).ToList();
+        var withoutManagers = People().Select(p => { var row = p.Clone(); row.ManagerId = ""; return row; }).ToList();
+        var outbox = await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox");
+
+        var roles = await Should.ThrowAsync<RpcException>(() => host.ImportAsync(Apply(), Units(), withoutRoles));
+        var managers = await Should.ThrowAsync<RpcException>(() => host.ImportAsync(Apply(), Units(), withoutManagers));
+
+        (roles.StatusCode, managers.StatusCode).ShouldBe((StatusCode.FailedPrecondition, StatusCode.FailedPrecondition));
+        roles.Message.ShouldContain("change the roles of 10 of 10 active employees");
+        managers.Message.ShouldContain("change the manager of 9 of 10 active employees");
+        (await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox")).ShouldBe(outbox);
+        var dryRun = await host.ImportAsync(DryRun(), Units(), withoutRoles);
+        (dryRun.RolesChanged, dryRun.ExceedsChangeLimit, dryRun.ExceedsDeactivationLimit).ShouldBe((10, true, false));
+
+        var forced = await host.ImportAsync(new ImportOptions { IdempotencyKey = "forced", Force = true }, Units(), withoutRoles);
+        forced.Applied.ShouldBeTrue();
+        forced.RolesChanged.ShouldBe(10);
+    }
+
+    [Fact]
     public async Task BadRowsAreNamedByLineAndFieldAndNothingIsApplied()
     {
         await host.ImportAsync(Apply(), Units(), People());

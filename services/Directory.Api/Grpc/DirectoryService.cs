@@ -189,12 +189,12 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
                     result.Errors.Take(MaxViolations).Select(e => (e.Field, e.Description)));
             }
 
-            var exceeds = plan.ExceedsDeactivationLimit(maxShare);
-            if (exceeds && !importOptions.DryRun && !importOptions.Force)
+            var massChanges = plan.MassChanges(maxShare);
+            if (massChanges.Count > 0 && !importOptions.DryRun && !importOptions.Force)
             {
                 throw new RpcException(StatusCode.FailedPrecondition,
-                    $"The import would deactivate {plan.Deactivated} of {plan.ActiveBefore} active employees ({plan.DeactivatedShare:P0}), " +
-                    $"more than the limit of {maxShare:P0}; nothing was applied. Check the file, then force the import if it is right.");
+                    $"The import would {string.Join(" and ", massChanges)}, more than the limit of {maxShare:P0} each; nothing was applied. " +
+                    "Check the file, then force the import if it is right.");
             }
 
             if (!importOptions.DryRun)
@@ -209,7 +209,10 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
                 Deactivated = plan.Deactivated,
                 DeactivatedShare = plan.DeactivatedShare,
                 MaxDeactivatedShare = maxShare,
-                ExceedsDeactivationLimit = exceeds,
+                ExceedsDeactivationLimit = plan.ExceedsDeactivationLimit(maxShare),
+                RolesChanged = plan.RolesChanged,
+                ManagersChanged = plan.ManagersChanged,
+                ExceedsChangeLimit = massChanges.Count > 0,
             };
             response.Changes.AddRange(plan.Changes.Select(c => new DirectoryChange { Kind = c.Kind, Id = c.Id, Description = c.Description }));
             return response;

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using CsvHelper;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using Transformation.Cli.Directory;
+using Transformation.Csv;
 using Transformation.Cli.Services;
 using Transformation.Directory.V1;
 using Transformation.GrpcHosting;
@@ -31,7 +31,7 @@ public static class Exports
     /// <summary>Org units (parents first), then employees, as now. The CSV is the format `transform directory import` reads.</summary>
     public static Task<int> DirectoryAsync(GrpcClient directory, string token, TextWriter output, ExportFormat format, Action<int>? progress,
         CancellationToken cancellationToken) =>
-        WriteAsync(DirectorySnapshot(directory, token, cancellationToken), DirectoryCsv.Columns, item => item.ItemCase == StreamDirectorySnapshotResponse.ItemOneofCase.OrgUnit
+        WriteAsync(DirectorySnapshot(directory, token, cancellationToken), [.. DirectoryCsv.Columns], item => item.ItemCase == StreamDirectorySnapshotResponse.ItemOneofCase.OrgUnit
             ? [
                 "org_unit", item.OrgUnit.OrgUnitId, item.OrgUnit.Name, "", item.OrgUnit.ParentId, Kind(item.OrgUnit.Kind), "", "", "",
             ]

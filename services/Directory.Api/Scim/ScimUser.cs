@@ -240,14 +240,19 @@ public sealed partial class ScimUser
     public static JsonNode? Get(JsonObject json, string name) =>
         json.FirstOrDefault(p => string.Equals(p.Key, name, StringComparison.OrdinalIgnoreCase)).Value;
 
+    /// <summary>A value as text; a NUL or other control character is refused (400 invalidValue).</summary>
     public static string? Text(JsonNode? value) => value switch
     {
         null => null,
-        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => Checked(v.GetValue<string>()),
         JsonValue v => v.ToJsonString(),
         JsonArray { Count: > 0 } array => Text(array[0] is JsonObject o ? Get(o, "value") : array[0]),
         _ => null,
     };
+
+    private static string Checked(string text) => text.AsSpan().IndexOfAnyInRange('\0', '\u001F') < 0
+        ? text
+        : throw new ScimException(400, "invalidValue", "A value contains a NUL, a line break or another control character.");
 
     /// <summary>true/false, or the strings "True"/"False" Entra ID sends.</summary>
     public static bool Bool(JsonNode value) => value switch
@@ -270,6 +275,11 @@ public sealed partial record ScimFilter(string Attribute, string Value)
         if (string.IsNullOrWhiteSpace(filter))
         {
             return null;
+        }
+
+        if (filter.AsSpan().IndexOfAnyInRange('\0', '\u001F') >= 0 || filter.Contains('\uFFFD', StringComparison.Ordinal))
+        {
+            throw new ScimException(400, "invalidFilter", "The filter contains a NUL or another control character, or is not valid UTF-8.");
         }
 
         var match = Pattern().Match(filter.Trim());

@@ -250,6 +250,25 @@ public sealed class ScimTests(DirectoryHost host) : IClassFixture<DirectoryHost>
     }
 
     [Fact]
+    public async Task ATooLongNameAWrongPatchSchemaAndAnInvalidPathAre400sThatChangeNothing()
+    {
+        var (status, error) = await host.ScimAsync(HttpMethod.Post, "scim/v2/Users",
+            $$"""{ "userName": "long@example.com", "displayName": "{{new string('x', 30_000)}}" }""");
+        (status, (string)error!["scimType"]!).ShouldBe((HttpStatusCode.BadRequest, "invalidValue"));
+
+        (status, error) = await host.ScimAsync(HttpMethod.Patch, "scim/v2/Users/e01",
+            """{ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "Operations": [{ "op": "replace", "path": "displayName", "value": "Wrong" }] }""");
+        (status, (string)error!["scimType"]!).ShouldBe((HttpStatusCode.BadRequest, "invalidSyntax"));
+
+        (status, error) = await host.ScimAsync(HttpMethod.Patch, "scim/v2/Users/e01",
+            """{ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "displayNme", "value": "Typo" }] }""");
+        (status, (string)error!["scimType"]!).ShouldBe((HttpStatusCode.BadRequest, "invalidPath"));
+
+        (await host.ScalarAsync("SELECT count(*) FROM employees")).ShouldBe(10);
+        (await host.ScalarAsync("SELECT count(*) FROM employees WHERE id = 'e01' AND display_name = 'Ada Chief' AND version = 1")).ShouldBe(1);
+    }
+
+    [Fact]
     public async Task OnlyHrOperatorsAndServicesMayProvision()
     {
         var (status, error) = await host.ScimAsync(HttpMethod.Get, "scim/v2/Users", token: host.Token(Roles.Employee, Roles.Executive));

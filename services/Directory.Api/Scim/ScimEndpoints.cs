@@ -182,12 +182,7 @@ public static partial class ScimEndpoints
     public static IReadOnlySet<string> ApplyGroupPatch(Role role, JsonObject patch, IReadOnlySet<string> current)
     {
         var members = current.ToHashSet(StringComparer.Ordinal);
-        if (ScimUser.Get(patch, "Operations") is not JsonArray operations)
-        {
-            throw new ScimException(400, "invalidSyntax", "A PatchOp needs an 'Operations' array.");
-        }
-
-        foreach (var operation in operations.OfType<JsonObject>())
+        foreach (var operation in ScimUser.Operations(patch).OfType<JsonObject>())
         {
             var op = (ScimUser.Text(ScimUser.Get(operation, "op")) ?? "").ToLowerInvariant();
             var path = ScimUser.Text(ScimUser.Get(operation, "path")) ?? "";

@@ -79,7 +79,8 @@ public sealed partial class DirectoryCsv(ImportOptions options) : CsvFormat<IMes
         for (var i = 0; i < fields.Length; i++)
         {
             // Ids, kinds and roles repeat (units, managers): their strings are shared.
-            fields[i] = i is 1 or 2 or 3 ? record.Text(_columns[i], problems) : record.Text(_columns[i], problems, _values[i]);
+            // A name or email exported as "'=…" (CsvExport) reads back as it was.
+            fields[i] = i is 1 or 2 or 3 ? CsvExport.Unescape(record.Text(_columns[i], problems)) : record.Text(_columns[i], problems, _values[i]);
             if (ControlCharacter(fields[i]) is { } control)
             {
                 problems.Add(record.Line, Columns[i], control);

@@ -20,7 +20,7 @@ public enum ExportFormat
 
 /// <summary>
 /// The exports: each reads a service's data through its gRPC API, page by page (or as a stream), and writes it as CSV (a header
-/// and one record per item) or JSON (an array of the items in protobuf's JSON form, proto field names, defaults included).
+/// and one record per item, formulas neutralised: <see cref="CsvExport"/>) or JSON (an array of the items in protobuf's JSON form, proto field names, defaults included).
 /// </summary>
 public static class Exports
 {
@@ -138,7 +138,7 @@ public static class Exports
         var count = 0;
         if (format == ExportFormat.Csv)
         {
-            await using var csv = CsvWriter.Create(output, CsvWriterOptions.Default, leaveOpen: true);
+            await using var csv = CsvWriter.Create(output, CsvExport.WriterOptions(), leaveOpen: true);
             csv.WriteHeader(columns);
             await foreach (var item in items.WithCancellation(cancellationToken))
             {

@@ -156,10 +156,29 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         ImportOptions? importOptions = null;
         var unitRows = new List<ImportOrgUnitRow>();
         var employeeRows = new List<ImportEmployeeRow>();
+        // The whole sync is planned at once, so its rows are held: bounded, or a huge stream would take the service's memory.
+        var maxBytes = options.Value.MaxImportBytes;
+        long bytes = 0;
         await foreach (var request in requests.WithCancellation(context.CancellationToken))
         {
-            importOptions ??= request.Options ?? throw RpcException.InvalidArgument(
-                "The first message of an import carries its options.", ("options", "options are required in the first message"));
+            if (importOptions is null)
+            {
+                importOptions = request.Options ?? throw RpcException.InvalidArgument(
+                    "The first message of an import carries its options.", ("options", "options are required in the first message"));
+            }
+            else if (request.Options is not null)
+            {
+                throw RpcException.InvalidArgument("Only the first message of an import carries options; nothing was applied.",
+                    ("options", "options are allowed in the first message only"));
+            }
+
+            bytes += request.CalculateSize();
+            if (bytes > maxBytes)
+            {
+                throw new RpcException(StatusCode.ResourceExhausted,
+                    $"The import is larger than the limit of {maxBytes} bytes of rows (Directory:MaxImportBytes); nothing was applied.");
+            }
+
             unitRows.AddRange(request.OrgUnits);
             employeeRows.AddRange(request.Employees);
         }

@@ -181,16 +181,17 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
         var hr = Token(clients, "hr-lead");
         var file = Path.Combine(host.DataDirectory, $"export-{Guid.NewGuid():n}");
 
-        // The directory as CSV reads back as an import file: every unit and every person.
+        // The directory as CSV, with a name a spreadsheet would run as a formula: the cell is neutralised ('= in a quoted field),
+        // and the file reads back as an import file that changes nothing (the name included).
+        var person = (await Call<D.GetEmployeeRequest, D.GetEmployeeResponse>(clients.Directory, D.DirectoryReflection.Descriptor, "GetEmployee",
+            new D.GetEmployeeRequest { EmployeeId = Organisation.People[5].Id }, hr)).Employee;
+        await RenameAsync(clients, person, "=HYPERLINK(\"http://evil.example\",\"x\")", hr);
         (await RunAsync(["export", "directory", "--format", "csv", "--output", file, .. host.Options("directory")])).ShouldBe(0);
-        using (var text = File.OpenText(file))
-        {
-            var rows = Transformation.Cli.Directory.DirectoryCsv.Read(text);
-            rows.Problems.ShouldBeEmpty();
-            rows.OrgUnits.Select(u => u.OrgUnitId).ShouldBe(DemoCatalogue.Units.Select(u => u.Id), ignoreOrder: true);
-            rows.Employees.Select(e => (e.EmployeeId, e.DisplayName, e.ManagerId)).ShouldBe(Organisation.People.Select(p => (p.Id, p.Name, p.ManagerId)), ignoreOrder: true);
-            rows.Employees.Single(e => e.EmployeeId == Organisation["ceo"].Id).Roles.ShouldBe([D.Role.Executive, D.Role.Employee], ignoreOrder: true);
-        }
+        (await File.ReadAllTextAsync(file, Ct)).ShouldContain($",\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",{person.Email},");
+        var reimport = await Transformation.Cli.Directory.DirectoryCommand.SendAsync(new FileInfo(file), clients.Directory, hr, dryRun: true, force: false, null, Ct);
+        reimport.Problems.ShouldBeEmpty();
+        reimport.Response!.Changes.ShouldBeEmpty();
+        await RenameAsync(clients, person, person.DisplayName, hr);
 
         // One initiative's observations as JSON: the recorded ones, in protobuf's JSON form.
         var initiative = (await Call<I.ListInitiativesRequest, I.ListInitiativesResponse>(clients.Initiatives, I.InitiativesReflection.Descriptor,
@@ -273,6 +274,17 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
     private static RootCommand Root() => new() { DemoCommand.Create(), ExportCommand.Create(), LoadCommand.Create() };
 
     private static async Task<int> RunAsync(string[] args) => await Root().Parse(args).InvokeAsync(cancellationToken: Ct);
+
+    private static Task<D.UpsertEmployeeResponse> RenameAsync(ServiceClients clients, D.EmployeeSnapshot person, string name, string token)
+    {
+        var request = new D.UpsertEmployeeRequest
+        {
+            IdempotencyKey = Guid.NewGuid().ToString(), EmployeeId = person.EmployeeId, DisplayName = name, Email = person.Email, OrgUnitId = person.OrgUnitId,
+            ManagerId = person.ManagerId, Active = person.Active,
+        };
+        request.Roles.AddRange(person.Roles);
+        return Call<D.UpsertEmployeeRequest, D.UpsertEmployeeResponse>(clients.Directory, D.DirectoryReflection.Descriptor, "UpsertEmployee", request, token);
+    }
 
     private static string Token(ServiceClients clients, string slot) => clients.Token(Organisation[slot].Id, Organisation[slot].RoleNames);
 

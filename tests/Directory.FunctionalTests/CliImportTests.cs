@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text;
 using Transformation.ServiceDefaults.Identity;
 using DirectoryCommand = Transformation.Cli.Directory.DirectoryCommand;
 
@@ -28,6 +29,11 @@ public sealed class CliImportTests(DirectoryHost host) : IClassFixture<Directory
     private async Task<int> RunAsync(string csv, params string[] options)
     {
         await File.WriteAllTextAsync(_file, csv, TestContext.Current.CancellationToken);
+        return await RunFileAsync(options);
+    }
+
+    private async Task<int> RunFileAsync(params string[] options)
+    {
         var root = new RootCommand { DirectoryCommand.Create() };
         string[] args = ["directory", "import", _file, "--service", $"http://127.0.0.1:{host.GrpcPort}", "--token", host.Token(Roles.Hr), .. options];
         return await root.Parse(args).InvokeAsync(cancellationToken: TestContext.Current.CancellationToken);
@@ -55,6 +61,24 @@ public sealed class CliImportTests(DirectoryHost host) : IClassFixture<Directory
         (await RunAsync(Csv.Replace("organisation", "galaxy", StringComparison.Ordinal))).ShouldBe(1);
         (await RunAsync(Csv.Replace("bo@example.com", "bo-at-example", StringComparison.Ordinal))).ShouldBe(1);
         (await host.ScalarAsync("SELECT count(*) FROM employees")).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task AFileWithoutTheRolesColumnOrWithLatin1BytesIsRefusedAndNothingChanges()
+    {
+        (await RunAsync(Csv)).ShouldBe(0);
+        var outbox = await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox");
+        var withoutRoles = string.Join('\n', Csv.Split('\n').Select(l => l[..l.LastIndexOf(',')]));
+
+        (await RunAsync(withoutRoles)).ShouldBe(1);
+        (await RunAsync(withoutRoles, "--force")).ShouldBe(1);
+        var ada = Csv.IndexOf("Ada Chief", StringComparison.Ordinal);
+        byte[] latin1 = [.. Encoding.UTF8.GetBytes(Csv[..ada] + "Ren"), 0xE9, .. Encoding.UTF8.GetBytes(Csv[(ada + "Ada Chief".Length)..])]; // "René"
+        await File.WriteAllBytesAsync(_file, latin1, TestContext.Current.CancellationToken);
+        (await RunFileAsync()).ShouldBe(1);
+
+        (await host.ScalarAsync("SELECT count(*) FROM employees WHERE 'executive' = ANY(roles)")).ShouldBe(1);
+        (await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox")).ShouldBe(outbox);
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
 using RabbitMQ.Client;
 using Transformation.Directory.Api;
@@ -68,7 +69,8 @@ public sealed class DirectoryHost(PostgresFixture postgres, RabbitMqFixture rabb
             }
         }
 
-        var builder = WebApplication.CreateBuilder();
+        // Development, as `transform run` runs it: where ASP.NET Core would show an exception's stack trace to the client.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = Environments.Development });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
         {
             ["Service:Name"] = "directory",
@@ -199,13 +201,18 @@ public sealed class DirectoryHost(PostgresFixture postgres, RabbitMqFixture rabb
     }
 
     /// <summary>A SCIM request with a bearer token (hr unless given) and a SCIM JSON body.</summary>
-    public async Task<(HttpStatusCode Status, JsonNode? Body)> ScimAsync(HttpMethod method, string path, string? body = null, string? token = null)
+    public Task<(HttpStatusCode Status, JsonNode? Body)> ScimAsync(HttpMethod method, string path, string? body = null, string? token = null) =>
+        ScimAsync(method, path, body is null ? null : Encoding.UTF8.GetBytes(body), token);
+
+    /// <summary>A SCIM request with a body of any bytes; the answer's body must be JSON (a SCIM resource or error), or empty.</summary>
+    public async Task<(HttpStatusCode Status, JsonNode? Body)> ScimAsync(HttpMethod method, string path, byte[]? body, string? token = null)
     {
         using var request = new HttpRequestMessage(method, path);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token ?? Token(Roles.Hr));
         if (body is not null)
         {
-            request.Content = new StringContent(body, Encoding.UTF8, "application/scim+json");
+            request.Content = new ByteArrayContent(body);
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/scim+json");
         }
 
         using var response = await Http.SendAsync(request, Ct);

@@ -133,6 +133,90 @@ public sealed class ImportTests(DirectoryHost host) : IClassFixture<DirectoryHos
     }
 
     [Fact]
+    public async Task ASyncThatChangesTheRolesOrManagersOfMoreThanTheLimitIsRefusedUnlessForced()
+    {
+        await host.ImportAsync(Apply(), Units(), People());
+        var withoutRoles = People().Select(p => { var row = p.Clone(); row.Roles.Clear(); return row; }).ToList();
+        var withoutManagers = People().Select(p => { var row = p.Clone(); row.ManagerId = ""; return row; }).ToList();
+        var outbox = await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox");
+
+        var roles = await Should.ThrowAsync<RpcException>(() => host.ImportAsync(Apply(), Units(), withoutRoles));
+        var managers = await Should.ThrowAsync<RpcException>(() => host.ImportAsync(Apply(), Units(), withoutManagers));
+
+        (roles.StatusCode, managers.StatusCode).ShouldBe((StatusCode.FailedPrecondition, StatusCode.FailedPrecondition));
+        roles.Message.ShouldContain("change the roles of 10 of 10 active employees");
+        managers.Message.ShouldContain("change the manager of 9 of 10 active employees");
+        (await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox")).ShouldBe(outbox);
+        var dryRun = await host.ImportAsync(DryRun(), Units(), withoutRoles);
+        (dryRun.RolesChanged, dryRun.ExceedsChangeLimit, dryRun.ExceedsDeactivationLimit).ShouldBe((10, true, false));
+
+        var forced = await host.ImportAsync(new ImportOptions { IdempotencyKey = "forced", Force = true }, Units(), withoutRoles);
+        forced.Applied.ShouldBeTrue();
+        forced.RolesChanged.ShouldBe(10);
+    }
+
+    [Fact]
+    public async Task ASecondOptionsMessageIsAnInvalidArgumentNamingTheField()
+    {
+        var refused = await Should.ThrowAsync<RpcException>(() => StreamAsync(
+        [
+            new ImportDirectoryRequest { Options = DryRun() },
+            new ImportDirectoryRequest { OrgUnits = { Units() } },
+            new ImportDirectoryRequest { Options = Apply() },
+            new ImportDirectoryRequest { Employees = { People() } },
+        ]));
+
+        refused.StatusCode.ShouldBe(StatusCode.InvalidArgument);
+        refused.GetDetail<BadRequest>()!.FieldViolations.ShouldHaveSingleItem().Field.ShouldBe("options");
+        (await host.ScalarAsync("SELECT count(*) FROM employees")).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task AnImportOverTheSizeLimitIsRefusedNamingTheLimitAndNothingChanges()
+    {
+        await host.ImportAsync(Apply(), Units(), People());
+        var outbox = await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox");
+        // 17 MiB of rows, each message under the 4 MiB message limit: over the 16 MiB default of Directory:MaxImportBytes.
+        var name = new string('n', 10_000);
+        var messages = new List<ImportDirectoryRequest> { new() { Options = Apply() } };
+        messages.AddRange(Enumerable.Range(0, 17).Select(m => new ImportDirectoryRequest
+        {
+            Employees = { Enumerable.Range(0, 105).Select(i => Person(1000 + (m * 105) + i, $"x{m}-{i}", name, "acme", "")) },
+        }));
+
+        var refused = await Should.ThrowAsync<RpcException>(() => StreamAsync(messages));
+
+        refused.StatusCode.ShouldBe(StatusCode.ResourceExhausted, refused.Message);
+        refused.Message.ShouldContain("Directory:MaxImportBytes");
+        (await host.ScalarAsync("SELECT count(*) FROM employees")).ShouldBe(10);
+        (await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox")).ShouldBe(outbox);
+    }
+
+    /// <summary>Sends the messages of one import as they are (as CsvUpload does); a refused write throws the call's status.</summary>
+    private async Task<ImportDirectoryResponse> StreamAsync(IEnumerable<ImportDirectoryRequest> messages)
+    {
+        await using var call = host.Client.Streaming<ImportDirectoryRequest, ImportDirectoryResponse>(
+            DirectoryReflection.Descriptor.Services[0].FindMethodByName("ImportDirectory"), DirectoryHost.As(host.Token(Roles.Hr)));
+        try
+        {
+            foreach (var message in messages)
+            {
+                await call.WriteAsync(message);
+            }
+
+            call.CompleteRequest();
+        }
+        catch (RpcException) when (call.Status is null)
+        {
+            // The service ended the call while it was streaming: its status, read with the response, says why.
+            await call.ReadSingleAsync();
+            throw;
+        }
+
+        return await call.ReadSingleAsync();
+    }
+
+    [Fact]
     public async Task BadRowsAreNamedByLineAndFieldAndNothingIsApplied()
     {
         await host.ImportAsync(Apply(), Units(), People());

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using Transformation.Directory.V1;
 using Transformation.ServiceDefaults.Identity;
 using static Transformation.Directory.FunctionalTests.Rows;
@@ -221,6 +222,50 @@ public sealed class ScimTests(DirectoryHost host) : IClassFixture<DirectoryHost>
         (status, error) = await host.ScimAsync(HttpMethod.Get, "scim/v2/Users/nobody");
         (status, (string)error!["status"]!).ShouldBe((HttpStatusCode.NotFound, "404"));
         (await host.ScalarAsync("SELECT count(*) FROM employees")).ShouldBe(10);
+    }
+
+    [Theory]
+    [InlineData("GET", "scim/v2/Users?filter=userName+eq+%22a%00b%22", null)]
+    [InlineData("GET", "scim/v2/Users?filter=userName+eq+%22%FF%FE%22", null)]
+    [InlineData("GET", "scim/v2/Groups?filter=displayName+eq+%22hr%00%22", null)]
+    [InlineData("POST", "scim/v2/Users", """{ "userName": "nul@example.com", "displayName": "Nul\u0000Byte" }""")]
+    [InlineData("PATCH", "scim/v2/Users/e01", """{ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "displayName", "value": "A\u0000" }] }""")]
+    [InlineData("POST", "scim/v2/Users", "LATIN1")]
+    public async Task ANulOrInvalidUtf8IsA400WithTheScimErrorBodyAndNoStackTrace(string method, string path, string? body)
+    {
+        // "LATIN1": a body whose JSON string holds a byte that is not UTF-8.
+        byte[]? bytes = body == "LATIN1"
+            ? [.. Encoding.UTF8.GetBytes("""{ "userName": "rene@example.com", "displayName": "Ren"""), 0xE9, .. Encoding.UTF8.GetBytes("\" }")]
+            : body is null ? null : Encoding.UTF8.GetBytes(body);
+
+        var (status, error) = await host.ScimAsync(new HttpMethod(method), path, bytes);
+
+        status.ShouldBe(HttpStatusCode.BadRequest, error?.ToJsonString());
+        error!["schemas"]![0]!.GetValue<string>().ShouldBe("urn:ietf:params:scim:api:messages:2.0:Error");
+        ((string)error["status"]!).ShouldBe("400");
+        ((string)error["scimType"]!).ShouldBeOneOf("invalidFilter", "invalidValue", "invalidSyntax");
+        error.ToJsonString().ShouldNotContain("Exception");
+        (await host.ScalarAsync("SELECT count(*) FROM employees")).ShouldBe(10);
+        (await host.ScalarAsync("SELECT count(*) FROM employees WHERE display_name = 'Ada Chief'")).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task ATooLongNameAWrongPatchSchemaAndAnInvalidPathAre400sThatChangeNothing()
+    {
+        var (status, error) = await host.ScimAsync(HttpMethod.Post, "scim/v2/Users",
+            $$"""{ "userName": "long@example.com", "displayName": "{{new string('x', 30_000)}}" }""");
+        (status, (string)error!["scimType"]!).ShouldBe((HttpStatusCode.BadRequest, "invalidValue"));
+
+        (status, error) = await host.ScimAsync(HttpMethod.Patch, "scim/v2/Users/e01",
+            """{ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "Operations": [{ "op": "replace", "path": "displayName", "value": "Wrong" }] }""");
+        (status, (string)error!["scimType"]!).ShouldBe((HttpStatusCode.BadRequest, "invalidSyntax"));
+
+        (status, error) = await host.ScimAsync(HttpMethod.Patch, "scim/v2/Users/e01",
+            """{ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{ "op": "replace", "path": "displayNme", "value": "Typo" }] }""");
+        (status, (string)error!["scimType"]!).ShouldBe((HttpStatusCode.BadRequest, "invalidPath"));
+
+        (await host.ScalarAsync("SELECT count(*) FROM employees")).ShouldBe(10);
+        (await host.ScalarAsync("SELECT count(*) FROM employees WHERE id = 'e01' AND display_name = 'Ada Chief' AND version = 1")).ShouldBe(1);
     }
 
     [Fact]

@@ -29,6 +29,21 @@ public sealed class DirectoryImportTests
     }
 
     [Fact]
+    public void NamesAndEmailsWithLineBreaksOrNulAreRefusedByLineAndColumn()
+    {
+        ImportOrgUnitRow[] units = [new() { Line = 2, OrgUnitId = "org", Name = "Org\nand more", Kind = OrgUnitKind.Organisation }];
+        var rows = new[] { Row(3, "a"), Row(4, "b"), Row(5, "c") };
+        rows[0].DisplayName = "Ada\0Lovelace";
+        rows[1].DisplayName = "Bo\r\nSales";
+        rows[2].Email = "c@exam\tple.com";
+
+        var result = DirectoryImport.Plan(DirectoryState.Empty, units, rows, Now);
+
+        result.Plan.ShouldBeNull();
+        result.Errors.Select(e => e.Field).Distinct().ShouldBe(["line 2.name", "line 3.name", "line 4.name", "line 5.email"], ignoreOrder: true);
+    }
+
+    [Fact]
     public void RulesBrokenOverTheWholeDirectoryAreNamedByTheLineOfTheRowThatBreaksThem()
     {
         var result = DirectoryImport.Plan(DirectoryState.Empty, Units, [Row(4, "a"), Row(5, "b", manager: "ghost"), Row(6, "c", unit: "elsewhere")], Now);

@@ -106,4 +106,32 @@ public sealed class DirectorySyncTests
 
         (plan.ActiveBefore, plan.DeactivatedShare, plan.ExceedsDeactivationLimit(0)).ShouldBe((0, 0.0, false));
     }
+
+    [Fact]
+    public void TheGuardCountsRoleAndManagerChangesOfPeopleWhoStay()
+    {
+        // A file without its roles column would strip everyone's roles; one without managers would clear every manager.
+        var withoutRoles = Desired().Select(e => e with { Roles = [] }).ToList();
+        var withoutManagers = Desired().Select(e => e with { ManagerId = "" }).ToList();
+
+        var roles = DirectorySync.PlanFullSync(Current(), null, withoutRoles, Now);
+        var managers = DirectorySync.PlanFullSync(Current(), null, withoutManagers, Now);
+
+        (roles.RolesChanged, roles.ManagersChanged, roles.Deactivated).ShouldBe((10, 0, 0));
+        roles.MassChanges(0.10).ShouldHaveSingleItem().ShouldContain("change the roles of 10 of 10 active employees");
+        (managers.RolesChanged, managers.ManagersChanged).ShouldBe((0, 9));
+        managers.MassChanges(0.10).ShouldHaveSingleItem().ShouldContain("change the manager of 9 of 10");
+    }
+
+    [Fact]
+    public void OneRoleOrManagerChangeInTenStaysWithinTheGuard()
+    {
+        var desired = Desired();
+        desired[3] = desired[3] with { Roles = [Role.Employee, Role.Hr], ManagerId = "p2" };
+
+        var plan = DirectorySync.PlanFullSync(Current(), null, desired, Now);
+
+        (plan.RolesChanged, plan.ManagersChanged).ShouldBe((1, 1));
+        plan.MassChanges(0.10).ShouldBeEmpty();
+    }
 }

@@ -64,6 +64,53 @@ public sealed class ScimPatchTests
     }
 
     [Fact]
+    public void AValueLongerThanTheGrpcLimitIsAnInvalidValue()
+    {
+        var name = new string('x', 30_000);
+        Should.Throw<ScimException>(() => ScimUser.FromResource(JsonNode.Parse($$"""{ "userName": "a@b.c", "displayName": "{{name}}" }""")!.AsObject()))
+            .ScimType.ShouldBe("invalidValue");
+        Should.Throw<ScimException>(() => new ScimUser().ApplyPatch(Patch($$"""[{ "op": "replace", "path": "displayName", "value": "{{name}}" }]""")))
+            .ScimType.ShouldBe("invalidValue");
+        ScimUser.FromResource(JsonNode.Parse($$"""{ "displayName": "{{name[..ScimUser.MaxValueLength]}}" }""")!.AsObject()).DisplayName.Length.ShouldBe(20_000);
+    }
+
+    [Theory]
+    [InlineData("""{ "Operations": [] }""")]
+    [InlineData("""{ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "Operations": [] }""")]
+    [InlineData("""{ "schemas": "urn:ietf:params:scim:api:messages:2.0:PatchOp", "Operations": [] }""")]
+    public void APatchWhoseSchemasAreNotPatchOpIsASyntaxError(string body)
+    {
+        var patch = JsonNode.Parse(body)!.AsObject();
+        Should.Throw<ScimException>(() => new ScimUser().ApplyPatch(patch)).ScimType.ShouldBe("invalidSyntax");
+        Should.Throw<ScimException>(() => ScimEndpoints.ApplyGroupPatch(Role.Hr, patch, new HashSet<string>())).ScimType.ShouldBe("invalidSyntax");
+    }
+
+    [Theory]
+    [InlineData("nonsense")]
+    [InlineData("displayName.first")]
+    [InlineData("name.nickname")]
+    [InlineData("emails[type eq \"work\"")]
+    [InlineData("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:salary")]
+    [InlineData("urn:example:custom:attribute")]
+    public void APatchPathThatIsNoUserAttributeIsAnInvalidPath(string path)
+    {
+        var user = new ScimUser { DisplayName = "A" };
+        Should.Throw<ScimException>(() => user.ApplyPatch(Patch($$"""[{ "op": "replace", "path": {{JsonValue.Create(path).ToJsonString()}}, "value": "x" }]""")))
+            .ScimType.ShouldBe("invalidPath");
+        user.DisplayName.ShouldBe("A");
+    }
+
+    [Theory]
+    [InlineData("title")]
+    [InlineData("phoneNumbers[type eq \"mobile\"].value")]
+    [InlineData("addresses[type eq \"work\"].locality")]
+    [InlineData("name.givenName")]
+    [InlineData("urn:ietf:params:scim:schemas:core:2.0:User:displayName")]
+    [InlineData("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value")]
+    [InlineData("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter")]
+    public void PathsOfUserAttributesAreAcceptedWhetherKeptOrNot(string path) => ScimUser.IsUserPath(path).ShouldBeTrue();
+
+    [Fact]
     public void GroupMembershipFollowsAddRemoveAndReplace()
     {
         IReadOnlySet<string> members = new HashSet<string>(["a", "b"], StringComparer.Ordinal);

@@ -44,6 +44,27 @@ public sealed class ServiceDefaultsTests
         (await http.GetAsync($"http://127.0.0.1:{httpPort}/health/live", Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
     }
 
+    [Theory]
+    [InlineData("Development")]
+    [InlineData("Production")]
+    public async Task AnUnexpectedExceptionIsAnswered500WithoutItsTextOrStackTraceInEveryEnvironment(string environment)
+    {
+        var (builder, _, httpPort) = TestService.CreateBuilder(new WebApplicationOptions { EnvironmentName = environment });
+        await using var app = builder.Build();
+        app.MapDefaultEndpoints();
+        app.MapGet("/fails", string () => throw new InvalidOperationException("secret detail of the failure"));
+        await app.StartAsync(Ct);
+
+        using var http = new HttpClient();
+        using var response = await http.GetAsync($"http://127.0.0.1:{httpPort}/fails", Ct);
+        var body = await response.Content.ReadAsStringAsync(Ct);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.InternalServerError);
+        body.ShouldNotContain("secret detail");
+        body.ShouldNotContain(nameof(InvalidOperationException));
+        body.ShouldNotContain(nameof(ServiceDefaultsTests));
+    }
+
     [Fact]
     public async Task TheGrpcPortSpeaksHttp2OnlyWithoutTls()
     {

@@ -8,10 +8,14 @@ namespace Transformation.ServiceDefaults.FunctionalTests;
 /// <summary>A minimal service built with the defaults, on free loopback ports of a real Kestrel.</summary>
 internal static class TestService
 {
-    public static (WebApplicationBuilder Builder, int GrpcPort, int HttpPort) CreateBuilder(params (string Key, string Value)[] overrides)
+    public static (WebApplicationBuilder Builder, int GrpcPort, int HttpPort) CreateBuilder(params (string Key, string Value)[] overrides) =>
+        CreateBuilder(new WebApplicationOptions(), overrides);
+
+    public static (WebApplicationBuilder Builder, int GrpcPort, int HttpPort) CreateBuilder(WebApplicationOptions options,
+        params (string Key, string Value)[] overrides)
     {
         var (grpcPort, httpPort) = (FreePort(), FreePort());
-        var builder = WebApplication.CreateBuilder();
+        var builder = WebApplication.CreateBuilder(options);
         var settings = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
             ["Service:Name"] = "test-service",

@@ -1,5 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
@@ -35,6 +37,10 @@ public static class Extensions
         });
 
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = service.ShutdownTimeout);
+        // In Development, ASP.NET Core's developer exception page would send the stack trace of an unexpected exception to
+        // the client; this filter answers without it (the page's middleware has logged the exception already). Elsewhere
+        // Kestrel logs it and answers 500 without a body.
+        builder.Services.AddSingleton<IDeveloperPageExceptionFilter, NoExceptionDetails>();
         builder.Services.AddSingleton<ShutdownHealthCheck>();
         builder.Services.AddHealthChecks().AddCheck<ShutdownHealthCheck>("not-shutting-down", tags: [ReadyTag]);
 
@@ -99,6 +105,14 @@ public static class Extensions
                 break;
         }
     }
+}
+
+/// <summary>An unexpected exception is answered 500 with a problem that names no exception, in every environment.</summary>
+internal sealed class NoExceptionDetails : IDeveloperPageExceptionFilter
+{
+    public Task HandleExceptionAsync(ErrorContext errorContext, Func<ErrorContext, Task> next) =>
+        Results.Problem(statusCode: StatusCodes.Status500InternalServerError, title: "An unexpected error occurred; it has been logged.")
+            .ExecuteAsync(errorContext.HttpContext);
 }
 
 /// <summary>Unhealthy once shutdown begins, so that load balancers stop routing to a draining instance.</summary>

@@ -156,10 +156,29 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         ImportOptions? importOptions = null;
         var unitRows = new List<ImportOrgUnitRow>();
         var employeeRows = new List<ImportEmployeeRow>();
+        // The whole sync is planned at once, so its rows are held: bounded, or a huge stream would take the service's memory.
+        var maxBytes = options.Value.MaxImportBytes;
+        long bytes = 0;
         await foreach (var request in requests.WithCancellation(context.CancellationToken))
         {
-            importOptions ??= request.Options ?? throw RpcException.InvalidArgument(
-                "The first message of an import carries its options.", ("options", "options are required in the first message"));
+            if (importOptions is null)
+            {
+                importOptions = request.Options ?? throw RpcException.InvalidArgument(
+                    "The first message of an import carries its options.", ("options", "options are required in the first message"));
+            }
+            else if (request.Options is not null)
+            {
+                throw RpcException.InvalidArgument("Only the first message of an import carries options; nothing was applied.",
+                    ("options", "options are allowed in the first message only"));
+            }
+
+            bytes += request.CalculateSize();
+            if (bytes > maxBytes)
+            {
+                throw new RpcException(StatusCode.ResourceExhausted,
+                    $"The import is larger than the limit of {maxBytes} bytes of rows (Directory:MaxImportBytes); nothing was applied.");
+            }
+
             unitRows.AddRange(request.OrgUnits);
             employeeRows.AddRange(request.Employees);
         }
@@ -189,12 +208,12 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
                     result.Errors.Take(MaxViolations).Select(e => (e.Field, e.Description)));
             }
 
-            var exceeds = plan.ExceedsDeactivationLimit(maxShare);
-            if (exceeds && !importOptions.DryRun && !importOptions.Force)
+            var massChanges = plan.MassChanges(maxShare);
+            if (massChanges.Count > 0 && !importOptions.DryRun && !importOptions.Force)
             {
                 throw new RpcException(StatusCode.FailedPrecondition,
-                    $"The import would deactivate {plan.Deactivated} of {plan.ActiveBefore} active employees ({plan.DeactivatedShare:P0}), " +
-                    $"more than the limit of {maxShare:P0}; nothing was applied. Check the file, then force the import if it is right.");
+                    $"The import would {string.Join(" and ", massChanges)}, more than the limit of {maxShare:P0} each; nothing was applied. " +
+                    "Check the file, then force the import if it is right.");
             }
 
             if (!importOptions.DryRun)
@@ -209,7 +228,10 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
                 Deactivated = plan.Deactivated,
                 DeactivatedShare = plan.DeactivatedShare,
                 MaxDeactivatedShare = maxShare,
-                ExceedsDeactivationLimit = exceeds,
+                ExceedsDeactivationLimit = plan.ExceedsDeactivationLimit(maxShare),
+                RolesChanged = plan.RolesChanged,
+                ManagersChanged = plan.ManagersChanged,
+                ExceedsChangeLimit = massChanges.Count > 0,
             };
             response.Changes.AddRange(plan.Changes.Select(c => new DirectoryChange { Kind = c.Kind, Id = c.Id, Description = c.Description }));
             return response;

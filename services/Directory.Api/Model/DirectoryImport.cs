@@ -32,6 +32,7 @@ public static class DirectoryImport
             }
 
             Require(row.Line, "name", row.Name, errors);
+            NoControlCharacter(row.Line, "name", row.Name, errors);
             if (row.Kind == OrgUnitKind.Unspecified || !Enum.IsDefined(row.Kind))
             {
                 errors.Add(new ImportError(row.Line, "kind", "kind is required: organisation, division, department, team or location"));
@@ -54,6 +55,8 @@ public static class DirectoryImport
             }
 
             Require(row.Line, "name", row.DisplayName, errors);
+            NoControlCharacter(row.Line, "name", row.DisplayName, errors);
+            NoControlCharacter(row.Line, "email", row.Email, errors);
             if (Require(row.Line, "email", row.Email, errors) && !Names.IsValidEmail(row.Email.Trim()))
             {
                 errors.Add(new ImportError(row.Line, "email", $"'{row.Email}' is not an email address"));
@@ -105,6 +108,15 @@ public static class DirectoryImport
 
         lines[id] = line;
         return true;
+    }
+
+    /// <summary>A line break, tab, NUL or other control character inside a field is refused, named by line and column.</summary>
+    private static void NoControlCharacter(int line, string column, string value, List<ImportError> errors)
+    {
+        if (value.AsSpan().IndexOfAnyInRange('\0', '\u001F') >= 0 || value.Contains('\u007F', StringComparison.Ordinal))
+        {
+            errors.Add(new ImportError(line, column, $"{column} must not contain line breaks, tabs, NUL or other control characters"));
+        }
     }
 
     private static bool Require(int line, string column, string value, List<ImportError> errors)

@@ -6,14 +6,48 @@ namespace Transformation.Directory.Api.Model;
 public sealed record Change(ChangeKind Kind, string Id, string Description, OrgUnit? Unit = null, Employee? Employee = null,
     Employee? PreviousEmployee = null);
 
-/// <summary>What a write would do: the changes (with their new versions), the state after them, and the rules it breaks.</summary>
+/// <summary>
+/// What a write would do: the changes (with their new versions), the state after them, the rules it breaks, and how many
+/// of the active employees it deactivates, or keeps with other roles or another manager (the mass-change guard).
+/// </summary>
 public sealed record SyncPlan(IReadOnlyList<Change> Changes, DirectoryState Next, IReadOnlyList<Violation> Violations,
-    int ActiveBefore, int Deactivated)
+    int ActiveBefore, int Deactivated, int RolesChanged = 0, int ManagersChanged = 0)
 {
-    public double DeactivatedShare => ActiveBefore == 0 ? 0 : (double)Deactivated / ActiveBefore;
+    public double DeactivatedShare => Share(Deactivated);
+
+    public double RolesChangedShare => Share(RolesChanged);
+
+    public double ManagersChangedShare => Share(ManagersChanged);
 
     /// <summary>Whether a full sync would deactivate more than <paramref name="maxShare"/> of the active employees.</summary>
     public bool ExceedsDeactivationLimit(double maxShare) => Deactivated > 0 && DeactivatedShare > maxShare;
+
+    /// <summary>
+    /// The mass changes of a full sync beyond <paramref name="maxShare"/> of the active employees (deactivations, role changes,
+    /// manager changes), described; empty when there is none. A file missing a column would change everyone at once.
+    /// </summary>
+    public IReadOnlyList<string> MassChanges(double maxShare)
+    {
+        var changes = new List<string>();
+        if (ExceedsDeactivationLimit(maxShare))
+        {
+            changes.Add($"deactivate {Deactivated} of {ActiveBefore} active employees ({DeactivatedShare:P0})");
+        }
+
+        if (RolesChanged > 0 && RolesChangedShare > maxShare)
+        {
+            changes.Add($"change the roles of {RolesChanged} of {ActiveBefore} active employees ({RolesChangedShare:P0})");
+        }
+
+        if (ManagersChanged > 0 && ManagersChangedShare > maxShare)
+        {
+            changes.Add($"change the manager of {ManagersChanged} of {ActiveBefore} active employees ({ManagersChangedShare:P0})");
+        }
+
+        return changes;
+    }
+
+    private double Share(int count) => ActiveBefore == 0 ? 0 : (double)count / ActiveBefore;
 }
 
 /// <summary>
@@ -146,7 +180,10 @@ public static class DirectorySync
             changes.Where(c => c.Unit is not null).Select(c => c.Id),
             changes.Where(c => c.Employee is not null).Select(c => c.Id));
         var deactivated = changes.Count(c => c.Kind == ChangeKind.EmployeeLeft);
-        return new SyncPlan(changes, next, violations, current.ActiveEmployees, deactivated);
+        var staying = changes.Where(c => c is { PreviousEmployee.Active: true, Employee.Active: true }).ToList();
+        var rolesChanged = staying.Count(c => !c.PreviousEmployee!.Roles.SequenceEqual(c.Employee!.Roles));
+        var managersChanged = staying.Count(c => !string.Equals(c.PreviousEmployee!.ManagerId, c.Employee!.ManagerId, StringComparison.Ordinal));
+        return new SyncPlan(changes, next, violations, current.ActiveEmployees, deactivated, rolesChanged, managersChanged);
     }
 
     private static void Describe(List<string> differences, string what, string before, string after)

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -43,6 +45,13 @@ public static partial class ScimEndpoints
                 return Result(403, ScimDirectory.Error(403, null, "SCIM provisioning needs the hr, operator or service role."));
             }
 
+            // Escapes that are not UTF-8 (%FF) stay undecoded in the query's values: refused rather than searched for.
+            if (context.HttpContext.Request.QueryString.Value is { Length: > 0 } query
+                && !System.Text.Unicode.Utf8.IsValid(WebUtility.UrlDecodeToBytes(Encoding.UTF8.GetBytes(query), 0, Encoding.UTF8.GetByteCount(query))))
+            {
+                return Result(400, ScimDirectory.Error(400, "invalidFilter", "The query string is not valid UTF-8."));
+            }
+
             try
             {
                 return await next(context);
@@ -54,6 +63,13 @@ public static partial class ScimEndpoints
             catch (JsonException e)
             {
                 return Result(400, ScimDirectory.Error(400, "invalidSyntax", $"The body is not valid JSON: {e.Message}"));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // No exception text reaches the client: it is logged.
+                context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ScimEndpoints))
+                    .LogError(e, "SCIM {Method} {Path} failed", context.HttpContext.Request.Method, context.HttpContext.Request.Path);
+                return Result(500, ScimDirectory.Error(500, null, "An unexpected error occurred; it has been logged."));
             }
         });
 
@@ -166,12 +182,7 @@ public static partial class ScimEndpoints
     public static IReadOnlySet<string> ApplyGroupPatch(Role role, JsonObject patch, IReadOnlySet<string> current)
     {
         var members = current.ToHashSet(StringComparer.Ordinal);
-        if (ScimUser.Get(patch, "Operations") is not JsonArray operations)
-        {
-            throw new ScimException(400, "invalidSyntax", "A PatchOp needs an 'Operations' array.");
-        }
-
-        foreach (var operation in operations.OfType<JsonObject>())
+        foreach (var operation in ScimUser.Operations(patch).OfType<JsonObject>())
         {
             var op = (ScimUser.Text(ScimUser.Get(operation, "op")) ?? "").ToLowerInvariant();
             var path = ScimUser.Text(ScimUser.Get(operation, "path")) ?? "";
@@ -253,7 +264,16 @@ public static partial class ScimEndpoints
 
     private static async Task<JsonObject> ReadAsync(HttpContext http)
     {
-        var node = await JsonNode.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
+        // JSON strings are decoded only when read: invalid UTF-8 is refused here, before any of it is used.
+        using var body = new MemoryStream();
+        await http.Request.Body.CopyToAsync(body, http.RequestAborted);
+        if (!System.Text.Unicode.Utf8.IsValid(body.GetBuffer().AsSpan(0, (int)body.Length)))
+        {
+            throw new ScimException(400, "invalidSyntax", "The body is not valid UTF-8.");
+        }
+
+        body.Position = 0;
+        var node = await JsonNode.ParseAsync(body, cancellationToken: http.RequestAborted);
         return node as JsonObject ?? throw new ScimException(400, "invalidSyntax", "The body must be a JSON object.");
     }
 

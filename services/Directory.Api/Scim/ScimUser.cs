@@ -35,6 +35,10 @@ public sealed partial class ScimUser
 {
     public const string UserSchema = "urn:ietf:params:scim:schemas:core:2.0:User";
     public const string EnterpriseSchema = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    public const string PatchOpSchema = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+    /// <summary>The longest value kept, in characters: the gRPC API's limit (GrpcHosting:MaxStringLength's default).</summary>
+    public const int MaxValueLength = 20_000;
 
     public string UserName { get; set; } = "";
 
@@ -83,15 +87,15 @@ public sealed partial class ScimUser
     /// <summary>Applies the operations of a PatchOp body in order.</summary>
     public void ApplyPatch(JsonObject patch)
     {
-        if (Get(patch, "Operations") is not JsonArray operations)
-        {
-            throw new ScimException(400, "invalidSyntax", "A PatchOp needs an 'Operations' array.");
-        }
-
-        foreach (var operation in operations.OfType<JsonObject>())
+        foreach (var operation in Operations(patch).OfType<JsonObject>())
         {
             var op = (Text(Get(operation, "op")) ?? "").ToLowerInvariant();
             var path = Text(Get(operation, "path"));
+            if (!string.IsNullOrEmpty(path) && !IsUserPath(path))
+            {
+                throw new ScimException(400, "invalidPath", $"'{path}' is not an attribute of a User.");
+            }
+
             var value = Get(operation, "value");
             switch (op)
             {
@@ -120,6 +124,72 @@ public sealed partial class ScimUser
             }
         }
     }
+
+    /// <summary>The operations of a PatchOp body: its schemas must name the PatchOp message (RFC 7644 §3.5.2).</summary>
+    public static JsonArray Operations(JsonObject patch)
+    {
+        ArgumentNullException.ThrowIfNull(patch);
+        if (Get(patch, "schemas") is not JsonArray schemas
+            || !schemas.Any(s => string.Equals(Text(s), PatchOpSchema, StringComparison.Ordinal)))
+        {
+            throw new ScimException(400, "invalidSyntax", $"A PATCH body's schemas must be [\"{PatchOpSchema}\"].");
+        }
+
+        return Get(patch, "Operations") as JsonArray ?? throw new ScimException(400, "invalidSyntax", "A PatchOp needs an 'Operations' array.");
+    }
+
+    /// <summary>
+    /// Whether a PATCH path names an attribute of the User schemas (RFC 7643 §4.1, the enterprise extension §4.3), kept or not:
+    /// attribute, attribute[filter], attribute.sub, attribute[filter].sub, optionally prefixed by its schema's URN.
+    /// </summary>
+    public static bool IsUserPath(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (path.StartsWith(EnterpriseSchema, StringComparison.OrdinalIgnoreCase))
+        {
+            var rest = path[EnterpriseSchema.Length..];
+            return rest.Length == 0 || (rest[0] == ':' && PathPattern().Match(rest[1..]) is { Success: true } match
+                && EnterpriseAttributes.Contains(match.Groups["attribute"].Value)
+                && (string.Equals(match.Groups["attribute"].Value, "manager", StringComparison.OrdinalIgnoreCase) || match.Groups["attribute"].Value.Length == rest.Length - 1));
+        }
+
+        if (path.StartsWith(UserSchema + ":", StringComparison.OrdinalIgnoreCase))
+        {
+            path = path[(UserSchema.Length + 1)..];
+        }
+
+        var parts = PathPattern().Match(path);
+        var attribute = parts.Groups["attribute"].Value;
+        if (!parts.Success || !(SimpleAttributes.Contains(attribute) || ComplexAttributes.Contains(attribute)))
+        {
+            return false;
+        }
+
+        // A simple attribute has no sub-attributes or filter; name has its parts; the multi-valued ones any sub-attribute.
+        return SimpleAttributes.Contains(attribute) ? attribute.Length == path.Length
+            : !string.Equals(attribute, "name", StringComparison.OrdinalIgnoreCase) || !parts.Groups["sub"].Success || NameParts.Contains(parts.Groups["sub"].Value);
+    }
+
+    private static readonly HashSet<string> SimpleAttributes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "id", "externalId", "userName", "displayName", "nickName", "profileUrl", "title", "userType", "preferredLanguage", "locale", "timezone", "active",
+        "password",
+    };
+
+    private static readonly HashSet<string> ComplexAttributes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "meta", "name", "emails", "phoneNumbers", "ims", "photos", "addresses", "groups", "entitlements", "roles", "x509Certificates",
+    };
+
+    private static readonly HashSet<string> NameParts = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "formatted", "familyName", "givenName", "middleName", "honorificPrefix", "honorificSuffix",
+    };
+
+    private static readonly HashSet<string> EnterpriseAttributes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "employeeNumber", "costCenter", "organization", "division", "department", "manager",
+    };
 
     /// <summary>Sets an attribute by its name or path (null removes it).</summary>
     public void Set(string path, JsonNode? value)
@@ -240,14 +310,27 @@ public sealed partial class ScimUser
     public static JsonNode? Get(JsonObject json, string name) =>
         json.FirstOrDefault(p => string.Equals(p.Key, name, StringComparison.OrdinalIgnoreCase)).Value;
 
+    /// <summary>A value as text; a NUL or other control character is refused (400 invalidValue).</summary>
     public static string? Text(JsonNode? value) => value switch
     {
         null => null,
-        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => Checked(v.GetValue<string>()),
         JsonValue v => v.ToJsonString(),
         JsonArray { Count: > 0 } array => Text(array[0] is JsonObject o ? Get(o, "value") : array[0]),
         _ => null,
     };
+
+    private static string Checked(string text)
+    {
+        if (text.Length > MaxValueLength)
+        {
+            throw new ScimException(400, "invalidValue", $"A value has {text.Length} characters; at most {MaxValueLength} are allowed.");
+        }
+
+        return text.AsSpan().IndexOfAnyInRange('\0', '\u001F') < 0
+            ? text
+            : throw new ScimException(400, "invalidValue", "A value contains a NUL, a line break or another control character.");
+    }
 
     /// <summary>true/false, or the strings "True"/"False" Entra ID sends.</summary>
     public static bool Bool(JsonNode value) => value switch
@@ -260,6 +343,9 @@ public sealed partial class ScimUser
 
     [GeneratedRegex(@"^(?<attribute>[A-Za-z]+)\[[^\]]*\](\.(?<sub>[A-Za-z]+))?$", RegexOptions.ExplicitCapture, matchTimeoutMilliseconds: 1000)]
     private static partial Regex FilteredPath();
+
+    [GeneratedRegex(@"^(?<attribute>[A-Za-z][A-Za-z0-9]*)(\[[^\]]+\])?(\.(?<sub>[A-Za-z$][A-Za-z0-9]*))?$", RegexOptions.ExplicitCapture, matchTimeoutMilliseconds: 1000)]
+    private static partial Regex PathPattern();
 }
 
 /// <summary>A SCIM filter of the form <c>attribute eq "value"</c> (the ones provisioning clients send).</summary>
@@ -270,6 +356,11 @@ public sealed partial record ScimFilter(string Attribute, string Value)
         if (string.IsNullOrWhiteSpace(filter))
         {
             return null;
+        }
+
+        if (filter.AsSpan().IndexOfAnyInRange('\0', '\u001F') >= 0 || filter.Contains('\uFFFD', StringComparison.Ordinal))
+        {
+            throw new ScimException(400, "invalidFilter", "The filter contains a NUL or another control character, or is not valid UTF-8.");
         }
 
         var match = Pattern().Match(filter.Trim());

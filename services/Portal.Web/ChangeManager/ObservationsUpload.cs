@@ -18,7 +18,7 @@ public sealed record BatchResult(int Created, int Duplicates, IReadOnlyList<Line
 /// <summary>
 /// Streams an observations CSV to RecordObservations in one client-streaming call (all or nothing), with the upload loop
 /// the responses upload and the CLI share (<see cref="CsvUpload"/>). Columns:
-/// employee_id, behaviour_id (required), evidence, observed_at (ISO 8601; empty = now), source (manager, peer, system,
+/// employee_id, behaviour_id (required), evidence, observed_at (ISO 8601 only: <see cref="CsvDates"/>; empty = now), source (manager, peer, system,
 /// customer, partner; empty = manager), observer_id (empty = the signed-in person for manager and peer observations),
 /// initiative_id (empty = the initiative chosen on the page). Each row's idempotency key is derived from its content, so
 /// uploading the same file again records nothing twice.
@@ -89,9 +89,9 @@ public static partial class ObservationsUpload
             };
             var observedAt = time.GetUtcNow();
             if (Field("observed_at") is { Length: > 0 } text
-                && !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out observedAt))
+                && !CsvDates.TryParse(text, out observedAt))
             {
-                problems.Add(line, "observed_at", $"'{text}' is not a date and time such as 2026-11-02T09:30:00Z.");
+                problems.Add(line, "observed_at", $"'{text}' is not {CsvDates.Expected}.");
             }
 
             foreach (var column in Required.Where(c => Field(c).Length == 0))

@@ -1,6 +1,7 @@
 using System.CommandLine;
-using Google.Rpc;
+using System.Globalization;
 using Spectre.Console;
+using Transformation.Csv;
 using Transformation.Directory.V1;
 using Transformation.GrpcHosting;
 
@@ -9,8 +10,6 @@ namespace Transformation.Cli.Directory;
 /// <summary>`transform directory import file.csv`: a full sync of the Directory from an HR export.</summary>
 public static class DirectoryCommand
 {
-    private const int RowsPerMessage = 500;
-
     public static Command Create()
     {
         var file = new Argument<FileInfo>("file") { Description = "The HR export (CSV): record,id,name,email,parent_id,kind,org_unit_id,manager_id,roles." };
@@ -102,55 +101,31 @@ public static class DirectoryCommand
 
         try
         {
-            ImportDirectoryResponse? response = null;
-            DirectoryFile? rows = null;
+            using var client = GrpcClient.Create(service, maxReceiveMessageSize: 64 * 1024 * 1024);
+            CsvUploadResult<ImportDirectoryResponse>? result = null;
             await AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .StartAsync(async progress =>
                 {
-                    var reading = progress.AddTask("Reading " + file.Name, maxValue: Math.Max(file.Length, 1));
-                    using (var text = file.OpenText())
-                    {
-                        rows = DirectoryCsv.Read(text, characters => reading.Value = characters);
-                    }
-
-                    reading.Value = reading.MaxValue;
-                    if (rows.Problems.Count > 0)
-                    {
-                        return;
-                    }
-
-                    var sending = progress.AddTask(dryRun ? "Checking" : "Importing", maxValue: Math.Max(rows.OrgUnits.Count + rows.Employees.Count, 1));
-                    response = await SendAsync(service, token, rows, dryRun, force, sending, cancellationToken);
+                    var sending = progress.AddTask((dryRun ? "Checking " : "Importing ") + file.Name, maxValue: Math.Max(file.Length, 1));
+                    result = await SendAsync(file, client, token, dryRun, force, bytes => sending.Value = bytes, cancellationToken);
                     sending.Value = sending.MaxValue;
                 });
 
-            if (rows!.Problems.Count > 0)
+            if (!result!.Succeeded)
             {
                 var table = new Table().AddColumns("Line", "Column", "Problem");
-                foreach (var problem in rows.Problems)
+                foreach (var problem in result.Problems)
                 {
-                    table.AddRow(problem.Line.ToString(), Markup.Escape(problem.Column), Markup.Escape(problem.Problem));
+                    table.AddRow(problem.Line.ToString(CultureInfo.InvariantCulture), Markup.Escape(problem.Column), Markup.Escape(problem.Problem));
                 }
 
                 AnsiConsole.Write(table);
-                AnsiConsole.MarkupLineInterpolated($"[red]{rows.Problems.Count} problem(s) in {file.Name}; nothing was sent.[/]");
+                AnsiConsole.MarkupLineInterpolated($"[red]{result.Problems.Count} problem(s) in {file.Name}; nothing was applied.[/]");
                 return 1;
             }
 
-            Print(response!);
+            Print(result.Response!);
             return 0;
-        }
-        catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
-        {
-            var table = new Table().AddColumns("Field", "Problem");
-            foreach (var violation in e.GetDetail<BadRequest>()?.FieldViolations ?? [])
-            {
-                table.AddRow(Markup.Escape(violation.Field), Markup.Escape(violation.Description));
-            }
-
-            AnsiConsole.Write(table);
-            AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
-            return 1;
         }
         catch (RpcException e)
         {
@@ -169,40 +144,24 @@ public static class DirectoryCommand
         }
     }
 
-    private static async Task<ImportDirectoryResponse> SendAsync(Uri service, string token, DirectoryFile rows, bool dryRun, bool force,
-        ProgressTask sending, CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams the file (<see cref="DirectoryCsv"/>) to ImportDirectory in one call while it is read: bad rows, found here or by
+    /// the service, come back as problems by line and column, and nothing is applied.
+    /// </summary>
+    public static async Task<CsvUploadResult<ImportDirectoryResponse>> SendAsync(FileInfo file, GrpcClient client, string token, bool dryRun, bool force,
+        Action<long>? progress, CancellationToken cancellationToken)
     {
-        using var client = GrpcClient.Create(service, maxReceiveMessageSize: 64 * 1024 * 1024);
-        var options = new CallOptions
-        {
-            Headers = new Metadata { { "authorization", "Bearer " + token } },
-            CancellationToken = cancellationToken,
-        };
-        await using var call = client.Streaming<ImportDirectoryRequest, ImportDirectoryResponse>(
-            DirectoryReflection.Descriptor.Services[0].FindMethodByName("ImportDirectory"), options);
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(client);
+        var options = new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + token } }, CancellationToken = cancellationToken };
         // One key per run: a retry of this run is answered with its first result.
-        await call.WriteAsync(new ImportDirectoryRequest
-        {
-            Options = new ImportOptions { DryRun = dryRun, Force = force, IdempotencyKey = dryRun ? "" : Guid.NewGuid().ToString() },
-        });
-        foreach (var chunk in rows.OrgUnits.Chunk(RowsPerMessage))
-        {
-            var message = new ImportDirectoryRequest();
-            message.OrgUnits.AddRange(chunk);
-            await call.WriteAsync(message);
-            sending.Increment(chunk.Length);
-        }
-
-        foreach (var chunk in rows.Employees.Chunk(RowsPerMessage))
-        {
-            var message = new ImportDirectoryRequest();
-            message.Employees.AddRange(chunk);
-            await call.WriteAsync(message);
-            sending.Increment(chunk.Length);
-        }
-
-        call.CompleteRequest();
-        return await call.ReadSingleAsync();
+        var format = new DirectoryCsv(new ImportOptions { DryRun = dryRun, Force = force, IdempotencyKey = dryRun ? "" : Guid.NewGuid().ToString() });
+        // bufferSize 1: the CSV reader has its own buffer.
+        await using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        return await CsvUpload.SendAsync(stream, format,
+            _ => Task.FromResult(client.Streaming<ImportDirectoryRequest, ImportDirectoryResponse>(
+                DirectoryReflection.Descriptor.Services[0].FindMethodByName("ImportDirectory"), options)),
+            progress, cancellationToken);
     }
 
     private static void Print(ImportDirectoryResponse response)
@@ -222,10 +181,10 @@ public static class DirectoryCommand
         AnsiConsole.Write(table);
         var summary = string.Join(", ", response.Changes.GroupBy(c => c.Kind).Select(g => $"{g.Count()} {Label(g.Key)}"));
         AnsiConsole.MarkupLineInterpolated($"{(response.Applied ? "[green]Applied[/]" : "[yellow]Dry run, nothing applied[/]")}: {summary}.");
-        if (response.ExceedsDeactivationLimit)
+        if (response.ExceedsChangeLimit)
         {
             AnsiConsole.MarkupLineInterpolated(
-                $"[yellow]{response.Deactivated} of {response.ActiveBefore} active people ({response.DeactivatedShare:P0}) would leave: more than the limit of {response.MaxDeactivatedShare:P0}; applying needs --force.[/]");
+                $"[yellow]Of {response.ActiveBefore} active people, {response.Deactivated} would leave, {response.RolesChanged} change roles and {response.ManagersChanged} change manager: more than the limit of {response.MaxDeactivatedShare:P0} of them for one of these; applying needs --force.[/]");
         }
     }
 

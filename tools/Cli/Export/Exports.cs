@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using CsvHelper;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using Transformation.Cli.Directory;
+using Transformation.Csv;
 using Transformation.Cli.Services;
 using Transformation.Directory.V1;
 using Transformation.GrpcHosting;
@@ -20,7 +20,7 @@ public enum ExportFormat
 
 /// <summary>
 /// The exports: each reads a service's data through its gRPC API, page by page (or as a stream), and writes it as CSV (a header
-/// and one record per item) or JSON (an array of the items in protobuf's JSON form, proto field names, defaults included).
+/// and one record per item, formulas neutralised: <see cref="CsvExport"/>) or JSON (an array of the items in protobuf's JSON form, proto field names, defaults included).
 /// </summary>
 public static class Exports
 {
@@ -31,7 +31,7 @@ public static class Exports
     /// <summary>Org units (parents first), then employees, as now. The CSV is the format `transform directory import` reads.</summary>
     public static Task<int> DirectoryAsync(GrpcClient directory, string token, TextWriter output, ExportFormat format, Action<int>? progress,
         CancellationToken cancellationToken) =>
-        WriteAsync(DirectorySnapshot(directory, token, cancellationToken), DirectoryCsv.Columns, item => item.ItemCase == StreamDirectorySnapshotResponse.ItemOneofCase.OrgUnit
+        WriteAsync(DirectorySnapshot(directory, token, cancellationToken), [.. DirectoryCsv.Columns], item => item.ItemCase == StreamDirectorySnapshotResponse.ItemOneofCase.OrgUnit
             ? [
                 "org_unit", item.OrgUnit.OrgUnitId, item.OrgUnit.Name, "", item.OrgUnit.ParentId, Kind(item.OrgUnit.Kind), "", "", "",
             ]
@@ -138,7 +138,7 @@ public static class Exports
         var count = 0;
         if (format == ExportFormat.Csv)
         {
-            await using var csv = CsvWriter.Create(output, CsvWriterOptions.Default, leaveOpen: true);
+            await using var csv = CsvWriter.Create(output, CsvExport.WriterOptions(), leaveOpen: true);
             csv.WriteHeader(columns);
             await foreach (var item in items.WithCancellation(cancellationToken))
             {

@@ -27,6 +27,9 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
 
     public int GrpcPort { get; } = Ports.Free();
 
+    /// <summary>More configuration, over the rest (e.g. "GrpcHosting:WriteCallsPerSecond").</summary>
+    public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>(StringComparer.Ordinal);
+
     /// <summary>A connection to the test's vhost, to watch the events the service publishes.</summary>
     public IConnection Broker => _broker!;
 
@@ -52,6 +55,7 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
             ["Baselines:MinimumGroupSize"] = "5",
         });
         builder.Configuration.AddInMemoryCollection(Identity.Settings);
+        builder.Configuration.AddInMemoryCollection(Settings);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddBaselinesService();
         _app = builder.Build();

@@ -52,6 +52,9 @@ public sealed class DirectoryHost(PostgresFixture postgres, RabbitMqFixture rabb
     /// <summary>The share of active people a sync may deactivate without force.</summary>
     public double MaxDeactivatedShare { get; init; } = 0.10;
 
+    /// <summary>More configuration, over the rest (e.g. "GrpcHosting:WriteCallsPerSecond").</summary>
+    public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>(StringComparer.Ordinal);
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
@@ -86,6 +89,7 @@ public sealed class DirectoryHost(PostgresFixture postgres, RabbitMqFixture rabb
             ["Logging:LogLevel:Default"] = "Warning",
         });
         builder.Configuration.AddInMemoryCollection(Identity.Settings);
+        builder.Configuration.AddInMemoryCollection(Settings);
         builder.AddDirectoryService();
         _app = builder.Build();
         _app.MapDirectoryService();

@@ -30,6 +30,12 @@ public sealed class EndStateHost(PostgresFixture postgres, RabbitMqFixture rabbi
 
     public Uri AmqpUri => _vhost.AmqpUri;
 
+    /// <summary>The EndState service's gRPC address.</summary>
+    public Uri Address { get; private set; } = null!;
+
+    /// <summary>More configuration of the EndState service, over the rest (e.g. "GrpcHosting:WriteCallsPerSecond").</summary>
+    public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>(StringComparer.Ordinal);
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
@@ -43,9 +49,10 @@ public sealed class EndStateHost(PostgresFixture postgres, RabbitMqFixture rabbi
         BaselinesClient = GrpcClient.Create(new Uri($"http://127.0.0.1:{baselinesPort}"));
         var grpcPort = Ports.Free();
         _app = await StartAsync("endstate", grpcPort, _database,
-            [new("EndState:BaselinesAddress", $"http://127.0.0.1:{baselinesPort}"), new("EndState:ServiceTokenKey", Identity.Tokens.PrivateKeyPem)],
+            [new("EndState:BaselinesAddress", $"http://127.0.0.1:{baselinesPort}"), new("EndState:ServiceTokenKey", Identity.Tokens.PrivateKeyPem), .. Settings],
             b => b.AddEndStateService(), a => a.MapEndStateService());
-        Client = GrpcClient.Create(new Uri($"http://127.0.0.1:{grpcPort}"));
+        Address = new Uri($"http://127.0.0.1:{grpcPort}");
+        Client = GrpcClient.Create(Address);
     }
 
     private async Task<WebApplication> StartAsync(string name, int grpcPort, PostgresDatabase database, KeyValuePair<string, string?>[] settings,

@@ -18,10 +18,13 @@ public sealed class InitiativesHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly Uri _rabbitMq;
 
-    private InitiativesHost(WebApplication app, GrpcClient client, Uri rabbitMq, string database, TestIdentity identity)
+    private InitiativesHost(WebApplication app, Uri address, Uri rabbitMq, string database, TestIdentity identity)
     {
-        (_app, Client, _rabbitMq, Database, Identity) = (app, client, rabbitMq, database, identity);
+        (_app, Address, _rabbitMq, Database, Identity) = (app, address, rabbitMq, database, identity);
+        Client = GrpcClient.Create(address);
     }
+
+    public Uri Address { get; }
 
     public GrpcClient Client { get; }
 
@@ -29,7 +32,9 @@ public sealed class InitiativesHost : IAsyncDisposable
 
     public TestIdentity Identity { get; }
 
-    public static async Task<InitiativesHost> StartAsync(string database, Uri rabbitMq, TestIdentity identity, CancellationToken cancellationToken)
+    /// <summary>Starts an instance; <paramref name="settings"/> override the configuration below (e.g. "GrpcHosting:WriteCallsPerSecond").</summary>
+    public static async Task<InitiativesHost> StartAsync(string database, Uri rabbitMq, TestIdentity identity, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string?>? settings = null)
     {
         var (grpcPort, httpPort) = (Ports.Free(), Ports.Free());
         var builder = WebApplication.CreateBuilder();
@@ -48,12 +53,13 @@ public sealed class InitiativesHost : IAsyncDisposable
             ["Actors:Database"] = database,
         });
         builder.Configuration.AddInMemoryCollection(identity.Settings);
+        builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>(StringComparer.Ordinal));
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddInitiativesService();
         var app = builder.Build();
         app.MapInitiativesService();
         await app.StartAsync(cancellationToken);
-        return new InitiativesHost(app, GrpcClient.Create(new Uri($"http://127.0.0.1:{grpcPort}")), rabbitMq, database, identity);
+        return new InitiativesHost(app, new Uri($"http://127.0.0.1:{grpcPort}"), rabbitMq, database, identity);
     }
 
     public static CallOptions Bearer(string token) => new() { Headers = new Metadata { { "authorization", "Bearer " + token } } };

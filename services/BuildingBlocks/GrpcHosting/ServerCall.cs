@@ -345,6 +345,7 @@ internal sealed partial class ServerCall : IDisposable
 
     private static void SetStatus(IHeaderDictionary headers, StatusCode code, string message, Google.Rpc.Status? details)
     {
+        message = StatusBounds.Shorten(message);
         headers[GrpcProtocol.StatusHeader] = (int)code is >= 0 and < 17 ? StatusCodeValues[(int)code] : ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (message.Length > 0)
         {
@@ -356,7 +357,7 @@ internal sealed partial class ServerCall : IDisposable
             // Code and message must equal the trailers' (some clients let the details win).
             details.Code = (int)code;
             details.Message = message;
-            headers[GrpcProtocol.StatusDetailsHeader] = Convert.ToBase64String(details.ToByteArray()).TrimEnd('=');
+            headers[GrpcProtocol.StatusDetailsHeader] = Convert.ToBase64String(StatusBounds.Bound(details).ToByteArray()).TrimEnd('=');
         }
     }
 

@@ -1,0 +1,31 @@
+using Transformation.Initiatives.V1;
+using Transformation.ServiceDefaults.Identity;
+using Transformation.TestSupport;
+
+namespace Transformation.Initiatives.FunctionalTests;
+
+/// <summary>Issue 19, acceptance 2: generated requests over every RPC answer no UNKNOWN or INTERNAL, and the service stays healthy.</summary>
+public sealed class FuzzTests(PostgresDatabase postgres, RabbitMqVirtualHost rabbitMq) : IClassFixture<PostgresDatabase>, IClassFixture<RabbitMqVirtualHost>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task TenThousandGeneratedRequestsOverEveryRpcAnswerNeitherUnknownNorInternalAndTheServiceStaysHealthy()
+    {
+        var service = InitiativesReflection.Descriptor.Services[0];
+        using var identity = new TestIdentity();
+        await using var host = await InitiativesHost.StartAsync(postgres.ConnectionString, rabbitMq.AmqpUri, identity, Ct, RequestFuzzer.HostSettings);
+        using var fuzzer = new RequestFuzzer(host.Address, service);
+        var seed = RequestFuzzer.NewSeed();
+        TestContext.Current.TestOutputHelper?.WriteLine($"{RequestFuzzer.SeedVariable}={seed}");
+
+        var report = await fuzzer.RunAsync(seed, 10_000, identity.TokenFor("e-1", RequestFuzzer.EveryRole), Ct);
+
+        TestContext.Current.TestOutputHelper?.WriteLine(report.Summary);
+        report.Failures.ShouldBeEmpty($"{RequestFuzzer.SeedVariable}={seed} repeats this run");
+        report.MethodsCalled.ShouldBe(service.Methods.Select(m => m.Name), ignoreOrder: true);
+        (await fuzzer.IsServingAsync(Ct)).ShouldBeTrue();
+        var list = await fuzzer.CallAsync<ListInitiativesResponse>("ListInitiatives", new ListInitiativesRequest(), identity.TokenFor("hr-1", Roles.Hr), Ct);
+        list.ShouldNotBeNull();
+    }
+}

@@ -48,7 +48,9 @@ public static class Extensions
             dataProtection.PersistKeysToFileSystem(new DirectoryInfo(portal.DataProtectionKeysPath));
         }
 
-        services.AddRazorComponents().AddInteractiveServerComponents();
+        // A field's longest text (TextLimits.AnyText characters, up to 6 bytes each once escaped) arrives in one message:
+        // SignalR's default of 32 KB dropped the circuit for long texts.
+        services.AddRazorComponents().AddInteractiveServerComponents().AddHubOptions(hub => hub.MaximumReceiveMessageSize = 256 * 1024);
         services.AddCascadingAuthenticationState();
         services.AddHttpContextAccessor();
         services.AddSingleton(TimeProvider.System);

@@ -51,4 +51,31 @@ public sealed partial class RoleJourneyTests
         saved.Version.ShouldBe(before.Version + 1);
         saved.Rules.SourcePoints.Single(p => p.Source == ObservationSource.Peer).Points.ShouldBe(peerPoints);
     }
+
+    [Fact]
+    public async Task TextBeyondAFieldsLimitCannotBeTypedAndTheCircuitKeepsWhatWasTyped()
+    {
+        await using var context = await _system.Browser.NewContextAsync();
+        var page = await Browsing.SignInAsync(context, Portal, "hr/behaviours", Seed.Hr, Roles.Hr);
+
+        // 30,000 characters (two bytes each in UTF-8) into a field that takes any text the services take (20,000).
+        var examples = page.GetByLabel("Examples, one per line");
+        await examples.FillAsync(new string('ø', 30_000));
+        (await examples.InputValueAsync()).Length.ShouldBe(20_000);
+        await Expect(page.Locator("#behaviour-examples-count")).ToHaveTextAsync("20000 of 20000 characters");
+
+        // The page holds all of it: the service's answer (the name is missing) re-renders the form with the text still there.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Define the behaviour" }).ClickAsync();
+        await Expect(page.Locator("#problem-behaviour-name")).ToContainTextAsync("A name of 1 to");
+        (await examples.InputValueAsync()).ShouldBe(new string('ø', 20_000));
+        await Expect(page.Locator("#behaviour-examples-count")).ToHaveTextAsync("20000 of 20000 characters");
+
+        // A field with a bound of its own stops at it, and shows it.
+        var name = page.GetByLabel("Name", new() { Exact = true });
+        await name.FillAsync(new string('n', 250));
+        (await name.InputValueAsync()).Length.ShouldBe(200);
+        await Expect(page.Locator("#behaviour-name-count")).ToHaveTextAsync("200 of 200 characters");
+        await Expect(page.Locator("main[data-interactive=true]")).ToBeAttachedAsync();
+        await page.KeepScreenshotAsync("hr-long-text-kept");
+    }
 }

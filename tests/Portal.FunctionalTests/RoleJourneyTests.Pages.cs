@@ -123,8 +123,8 @@ public sealed partial class RoleJourneyTests
         await giver.Locator("#give-behaviour").SelectOptionAsync("helps-customers");
         await giver.GetByLabel("Message").FillAsync("Took my customer's call while I was ill.");
         await giver.GetByRole(AriaRole.Button, new() { Name = "Give recognition" }).ClickAsync();
-        await Expect(giver.GetByTestId("recognition-given")).ToContainTextAsync("Erik Berg");
-        await Expect(giver.GetByTestId("recognition-given")).ToContainTextAsync("45 points of your allowance are left.");
+        await Expect(giver.GetByTestId("recognition-given").Locator("p")).ToHaveTextAsync(
+            "Thank you: 5 points granted to Erik Berg. 45 points of your allowance are left this month.");
         await giver.KeepScreenshotAsync("employee-recognition-given");
 
         await using var colleagueContext = await _system.Browser.NewContextAsync();

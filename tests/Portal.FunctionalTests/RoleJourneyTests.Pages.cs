@@ -293,7 +293,8 @@ public sealed partial class RoleJourneyTests
         await card.GetByLabel("Purpose").FillAsync("Leaders hold open hours every week, and write down what they heard.");
         await card.GetByLabel("Goal \"adoption\": target (share of people, 0 to 1)").FillAsync("2");
         await card.GetByRole(AriaRole.Button, new() { Name = "Save the changes" }).ClickAsync();
-        await Expect(card.GetByRole(AriaRole.Alert)).ToBeVisibleAsync(); // an adoption goal above 1 is refused, next to its field
+        // An adoption goal above 1 is refused in the browser, next to its field, with the range; nothing is sent.
+        await Expect(card.GetByTestId("number-problem")).ToHaveTextAsync("2 is out of range: enter a number from 0 to 1.");
         await card.GetByLabel("Goal \"adoption\": target (share of people, 0 to 1)").FillAsync("0.6");
         await card.GetByRole(AriaRole.Button, new() { Name = "Save the changes" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync("Open doors is saved.");

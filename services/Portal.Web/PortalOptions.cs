@@ -1,16 +1,18 @@
 using System.ComponentModel.DataAnnotations;
+using System.Net;
 
 namespace Transformation.Portal.Web;
 
 /// <summary>The "Portal" section.</summary>
-public sealed class PortalOptions
+public sealed class PortalOptions : IValidatableObject
 {
     public const string Section = "Portal";
 
     /// <summary>
     /// The local development issuer's RSA private key (PEM). When set, the sign-in page lets a person sign in as a demo
     /// identity (a person from the Directory, with roles chosen there) and the portal signs their token with it; the
-    /// services must trust its public key (Identity:SigningKeys). Never set it in production.
+    /// services must trust its public key (Identity:SigningKeys). The portal refuses to start with it outside a
+    /// Development run bound to loopback (<see cref="SignIn.DemoSignIn.EnsureAllowed"/>).
     /// </summary>
     public string DevelopmentSigningKey { get; set; } = "";
 
@@ -27,6 +29,21 @@ public sealed class PortalOptions
     /// <summary>How long the portal waits for a service's answer before saying it is not answering.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The reverse proxies (addresses, or networks such as 10.0.0.0/8) whose X-Forwarded-Proto and X-Forwarded-For the
+    /// portal believes, so that a portal behind a TLS-terminating proxy knows it is reached over HTTPS (and marks its
+    /// cookies Secure). Empty: loopback only (a proxy on the same host or in the same pod); nobody else can claim HTTPS.
+    /// </summary>
+    public IList<string> TrustedProxies { get; } = [];
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var proxy in TrustedProxies.Where(p => !IPNetwork.TryParse(p, out _) && !IPAddress.TryParse(p, out _)))
+        {
+            yield return new ValidationResult($"Portal:TrustedProxies: '{proxy}' is neither an IP address nor a network such as 10.0.0.0/8.", [nameof(TrustedProxies)]);
+        }
+    }
 }
 
 /// <summary>The "Services" section: each service's gRPC address (h2c).</summary>

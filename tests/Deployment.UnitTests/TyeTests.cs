@@ -48,7 +48,9 @@ public sealed class TyeTests
         {
             foreach (var (key, value) in Environment(service))
             {
-                if ((key.StartsWith("Services__", StringComparison.Ordinal) || key.EndsWith("Address", StringComparison.Ordinal)) && value is not null)
+                // Service__BindAddress is where a service listens, not another service's address.
+                if ((key.StartsWith("Services__", StringComparison.Ordinal) || key.EndsWith("Address", StringComparison.Ordinal)) && value is not null
+                    && !string.Equals(key, "Service__BindAddress", StringComparison.Ordinal))
                 {
                     var port = new Uri(value).Port.ToString(CultureInfo.InvariantCulture);
                     grpcPorts.Values.ShouldContain(port, $"{service.Text("name")}: {key}={value} is no service's gRPC binding");

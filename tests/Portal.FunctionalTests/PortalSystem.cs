@@ -169,13 +169,19 @@ public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbi
         }
     }
 
+    /// <summary>Another portal on the same services, with settings of its own.</summary>
+    public Task<Uri> StartPortalAsync(IDictionary<string, string?> overrides) => StartPortalAsync(Incentives.Address, overrides);
+
+    /// <summary>
+    /// A portal as `transform run` starts it: Development, bound to loopback (the demo sign-in runs nowhere else).
+    /// </summary>
     private async Task<Uri> StartPortalAsync(Uri incentives, IDictionary<string, string?>? overrides = null)
     {
         var port = Ports.Free();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             ApplicationName = typeof(App).Assembly.GetName().Name,
-            EnvironmentName = Environments.Production,
+            EnvironmentName = Environments.Development,
         });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
         {

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -5,13 +6,15 @@ using Microsoft.Extensions.Options;
 using Transformation.Directory.V1;
 using Transformation.GrpcHosting;
 using Transformation.Portal.Web.Services;
+using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
 
 namespace Transformation.Portal.Web.SignIn;
 
 /// <summary>
 /// Local sign-in as a demo identity: the portal holds the development issuer's private key (Portal:DevelopmentSigningKey)
-/// and signs a token for the chosen person and roles, as `transform token` does. Off unless the key is configured.
+/// and signs a token for the chosen person and roles, as `transform token` does. Off unless the key is configured, and
+/// then only in a Development run that listens on loopback alone: anyone who reaches it can be anyone.
 /// </summary>
 public sealed class DemoSignIn : IDisposable
 {
@@ -31,6 +34,32 @@ public sealed class DemoSignIn : IDisposable
     }
 
     public bool Enabled => _issuer is not null;
+
+    /// <summary>
+    /// Refuses the demo sign-in (throws, so the portal does not start) unless the environment is Development and the portal
+    /// listens on loopback only (Service:BindAddress localhost or a loopback address, no Kestrel:Endpoints of its own).
+    /// </summary>
+    public static void EnsureAllowed(IHostEnvironment environment, IConfiguration configuration)
+    {
+        const string Advice = "the demo sign-in lets anyone sign in as anyone, so it runs only in a Development run bound to loopback. " +
+            "Remove Portal:DevelopmentSigningKey and sign in with Oidc:Authority.";
+        if (!environment.IsDevelopment())
+        {
+            throw new InvalidOperationException($"Portal:DevelopmentSigningKey is set in the {environment.EnvironmentName} environment: {Advice}");
+        }
+
+        var bindAddress = configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>()?.BindAddress ?? new ServiceOptions().BindAddress;
+        var loopback = string.Equals(bindAddress, "localhost", StringComparison.Ordinal) || (IPAddress.TryParse(bindAddress, out var address) && IPAddress.IsLoopback(address));
+        if (!loopback)
+        {
+            throw new InvalidOperationException($"Portal:DevelopmentSigningKey is set and Service:BindAddress is '{bindAddress}', not loopback: {Advice}");
+        }
+
+        if (configuration.GetSection("Kestrel:Endpoints").GetChildren().Any())
+        {
+            throw new InvalidOperationException($"Portal:DevelopmentSigningKey is set and Kestrel:Endpoints adds addresses besides Service:BindAddress: {Advice}");
+        }
+    }
 
     /// <summary>Everyone active in the Directory, by name, for the sign-in page (read with the portal's own short-lived service token).</summary>
     public async Task<IReadOnlyList<EmployeeSnapshot>> PeopleAsync(CancellationToken cancellationToken)

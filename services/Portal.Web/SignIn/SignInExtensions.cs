@@ -102,11 +102,20 @@ public static class SignInExtensions
                 return Results.NotFound();
             }
 
+            if (!await antiforgery.IsRequestValidAsync(http))
+            {
+                return FormNotFromThisPortal();
+            }
+
             // The form is read by hand: this runtime's minimal-API binder refuses string parameters from forms.
-            await antiforgery.ValidateRequestAsync(http);
             var form = await http.Request.ReadFormAsync(http.RequestAborted);
             var employee = form["employee"].ToString().Trim();
             var returnUrl = form["returnUrl"].ToString();
+            if (InvalidReturnUrl(returnUrl) is { } invalid)
+            {
+                return invalid;
+            }
+
             var roles = form["roles"].Where(r => !string.IsNullOrEmpty(r)).Select(r => r!).ToList();
             var problem = employee.Length == 0 ? "Choose a person." : await demo.SignInAsync(http, employee, roles);
             return problem is null
@@ -116,20 +125,36 @@ public static class SignInExtensions
 
         if (app.Services.GetRequiredService<IOptions<OidcOptions>>().Value.Enabled)
         {
-            app.MapGet(SignInPath + "/oidc", (string? returnUrl) => Results.Challenge(new AuthenticationProperties { RedirectUri = LocalOrHome(returnUrl) },
-                [OpenIdConnectDefaults.AuthenticationScheme])).AllowAnonymous();
+            app.MapGet(SignInPath + "/oidc", (string? returnUrl) => InvalidReturnUrl(returnUrl) ?? Results.Challenge(
+                new AuthenticationProperties { RedirectUri = LocalOrHome(returnUrl) }, [OpenIdConnectDefaults.AuthenticationScheme])).AllowAnonymous();
         }
 
         app.MapPost("/signout", async (HttpContext http, IAntiforgery antiforgery) =>
         {
-            await antiforgery.ValidateRequestAsync(http);
+            if (!await antiforgery.IsRequestValidAsync(http))
+            {
+                return FormNotFromThisPortal();
+            }
+
             await http.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
             return Results.LocalRedirect(SignInPath);
         });
         return app;
     }
 
-    /// <summary>Only addresses of this site: anything else (//host, http://…) goes home.</summary>
+    /// <summary>Only addresses of this site: anything else (//host, http://…, control characters) goes home.</summary>
     public static string LocalOrHome(string? returnUrl) =>
-        returnUrl is { Length: > 0 } url && url[0] == '/' && (url.Length == 1 || (url[1] != '/' && url[1] != '\\')) ? url : "/";
+        returnUrl is { Length: > 0 } url && url[0] == '/' && (url.Length == 1 || (url[1] != '/' && url[1] != '\\')) && !url.Any(char.IsControl) ? url : "/";
+
+    /// <summary>A return address with a control character (a tab, CR or LF) is no address at all: 400 naming the field.</summary>
+    private static IResult? InvalidReturnUrl(string? returnUrl) => returnUrl is not null && returnUrl.Any(char.IsControl)
+        ? Results.ValidationProblem(new Dictionary<string, string[]>(StringComparer.Ordinal)
+        {
+            ["returnUrl"] = ["The return address contains a control character (a tab or a line break)."],
+        })
+        : null;
+
+    /// <summary>A form without this portal's antiforgery token (expired, or sent by another site): 400, nothing done.</summary>
+    private static IResult FormNotFromThisPortal() => Results.Problem(statusCode: StatusCodes.Status400BadRequest,
+        title: "The form did not come from this portal, or it expired.", detail: "Reload the page and send the form again.");
 }

@@ -185,8 +185,13 @@ public sealed class ManifestTests
         prod.Get("ConfigMap", "identity").Strings("data").ShouldContainKey("Identity__Authority");
         dev.Get("ConfigMap", "identity").Strings("data").ShouldNotContainKey("Identity__Authority");
 
-        // dev's demo sign-in: the portal signs with the key the services trust, under the names they check.
-        Manifests.SecretReferences(Manifests.Container(dev.Get("Deployment", "portal"), "app")).ShouldContain(("service-token", "privateKey"));
+        // No cluster gets the demo sign-in (anyone as anyone): it runs only in a loopback-bound Development run, so no overlay hands
+        // the portal the key that signs tokens every service trusts. Both sign people in through an OIDC provider.
+        foreach (var overlay in new[] { dev, prod })
+        {
+            Manifests.SecretReferences(Manifests.Container(overlay.Get("Deployment", "portal"), "app")).ShouldNotContain(("service-token", "privateKey"));
+        }
+
         var portal = dev.Get("ConfigMap", "portal-settings").Strings("data");
         var identity = dev.Get("ConfigMap", "identity").Strings("data");
         (portal["Identity__Issuer"], portal["Identity__Audience"]).ShouldBe((identity["Identity__Issuer"], identity["Identity__Audience"]));

@@ -91,6 +91,16 @@ public sealed class InputLimitsTests
         Violations(new CheckedRequest { Lasting = new Duration { Seconds = seconds, Nanos = nanos } }).Keys.ShouldBe([field]);
 
     [Fact]
+    public void ANumberThatIsNotFiniteIsAViolationAFiniteOneIsNot()
+    {
+        var violations = Violations(new CheckedRequest { Score = double.NaN, Weights = { 0.5f, float.PositiveInfinity } });
+
+        violations.Keys.ShouldBe(["score", "weights[1]"], ignoreOrder: true);
+        violations["score"].ShouldBe("Not a number or infinite; a finite number is required.");
+        Violations(new CheckedRequest { Score = -1e300, Weights = { float.MaxValue } }).ShouldBeEmpty();
+    }
+
+    [Fact]
     public void NegativePageSizesLimitsAndVersionsAreViolationsOtherNumbersAreNot()
     {
         var violations = Violations(new CheckedRequest { PageSize = -1, Limit = -5, ExpectedVersion = -1, Delta = -1, Items = { new Item { Version = -2 } } });

@@ -79,6 +79,7 @@ public sealed class ObservationAccessTests(PostgresDatabase postgres, RabbitMqVi
 
         var badPage = await Should.ThrowAsync<RpcException>(() => ListAsync(new ListObservationsRequest { PageSize = -1 }, hr));
         badPage.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations.Single().Field.ShouldBe("page_size");
+        (await ListAsync(new ListObservationsRequest { PageSize = 100_000 }, hr)).Observations.Count.ShouldBe(4); // at most the maximum page
     }
 
     [Fact]

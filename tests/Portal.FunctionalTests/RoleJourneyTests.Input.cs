@@ -32,7 +32,7 @@ public sealed partial class RoleJourneyTests
         var budget = page.GetByLabel("Points", new() { Exact = true });
         await budget.FillAsync("99999999999");
         await budget.BlurAsync();
-        await Expect(page.Locator("#budget-amount-problem")).ToHaveTextAsync("99999999999 is out of range: enter a number from 0 to 2147483647.");
+        await Expect(page.Locator("#budget-amount-problem")).ToHaveTextAsync("99999999999 is out of range: enter a number from 0 to 10000000.");
         await page.KeepScreenshotAsync("hr-number-out-of-range");
 
         var after = await IncentivesCalls.Call<GetIncentiveRulesRequest, GetIncentiveRulesResponse>("GetIncentiveRules", new GetIncentiveRulesRequest(),

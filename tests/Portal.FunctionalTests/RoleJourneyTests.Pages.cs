@@ -119,12 +119,14 @@ public sealed partial class RoleJourneyTests
     {
         await using var giverContext = await _system.Browser.NewContextAsync();
         var giver = await Browsing.SignInAsync(giverContext, Portal, "me/give", "e5", Roles.Employee);
+        await Expect(giver.GetByTestId("allowance")).ToContainTextAsync("you may give 50 points per month, and 50 are left now.");
         await giver.Locator("#recipient").SelectOptionAsync("e2");
         await giver.Locator("#give-behaviour").SelectOptionAsync("helps-customers");
         await giver.GetByLabel("Message").FillAsync("Took my customer's call while I was ill.");
         await giver.GetByRole(AriaRole.Button, new() { Name = "Give recognition" }).ClickAsync();
         await Expect(giver.GetByTestId("recognition-given").Locator("p")).ToHaveTextAsync(
             "Thank you: 5 points granted to Erik Berg. 45 points of your allowance are left this month.");
+        await Expect(giver.GetByTestId("allowance")).ToContainTextAsync("and 45 are left now.");
         await giver.KeepScreenshotAsync("employee-recognition-given");
 
         await using var colleagueContext = await _system.Browser.NewContextAsync();

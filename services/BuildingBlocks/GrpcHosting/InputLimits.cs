@@ -13,7 +13,8 @@ namespace Transformation.GrpcHosting;
 /// (PostgreSQL's text cannot); a list or map with more than <see cref="GrpcHostingOptions.MaxListItems"/> entries; an
 /// enum number its enum does not define; a <c>google.protobuf.Timestamp</c> outside 0001-01-01..9999-12-31 or a
 /// <c>google.protobuf.Duration</c> outside ±10,000 years (or with nanos out of range); a negative <c>page_size</c>,
-/// <c>limit</c>, <c>version</c> or <c>*_version</c> (counts and versions are never negative). A request with any is
+/// <c>limit</c>, <c>version</c> or <c>*_version</c> (counts and versions are never negative); a number that is not finite
+/// (NaN or an infinity: no target, score or weight is one). A request with any is
 /// INVALID_ARGUMENT with a field violation per offending field (its path and what is wrong), so nothing reaches a
 /// handler. Services keep their own, tighter domain rules (a name's length, say) in their validation.
 /// </summary>
@@ -94,10 +95,10 @@ public static class InputLimits
         }
     }
 
-    /// <summary>Strings, enums, messages, lists and maps, and the counts and versions that may not be negative: the rest cannot be wrong.</summary>
+    /// <summary>Strings, enums, messages, lists and maps, floating-point numbers, and the counts and versions that may not be negative: the rest cannot be wrong.</summary>
     private static FieldDescriptor[] FindFieldsToVisit(MessageDescriptor descriptor) =>
         [.. descriptor.Fields.InFieldNumberOrder().Where(field => field.IsMap || field.IsRepeated || IsNeverNegative(field)
-            || field.FieldType is FieldType.String or FieldType.Enum or FieldType.Message or FieldType.Group)];
+            || field.FieldType is FieldType.String or FieldType.Enum or FieldType.Message or FieldType.Group or FieldType.Double or FieldType.Float)];
 
     private static bool IsNeverNegative(FieldDescriptor field) =>
         field.FieldType is FieldType.Int32 or FieldType.Int64 or FieldType.SInt32 or FieldType.SInt64 or FieldType.SFixed32 or FieldType.SFixed64
@@ -135,6 +136,12 @@ public static class InputLimits
                 break;
             case int or long when IsNeverNegative(field) && Convert.ToInt64(value, CultureInfo.InvariantCulture) < 0:
                 violations.Add((path.ToString(), string.Create(CultureInfo.InvariantCulture, $"{value} is negative; 0 or more.")));
+                break;
+            case double real when !double.IsFinite(real):
+                violations.Add((path.ToString(), "Not a number or infinite; a finite number is required."));
+                break;
+            case float single when !float.IsFinite(single):
+                violations.Add((path.ToString(), "Not a number or infinite; a finite number is required."));
                 break;
             case IMessage nested:
                 Walk(nested, path.ToString() + ".", options, violations);

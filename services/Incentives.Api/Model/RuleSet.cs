@@ -171,14 +171,14 @@ public sealed record RuleSet(
         {
             AddIfOutside(violations, "rules.anti_gaming.reciprocal_min_count", anti.ReciprocalMinCount, MaxCount);
             AddIfOutside(violations, "rules.anti_gaming.burst_max_count", anti.BurstMaxCount, MaxCount);
-            if (anti.ReciprocalMinCount > 0 && anti.ReciprocalWindowDays <= 0)
+            if ((anti.ReciprocalMinCount > 0 && anti.ReciprocalWindowDays <= 0) || anti.ReciprocalWindowDays is < 0 or > 366)
             {
-                violations.Add(("rules.anti_gaming.reciprocal_window_days", "A window is required when reciprocal detection is on."));
+                violations.Add(("rules.anti_gaming.reciprocal_window_days", "A window of 1 to 366 days is required when reciprocal detection is on."));
             }
 
-            if (anti.BurstMaxCount > 0 && anti.BurstWindowMinutes <= 0)
+            if ((anti.BurstMaxCount > 0 && anti.BurstWindowMinutes <= 0) || anti.BurstWindowMinutes is < 0 or > MaxCooldownMinutes)
             {
-                violations.Add(("rules.anti_gaming.burst_window_minutes", "A window is required when burst detection is on."));
+                violations.Add(("rules.anti_gaming.burst_window_minutes", $"A window of 1 to {MaxCooldownMinutes} minutes is required when burst detection is on."));
             }
 
             if (anti.RingMaxLength is < 0 or 1 or 2 or > MaxRingLength)

@@ -199,11 +199,6 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
     public async Task<ListObservationsResponse> ListObservations(ListObservationsRequest request, ServerCallContext context)
     {
         var violations = new List<(string Field, string Description)>();
-        if (request.PageSize is < 0 or > MaxPage)
-        {
-            violations.Add(("page_size", $"From 1 to {MaxPage}, or 0 for 100."));
-        }
-
         long before = 0;
         if (request.PageToken.Length > 0 && (!long.TryParse(request.PageToken, System.Globalization.CultureInfo.InvariantCulture, out before) || before <= 0))
         {
@@ -219,7 +214,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         var ct = context.CancellationToken;
         await using var connection = await database.OpenAsync(ct);
         return await ObservationQueries.ListAsync(connection, ObservationAccess.For(context.Caller()), request, before,
-            request.PageSize == 0 ? 100 : request.PageSize, ct);
+            PageSize(request.PageSize, 100), ct);
     }
 
     // ---- Success stories ----
@@ -229,9 +224,9 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         var caller = context.Caller();
         var violations = new List<(string Field, string Description)>();
         RequireKey(request.IdempotencyKey, violations);
-        if (string.IsNullOrWhiteSpace(request.Title))
+        if (string.IsNullOrWhiteSpace(request.Title) || request.Title.Length > Model.Initiatives.MaxNameLength)
         {
-            violations.Add(("title", "The title is required."));
+            violations.Add(("title", $"A title of 1 to {Model.Initiatives.MaxNameLength} characters is required."));
         }
 
         if (string.IsNullOrWhiteSpace(request.Body))
@@ -363,7 +358,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
     {
         var ct = context.CancellationToken;
         await using var connection = await database.OpenAsync(ct);
-        var limit = request.PageSize is > 0 and <= MaxPage ? request.PageSize : 50;
+        var limit = PageSize(request.PageSize, 50);
         if (request.Status is StoryStatus.Unspecified or StoryStatus.Published)
         {
             return new ListSuccessStoriesResponse { Stories = { await StoryStore.ListPublishedAsync(connection, request.InitiativeId, limit, ct) } };
@@ -538,6 +533,9 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
     /// <summary>A deterministic id per (proposer, idempotency key): a retried proposal addresses the same actor.</summary>
     internal static string InitiativeId(string subject, string key) =>
         new Guid(SHA256.HashData(Encoding.UTF8.GetBytes(subject + "\n" + key)).AsSpan(0, 16)).ToString("n");
+
+    /// <summary>The default for 0, the maximum for more than it (as AIP-158 asks); a negative size never gets here (InputLimits).</summary>
+    private static int PageSize(int requested, int byDefault) => requested == 0 ? byDefault : Math.Min(requested, MaxPage);
 
     private static void RequireKey(string key, List<(string Field, string Description)> violations)
     {

@@ -26,6 +26,9 @@ public static class TextLimits
     /// <summary>A recognition's message, a review note, a reason to revoke or reject.</summary>
     public const int Message = 1000;
 
+    /// <summary>An observation's evidence (Initiatives' Observations.MaxEvidenceLength).</summary>
+    public const int Evidence = 2000;
+
     /// <summary>A period such as 2026-11, 2026-Q4 or 2026-W47.</summary>
     public const int Period = 8;
 }

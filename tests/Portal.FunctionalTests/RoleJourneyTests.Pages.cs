@@ -293,7 +293,8 @@ public sealed partial class RoleJourneyTests
         await hr.Locator("#audit-service").SelectOptionAsync("Incentives");
         await hr.Locator("#audit-entity").SelectOptionAsync("budget");
         await hr.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
-        var entry = hr.GetByTestId("audit-entry").Filter(new() { HasText = "700" });
+        // The sales budget's entry: "700" alone would also match an id that happens to hold those digits (a reward's, say).
+        var entry = hr.GetByTestId("audit-entry").Filter(new() { HasText = "sales/" }).Filter(new() { HasTextRegex = Browsing.Text(@"\b700\b") });
         await Expect(entry).ToHaveCountAsync(1);
         await Expect(entry).ToContainTextAsync("Hana Harper");
         await Expect(entry).ToContainTextAsync("Incentives: budget");

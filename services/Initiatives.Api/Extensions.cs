@@ -16,7 +16,10 @@ namespace Transformation.Initiatives.Api;
 public static class Extensions
 {
     private static readonly RpcAccess Runners = RpcAccess.Roles(Roles.ChangeManager, Roles.Hr);
-    private static readonly RpcAccess Recorders = RpcAccess.SignedIn;
+    // Those accountable for an observation record it: hr, change managers, executives and systems. Employees thank colleagues
+    // through Incentives' GiveRecognition (peer recognition has one road, with its allowance, cooldown and caps); a PEER
+    // observation is a colleague's nomination that one of the recorders vouches for.
+    private static readonly RpcAccess Recorders = RpcAccess.Roles(Roles.Hr, Roles.ChangeManager, Roles.Executive, Roles.Service);
 
     /// <summary>Who may call each RPC: the one place this service declares it (tests check the server against it).</summary>
     public static RpcAccessMap AccessMap { get; } = new()
@@ -32,7 +35,6 @@ public static class Extensions
         ["UpdateInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
         ["GetInitiative"] = RpcAccess.SignedIn,
         ["ListInitiatives"] = RpcAccess.Roles(Roles.Hr, Roles.Executive, Roles.ChangeManager),
-        // Employees may record peer observations as their observer (checked per item); the others any source.
         ["RecordObservation"] = Recorders,
         ["RecordObservations"] = Recorders,
         ["ListObservations"] = RpcAccess.Roles(Roles.Hr, Roles.ChangeManager, Roles.Executive),

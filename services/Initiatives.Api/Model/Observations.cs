@@ -24,8 +24,6 @@ public static class Observations
     public const int MaxEvidenceLength = 2000;
     public const int MaxKeyLength = 200;
 
-    private static readonly HashSet<string> Recorders = new(StringComparer.Ordinal) { Roles.Hr, Roles.ChangeManager, Roles.Service, Roles.Executive };
-
     /// <summary>Field violations of the input's shape, each prefixed (e.g. "observation." or "observations[3].").</summary>
     public static void ValidateShape(ObservationInput? input, string prefix, Caller caller, DateTimeOffset now, List<(string Field, string Description)> violations)
     {
@@ -78,14 +76,6 @@ public static class Observations
         if (input.Evidence.Length > MaxEvidenceLength)
         {
             violations.Add((prefix + "evidence", $"At most {MaxEvidenceLength} characters."));
-        }
-
-        // Peer recognition has one road, GiveRecognition in Incentives, with the giver's allowance, cooldown and caps; a concern goes to hr.
-        // Observations are recorded by those accountable for them (hr, change managers, executives, systems); a PEER observation is
-        // a colleague's nomination that one of them records and vouches for.
-        if (!caller.Roles.Any(Recorders.Contains))
-        {
-            violations.Add((prefix + "source", "Employees thank colleagues with Give recognition; observations are recorded by hr, change managers and executives."));
         }
     }
 

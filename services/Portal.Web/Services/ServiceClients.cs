@@ -59,7 +59,8 @@ public static class ServiceClientRegistration
         AddClient<BaselinesClient>(services, a => a.Baselines, BaselinesReflection.Descriptor.Services[0]);
         AddClient<InitiativesClient>(services, a => a.Initiatives, InitiativesReflection.Descriptor.Services[0]);
         AddClient<EndStateClient>(services, a => a.EndState, EndstateReflection.Descriptor.Services[0]);
-        services.AddGrpcClient<DirectoryClient>(SignInDirectory, (provider, o) => o.Address = provider.GetRequiredService<IOptions<ServiceAddresses>>().Value.Directory)
+        // Its own client type: AddGrpcClient makes the last registration of a type the one injected.
+        services.AddGrpcClient<DirectoryService.DirectoryServiceClient>(SignInDirectory, (provider, o) => o.Address = provider.GetRequiredService<IOptions<ServiceAddresses>>().Value.Directory)
             .ConfigureChannel(channel => channel.ServiceConfig = RetryReads(DirectoryReflection.Descriptor.Services[0]))
             .AddInterceptor<DefaultDeadline>(InterceptorScope.Client);
         return services;

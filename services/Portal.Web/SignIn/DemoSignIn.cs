@@ -166,7 +166,8 @@ public sealed class DemoSignIn : IDisposable
     }
 
     /// <summary>The Directory client without the signed-in person's token (nobody is signed in yet): the calls carry the portal's own.</summary>
-    private DirectoryClient Directory() => _clients.CreateClient<DirectoryClient>(ServiceClientRegistration.SignInDirectory);
+    private DirectoryService.DirectoryServiceClient Directory() =>
+        _clients.CreateClient<DirectoryService.DirectoryServiceClient>(ServiceClientRegistration.SignInDirectory);
 
     private sealed record ServiceToken(string Token, DateTimeOffset Expires);
 }

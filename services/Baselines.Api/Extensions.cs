@@ -1,4 +1,3 @@
-using Transformation.Baselines.Api.Grpc;
 using Transformation.Baselines.Api.Infrastructure;
 using Transformation.Baselines.Api.IntegrationEvents.Handlers;
 using Transformation.Baselines.Api.Model;
@@ -8,6 +7,8 @@ using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
+// Ours, not the generated BaselineService of the contracts (its clients).
+using BaselineService = Transformation.Baselines.Api.Grpc.BaselineService;
 
 namespace Transformation.Baselines.Api;
 

@@ -1,5 +1,4 @@
 using Npgsql;
-using Transformation.Directory.Api.Grpc;
 using Transformation.Directory.Api.Infrastructure;
 using Transformation.Directory.Api.Scim;
 using Transformation.Directory.V1;
@@ -7,6 +6,8 @@ using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
+// Ours, not the generated DirectoryService of the contracts (its clients).
+using DirectoryService = Transformation.Directory.Api.Grpc.DirectoryService;
 
 namespace Transformation.Directory.Api;
 

@@ -1,5 +1,4 @@
 using Transformation.Baselines.V1;
-using Transformation.EndState.Api.Grpc;
 using Transformation.EndState.Api.Infrastructure;
 using Transformation.EndState.Api.IntegrationEvents.Handlers;
 using Transformation.EndState.Api.Model;
@@ -8,6 +7,8 @@ using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
+// Ours, not the generated EndStateService of the contracts (its clients).
+using EndStateService = Transformation.EndState.Api.Grpc.EndStateService;
 
 namespace Transformation.EndState.Api;
 

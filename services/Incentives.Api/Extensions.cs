@@ -3,13 +3,14 @@ using Transformation.Directory.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.Incentives.Api.Actors;
-using Transformation.Incentives.Api.Grpc;
 using Transformation.Incentives.Api.Infrastructure;
 using Transformation.Incentives.Api.IntegrationEvents.Handlers;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
+// Ours, not the generated IncentivesService of the contracts (its clients).
+using IncentivesService = Transformation.Incentives.Api.Grpc.IncentivesService;
 
 namespace Transformation.Incentives.Api;
 

@@ -55,14 +55,9 @@ public static class Extensions
         services.AddHttpContextAccessor();
         services.AddSingleton(TimeProvider.System);
 
-        services.AddSingleton<ServiceChannels>();
         services.AddScoped<SignedInPerson>();
         services.AddScoped<CircuitHandler, TokenCircuitHandler>();
-        services.AddScoped<DirectoryClient>();
-        services.AddScoped<IncentivesClient>();
-        services.AddScoped<BaselinesClient>();
-        services.AddScoped<InitiativesClient>();
-        services.AddScoped<EndStateClient>();
+        services.AddServiceClients();
         services.AddScoped<Organisation>();
         services.AddScoped<AuditTrail>();
         return builder;

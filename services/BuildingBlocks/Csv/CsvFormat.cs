@@ -39,12 +39,18 @@ public abstract class CsvFormat<TRow, TRequest>
     public IReadOnlyList<CsvProblem> ServiceProblems(RpcException refused)
     {
         ArgumentNullException.ThrowIfNull(refused);
+        return ServiceProblems(refused.GetDetail<BadRequest>(), refused.Message);
+    }
+
+    /// <summary>The service's refusal (INVALID_ARGUMENT: its field violations and message) as problems named by line and column.</summary>
+    public IReadOnlyList<CsvProblem> ServiceProblems(BadRequest? violations, string message)
+    {
         var problems = new List<CsvProblem>();
-        foreach (var violation in refused.GetDetail<BadRequest>()?.FieldViolations ?? [])
+        foreach (var violation in violations?.FieldViolations ?? [])
         {
             problems.Add(ServiceProblem(violation.Field, violation.Description));
         }
 
-        return problems.Count > 0 ? problems : [new CsvProblem(0, "", refused.Message)];
+        return problems.Count > 0 ? problems : [new CsvProblem(0, "", message)];
     }
 }

@@ -1,6 +1,5 @@
 using System.Threading.Channels;
 using CsvHelper;
-using Transformation.GrpcHosting;
 
 namespace Transformation.Csv;
 
@@ -18,7 +17,7 @@ public sealed record CsvUploadResult<TResponse>(TResponse? Response, IReadOnlyLi
 /// nothing more is sent; the rest of the file is still checked (up to the problems' limit), then the call is cancelled
 /// (the service commits nothing). A refusal by the service comes back as problems named by line and column.
 /// </summary>
-public static class CsvUpload
+public static partial class CsvUpload
 {
     /// <summary>Messages packed ahead of the writer.</summary>
     private const int MessagesAhead = 4;
@@ -34,17 +33,27 @@ public static class CsvUpload
         BufferSize = 256 * 1024,
     };
 
-    /// <param name="file">The file, read forward once (not disposed).</param>
-    /// <param name="format">The file's format and the call's messages.</param>
-    /// <param name="open">Starts the call (once the header is known to be good).</param>
-    /// <param name="progress">Gets the bytes of the file sent so far (on the caller's context).</param>
-    /// <param name="cancellationToken">Cancels the upload (the call is cancelled: nothing is stored).</param>
-    /// <returns>The response, or the problems. Other failures of the call throw <see cref="RpcException"/>.</returns>
-    public static async Task<CsvUploadResult<TResponse>> SendAsync<TRow, TRequest, TResponse>(Stream file, CsvFormat<TRow, TRequest> format,
-        Func<CancellationToken, Task<ClientCall<TRequest, TResponse>>> open, Action<long>? progress, CancellationToken cancellationToken)
+    /// <summary>The client-streaming call as an upload uses it, whichever client makes it (each overload of SendAsync adapts its own).</summary>
+    private interface IUploadCall<in TRequest, TResponse> : IAsyncDisposable
+        where TResponse : class
+    {
+        /// <summary>Sends one message; false when the call is over (the service ended it): <see cref="AnswerAsync"/> says why.</summary>
+        Task<bool> TryWriteAsync(TRequest message);
+
+        /// <summary>
+        /// Ends the requests (unless the call is over) and returns the response, or the service's refusal (INVALID_ARGUMENT) with
+        /// its field violations. Any other failure of the call throws the client's RpcException.
+        /// </summary>
+        Task<UploadAnswer<TResponse>> AnswerAsync();
+    }
+
+    private sealed record UploadAnswer<TResponse>(TResponse? Response, Google.Rpc.BadRequest? Violations, string Refusal);
+
+    private static async Task<CsvUploadResult<TResponse>> SendOverAsync<TRow, TRequest, TResponse>(Stream file, CsvFormat<TRow, TRequest> format,
+        Func<CancellationToken, Task<IUploadCall<TRequest, TResponse>>> open, Action<long>? progress, CancellationToken cancellationToken)
         where TRow : class
-        where TRequest : class, Google.Protobuf.IMessage<TRequest>
-        where TResponse : class, Google.Protobuf.IMessage<TResponse>
+        where TRequest : class
+        where TResponse : class
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(format);
@@ -77,25 +86,33 @@ public static class CsvUpload
         // Not Task.Run: on a synchronisation context (the portal's circuit) both loops stay on it and interleave; without
         // one (the CLI) their continuations run on the thread pool, in parallel.
         var reading = ReadAsync(csv, record, format, problems, messages.Writer, stop.Token);
-        RpcException? sendFailure = null;
+        var ended = false;
         try
         {
             if (format.Opening is { } opening)
             {
-                await call.WriteAsync(opening);
+                ended = !await call.TryWriteAsync(opening);
             }
 
-            await foreach (var (message, offset) in messages.Reader.ReadAllAsync(stop.Token))
+            if (!ended)
             {
-                await call.WriteAsync(message);
-                progress?.Invoke(offset);
+                await foreach (var (message, offset) in messages.Reader.ReadAllAsync(stop.Token))
+                {
+                    if (!await call.TryWriteAsync(message))
+                    {
+                        ended = true;
+                        break;
+                    }
+
+                    progress?.Invoke(offset);
+                }
             }
-        }
-        catch (RpcException e)
-        {
-            // The service ended the call while the file was still streaming (it refused a row, say): stop reading.
-            sendFailure = e;
-            await stop.CancelAsync();
+
+            if (ended)
+            {
+                // The service ended the call while the file was still streaming (it refused a row, say): stop reading.
+                await stop.CancelAsync();
+            }
         }
         catch (OperationCanceledException)
         {
@@ -113,33 +130,15 @@ public static class CsvUpload
             return new CsvUploadResult<TResponse>(null, problems.ToList());
         }
 
-        try
+        if (!ended && rowsRead == 0 && format.EmptyFileProblem is { } empty)
         {
-            if (sendFailure is not null)
-            {
-                if (call.Status is not null)
-                {
-                    throw sendFailure;
-                }
-
-                // A write failed because the service ended the call: its status says why.
-                await call.ReadSingleAsync();
-                throw sendFailure;
-            }
-
-            if (rowsRead == 0 && format.EmptyFileProblem is { } empty)
-            {
-                return Failed<TResponse>(new CsvProblem(1, "", empty));
-            }
-
-            call.CompleteRequest();
-            var response = await call.ReadSingleAsync();
-            return new CsvUploadResult<TResponse>(response, []);
+            return Failed<TResponse>(new CsvProblem(1, "", empty));
         }
-        catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
-        {
-            return new CsvUploadResult<TResponse>(null, format.ServiceProblems(e));
-        }
+
+        var answer = await call.AnswerAsync();
+        return answer.Response is { } response
+            ? new CsvUploadResult<TResponse>(response, [])
+            : new CsvUploadResult<TResponse>(null, format.ServiceProblems(answer.Violations, answer.Refusal));
     }
 
     /// <summary>Reads every record; packs good rows into messages until the first problem. Returns the good rows read.</summary>

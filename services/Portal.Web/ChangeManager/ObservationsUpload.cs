@@ -30,7 +30,7 @@ public static partial class ObservationsUpload
     public static async Task<BatchResult> UploadAsync(Stream file, string initiativeId, Person recorder, InitiativesClient initiatives,
         TimeProvider time, Action<long> progress, CancellationToken cancellationToken)
     {
-        var result = await CsvUpload.SendAsync(file, new ObservationsCsv(initiativeId, recorder, time), initiatives.RecordObservationsAsync, progress,
+        var result = await CsvUpload.SendAsync(file, new ObservationsCsv(initiativeId, recorder, time), ct => initiatives.RecordObservations(cancellationToken: ct), progress,
             cancellationToken);
         return result.Succeeded
             ? new BatchResult(result.Response!.Created, result.Response.Duplicates, [])

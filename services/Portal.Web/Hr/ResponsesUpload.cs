@@ -31,7 +31,7 @@ public static class ResponsesUpload
         CancellationToken cancellationToken)
     {
         var result = await CsvUpload.SendAsync(file, new ResponsesCsv(assessment.AssessmentId, assessment.ItemIds, BatchSize),
-            baselines.SubmitResponsesAsync, progress, cancellationToken);
+            ct => baselines.SubmitResponses(cancellationToken: ct), progress, cancellationToken);
         return result.Succeeded
             ? new UploadResult(result.Response!.Accepted, result.Response.AlreadySubmitted, [])
             : new UploadResult(0, 0, [.. result.Problems.Select(p => new LineProblem(p.Line, p.Column, p.Problem))]);

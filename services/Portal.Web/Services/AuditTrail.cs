@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
+using Grpc.Core;
 using Transformation.Audit.V1;
-using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using EndStateAudit = Transformation.EndState.V1;
 
@@ -70,18 +70,18 @@ public sealed class AuditTrail(BaselinesClient baselines, InitiativesClient init
     private Task<List<AuditRow>> ReadOneAsync(string service, string entity, string entityId, CancellationToken ct)
     {
         // Baselines, Initiatives and Incentives share the transformation.audit.v1 contract; EndState keeps its versioned one.
-        Func<ListAuditEntriesRequest, CancellationToken, Task<ListAuditEntriesResponse>>? list = service switch
+        Func<ListAuditEntriesRequest, AsyncUnaryCall<ListAuditEntriesResponse>>? list = service switch
         {
-            BaselinesClient.Name => baselines.ListAuditEntriesAsync,
-            InitiativesClient.Name => initiatives.ListAuditEntriesAsync,
-            IncentivesClient.Name => incentives.ListAuditEntriesAsync,
+            BaselinesClient.Name => request => baselines.ListAuditEntriesAsync(request, cancellationToken: ct),
+            InitiativesClient.Name => request => initiatives.ListAuditEntriesAsync(request, cancellationToken: ct),
+            IncentivesClient.Name => request => incentives.ListAuditEntriesAsync(request, cancellationToken: ct),
             _ => null,
         };
         if (list is null)
         {
             return LatestPagesAsync(async _ =>
             {
-                var page = await endState.ListAuditEntriesAsync(new EndStateAudit.ListAuditEntriesRequest { ScopeOrgUnitId = entityId }, ct);
+                var page = await endState.ListAuditEntriesAsync(new EndStateAudit.ListAuditEntriesRequest { ScopeOrgUnitId = entityId }, cancellationToken: ct);
                 return (page.Entries.Select(e => Row(service, "end_state", e.ScopeOrgUnitId, e.Actor, e.At, e.BeforeJson, e.AfterJson,
                     $"version {e.Version.ToString(CultureInfo.InvariantCulture)}: {Words.Of(e.Change.ToString())}")), "");
             });
@@ -89,7 +89,7 @@ public sealed class AuditTrail(BaselinesClient baselines, InitiativesClient init
 
         return LatestPagesAsync(async token =>
         {
-            var page = await list(new ListAuditEntriesRequest { Entity = entity, EntityId = entityId, Limit = PageSize, PageToken = token }, ct);
+            var page = await list(new ListAuditEntriesRequest { Entity = entity, EntityId = entityId, Limit = PageSize, PageToken = token });
             return (page.Entries.Select(e => Row(service, e.Entity, e.EntityId, e.ChangedBy, e.ChangedAt, e.Before, e.After)), page.NextPageToken);
         });
     }

@@ -76,7 +76,7 @@ public sealed class Organisation(DirectoryClient directory)
 
     private async Task<OrgSnapshot> LoadAsync(bool people, CancellationToken cancellationToken)
     {
-        var tree = await directory.GetOrgTreeAsync(new GetOrgTreeRequest(), cancellationToken);
+        var tree = await directory.GetOrgTreeAsync(new GetOrgTreeRequest(), cancellationToken: cancellationToken);
         if (!people)
         {
             return new OrgSnapshot([.. tree.OrgUnits], []);
@@ -84,7 +84,7 @@ public sealed class Organisation(DirectoryClient directory)
 
         var roots = tree.OrgUnits.Where(u => u.ParentId.Length == 0).ToList();
         var members = await Task.WhenAll(roots.Select(root =>
-            directory.ListUnitMembersAsync(new ListUnitMembersRequest { OrgUnitId = root.OrgUnitId, IncludeDescendants = true }, cancellationToken)));
+            directory.ListUnitMembersAsync(new ListUnitMembersRequest { OrgUnitId = root.OrgUnitId, IncludeDescendants = true }, cancellationToken: cancellationToken).ResponseAsync));
         return new OrgSnapshot([.. tree.OrgUnits], [.. members.SelectMany(m => m.Employees)]);
     }
 

@@ -1,5 +1,5 @@
 using Google.Rpc;
-using Transformation.GrpcHosting;
+using Grpc.Core;
 
 namespace Transformation.Portal.Web.Services;
 
@@ -17,13 +17,15 @@ public sealed record Problem(string Message, IReadOnlyDictionary<string, string>
     public static Problem From(RpcException e, string service, string consequence)
     {
         ArgumentNullException.ThrowIfNull(e);
+        // The service's own words (RpcException.Message also names the status code).
+        var message = e.Status.Detail;
         return e.StatusCode switch
         {
-            StatusCode.InvalidArgument => new Problem(e.Message.Length > 0 ? e.Message : "Please correct the marked fields.", Violations(e)),
+            StatusCode.InvalidArgument => new Problem(message.Length > 0 ? message : "Please correct the marked fields.", Violations(e)),
             StatusCode.Unauthenticated => new Problem("Your sign-in has expired or is missing: sign in again.", NoFields),
-            StatusCode.PermissionDenied => new Problem($"{service} refused: {e.Message}", NoFields),
+            StatusCode.PermissionDenied => new Problem($"{service} refused: {message}", NoFields),
             StatusCode.NotFound or StatusCode.AlreadyExists or StatusCode.FailedPrecondition or StatusCode.Aborted or StatusCode.OutOfRange
-                or StatusCode.ResourceExhausted => new Problem(e.Message, NoFields),
+                or StatusCode.ResourceExhausted => new Problem(message, NoFields),
             _ => new Problem($"{service} is not answering; {consequence}.", NoFields),
         };
     }
@@ -38,7 +40,7 @@ public sealed record Problem(string Message, IReadOnlyDictionary<string, string>
     private static Dictionary<string, string> Violations(RpcException e)
     {
         var fields = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var violation in e.GetDetail<BadRequest>()?.FieldViolations ?? [])
+        foreach (var violation in e.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? [])
         {
             fields[violation.Field] = fields.TryGetValue(violation.Field, out var earlier) ? $"{earlier} {violation.Description}" : violation.Description;
         }

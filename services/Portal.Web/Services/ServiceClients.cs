@@ -1,241 +1,128 @@
-using Google.Protobuf;
+using Google.Protobuf.Reflection;
+using ServiceDescriptor = Google.Protobuf.Reflection.ServiceDescriptor;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Net.Client.Configuration;
+using Grpc.Net.ClientFactory;
 using Microsoft.Extensions.Options;
 using Transformation.Baselines.V1;
 using Transformation.Directory.V1;
 using Transformation.EndState.V1;
-using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
-using MethodDescriptor = Google.Protobuf.Reflection.MethodDescriptor;
-using ServiceDescriptor = Google.Protobuf.Reflection.ServiceDescriptor;
 
 namespace Transformation.Portal.Web.Services;
 
-/// <summary>One pooled HTTP/2 connection set per service, shared by every circuit.</summary>
-public sealed class ServiceChannels(IOptions<ServiceAddresses> addresses) : IDisposable
-{
-    public GrpcClient Directory { get; } = GrpcClient.Create(addresses.Value.Directory!);
+// The services' generated clients, named as the pages know them, with the service's name as people know it.
 
-    public GrpcClient Incentives { get; } = GrpcClient.Create(addresses.Value.Incentives!);
-
-    public GrpcClient Baselines { get; } = GrpcClient.Create(addresses.Value.Baselines!);
-
-    public GrpcClient Initiatives { get; } = GrpcClient.Create(addresses.Value.Initiatives!);
-
-    public GrpcClient EndState { get; } = GrpcClient.Create(addresses.Value.EndState!);
-
-    public void Dispose()
-    {
-        Directory.Dispose();
-        Incentives.Dispose();
-        Baselines.Dispose();
-        Initiatives.Dispose();
-        EndState.Dispose();
-    }
-}
-
-/// <summary>
-/// Calls one service as the signed-in person (their bearer token on every call). Unary calls give up after
-/// Portal:CallTimeout, so a hung service turns into a message instead of a hung page. The derived clients list the
-/// RPCs the portal uses, one line each, as generated client stubs would: the RPC is the service's method whose request
-/// message is the one passed (each RPC has its own request message), so a line cannot name one method and send
-/// another's message.
-/// </summary>
-public abstract class ServiceClient(GrpcClient grpc, ServiceDescriptor service, SignedInPerson person, IOptions<PortalOptions> options)
-{
-    /// <summary>The one call helper: the unary RPC taking <typeparamref name="TRequest"/>, answered with <typeparamref name="TResponse"/>.</summary>
-    protected async Task<TResponse> Unary<TRequest, TResponse>(TRequest request, MessageParser<TResponse> response, CancellationToken cancellationToken)
-        where TRequest : class, IMessage<TRequest>
-        where TResponse : class, IMessage<TResponse> =>
-        await grpc.UnaryAsync<TRequest, TResponse>(Method<TRequest, TResponse>(response), request, await CallOptionsAsync(options.Value.CallTimeout, cancellationToken));
-
-    /// <summary>A server-streaming RPC (no deadline: it lasts as long as the page watches).</summary>
-    protected async Task<ClientCall<TRequest, TResponse>> ServerStreaming<TRequest, TResponse>(TRequest request, MessageParser<TResponse> response,
-        CancellationToken cancellationToken)
-        where TRequest : class, IMessage<TRequest>
-        where TResponse : class, IMessage<TResponse> =>
-        grpc.ServerStreaming<TRequest, TResponse>(Method<TRequest, TResponse>(response), request, await CallOptionsAsync(null, cancellationToken));
-
-    /// <summary>A client-streaming RPC: the caller writes its requests, then reads the single response.</summary>
-    protected async Task<ClientCall<TRequest, TResponse>> ClientStreaming<TRequest, TResponse>(MessageParser<TRequest> request, MessageParser<TResponse> response,
-        CancellationToken cancellationToken)
-        where TRequest : class, IMessage<TRequest>
-        where TResponse : class, IMessage<TResponse> =>
-        grpc.Streaming<TRequest, TResponse>(Method<TRequest, TResponse>(response), await CallOptionsAsync(null, cancellationToken));
-
-    private MethodDescriptor Method<TRequest, TResponse>(MessageParser<TResponse> response)
-        where TResponse : class, IMessage<TResponse>
-    {
-        ArgumentNullException.ThrowIfNull(response);
-        var method = service.Methods.SingleOrDefault(m => m.InputType.ClrType == typeof(TRequest))
-            ?? throw new InvalidOperationException($"{service.FullName} has no method taking {typeof(TRequest).Name}.");
-        return method.OutputType.ClrType == typeof(TResponse)
-            ? method
-            : throw new InvalidOperationException($"{service.FullName}.{method.Name} answers {method.OutputType.Name}, not {typeof(TResponse).Name}.");
-    }
-
-    private async Task<CallOptions> CallOptionsAsync(TimeSpan? timeout, CancellationToken cancellationToken)
-    {
-        var token = await person.AccessTokenAsync() ?? throw new RpcException(StatusCode.Unauthenticated, "Nobody is signed in.");
-        return new CallOptions
-        {
-            Headers = new Metadata { { "authorization", "Bearer " + token } },
-            Timeout = timeout,
-            CancellationToken = cancellationToken,
-        };
-    }
-}
-
-public sealed class DirectoryClient(ServiceChannels channels, SignedInPerson person, IOptions<PortalOptions> options)
-    : ServiceClient(channels.Directory, DirectoryReflection.Descriptor.Services[0], person, options)
+public sealed class DirectoryClient(CallInvoker invoker) : DirectoryService.DirectoryServiceClient(invoker)
 {
     public const string Name = "The Directory";
-
-    public Task<GetOrgTreeResponse> GetOrgTreeAsync(GetOrgTreeRequest request, CancellationToken ct = default) => Unary(request, GetOrgTreeResponse.Parser, ct);
-
-    public Task<GetEmployeeResponse> GetEmployeeAsync(GetEmployeeRequest request, CancellationToken ct = default) => Unary(request, GetEmployeeResponse.Parser, ct);
-
-    public Task<ListUnitMembersResponse> ListUnitMembersAsync(ListUnitMembersRequest request, CancellationToken ct = default) => Unary(request, ListUnitMembersResponse.Parser, ct);
 }
 
-public sealed class IncentivesClient(ServiceChannels channels, SignedInPerson person, IOptions<PortalOptions> options)
-    : ServiceClient(channels.Incentives, IncentivesReflection.Descriptor.Services[0], person, options)
+public sealed class IncentivesClient(CallInvoker invoker) : IncentivesService.IncentivesServiceClient(invoker)
 {
     public const string Name = "Incentives";
-
-    public Task<DefineBehaviourResponse> DefineBehaviourAsync(DefineBehaviourRequest request, CancellationToken ct = default) => Unary(request, DefineBehaviourResponse.Parser, ct);
-
-    public Task<ListBehavioursResponse> ListBehavioursAsync(ListBehavioursRequest request, CancellationToken ct = default) => Unary(request, ListBehavioursResponse.Parser, ct);
-
-    public Task<GetIncentiveRulesResponse> GetIncentiveRulesAsync(GetIncentiveRulesRequest request, CancellationToken ct = default) => Unary(request, GetIncentiveRulesResponse.Parser, ct);
-
-    public Task<UpdateIncentiveRulesResponse> UpdateIncentiveRulesAsync(UpdateIncentiveRulesRequest request, CancellationToken ct = default) => Unary(request, UpdateIncentiveRulesResponse.Parser, ct);
-
-    public Task<SetBudgetResponse> SetBudgetAsync(SetBudgetRequest request, CancellationToken ct = default) => Unary(request, SetBudgetResponse.Parser, ct);
-
-    public Task<GetBudgetResponse> GetBudgetAsync(GetBudgetRequest request, CancellationToken ct = default) => Unary(request, GetBudgetResponse.Parser, ct);
-
-    public Task<GiveRecognitionResponse> GiveRecognitionAsync(GiveRecognitionRequest request, CancellationToken ct = default) => Unary(request, GiveRecognitionResponse.Parser, ct);
-
-    public Task<GetEmployeeFeedResponse> GetEmployeeFeedAsync(GetEmployeeFeedRequest request, CancellationToken ct = default) => Unary(request, GetEmployeeFeedResponse.Parser, ct);
-
-    public Task<GetPublicFeedResponse> GetPublicFeedAsync(GetPublicFeedRequest request, CancellationToken ct = default) => Unary(request, GetPublicFeedResponse.Parser, ct);
-
-    public Task<ListReviewQueueResponse> ListReviewQueueAsync(ListReviewQueueRequest request, CancellationToken ct = default) => Unary(request, ListReviewQueueResponse.Parser, ct);
-
-    public Task<ReviewRewardResponse> ReviewRewardAsync(ReviewRewardRequest request, CancellationToken ct = default) => Unary(request, ReviewRewardResponse.Parser, ct);
-
-    public Task<RevokeRewardResponse> RevokeRewardAsync(RevokeRewardRequest request, CancellationToken ct = default) => Unary(request, RevokeRewardResponse.Parser, ct);
-
-    /// <summary>Each reward that reaches the employee's feed from now on, until <paramref name="ct"/> is cancelled.</summary>
-    public Task<ClientCall<WatchEmployeeFeedRequest, WatchEmployeeFeedResponse>> WatchEmployeeFeedAsync(WatchEmployeeFeedRequest request,
-        CancellationToken ct) =>
-        ServerStreaming(request, WatchEmployeeFeedResponse.Parser, ct);
-
-    public Task<GetRecognitionEquityResponse> GetRecognitionEquityAsync(GetRecognitionEquityRequest request, CancellationToken ct = default) => Unary(request, GetRecognitionEquityResponse.Parser, ct);
-
-    public Task<GetLeaderboardResponse> GetLeaderboardAsync(GetLeaderboardRequest request, CancellationToken ct = default) => Unary(request, GetLeaderboardResponse.Parser, ct);
-
-    public Task<GetLeaderboardPreferenceResponse> GetLeaderboardPreferenceAsync(GetLeaderboardPreferenceRequest request, CancellationToken ct = default) =>
-        Unary(request, GetLeaderboardPreferenceResponse.Parser, ct);
-
-    public Task<SetLeaderboardPreferenceResponse> SetLeaderboardPreferenceAsync(SetLeaderboardPreferenceRequest request, CancellationToken ct = default) =>
-        Unary(request, SetLeaderboardPreferenceResponse.Parser, ct);
-
-    public Task<GetCallOutReportResponse> GetCallOutReportAsync(GetCallOutReportRequest request, CancellationToken ct = default) => Unary(request, GetCallOutReportResponse.Parser, ct);
-
-    public Task<Transformation.Audit.V1.ListAuditEntriesResponse> ListAuditEntriesAsync(Transformation.Audit.V1.ListAuditEntriesRequest request, CancellationToken ct = default) =>
-        Unary(request, Transformation.Audit.V1.ListAuditEntriesResponse.Parser, ct);
 }
 
-public sealed class BaselinesClient(ServiceChannels channels, SignedInPerson person, IOptions<PortalOptions> options)
-    : ServiceClient(channels.Baselines, BaselinesReflection.Descriptor.Services[0], person, options)
+public sealed class BaselinesClient(CallInvoker invoker) : BaselineService.BaselineServiceClient(invoker)
 {
     public const string Name = "Baselines";
-
-    public Task<DefineDimensionResponse> DefineDimensionAsync(DefineDimensionRequest request, CancellationToken ct = default) => Unary(request, DefineDimensionResponse.Parser, ct);
-
-    public Task<ListDimensionsResponse> ListDimensionsAsync(ListDimensionsRequest request, CancellationToken ct = default) => Unary(request, ListDimensionsResponse.Parser, ct);
-
-    public Task<DefineItemResponse> DefineItemAsync(DefineItemRequest request, CancellationToken ct = default) => Unary(request, DefineItemResponse.Parser, ct);
-
-    public Task<CreateAssessmentResponse> CreateAssessmentAsync(CreateAssessmentRequest request, CancellationToken ct = default) => Unary(request, CreateAssessmentResponse.Parser, ct);
-
-    public Task<GetAssessmentResponse> GetAssessmentAsync(GetAssessmentRequest request, CancellationToken ct = default) => Unary(request, GetAssessmentResponse.Parser, ct);
-
-    public Task<ListAssessmentsResponse> ListAssessmentsAsync(ListAssessmentsRequest request, CancellationToken ct = default) => Unary(request, ListAssessmentsResponse.Parser, ct);
-
-    public Task<CloseAssessmentResponse> CloseAssessmentAsync(CloseAssessmentRequest request, CancellationToken ct = default) => Unary(request, CloseAssessmentResponse.Parser, ct);
-
-    public Task<PublishScoresResponse> PublishScoresAsync(PublishScoresRequest request, CancellationToken ct = default) => Unary(request, PublishScoresResponse.Parser, ct);
-
-    /// <summary>Starts a bulk submission: write the header, then rows; the service stores all or nothing when the request ends.</summary>
-    public Task<ClientCall<SubmitResponsesRequest, SubmitResponsesResponse>> SubmitResponsesAsync(CancellationToken ct) =>
-        ClientStreaming(SubmitResponsesRequest.Parser, SubmitResponsesResponse.Parser, ct);
-
-    public Task<GetHeatmapResponse> GetHeatmapAsync(GetHeatmapRequest request, CancellationToken ct = default) => Unary(request, GetHeatmapResponse.Parser, ct);
-
-    public Task<SetBaselineResponse> SetBaselineAsync(SetBaselineRequest request, CancellationToken ct = default) => Unary(request, SetBaselineResponse.Parser, ct);
-
-    public Task<ListBaselinesResponse> ListBaselinesAsync(ListBaselinesRequest request, CancellationToken ct = default) => Unary(request, ListBaselinesResponse.Parser, ct);
-
-    public Task<Transformation.Audit.V1.ListAuditEntriesResponse> ListAuditEntriesAsync(Transformation.Audit.V1.ListAuditEntriesRequest request, CancellationToken ct = default) =>
-        Unary(request, Transformation.Audit.V1.ListAuditEntriesResponse.Parser, ct);
 }
 
-public sealed class InitiativesClient(ServiceChannels channels, SignedInPerson person, IOptions<PortalOptions> options)
-    : ServiceClient(channels.Initiatives, InitiativesReflection.Descriptor.Services[0], person, options)
+public sealed class InitiativesClient(CallInvoker invoker) : InitiativeService.InitiativeServiceClient(invoker)
 {
     public const string Name = "Initiatives";
-
-    public Task<ListInitiativesResponse> ListInitiativesAsync(ListInitiativesRequest request, CancellationToken ct = default) => Unary(request, ListInitiativesResponse.Parser, ct);
-
-    public Task<GetInitiativeResponse> GetInitiativeAsync(GetInitiativeRequest request, CancellationToken ct = default) => Unary(request, GetInitiativeResponse.Parser, ct);
-
-    public Task<UpdateInitiativeResponse> UpdateInitiativeAsync(UpdateInitiativeRequest request, CancellationToken ct = default) => Unary(request, UpdateInitiativeResponse.Parser, ct);
-
-    public Task<SponsorInitiativeResponse> SponsorInitiativeAsync(SponsorInitiativeRequest request, CancellationToken ct = default) => Unary(request, SponsorInitiativeResponse.Parser, ct);
-
-    public Task<ActivateInitiativeResponse> ActivateInitiativeAsync(ActivateInitiativeRequest request, CancellationToken ct = default) => Unary(request, ActivateInitiativeResponse.Parser, ct);
-
-    public Task<RecordObservationResponse> RecordObservationAsync(RecordObservationRequest request, CancellationToken ct = default) => Unary(request, RecordObservationResponse.Parser, ct);
-
-    /// <summary>Starts a batch of observations: all or nothing when the request ends.</summary>
-    public Task<ClientCall<RecordObservationsRequest, RecordObservationsResponse>> RecordObservationsAsync(CancellationToken ct) =>
-        ClientStreaming(RecordObservationsRequest.Parser, RecordObservationsResponse.Parser, ct);
-
-    public Task<ListObservationsResponse> ListObservationsAsync(ListObservationsRequest request, CancellationToken ct = default) => Unary(request, ListObservationsResponse.Parser, ct);
-
-    public Task<DraftSuccessStoryResponse> DraftSuccessStoryAsync(DraftSuccessStoryRequest request, CancellationToken ct = default) => Unary(request, DraftSuccessStoryResponse.Parser, ct);
-
-    public Task<SubmitSuccessStoryResponse> SubmitSuccessStoryAsync(SubmitSuccessStoryRequest request, CancellationToken ct = default) => Unary(request, SubmitSuccessStoryResponse.Parser, ct);
-
-    public Task<PublishSuccessStoryResponse> PublishSuccessStoryAsync(PublishSuccessStoryRequest request, CancellationToken ct = default) => Unary(request, PublishSuccessStoryResponse.Parser, ct);
-
-    public Task<GetSuccessStoryResponse> GetSuccessStoryAsync(GetSuccessStoryRequest request, CancellationToken ct = default) => Unary(request, GetSuccessStoryResponse.Parser, ct);
-
-    public Task<ListSuccessStoriesResponse> ListSuccessStoriesAsync(ListSuccessStoriesRequest request, CancellationToken ct = default) => Unary(request, ListSuccessStoriesResponse.Parser, ct);
-
-    public Task<ReactToSuccessStoryResponse> ReactToSuccessStoryAsync(ReactToSuccessStoryRequest request, CancellationToken ct = default) => Unary(request, ReactToSuccessStoryResponse.Parser, ct);
-
-    public Task<Transformation.Audit.V1.ListAuditEntriesResponse> ListAuditEntriesAsync(Transformation.Audit.V1.ListAuditEntriesRequest request, CancellationToken ct = default) =>
-        Unary(request, Transformation.Audit.V1.ListAuditEntriesResponse.Parser, ct);
 }
 
-public sealed class EndStateClient(ServiceChannels channels, SignedInPerson person, IOptions<PortalOptions> options)
-    : ServiceClient(channels.EndState, EndstateReflection.Descriptor.Services[0], person, options)
+public sealed class EndStateClient(CallInvoker invoker) : EndStateService.EndStateServiceClient(invoker)
 {
     public const string Name = "End state";
+}
 
-    public Task<GetEndStateResponse> GetEndStateAsync(GetEndStateRequest request, CancellationToken ct = default) => Unary(request, GetEndStateResponse.Parser, ct);
+public static class ServiceClientRegistration
+{
+    /// <summary>The name of the Directory client the demo sign-in reads with its own service token (no person is signed in yet).</summary>
+    public const string SignInDirectory = "sign-in";
 
-    public Task<ListEndStatesResponse> ListEndStatesAsync(ListEndStatesRequest request, CancellationToken ct = default) => Unary(request, ListEndStatesResponse.Parser, ct);
+    /// <summary>
+    /// Registers each service's client (Grpc.Net.ClientFactory: pooled HTTP/2 connections shared by every circuit). Every call
+    /// carries the signed-in person's bearer token (the circuit's <see cref="SignedInPerson"/>); unary calls give up after
+    /// Portal:CallTimeout, so a hung service turns into a message instead of a hung page; reads (NO_SIDE_EFFECTS) are
+    /// retried when the service is unavailable.
+    /// </summary>
+    public static IServiceCollection AddServiceClients(this IServiceCollection services)
+    {
+        services.AddSingleton<DefaultDeadline>();
+        AddClient<DirectoryClient>(services, a => a.Directory, DirectoryReflection.Descriptor.Services[0]);
+        AddClient<IncentivesClient>(services, a => a.Incentives, IncentivesReflection.Descriptor.Services[0]);
+        AddClient<BaselinesClient>(services, a => a.Baselines, BaselinesReflection.Descriptor.Services[0]);
+        AddClient<InitiativesClient>(services, a => a.Initiatives, InitiativesReflection.Descriptor.Services[0]);
+        AddClient<EndStateClient>(services, a => a.EndState, EndstateReflection.Descriptor.Services[0]);
+        // Its own client type: AddGrpcClient makes the last registration of a type the one injected.
+        services.AddGrpcClient<DirectoryService.DirectoryServiceClient>(SignInDirectory, (provider, o) => o.Address = provider.GetRequiredService<IOptions<ServiceAddresses>>().Value.Directory)
+            .ConfigureChannel(channel => channel.ServiceConfig = RetryReads(DirectoryReflection.Descriptor.Services[0]))
+            .AddInterceptor<DefaultDeadline>(InterceptorScope.Client);
+        return services;
+    }
 
-    public Task<EndorseEndStateResponse> EndorseEndStateAsync(EndorseEndStateRequest request, CancellationToken ct = default) => Unary(request, EndorseEndStateResponse.Parser, ct);
+    private static void AddClient<TClient>(IServiceCollection services, Func<ServiceAddresses, Uri?> address, ServiceDescriptor service)
+        where TClient : ClientBase =>
+        services.AddGrpcClient<TClient>((provider, o) => o.Address = address(provider.GetRequiredService<IOptions<ServiceAddresses>>().Value))
+            .ConfigureChannel(channel =>
+            {
+                channel.ServiceConfig = RetryReads(service);
+                // The services listen on h2c inside the deployment (see ServiceAddresses).
+                channel.UnsafeUseInsecureChannelCallCredentials = true;
+            })
+            .AddCallCredentials(async (_, metadata, provider) =>
+            {
+                // The provider is the scope the client was made in: the circuit (or request) of the signed-in person. Without a
+                // token the call goes without one and the service answers UNAUTHENTICATED ("sign in again").
+                if (await provider.GetRequiredService<SignedInPerson>().AccessTokenAsync() is { } token)
+                {
+                    metadata.Add("authorization", "Bearer " + token);
+                }
+            })
+            .AddInterceptor<DefaultDeadline>(InterceptorScope.Client);
 
-    public Task<DeclineEndStateResponse> DeclineEndStateAsync(DeclineEndStateRequest request, CancellationToken ct = default) => Unary(request, DeclineEndStateResponse.Parser, ct);
+    /// <summary>A retry policy for the service's reads only (idempotency_level = NO_SIDE_EFFECTS): writes are never sent twice.</summary>
+    private static ServiceConfig RetryReads(ServiceDescriptor service)
+    {
+        var reads = new MethodConfig
+        {
+            RetryPolicy = new RetryPolicy
+            {
+                MaxAttempts = 3,
+                InitialBackoff = TimeSpan.FromMilliseconds(200),
+                MaxBackoff = TimeSpan.FromSeconds(1),
+                BackoffMultiplier = 2,
+                RetryableStatusCodes = { StatusCode.Unavailable },
+            },
+        };
+        foreach (var method in service.Methods.Where(m => m.GetOptions()?.IdempotencyLevel == MethodOptions.Types.IdempotencyLevel.NoSideEffects))
+        {
+            reads.Names.Add(new MethodName { Service = service.FullName, Method = method.Name });
+        }
 
-    public Task<GetGapResponse> GetGapAsync(GetGapRequest request, CancellationToken ct = default) => Unary(request, GetGapResponse.Parser, ct);
+        return new ServiceConfig { MethodConfigs = { reads } };
+    }
+}
 
-    public Task<EndState.V1.ListAuditEntriesResponse> ListAuditEntriesAsync(EndState.V1.ListAuditEntriesRequest request, CancellationToken ct = default) => Unary(request, EndState.V1.ListAuditEntriesResponse.Parser, ct);
+/// <summary>Unary calls without a deadline of their own get Portal:CallTimeout; streaming calls last as long as the page needs them.</summary>
+public sealed class DefaultDeadline(IOptions<PortalOptions> options) : Interceptor
+{
+    public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(TRequest request, ClientInterceptorContext<TRequest, TResponse> context,
+        AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
+    {
+        ArgumentNullException.ThrowIfNull(continuation);
+        if (context.Options.Deadline is null)
+        {
+            // The channel measures deadlines against the system clock.
+            context = new ClientInterceptorContext<TRequest, TResponse>(context.Method, context.Host,
+                context.Options.WithDeadline(DateTime.UtcNow + options.Value.CallTimeout));
+        }
+
+        return continuation(request, context);
+    }
 }

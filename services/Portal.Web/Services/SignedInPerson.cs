@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Components.Server.Circuits;
@@ -38,7 +39,7 @@ public sealed class SignedInPerson(IHttpContextAccessor http, AuthenticationStat
 
     /// <summary>The signed-in person, or a failure the pages show as "sign in again".</summary>
     public async Task<Person> RequireAsync() =>
-        await GetAsync() ?? throw new GrpcHosting.RpcException(GrpcHosting.StatusCode.Unauthenticated, "Nobody is signed in.");
+        await GetAsync() ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "Nobody is signed in."));
 
     public async ValueTask<string?> AccessTokenAsync()
     {

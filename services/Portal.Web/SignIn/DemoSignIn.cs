@@ -1,10 +1,11 @@
 using System.Net;
 using System.Security.Claims;
+using Grpc.Core;
+using Grpc.Net.ClientFactory;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.Extensions.Options;
 using Transformation.Directory.V1;
-using Transformation.GrpcHosting;
 using Transformation.Portal.Web.Services;
 using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
@@ -19,14 +20,14 @@ namespace Transformation.Portal.Web.SignIn;
 public sealed class DemoSignIn : IDisposable
 {
     private readonly TokenIssuer? _issuer;
-    private readonly ServiceChannels _channels;
+    private readonly GrpcClientFactory _clients;
     private readonly PortalOptions _options;
     private ServiceToken? _serviceToken;
 
-    public DemoSignIn(IOptions<PortalOptions> options, IConfiguration configuration, ServiceChannels channels)
+    public DemoSignIn(IOptions<PortalOptions> options, IConfiguration configuration, GrpcClientFactory clients)
     {
         _options = options.Value;
-        _channels = channels;
+        _clients = clients;
         if (_options.DevelopmentSigningKey.Length > 0)
         {
             _issuer = CreateIssuer(_options.DevelopmentSigningKey, configuration);
@@ -64,14 +65,13 @@ public sealed class DemoSignIn : IDisposable
     /// <summary>Everyone active in the Directory, by name, for the sign-in page (read with the portal's own short-lived service token).</summary>
     public async Task<IReadOnlyList<EmployeeSnapshot>> PeopleAsync(CancellationToken cancellationToken)
     {
-        var method = DirectoryReflection.Descriptor.Services[0];
+        var directory = Directory();
         var options = ServiceCall(cancellationToken);
-        var tree = await _channels.Directory.UnaryAsync<GetOrgTreeRequest, GetOrgTreeResponse>(method.FindMethodByName("GetOrgTree"), new GetOrgTreeRequest(), options);
+        var tree = await directory.GetOrgTreeAsync(new GetOrgTreeRequest(), options);
         var people = new List<EmployeeSnapshot>();
         foreach (var root in tree.OrgUnits.Where(u => u.ParentId.Length == 0))
         {
-            var members = await _channels.Directory.UnaryAsync<ListUnitMembersRequest, ListUnitMembersResponse>(method.FindMethodByName("ListUnitMembers"),
-                new ListUnitMembersRequest { OrgUnitId = root.OrgUnitId, IncludeDescendants = true }, options);
+            var members = await directory.ListUnitMembersAsync(new ListUnitMembersRequest { OrgUnitId = root.OrgUnitId, IncludeDescendants = true }, options);
             people.AddRange(members.Employees);
         }
 
@@ -85,9 +85,7 @@ public sealed class DemoSignIn : IDisposable
         EmployeeSnapshot employee;
         try
         {
-            employee = (await _channels.Directory.UnaryAsync<GetEmployeeRequest, GetEmployeeResponse>(
-                DirectoryReflection.Descriptor.Services[0].FindMethodByName("GetEmployee"), new GetEmployeeRequest { EmployeeId = employeeId },
-                ServiceCall(http.RequestAborted))).Employee;
+            employee = (await Directory().GetEmployeeAsync(new GetEmployeeRequest { EmployeeId = employeeId }, ServiceCall(http.RequestAborted))).Employee;
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
         {
@@ -163,13 +161,13 @@ public sealed class DemoSignIn : IDisposable
             _serviceToken = current = new ServiceToken(_issuer!.Issue("portal", [Roles.Service], TimeSpan.FromMinutes(10)), DateTimeOffset.UtcNow.AddMinutes(10));
         }
 
-        return new CallOptions
-        {
-            Headers = new Metadata { { "authorization", "Bearer " + current.Token } },
-            Timeout = _options.CallTimeout,
-            CancellationToken = cancellationToken,
-        };
+        // The client's deadline is Portal:CallTimeout (DefaultDeadline).
+        return new CallOptions(headers: new Metadata { { "authorization", "Bearer " + current.Token } }, cancellationToken: cancellationToken);
     }
+
+    /// <summary>The Directory client without the signed-in person's token (nobody is signed in yet): the calls carry the portal's own.</summary>
+    private DirectoryService.DirectoryServiceClient Directory() =>
+        _clients.CreateClient<DirectoryService.DirectoryServiceClient>(ServiceClientRegistration.SignInDirectory);
 
     private sealed record ServiceToken(string Token, DateTimeOffset Expires);
 }

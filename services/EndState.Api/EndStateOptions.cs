@@ -19,6 +19,10 @@ public sealed class EndStateOptions
     [Required]
     public string ServiceTokenKey { get; set; } = "";
 
+    /// <summary>How long a read from Baselines may take before it is DEADLINE_EXCEEDED.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
+    public TimeSpan BaselinesTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The subject of the service token.</summary>
     [Required]
     public string ServiceSubject { get; set; } = "endstate";

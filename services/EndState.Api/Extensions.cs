@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Transformation.Baselines.V1;
 using Transformation.EndState.Api.Infrastructure;
 using Transformation.EndState.Api.IntegrationEvents.Handlers;
@@ -43,10 +44,33 @@ public static class Extensions
         builder.AddEventBus();
 
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<BaselinesClient>();
+        AddBaselinesClient(services);
         services.AddSingleton<EndStateService>();
         services.AddSubscription<AssessmentClosed, AssessmentClosedHandler>();
         return builder;
+    }
+
+    /// <summary>
+    /// Baselines' generated client over a pooled HTTP/2 channel (h2c inside the deployment), every call carrying this
+    /// service's own identity: role "service", a short-lived token signed with EndState:ServiceTokenKey, issuer and audience
+    /// from the Identity section.
+    /// </summary>
+    private static void AddBaselinesClient(IServiceCollection services)
+    {
+        services.AddSingleton(provider =>
+        {
+            var identity = provider.GetRequiredService<IOptions<IdentityOptions>>().Value;
+            return TokenIssuer.FromPrivateKeyPem(provider.GetRequiredService<IOptions<EndStateOptions>>().Value.ServiceTokenKey, identity.Issuer, identity.Audience);
+        });
+        services.AddGrpcClient<BaselineService.BaselineServiceClient>((provider, o) => o.Address = provider.GetRequiredService<IOptions<EndStateOptions>>().Value.BaselinesAddress)
+            .ConfigureChannel(channel => channel.UnsafeUseInsecureChannelCallCredentials = true)
+            .AddCallCredentials((_, metadata, provider) =>
+            {
+                var subject = provider.GetRequiredService<IOptions<EndStateOptions>>().Value.ServiceSubject;
+                metadata.Add("authorization", "Bearer " + provider.GetRequiredService<TokenIssuer>().Issue(subject, [Roles.Service], TimeSpan.FromMinutes(5)));
+                return Task.CompletedTask;
+            });
+        services.AddSingleton<BaselinesClient>();
     }
 
     public static WebApplication MapEndStateService(this WebApplication app)

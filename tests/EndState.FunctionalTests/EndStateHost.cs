@@ -48,8 +48,9 @@ public sealed class EndStateHost(PostgresFixture postgres, RabbitMqFixture rabbi
             b => BaselinesApi.Extensions.AddBaselinesService(b), a => BaselinesApi.Extensions.MapBaselinesService(a));
         BaselinesClient = GrpcClient.Create(new Uri($"http://127.0.0.1:{baselinesPort}"));
         var grpcPort = Ports.Free();
-        _app = await StartAsync("endstate", grpcPort, _database,
-            [new("EndState:BaselinesAddress", $"http://127.0.0.1:{baselinesPort}"), new("EndState:ServiceTokenKey", Identity.Tokens.PrivateKeyPem), .. Settings],
+        KeyValuePair<string, string?>[] defaults =
+            [new("EndState:BaselinesAddress", $"http://127.0.0.1:{baselinesPort}"), new("EndState:ServiceTokenKey", Identity.Tokens.PrivateKeyPem)];
+        _app = await StartAsync("endstate", grpcPort, _database, [.. defaults.Where(d => !Settings.ContainsKey(d.Key)), .. Settings],
             b => b.AddEndStateService(), a => a.MapEndStateService());
         Address = new Uri($"http://127.0.0.1:{grpcPort}");
         Client = GrpcClient.Create(Address);

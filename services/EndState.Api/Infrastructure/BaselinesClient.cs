@@ -1,32 +1,18 @@
 using Microsoft.Extensions.Options;
 using Transformation.Baselines.V1;
 using Transformation.GrpcHosting;
-using Transformation.ServiceDefaults.Identity;
+using ClientException = global::Grpc.Core.RpcException;
+using ClientStatus = global::Grpc.Core.StatusCode;
 using EndStateMeasurement = Transformation.EndState.V1.Measurement;
 
 namespace Transformation.EndState.Api.Infrastructure;
 
 /// <summary>
-/// Reads measurements from the Baselines service over gRPC with this service's own identity (role "service"): a
-/// short-lived token signed with EndState:ServiceTokenKey, issuer and audience from the Identity section.
+/// Reads measurements from the Baselines service through its generated client (Grpc.Net.Client; registered in
+/// Extensions.cs with this service's own identity on every call), within EndState:BaselinesTimeout.
 /// </summary>
-public sealed class BaselinesClient : IDisposable
+public sealed class BaselinesClient(BaselineService.BaselineServiceClient client, IOptions<EndStateOptions> options)
 {
-    private static readonly Google.Protobuf.Reflection.MethodDescriptor GetDimensionScoresMethod =
-        BaselinesReflection.Descriptor.Services[0].FindMethodByName("GetDimensionScores");
-
-    private readonly GrpcClient _client;
-    private readonly TokenIssuer _issuer;
-    private readonly string _subject;
-
-    public BaselinesClient(IOptions<EndStateOptions> options, IOptions<IdentityOptions> identity)
-    {
-        var value = options.Value;
-        _client = GrpcClient.Create(value.BaselinesAddress!);
-        _issuer = TokenIssuer.FromPrivateKeyPem(value.ServiceTokenKey, identity.Value.Issuer, identity.Value.Audience);
-        _subject = value.ServiceSubject;
-    }
-
     /// <summary>The scope's figures of one assessment ("baseline", "latest" or an id) per dimension; null when Baselines has none (NOT_FOUND).</summary>
     public async Task<Dictionary<string, EndStateMeasurement>?> ScoresAsync(string scope, IEnumerable<string> dimensionIds, string assessment,
         CancellationToken cancellationToken)
@@ -36,13 +22,16 @@ public sealed class BaselinesClient : IDisposable
         GetDimensionScoresResponse response;
         try
         {
-            var token = _issuer.Issue(_subject, [Roles.Service], TimeSpan.FromMinutes(5));
-            response = await _client.UnaryAsync<GetDimensionScoresRequest, GetDimensionScoresResponse>(GetDimensionScoresMethod, request,
-                new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + token } }, CancellationToken = cancellationToken });
+            response = await client.GetDimensionScoresAsync(request, deadline: DateTime.UtcNow + options.Value.BaselinesTimeout, cancellationToken: cancellationToken);
         }
-        catch (RpcException e) when (e.StatusCode is StatusCode.NotFound or StatusCode.FailedPrecondition)
+        catch (ClientException e) when (e.StatusCode is ClientStatus.NotFound or ClientStatus.FailedPrecondition)
         {
             return null;
+        }
+        catch (ClientException e)
+        {
+            // Baselines' answer, passed on with its code (UNAVAILABLE when it is down, say), as this service's own status.
+            throw new RpcException((StatusCode)e.StatusCode, $"Baselines answered: {e.Status.Detail}");
         }
 
         // A suppressed figure (too few respondents) is no measurement.
@@ -50,11 +39,5 @@ public sealed class BaselinesClient : IDisposable
         {
             AssessmentId = response.AssessmentId, MeasuredAt = response.MeasuredAt, Score = s.Mean,
         }, StringComparer.Ordinal);
-    }
-
-    public void Dispose()
-    {
-        _client.Dispose();
-        _issuer.Dispose();
     }
 }

@@ -15,25 +15,6 @@ public sealed partial class DirectoryCsv(ImportOptions options) : CsvFormat<IMes
 {
     public static readonly IReadOnlyList<string> Columns = ["record", "id", "name", "email", "parent_id", "kind", "org_unit_id", "manager_id", "roles"];
 
-    private static readonly Dictionary<string, OrgUnitKind> Kinds = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["organisation"] = OrgUnitKind.Organisation,
-        ["organization"] = OrgUnitKind.Organisation,
-        ["division"] = OrgUnitKind.Division,
-        ["department"] = OrgUnitKind.Department,
-        ["team"] = OrgUnitKind.Team,
-        ["location"] = OrgUnitKind.Location,
-    };
-
-    private static readonly Dictionary<string, Role> Roles = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["hr"] = Role.Hr,
-        ["executive"] = Role.Executive,
-        ["change_manager"] = Role.ChangeManager,
-        ["employee"] = Role.Employee,
-        ["operator"] = Role.Operator,
-    };
-
     private readonly CsvValueCache[] _values = [.. Columns.Select(_ => new CsvValueCache())];
     private int[] _columns = [];
 
@@ -96,7 +77,7 @@ public sealed partial class DirectoryCsv(ImportOptions options) : CsvFormat<IMes
         switch (fields[0].ToLowerInvariant())
         {
             case "org_unit" or "unit":
-                if (!Kinds.TryGetValue(fields[5], out var kind))
+                if (!DirectoryNames.TryParseKind(fields[5], out var kind))
                 {
                     problems.Add(line, "kind", $"'{fields[5]}' is not a kind: organisation, division, department, team or location.");
                     return null;
@@ -110,13 +91,13 @@ public sealed partial class DirectoryCsv(ImportOptions options) : CsvFormat<IMes
                 };
                 foreach (var name in fields[8].Split([';', '|'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 {
-                    if (Roles.TryGetValue(name, out var role))
+                    if (DirectoryNames.TryParseRole(name, out var role))
                     {
                         row.Roles.Add(role);
                     }
                     else
                     {
-                        problems.Add(line, "roles", $"'{name}' is not a role: {string.Join(", ", Roles.Keys)}.");
+                        problems.Add(line, "roles", $"'{name}' is not a role: {string.Join(", ", DirectoryNames.RoleNames)}.");
                     }
                 }
 

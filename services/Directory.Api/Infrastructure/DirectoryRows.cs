@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Npgsql;
+using Transformation.Csv;
 using Transformation.Directory.Api.Model;
 using Transformation.Directory.V1;
 
@@ -17,7 +18,7 @@ public static class DirectoryRows
 
     public static Employee ReadEmployee(NpgsqlDataReader reader) => new(
         reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-        Employee.NormaliseRoles(reader.GetFieldValue<string[]>(5).Select(name => Names.TryParseRole(name, out var role) ? role : Role.Unspecified)),
+        Employee.NormaliseRoles(reader.GetFieldValue<string[]>(5).Select(name => DirectoryNames.TryParseRole(name, out var role) ? role : Role.Unspecified)),
         reader.GetBoolean(6), reader.GetInt64(7), new DateTimeOffset(reader.GetDateTime(8), TimeSpan.Zero), reader.GetBoolean(9));
 
     public static OrgUnitSnapshot ToSnapshot(this OrgUnit unit) => new()

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Npgsql;
 using NpgsqlTypes;
+using Transformation.Csv;
 using Transformation.Directory.Api.Model;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
@@ -189,7 +190,7 @@ public sealed class DirectoryWrite(NpgsqlConnection connection, NpgsqlTransactio
 
     private static IEnumerable<NpgsqlBatchCommand> SaveEmployee(Employee employee)
     {
-        var roles = employee.Roles.Select(Names.Of).ToArray();
+        var roles = employee.Roles.Select(DirectoryNames.Of).ToArray();
         yield return Command("""
             INSERT INTO employees (id, display_name, email, org_unit_id, manager_id, roles, active, erased, version, effective_from)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -234,7 +235,7 @@ public static class Erasure
     public static async Task<Employee> EraseAsync(this DirectoryWrite write, Employee employee, CancellationToken cancellationToken)
     {
         var erased = employee with { DisplayName = "", Email = "", Erased = true, Version = employee.Version + 1, EffectiveFrom = write.Now };
-        var roles = erased.Roles.Select(Names.Of).ToArray();
+        var roles = erased.Roles.Select(DirectoryNames.Of).ToArray();
         await write.ExecuteAsync(
         [
             DirectoryWrite.Command("""

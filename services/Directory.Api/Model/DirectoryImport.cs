@@ -1,3 +1,4 @@
+using Transformation.Csv;
 using Transformation.Directory.V1;
 
 namespace Transformation.Directory.Api.Model;
@@ -65,7 +66,7 @@ public static class DirectoryImport
             Require(row.Line, "org_unit_id", row.OrgUnitId, errors);
             if (row.Roles.Any(r => r == Role.Unspecified || !Enum.IsDefined(r)))
             {
-                errors.Add(new ImportError(row.Line, "roles", $"roles are {string.Join(", ", Names.RoleNames)}"));
+                errors.Add(new ImportError(row.Line, "roles", $"roles are {string.Join(", ", DirectoryNames.RoleNames)}"));
             }
         }
 

@@ -1,3 +1,4 @@
+using Transformation.Csv;
 using Transformation.Directory.V1;
 
 namespace Transformation.Directory.Api.Model;
@@ -103,7 +104,7 @@ public static class DirectorySync
         if (before is null)
         {
             return new Change(ChangeKind.OrgUnitCreated, after.Id,
-                $"new {Names.Of(after.Kind)} '{after.Name}'{(after.ParentId.Length > 0 ? $" under {after.ParentId}" : "")}", Unit: after);
+                $"new {DirectoryNames.Of(after.Kind)} '{after.Name}'{(after.ParentId.Length > 0 ? $" under {after.ParentId}" : "")}", Unit: after);
         }
 
         if (after.Closed && !before.Closed)
@@ -114,7 +115,7 @@ public static class DirectorySync
         var differences = new List<string>();
         Describe(differences, "name", before.Name, after.Name);
         Describe(differences, "parent", before.ParentId, after.ParentId);
-        Describe(differences, "kind", Names.Of(before.Kind), Names.Of(after.Kind));
+        Describe(differences, "kind", DirectoryNames.Of(before.Kind), DirectoryNames.Of(after.Kind));
         if (before.Closed && !after.Closed)
         {
             differences.Add("reopens");
@@ -150,7 +151,7 @@ public static class DirectorySync
             Describe(differences, "manager", before.ManagerId, after.ManagerId);
             Describe(differences, "name", before.DisplayName, after.DisplayName);
             Describe(differences, "email", before.Email, after.Email);
-            Describe(differences, "roles", string.Join(",", before.Roles.Select(Names.Of)), string.Join(",", after.Roles.Select(Names.Of)));
+            Describe(differences, "roles", string.Join(",", before.Roles.Select(DirectoryNames.Of)), string.Join(",", after.Roles.Select(DirectoryNames.Of)));
         }
 
         var described = string.Join("; ", differences);

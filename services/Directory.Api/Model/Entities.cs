@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Transformation.Csv;
 using Transformation.Directory.V1;
 
 namespace Transformation.Directory.Api.Model;
@@ -45,54 +46,9 @@ public enum EntityType
     Employee,
 }
 
-/// <summary>The names of roles and kinds as people write them (CSV, SCIM groups).</summary>
+/// <summary>The forms of ids and emails the Directory accepts (the names of roles and kinds are <see cref="DirectoryNames"/>).</summary>
 public static partial class Names
 {
-    private static readonly Dictionary<string, Role> RolesByName = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["hr"] = Role.Hr,
-        ["executive"] = Role.Executive,
-        ["change_manager"] = Role.ChangeManager,
-        ["employee"] = Role.Employee,
-        ["operator"] = Role.Operator,
-    };
-
-    private static readonly Dictionary<string, OrgUnitKind> KindsByName = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["organisation"] = OrgUnitKind.Organisation,
-        ["organization"] = OrgUnitKind.Organisation,
-        ["division"] = OrgUnitKind.Division,
-        ["department"] = OrgUnitKind.Department,
-        ["team"] = OrgUnitKind.Team,
-        ["location"] = OrgUnitKind.Location,
-    };
-
-    public static IReadOnlyCollection<string> RoleNames { get; } = ["hr", "executive", "change_manager", "employee", "operator"];
-
-    public static bool TryParseRole(string name, out Role role) => RolesByName.TryGetValue(name.Trim(), out role);
-
-    public static bool TryParseKind(string name, out OrgUnitKind kind) => KindsByName.TryGetValue(name.Trim(), out kind);
-
-    public static string Of(Role role) => role switch
-    {
-        Role.Hr => "hr",
-        Role.Executive => "executive",
-        Role.ChangeManager => "change_manager",
-        Role.Employee => "employee",
-        Role.Operator => "operator",
-        _ => "unspecified",
-    };
-
-    public static string Of(OrgUnitKind kind) => kind switch
-    {
-        OrgUnitKind.Organisation => "organisation",
-        OrgUnitKind.Division => "division",
-        OrgUnitKind.Department => "department",
-        OrgUnitKind.Team => "team",
-        OrgUnitKind.Location => "location",
-        _ => "unspecified",
-    };
-
     /// <summary>Ids: letters, digits and . _ @ - (at most 128), starting with a letter or digit.</summary>
     public static bool IsValidId(string id) => IdPattern().IsMatch(id);
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Npgsql;
+using Transformation.Csv;
 using Transformation.Directory.Api.Infrastructure;
 using Transformation.Directory.Api.Model;
 using Transformation.Directory.V1;
@@ -114,7 +115,7 @@ public sealed class ScimDirectory(NpgsqlDataSource dataSource, DirectoryStore st
     public async Task<IReadOnlyList<(string Id, string Display)>> GroupMembersAsync(Role role, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("SELECT id, display_name FROM employees WHERE $1 = ANY(roles) AND NOT erased ORDER BY id");
-        command.Parameters.Add(DirectoryStore.Text(Names.Of(role)));
+        command.Parameters.Add(DirectoryStore.Text(DirectoryNames.Of(role)));
         var members = new List<(string, string)>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -229,7 +230,7 @@ public sealed class ScimDirectory(NpgsqlDataSource dataSource, DirectoryStore st
     }
 
     /// <summary>The role a group id or displayName names, or null.</summary>
-    public static Role? RoleOf(string group) => Names.TryParseRole(group, out var role) ? role : null;
+    public static Role? RoleOf(string group) => DirectoryNames.TryParseRole(group, out var role) ? role : null;
 
     public static JsonObject Error(int status, string? scimType, string detail)
     {

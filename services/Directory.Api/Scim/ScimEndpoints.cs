@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
-using Transformation.Directory.Api.Model;
+using Transformation.Csv;
 using Transformation.Directory.V1;
 using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
@@ -108,8 +108,8 @@ public static partial class ScimEndpoints
             var parsed = ScimFilter.Parse(filter);
             var names = parsed?.Attribute.ToLowerInvariant() switch
             {
-                null => Names.RoleNames,
-                "displayname" or "id" => Names.RoleNames.Where(n => string.Equals(n, parsed.Value, StringComparison.OrdinalIgnoreCase)).ToList(),
+                null => DirectoryNames.RoleNames,
+                "displayname" or "id" => DirectoryNames.RoleNames.Where(n => string.Equals(n, parsed.Value, StringComparison.OrdinalIgnoreCase)).ToList(),
                 "externalid" => [],
                 _ => throw new ScimException(400, "invalidFilter", $"Groups cannot be filtered by '{parsed.Attribute}'."),
             };
@@ -128,14 +128,14 @@ public static partial class ScimEndpoints
             var body = await ReadAsync(http);
             var name = ScimUser.Text(ScimUser.Get(body, "displayName")) ?? "";
             var role = ScimDirectory.RoleOf(name)
-                ?? throw new ScimException(400, "invalidValue", $"Groups are the roles {string.Join(", ", Names.RoleNames)}; '{name}' is not one.");
+                ?? throw new ScimException(400, "invalidValue", $"Groups are the roles {string.Join(", ", DirectoryNames.RoleNames)}; '{name}' is not one.");
             var members = MemberIds(ScimUser.Get(body, "members"));
             if (members.Count > 0)
             {
                 await directory.ChangeGroupAsync(role, current => current.Union(members, StringComparer.Ordinal).ToHashSet(StringComparer.Ordinal), http.RequestAborted);
             }
 
-            http.Response.Headers.Location = Location(http, "Groups", Names.Of(role));
+            http.Response.Headers.Location = Location(http, "Groups", DirectoryNames.Of(role));
             return Result(201, await GroupResourceAsync(http, directory, role, withMembers: true));
         });
         scim.MapPut("/Groups/{id}", async (HttpContext http, ScimDirectory directory, string id) =>
@@ -227,11 +227,11 @@ public static partial class ScimEndpoints
                 members.Clear();
                 members.UnionWith(MemberIds(value));
                 break;
-            case ("displayname", _) when string.Equals(ScimUser.Text(value), Names.Of(role), StringComparison.OrdinalIgnoreCase):
+            case ("displayname", _) when string.Equals(ScimUser.Text(value), DirectoryNames.Of(role), StringComparison.OrdinalIgnoreCase):
             case ("externalid" or "id", _):
                 break;
             case ("displayname", _):
-                throw new ScimException(400, "mutability", $"The group '{Names.Of(role)}' is a role: it cannot be renamed.");
+                throw new ScimException(400, "mutability", $"The group '{DirectoryNames.Of(role)}' is a role: it cannot be renamed.");
             default:
                 throw new ScimException(400, "invalidPath", $"'{op}' of '{path}' is not supported on a group.");
         }
@@ -320,7 +320,7 @@ public static partial class ScimEndpoints
             ["name"] = new JsonObject { ["formatted"] = employee.DisplayName },
             ["active"] = employee.Active,
             ["emails"] = new JsonArray(new JsonObject { ["value"] = employee.Email, ["type"] = "work", ["primary"] = true }),
-            ["groups"] = new JsonArray([.. employee.Roles.Select(r => (JsonNode)new JsonObject { ["value"] = Names.Of(r), ["display"] = Names.Of(r) })]),
+            ["groups"] = new JsonArray([.. employee.Roles.Select(r => (JsonNode)new JsonObject { ["value"] = DirectoryNames.Of(r), ["display"] = DirectoryNames.Of(r) })]),
             [ScimUser.EnterpriseSchema] = enterprise,
             ["meta"] = Meta(http, "User", "Users", employee.Id, employee.EffectiveFrom, employee.Version),
         };
@@ -334,7 +334,7 @@ public static partial class ScimEndpoints
 
     private static async Task<JsonObject> GroupResourceAsync(HttpContext http, ScimDirectory directory, Role role, bool withMembers)
     {
-        var name = Names.Of(role);
+        var name = DirectoryNames.Of(role);
         var group = new JsonObject
         {
             ["schemas"] = new JsonArray(GroupSchema),

@@ -76,6 +76,8 @@ public sealed class InitiativesSchema(InitiativesDatabase database) : Microsoft.
             UNIQUE (recorded_by, idempotency_key));
         CREATE INDEX IF NOT EXISTS observations_xid ON observations (xid);
         CREATE INDEX IF NOT EXISTS observations_seq ON observations (seq);
+        -- An initiative's observations, newest first (the portal's pages, exports by initiative, what a story may cite).
+        CREATE INDEX IF NOT EXISTS observations_initiative ON observations (initiative_id, seq);
         CREATE TABLE IF NOT EXISTS rewards (
             reward_id      text        PRIMARY KEY,
             observation_id text        NOT NULL,

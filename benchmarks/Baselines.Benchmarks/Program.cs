@@ -3,8 +3,9 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
@@ -14,7 +15,6 @@ using Transformation.Baselines.Api;
 using Transformation.Baselines.V1;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
-using Transformation.GrpcHosting;
 using Transformation.ServerProcesses;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
@@ -65,8 +65,9 @@ builder.AddBaselinesService();
 await using var app = builder.Build();
 app.MapBaselinesService();
 await app.StartAsync();
-using var client = GrpcClient.Create(new Uri($"http://127.0.0.1:{grpcPort}"));
-var options = new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + hr } } };
+using var grpcChannel = GrpcChannel.ForAddress(new Uri($"http://127.0.0.1:{grpcPort}"));
+var client = new BaselineService.BaselineServiceClient(grpcChannel);
+var headers = new Metadata { { "authorization", "Bearer " + hr } };
 
 // The org tree as the Directory publishes it: a root and 50 units.
 string[] units = [.. Enumerable.Range(0, Units).Select(u => $"unit-{u:D2}")];
@@ -100,16 +101,16 @@ await using (var connection = new NpgsqlConnection(database))
 var items = new List<string>();
 for (var d = 0; d < Dimensions; d++)
 {
-    await Call<DefineDimensionRequest, DefineDimensionResponse>("DefineDimension", new DefineDimensionRequest
+    await client.DefineDimensionAsync(new DefineDimensionRequest
     {
         IdempotencyKey = $"dim-{d}", DimensionId = $"dim-{d}", Fields = new DimensionFields { Name = $"Dimension {d}", Facet = Facet.Values, Scope = InteractionScope.Internal },
-    });
+    }, headers);
     for (var i = 0; i < 2; i++)
     {
-        await Call<DefineItemRequest, DefineItemResponse>("DefineItem", new DefineItemRequest
+        await client.DefineItemAsync(new DefineItemRequest
         {
             IdempotencyKey = $"item-{d}-{i}", ItemId = $"item-{d}-{i}", DimensionId = $"dim-{d}", Text = "Statement", ReverseScored = i == 1,
-        });
+        }, headers);
         items.Add($"item-{d}-{i}");
     }
 }
@@ -125,12 +126,12 @@ var results = new List<(int Size, long Bytes, double ImportSeconds, double Strea
 foreach (var size in sizes)
 {
     var assessment = $"survey-{size}";
-    await Call<CreateAssessmentRequest, CreateAssessmentResponse>("CreateAssessment", new CreateAssessmentRequest
+    await client.CreateAssessmentAsync(new CreateAssessmentRequest
     {
         IdempotencyKey = assessment, AssessmentId = assessment, Title = assessment, Kind = AssessmentKind.Baseline,
         OpensAt = Timestamp.FromDateTime(DateTime.UtcNow), ClosesAt = Timestamp.FromDateTime(DateTime.UtcNow.AddDays(14)),
         PopulationOrgUnitIds = { "root" }, ItemIds = { items },
-    });
+    }, headers);
 
     var file = new FileInfo(Path.Combine(Path.GetTempPath(), $"baselines-bench-{size}.csv"));
     Console.WriteLine($"Generating {size:N0} responses as CSV…");
@@ -158,11 +159,11 @@ foreach (var size in sizes)
     Console.WriteLine($"  {size / importSeconds:N0} responses/s ({importSeconds:N1} s: {streamed:N1} s streaming, {importSeconds - streamed:N1} s end of stream and commit)");
     var bytes = file.Length;
     file.Delete();
-    await Call<CloseAssessmentRequest, CloseAssessmentResponse>("CloseAssessment", new CloseAssessmentRequest { IdempotencyKey = "close-" + assessment, AssessmentId = assessment });
+    await client.CloseAssessmentAsync(new CloseAssessmentRequest { IdempotencyKey = "close-" + assessment, AssessmentId = assessment }, headers);
 
     var heatmap = new GetHeatmapRequest { AssessmentId = assessment, DimensionIds = { Enumerable.Range(0, Dimensions).Select(d => $"dim-{d}") }, OrgUnitIds = { units }, IncludeDescendants = true };
     stopwatch.Restart();
-    var first = await Call<GetHeatmapRequest, GetHeatmapResponse>("GetHeatmap", heatmap);
+    var first = await client.GetHeatmapAsync(heatmap, headers);
     var cold = stopwatch.Elapsed.TotalMilliseconds;
     if (first.Cells.Count != Dimensions * Units || first.Cells.Any(c => c.Suppressed))
     {
@@ -173,7 +174,7 @@ foreach (var size in sizes)
     for (var call = 0; call < heatmapCalls; call++)
     {
         stopwatch.Restart();
-        await Call<GetHeatmapRequest, GetHeatmapResponse>("GetHeatmap", heatmap);
+        await client.GetHeatmapAsync(heatmap, headers);
         times.Add(stopwatch.Elapsed.TotalMilliseconds);
     }
 
@@ -201,11 +202,6 @@ if (results.Count >= 2)
 
 await app.StopAsync();
 return 0;
-
-Task<TResponse> Call<TRequest, TResponse>(string method, TRequest request)
-    where TRequest : class, IMessage<TRequest>
-    where TResponse : class, IMessage<TResponse> =>
-    client.UnaryAsync<TRequest, TResponse>(BaselinesReflection.Descriptor.Services[0].FindMethodByName(method), request, options);
 
 static void Generate(FileInfo file, int size, string[] units, List<string> items)
 {
@@ -259,12 +255,12 @@ async Task MemoryAsync()
         foreach (var (name, bad, unknownUnit) in new[] { ("unknown org unit (service refuses)", "unit", true), ("non-UTF-8 byte (CLI refuses)", "utf8", false) })
         {
             var assessment = "memory-" + bad;
-            await Call<CreateAssessmentRequest, CreateAssessmentResponse>("CreateAssessment", new CreateAssessmentRequest
+            await client.CreateAssessmentAsync(new CreateAssessmentRequest
             {
                 IdempotencyKey = assessment, AssessmentId = assessment, Title = assessment, Kind = AssessmentKind.Baseline,
                 OpensAt = Timestamp.FromDateTime(DateTime.UtcNow), ClosesAt = Timestamp.FromDateTime(DateTime.UtcNow.AddDays(14)),
                 PopulationOrgUnitIds = { "root" }, ItemIds = { items },
-            });
+            }, headers);
             Console.Error.WriteLine($"Generating {gigabytes:N1} GB with a bad line near the end ({bad})…");
             var (rows, badLine) = GenerateLarge(file, target, units, items, unknownUnit);
             file.Refresh();

@@ -10,6 +10,7 @@ using Transformation.ServiceDefaults.Identity;
 using BaselinesCommand = Transformation.Cli.Baselines.BaselinesCommand;
 using BaselinesImport = Transformation.Cli.Baselines.BaselinesImport;
 using ImportResult = Transformation.Cli.Baselines.ImportResult;
+using ServiceClients = Transformation.Cli.Services.ServiceClients;
 
 namespace Transformation.Baselines.FunctionalTests;
 
@@ -89,8 +90,13 @@ public sealed class ImportAndApiTests(BaselinesHost host) : IClassFixture<Baseli
         return text.ToString();
     }
 
-    private Task<ImportResult> ImportAsync(string file, string assessment, int batchSize = 1000) =>
-        BaselinesImport.ImportAsync(new FileInfo(file), assessment, host.Client, host.Token(Roles.Hr), batchSize, null, Ct);
+    private async Task<ImportResult> ImportAsync(string file, string assessment, int batchSize = 1000)
+    {
+        // The command's import takes the generated client, as `transform baselines import` makes it.
+        using var channel = ServiceClients.Channel(new Uri($"http://127.0.0.1:{host.GrpcPort}"));
+        return await BaselinesImport.ImportAsync(new FileInfo(file), assessment, new BaselineService.BaselineServiceClient(channel), host.Token(Roles.Hr), batchSize, null,
+            Ct);
+    }
 
     private async Task<int> RunAsync(string file, string assessment, params string[] options)
     {

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using Google.Protobuf;
-using Google.Protobuf.Reflection;
+using Grpc.Core;
 using B = Transformation.Baselines.V1;
 using D = Transformation.Directory.V1;
 using DemoActivity = Transformation.Cli.Demo.DemoActivity;
@@ -14,7 +13,6 @@ using DemoOrganisation = Transformation.Cli.Demo.DemoOrganisation;
 using DemoState = Transformation.Cli.Demo.DemoState;
 using E = Transformation.EndState.V1;
 using ExportCommand = Transformation.Cli.Export.ExportCommand;
-using GrpcClient = Transformation.GrpcHosting.GrpcClient;
 using I = Transformation.Initiatives.V1;
 using LoadCommand = Transformation.Cli.Load.LoadCommand;
 using R = Transformation.Incentives.V1;
@@ -45,13 +43,12 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
         var hr = Token(clients, "hr-lead");
 
         // Directory: 8 units, everyone in their unit, managers who exist, the roles the demo needs.
-        var tree = await Call<D.GetOrgTreeRequest, D.GetOrgTreeResponse>(clients.Directory, D.DirectoryReflection.Descriptor, "GetOrgTree", new(), hr);
+        var tree = await clients.Directory.GetOrgTreeAsync(new(), Headers(hr), cancellationToken: Ct);
         tree.OrgUnits.Select(u => u.OrgUnitId).Order(StringComparer.Ordinal).ShouldBe(DemoCatalogue.Units.Select(u => u.Id).Order(StringComparer.Ordinal));
         var everyone = new List<D.EmployeeSnapshot>();
         foreach (var unit in DemoCatalogue.Units)
         {
-            var members = (await Call<D.ListUnitMembersRequest, D.ListUnitMembersResponse>(clients.Directory, D.DirectoryReflection.Descriptor, "ListUnitMembers",
-                new D.ListUnitMembersRequest { OrgUnitId = unit.Id }, hr)).Employees;
+            var members = (await clients.Directory.ListUnitMembersAsync(new D.ListUnitMembersRequest { OrgUnitId = unit.Id }, Headers(hr), cancellationToken: Ct)).Employees;
             members.Count.ShouldBe(Organisation.MembersOf(unit.Id).Count, $"members of {unit.Id}");
             members.Count.ShouldBeGreaterThanOrEqualTo(6, $"members of {unit.Id}");
             everyone.AddRange(members);
@@ -69,46 +66,37 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
         // Baselines: both assessments closed and published with their responses, the baseline set, scores that differ by unit.
         foreach (var id in new[] { DemoActivity.BaselineAssessmentId, DemoActivity.PulseAssessmentId })
         {
-            var assessment = (await Call<B.GetAssessmentRequest, B.GetAssessmentResponse>(clients.Baselines, B.BaselinesReflection.Descriptor, "GetAssessment",
-                new B.GetAssessmentRequest { AssessmentId = id }, hr)).Assessment;
+            var assessment = (await clients.Baselines.GetAssessmentAsync(new B.GetAssessmentRequest { AssessmentId = id }, Headers(hr), cancellationToken: Ct)).Assessment;
             (assessment.Status, assessment.Published).ShouldBe((B.AssessmentStatus.Closed, true));
             assessment.Respondents.ShouldBeGreaterThan(Employees / 2);
         }
 
-        (await Call<B.ListBaselinesRequest, B.ListBaselinesResponse>(clients.Baselines, B.BaselinesReflection.Descriptor, "ListBaselines",
-            new B.ListBaselinesRequest { ScopeOrgUnitId = DemoCatalogue.RootId }, hr)).Baselines.Single().AssessmentId.ShouldBe(DemoActivity.BaselineAssessmentId);
-        var heatmap = await Call<B.GetHeatmapRequest, B.GetHeatmapResponse>(clients.Baselines, B.BaselinesReflection.Descriptor, "GetHeatmap",
-            new B.GetHeatmapRequest { AssessmentId = DemoActivity.BaselineAssessmentId, DimensionIds = { "speak-up" } }, hr);
+        (await clients.Baselines.ListBaselinesAsync(new B.ListBaselinesRequest { ScopeOrgUnitId = DemoCatalogue.RootId }, Headers(hr), cancellationToken: Ct)).Baselines.Single().AssessmentId.ShouldBe(DemoActivity.BaselineAssessmentId);
+        var heatmap = await clients.Baselines.GetHeatmapAsync(new B.GetHeatmapRequest { AssessmentId = DemoActivity.BaselineAssessmentId, DimensionIds = { "speak-up" } }, Headers(hr), cancellationToken: Ct);
         var reported = heatmap.Cells.Where(c => !c.Suppressed).ToList();
         reported.Count.ShouldBeGreaterThanOrEqualTo(5);
         (reported.Max(c => c.Mean) - reported.Min(c => c.Mean)).ShouldBeGreaterThan(0.5, "the units' speak-up scores differ");
 
         // EndState: endorsed by both named sponsors; the gap reads the baseline.
-        var endState = await Call<E.GetEndStateRequest, E.GetEndStateResponse>(clients.EndState, E.EndstateReflection.Descriptor, "GetEndState",
-            new E.GetEndStateRequest { ScopeOrgUnitId = DemoCatalogue.RootId }, hr);
+        var endState = await clients.EndState.GetEndStateAsync(new E.GetEndStateRequest { ScopeOrgUnitId = DemoCatalogue.RootId }, Headers(hr), cancellationToken: Ct);
         endState.Endorsed.ShouldNotBeNull();
         endState.Endorsed.Status.ShouldBe(E.EndStateStatus.Endorsed);
         endState.Endorsed.Endorsements.Select(e => e.SponsorId).ShouldBe([Organisation["ceo"].Id, Organisation["coo"].Id], ignoreOrder: true);
         endState.Endorsed.Draft.Targets.Count.ShouldBe(DemoCatalogue.Dimensions.Count);
-        var gap = await Call<E.GetGapRequest, E.GetGapResponse>(clients.EndState, E.EndstateReflection.Descriptor, "GetGap",
-            new E.GetGapRequest { ScopeOrgUnitId = DemoCatalogue.RootId }, hr);
+        var gap = await clients.EndState.GetGapAsync(new E.GetGapRequest { ScopeOrgUnitId = DemoCatalogue.RootId }, Headers(hr), cancellationToken: Ct);
         gap.Dimensions.Count.ShouldBe(DemoCatalogue.Dimensions.Count);
         gap.Dimensions.ShouldAllBe(d => d.Status != E.GapStatus.NoBaseline && d.Baseline.AssessmentId == DemoActivity.BaselineAssessmentId);
 
         // Incentives: 20 behaviours, desired and unacceptable; the rules; a budget per unit and month.
-        var behaviours = (await Call<R.ListBehavioursRequest, R.ListBehavioursResponse>(clients.Incentives, R.IncentivesReflection.Descriptor, "ListBehaviours",
-            new R.ListBehavioursRequest(), hr)).Behaviours;
+        var behaviours = (await clients.Incentives.ListBehavioursAsync(new R.ListBehavioursRequest(), Headers(hr), cancellationToken: Ct)).Behaviours;
         behaviours.Count.ShouldBe(20);
         behaviours.Count(b => b.Polarity == I.Polarity.Unacceptable).ShouldBe(6);
-        (await Call<R.GetIncentiveRulesRequest, R.GetIncentiveRulesResponse>(clients.Incentives, R.IncentivesReflection.Descriptor, "GetIncentiveRules",
-            new R.GetIncentiveRulesRequest(), hr)).Version.ShouldBe(1);
-        var budget = await Call<R.GetBudgetRequest, R.GetBudgetResponse>(clients.Incentives, R.IncentivesReflection.Descriptor, "GetBudget",
-            new R.GetBudgetRequest { OrgUnitId = "operations", Period = first.Timeline.Months[^1] }, hr);
+        (await clients.Incentives.GetIncentiveRulesAsync(new R.GetIncentiveRulesRequest(), Headers(hr), cancellationToken: Ct)).Version.ShouldBe(1);
+        var budget = await clients.Incentives.GetBudgetAsync(new R.GetBudgetRequest { OrgUnitId = "operations", Period = first.Timeline.Months[^1] }, Headers(hr), cancellationToken: Ct);
         budget.Budget.Amount.ShouldBe(25 * Organisation.MembersOf("operations").Count);
 
         // Initiatives: four, sponsored and active; their observations as generated; progress folded from them.
-        var initiatives = (await Call<I.ListInitiativesRequest, I.ListInitiativesResponse>(clients.Initiatives, I.InitiativesReflection.Descriptor,
-            "ListInitiatives", new I.ListInitiativesRequest { Status = I.InitiativeStatus.Active }, hr)).Initiatives;
+        var initiatives = (await clients.Initiatives.ListInitiativesAsync(new I.ListInitiativesRequest { Status = I.InitiativeStatus.Active }, Headers(hr), cancellationToken: Ct)).Initiatives;
         initiatives.Select(i => i.Definition.Name).ShouldBe(DemoCatalogue.Initiatives.Select(i => i.Name), ignoreOrder: true);
         initiatives.ShouldAllBe(i => i.SponsoredAt != null && i.ActivatedAt != null);
         var desired = new HashSet<string>(StringComparer.Ordinal);
@@ -129,8 +117,7 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
             {
                 var unassigned = (await AllObservationsAsync(clients, hr)).Count(o => o.Input.InitiativeId.Length == 0
                     && definition.Definition.ScopeOrgUnitIds.Contains(o.OrgUnitId) && definition.Definition.TargetBehaviourIds.Contains(o.Input.BehaviourId));
-                var progress = (await Call<I.GetInitiativeRequest, I.GetInitiativeResponse>(clients.Initiatives, I.InitiativesReflection.Descriptor, "GetInitiative",
-                    new I.GetInitiativeRequest { InitiativeId = id }, hr)).Initiative.Progress;
+                var progress = (await clients.Initiatives.GetInitiativeAsync(new I.GetInitiativeRequest { InitiativeId = id }, Headers(hr), cancellationToken: Ct)).Initiative.Progress;
                 return progress.DesiredObservations + progress.UnacceptableObservations == expected.Count + unassigned;
             });
         }
@@ -149,14 +136,12 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
         var recognitions = DemoActivity.Recognitions(Organisation);
         rewards.Where(r => r.Source == I.ObservationSource.Peer).Select(r => (r.GiverId, r.EmployeeId))
             .ShouldBe(recognitions.SelectMany(g => g.Recipients.Select(p => (g.Giver.Id, p.Id))), ignoreOrder: true);
-        var feed = (await Call<R.GetPublicFeedRequest, R.GetPublicFeedResponse>(clients.Incentives, R.IncentivesReflection.Descriptor, "GetPublicFeed",
-            new R.GetPublicFeedRequest { Limit = 500 }, hr)).Rewards;
+        var feed = (await clients.Incentives.GetPublicFeedAsync(new R.GetPublicFeedRequest { Limit = 500 }, Headers(hr), cancellationToken: Ct)).Rewards;
         feed.ShouldNotBeEmpty();
         feed.ShouldAllBe(r => r.Public && r.Status == R.RewardStatus.Granted);
 
         // Two published success stories pointing at rewarded observations.
-        var stories = (await Call<I.ListSuccessStoriesRequest, I.ListSuccessStoriesResponse>(clients.Initiatives, I.InitiativesReflection.Descriptor,
-            "ListSuccessStories", new I.ListSuccessStoriesRequest { PageSize = 50 }, hr)).Stories;
+        var stories = (await clients.Initiatives.ListSuccessStoriesAsync(new I.ListSuccessStoriesRequest { PageSize = 50 }, Headers(hr), cancellationToken: Ct)).Stories;
         stories.Select(s => s.Title).ShouldBe(DemoCatalogue.Initiatives.Where(i => i.Story is not null).Select(i => i.Story!.Title), ignoreOrder: true);
         stories.ShouldAllBe(s => s.Status == I.StoryStatus.Published && s.Evidence.ObservationIds.Count == 3 && s.Evidence.ObservationIds.All(desired.Contains));
 
@@ -183,8 +168,7 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
 
         // The directory as CSV, with a name a spreadsheet would run as a formula: the cell is neutralised ('= in a quoted field),
         // and the file reads back as an import file that changes nothing (the name included).
-        var person = (await Call<D.GetEmployeeRequest, D.GetEmployeeResponse>(clients.Directory, D.DirectoryReflection.Descriptor, "GetEmployee",
-            new D.GetEmployeeRequest { EmployeeId = Organisation.People[5].Id }, hr)).Employee;
+        var person = (await clients.Directory.GetEmployeeAsync(new D.GetEmployeeRequest { EmployeeId = Organisation.People[5].Id }, Headers(hr), cancellationToken: Ct)).Employee;
         await RenameAsync(clients, person, "=HYPERLINK(\"http://evil.example\",\"x\")", hr);
         (await RunAsync(["export", "directory", "--format", "csv", "--output", file, .. host.Options("directory")])).ShouldBe(0);
         (await File.ReadAllTextAsync(file, Ct)).ShouldContain($",\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",{person.Email},");
@@ -194,8 +178,7 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
         await RenameAsync(clients, person, person.DisplayName, hr);
 
         // One initiative's observations as JSON: the recorded ones, in protobuf's JSON form.
-        var initiative = (await Call<I.ListInitiativesRequest, I.ListInitiativesResponse>(clients.Initiatives, I.InitiativesReflection.Descriptor,
-            "ListInitiatives", new I.ListInitiativesRequest(), hr)).Initiatives.First(i => i.Definition.Name == DemoCatalogue.Initiatives[0].Name);
+        var initiative = (await clients.Initiatives.ListInitiativesAsync(new I.ListInitiativesRequest(), Headers(hr), cancellationToken: Ct)).Initiatives.First(i => i.Definition.Name == DemoCatalogue.Initiatives[0].Name);
         var recorded = await ObservationsAsync(clients, initiative.InitiativeId, hr);
         (await RunAsync(["export", "observations", "--format", "json", "--initiative", initiative.InitiativeId, "--output", file,
             .. host.Options("initiatives")])).ShouldBe(0);
@@ -219,8 +202,7 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
 
         // The public recognition feed as CSV, newest first, across pages: every granted public reward (as the people's own feeds, read
         // by hr, show them), the first page as the feed gives it.
-        var firstPage = (await Call<R.GetPublicFeedRequest, R.GetPublicFeedResponse>(clients.Incentives, R.IncentivesReflection.Descriptor, "GetPublicFeed",
-            new R.GetPublicFeedRequest { Limit = 500 }, hr)).Rewards;
+        var firstPage = (await clients.Incentives.GetPublicFeedAsync(new R.GetPublicFeedRequest { Limit = 500 }, Headers(hr), cancellationToken: Ct)).Rewards;
         var published = (await FeedsAsync(clients, hr)).Where(r => r.Public && r.Status == R.RewardStatus.Granted).Select(r => r.RewardId).ToList();
         published.Count.ShouldBeGreaterThan(firstPage.Count, "the feed has more than one page");
         (await RunAsync(["export", "recognitions", "--output", file, .. host.Options("incentives")])).ShouldBe(0);
@@ -283,15 +265,12 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
             ManagerId = person.ManagerId, Active = person.Active,
         };
         request.Roles.AddRange(person.Roles);
-        return Call<D.UpsertEmployeeRequest, D.UpsertEmployeeResponse>(clients.Directory, D.DirectoryReflection.Descriptor, "UpsertEmployee", request, token);
+        return clients.Directory.UpsertEmployeeAsync(request, Headers(token), cancellationToken: Ct).ResponseAsync;
     }
 
     private static string Token(ServiceClients clients, string slot) => clients.Token(Organisation[slot].Id, Organisation[slot].RoleNames);
 
-    private static Task<TResponse> Call<TRequest, TResponse>(GrpcClient client, FileDescriptor file, string method, TRequest request, string token)
-        where TRequest : class, IMessage<TRequest>
-        where TResponse : class, IMessage<TResponse> =>
-        ServiceClients.UnaryAsync<TRequest, TResponse>(client, file, method, request, token, Ct);
+    private static Metadata Headers(string token) => ServiceClients.Headers(token);
 
     private static async Task<List<I.Observation>> ObservationsAsync(ServiceClients clients, string initiativeId, string token)
     {
@@ -299,8 +278,7 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
         var request = new I.ListObservationsRequest { InitiativeId = initiativeId, PageSize = 500 };
         while (true)
         {
-            var page = await Call<I.ListObservationsRequest, I.ListObservationsResponse>(clients.Initiatives, I.InitiativesReflection.Descriptor, "ListObservations",
-                request, token);
+            var page = await clients.Initiatives.ListObservationsAsync(request, Headers(token), cancellationToken: Ct);
             all.AddRange(page.Observations);
             if (page.NextPageToken.Length == 0)
             {
@@ -319,8 +297,7 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
         var rewards = new List<R.Reward>();
         foreach (var person in Organisation.People)
         {
-            var feed = await Call<R.GetEmployeeFeedRequest, R.GetEmployeeFeedResponse>(clients.Incentives, R.IncentivesReflection.Descriptor, "GetEmployeeFeed",
-                new R.GetEmployeeFeedRequest { EmployeeId = person.Id, Limit = 500 }, token);
+            var feed = await clients.Incentives.GetEmployeeFeedAsync(new R.GetEmployeeFeedRequest { EmployeeId = person.Id, Limit = 500 }, Headers(token), cancellationToken: Ct);
             feed.Rewards.Count.ShouldBeLessThan(500, "one page holds a person's whole feed");
             rewards.AddRange(feed.Rewards);
         }
@@ -334,8 +311,7 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
 
     private static async Task<List<string>> CalledOutAsync(ServiceClients clients, string token)
     {
-        var callOuts = (await Call<R.ListCallOutsRequest, R.ListCallOutsResponse>(clients.Incentives, R.IncentivesReflection.Descriptor, "ListCallOuts",
-            new R.ListCallOutsRequest { Limit = 500 }, token)).CallOuts;
+        var callOuts = (await clients.Incentives.ListCallOutsAsync(new R.ListCallOutsRequest { Limit = 500 }, Headers(token), cancellationToken: Ct)).CallOuts;
         callOuts.Count.ShouldBeLessThan(500, "one page holds every call-out");
         return [.. callOuts.Select(c => c.ObservationId)];
     }
@@ -344,51 +320,41 @@ public sealed class DemoLoadTests(DemoHost host) : IClassFixture<DemoHost>
     private static async Task<List<string>> SnapshotAsync(ServiceClients clients, string hr)
     {
         var lines = new List<string>();
-        await using (var call = clients.Directory.ServerStreaming<D.StreamDirectorySnapshotRequest, D.StreamDirectorySnapshotResponse>(
-            D.DirectoryReflection.Descriptor.Services[0].FindMethodByName("StreamDirectorySnapshot"), new D.StreamDirectorySnapshotRequest(),
-            ServiceClients.Options(hr, Ct)))
+        using (var call = clients.Directory.StreamDirectorySnapshot(new D.StreamDirectorySnapshotRequest(), Headers(hr), cancellationToken: Ct))
         {
-            await foreach (var item in call.ReadAllAsync(Ct))
+            await foreach (var item in call.ResponseStream.ReadAllAsync(Ct))
             {
                 lines.Add(item.OrgUnit is { } unit ? $"unit {unit.OrgUnitId} v{unit.Version}" : $"employee {item.Employee.EmployeeId} v{item.Employee.Version} {item.Employee.Active}");
             }
         }
 
-        var dimensions = await Call<B.ListDimensionsRequest, B.ListDimensionsResponse>(clients.Baselines, B.BaselinesReflection.Descriptor, "ListDimensions", new(), hr);
+        var dimensions = await clients.Baselines.ListDimensionsAsync(new(), Headers(hr), cancellationToken: Ct);
         lines.Add($"dimensions {dimensions.Dimensions.Count} items {dimensions.Items.Count} versions {dimensions.Dimensions.Sum(d => d.Version)}");
         foreach (var id in new[] { DemoActivity.BaselineAssessmentId, DemoActivity.PulseAssessmentId })
         {
-            lines.Add((await Call<B.GetAssessmentRequest, B.GetAssessmentResponse>(clients.Baselines, B.BaselinesReflection.Descriptor, "GetAssessment",
-                new B.GetAssessmentRequest { AssessmentId = id }, hr)).Assessment.ToString());
+            lines.Add((await clients.Baselines.GetAssessmentAsync(new B.GetAssessmentRequest { AssessmentId = id }, Headers(hr), cancellationToken: Ct)).Assessment.ToString());
         }
 
-        lines.AddRange((await Call<B.ListBaselinesRequest, B.ListBaselinesResponse>(clients.Baselines, B.BaselinesReflection.Descriptor, "ListBaselines", new(), hr))
+        lines.AddRange((await clients.Baselines.ListBaselinesAsync(new(), Headers(hr), cancellationToken: Ct))
             .Baselines.Select(b => b.ToString()));
-        lines.AddRange((await Call<E.GetEndStateHistoryRequest, E.GetEndStateHistoryResponse>(clients.EndState, E.EndstateReflection.Descriptor,
-            "GetEndStateHistory", new E.GetEndStateHistoryRequest { ScopeOrgUnitId = DemoCatalogue.RootId }, hr)).Versions.Select(v => $"end state v{v.Version} {v.Status}"));
-        lines.Add($"end state audit {(await Call<E.ListAuditEntriesRequest, E.ListAuditEntriesResponse>(clients.EndState, E.EndstateReflection.Descriptor,
-            "ListAuditEntries", new(), hr)).Entries.Count}");
-        lines.AddRange((await Call<R.ListBehavioursRequest, R.ListBehavioursResponse>(clients.Incentives, R.IncentivesReflection.Descriptor, "ListBehaviours",
-            new R.ListBehavioursRequest { IncludeRetired = true }, hr)).Behaviours.Select(b => $"behaviour {b.BehaviourId} v{b.Version}"));
-        lines.Add($"incentives audit {(await Call<Audit.V1.ListAuditEntriesRequest, Audit.V1.ListAuditEntriesResponse>(clients.Incentives, R.IncentivesReflection.Descriptor,
-            "ListAuditEntries", new Audit.V1.ListAuditEntriesRequest { Limit = 500 }, hr)).Entries.Count}");
+        lines.AddRange((await clients.EndState.GetEndStateHistoryAsync(new E.GetEndStateHistoryRequest { ScopeOrgUnitId = DemoCatalogue.RootId }, Headers(hr), cancellationToken: Ct)).Versions.Select(v => $"end state v{v.Version} {v.Status}"));
+        lines.Add($"end state audit {(await clients.EndState.ListAuditEntriesAsync(new(), Headers(hr), cancellationToken: Ct)).Entries.Count}");
+        lines.AddRange((await clients.Incentives.ListBehavioursAsync(new R.ListBehavioursRequest { IncludeRetired = true }, Headers(hr), cancellationToken: Ct)).Behaviours.Select(b => $"behaviour {b.BehaviourId} v{b.Version}"));
+        lines.Add($"incentives audit {(await clients.Incentives.ListAuditEntriesAsync(new Audit.V1.ListAuditEntriesRequest { Limit = 500 }, Headers(hr), cancellationToken: Ct)).Entries.Count}");
         foreach (var person in Organisation.People)
         {
-            var feed = await Call<R.GetEmployeeFeedRequest, R.GetEmployeeFeedResponse>(clients.Incentives, R.IncentivesReflection.Descriptor, "GetEmployeeFeed",
-                new R.GetEmployeeFeedRequest { EmployeeId = person.Id, Limit = 500 }, hr);
+            var feed = await clients.Incentives.GetEmployeeFeedAsync(new R.GetEmployeeFeedRequest { EmployeeId = person.Id, Limit = 500 }, Headers(hr), cancellationToken: Ct);
             lines.Add($"feed {person.Id}: {string.Join(' ', feed.Rewards.Select(r => $"{r.RewardId}/{r.Status}/{r.Points}").Order(StringComparer.Ordinal))} badges {feed.Badges.Count}");
         }
 
         lines.Add($"call-outs {string.Join(' ', (await CalledOutAsync(clients, hr)).Order(StringComparer.Ordinal))}");
-        foreach (var initiative in (await Call<I.ListInitiativesRequest, I.ListInitiativesResponse>(clients.Initiatives, I.InitiativesReflection.Descriptor,
-            "ListInitiatives", new(), hr)).Initiatives)
+        foreach (var initiative in (await clients.Initiatives.ListInitiativesAsync(new(), Headers(hr), cancellationToken: Ct)).Initiatives)
         {
             lines.Add($"initiative {initiative.InitiativeId} {initiative.Status} {initiative.Progress.DesiredObservations}/{initiative.Progress.UnacceptableObservations}");
         }
 
         lines.Add($"observations {string.Join(' ', (await AllObservationsAsync(clients, hr)).Select(o => o.ObservationId))}");
-        lines.AddRange((await Call<I.ListSuccessStoriesRequest, I.ListSuccessStoriesResponse>(clients.Initiatives, I.InitiativesReflection.Descriptor,
-            "ListSuccessStories", new I.ListSuccessStoriesRequest { PageSize = 500 }, hr)).Stories.Select(s => $"story {s.StoryId} {s.Status} {s.PublishedAt}"));
+        lines.AddRange((await clients.Initiatives.ListSuccessStoriesAsync(new I.ListSuccessStoriesRequest { PageSize = 500 }, Headers(hr), cancellationToken: Ct)).Stories.Select(s => $"story {s.StoryId} {s.Status} {s.PublishedAt}"));
         return lines;
     }
 

@@ -2,7 +2,6 @@ using System.Text;
 using CsvHelper;
 using Google.Protobuf;
 using Transformation.Directory.V1;
-using Transformation.GrpcHosting;
 
 namespace Transformation.Csv.UnitTests;
 
@@ -117,8 +116,8 @@ public sealed class DirectoryCsvTests
     [Fact]
     public void TheServicesFieldViolationsComeBackAsLinesAndColumns()
     {
-        var refused = RpcException.InvalidArgument("The import has 2 error(s).",
-            [("line 7.manager_id", "manager 'ghost' does not exist"), ("employee e9.org_unit_id", "org unit 'x' is closed")]);
+        var refused = Refusal.InvalidArgument("The import has 2 error(s).",
+            ("line 7.manager_id", "manager 'ghost' does not exist"), ("employee e9.org_unit_id", "org unit 'x' is closed"));
 
         new DirectoryCsv(new ImportOptions()).ServiceProblems(refused).ShouldBe(
         [

@@ -1,7 +1,6 @@
 using System.Text;
 using CsvHelper;
 using Transformation.Baselines.V1;
-using Transformation.GrpcHosting;
 
 namespace Transformation.Csv.UnitTests;
 
@@ -119,7 +118,7 @@ public sealed class ResponsesCsvTests
     public void TheServicesFieldViolationsBecomeLinesAndColumns()
     {
         var format = new ResponsesCsv("q1", Items);
-        var refused = RpcException.InvalidArgument("Line 7: bad.", ("rows[line 7].answers[2]", "9 is not an answer."), ("rows[line 9].org_unit_id", "unknown"));
+        var refused = Refusal.InvalidArgument("Line 7: bad.", ("rows[line 7].answers[2]", "9 is not an answer."), ("rows[line 9].org_unit_id", "unknown"));
         var problems = format.ServiceProblems(refused);
         problems.ShouldBe([new CsvProblem(7, "i3", "9 is not an answer."), new CsvProblem(9, "org_unit_id", "unknown")]);
     }

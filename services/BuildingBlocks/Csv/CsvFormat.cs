@@ -1,5 +1,5 @@
 using Google.Rpc;
-using Transformation.GrpcHosting;
+using Grpc.Core;
 
 namespace Transformation.Csv;
 
@@ -39,7 +39,7 @@ public abstract class CsvFormat<TRow, TRequest>
     public IReadOnlyList<CsvProblem> ServiceProblems(RpcException refused)
     {
         ArgumentNullException.ThrowIfNull(refused);
-        return ServiceProblems(refused.GetDetail<BadRequest>(), refused.Message);
+        return ServiceProblems(refused.GetRpcStatus()?.GetDetail<BadRequest>(), refused.Status.Detail);
     }
 
     /// <summary>The service's refusal (INVALID_ARGUMENT: its field violations and message) as problems named by line and column.</summary>

@@ -18,15 +18,17 @@ public static partial class CsvUpload
         where TResponse : class
     {
         ArgumentNullException.ThrowIfNull(open);
-        return SendOverAsync<TRow, TRequest, TResponse>(file, format, ct => Task.FromResult<IUploadCall<TRequest, TResponse>>(new NetClientCall<TRequest, TResponse>(open(ct))), progress,
+        return SendOverAsync<TRow, TRequest, TResponse>(file, format, ct => Task.FromResult(new UploadCall<TRequest, TResponse>(open(ct))), progress,
             cancellationToken);
     }
 
-    private sealed class NetClientCall<TRequest, TResponse>(AsyncClientStreamingCall<TRequest, TResponse> call) : IUploadCall<TRequest, TResponse>
+    /// <summary>The client-streaming call as an upload uses it.</summary>
+    private sealed class UploadCall<TRequest, TResponse>(AsyncClientStreamingCall<TRequest, TResponse> call) : IAsyncDisposable
         where TResponse : class
     {
         private bool _ended;
 
+        /// <summary>Sends one message; false when the call is over (the service ended it): <see cref="AnswerAsync"/> says why.</summary>
         public async Task<bool> TryWriteAsync(TRequest message)
         {
             try
@@ -42,6 +44,10 @@ public static partial class CsvUpload
             }
         }
 
+        /// <summary>
+        /// Ends the requests (unless the call is over) and returns the response, or the service's refusal (INVALID_ARGUMENT) with
+        /// its field violations. Any other failure of the call throws its RpcException.
+        /// </summary>
         public async Task<UploadAnswer<TResponse>> AnswerAsync()
         {
             if (!_ended)

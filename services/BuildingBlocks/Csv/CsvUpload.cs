@@ -33,24 +33,10 @@ public static partial class CsvUpload
         BufferSize = 256 * 1024,
     };
 
-    /// <summary>The client-streaming call as an upload uses it, whichever client makes it (each overload of SendAsync adapts its own).</summary>
-    private interface IUploadCall<in TRequest, TResponse> : IAsyncDisposable
-        where TResponse : class
-    {
-        /// <summary>Sends one message; false when the call is over (the service ended it): <see cref="AnswerAsync"/> says why.</summary>
-        Task<bool> TryWriteAsync(TRequest message);
-
-        /// <summary>
-        /// Ends the requests (unless the call is over) and returns the response, or the service's refusal (INVALID_ARGUMENT) with
-        /// its field violations. Any other failure of the call throws the client's RpcException.
-        /// </summary>
-        Task<UploadAnswer<TResponse>> AnswerAsync();
-    }
-
     private sealed record UploadAnswer<TResponse>(TResponse? Response, Google.Rpc.BadRequest? Violations, string Refusal);
 
     private static async Task<CsvUploadResult<TResponse>> SendOverAsync<TRow, TRequest, TResponse>(Stream file, CsvFormat<TRow, TRequest> format,
-        Func<CancellationToken, Task<IUploadCall<TRequest, TResponse>>> open, Action<long>? progress, CancellationToken cancellationToken)
+        Func<CancellationToken, Task<UploadCall<TRequest, TResponse>>> open, Action<long>? progress, CancellationToken cancellationToken)
         where TRow : class
         where TRequest : class
         where TResponse : class

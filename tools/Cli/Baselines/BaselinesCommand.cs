@@ -1,6 +1,8 @@
 using System.CommandLine;
+using Grpc.Core;
 using Spectre.Console;
-using Transformation.GrpcHosting;
+using Transformation.Baselines.V1;
+using Transformation.Cli.Services;
 
 namespace Transformation.Cli.Baselines;
 
@@ -69,7 +71,8 @@ public static class BaselinesCommand
 
         try
         {
-            using var client = GrpcClient.Create(service);
+            using var channel = ServiceClients.Channel(service);
+            var client = new BaselineService.BaselineServiceClient(channel);
             ImportResult? result = null;
             await AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .StartAsync(async progress =>
@@ -95,20 +98,20 @@ public static class BaselinesCommand
             AnsiConsole.MarkupLineInterpolated($"[green]Imported {result.Accepted} response(s)[/]; {result.AlreadySubmitted} had been submitted before and were left as they were.");
             return 0;
         }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && e.Status.DebugException is HttpRequestException unreachable)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]Cannot reach the Baselines service at {service}: {unreachable.Message}[/]");
+            return 2;
+        }
         catch (RpcException e)
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]{e.StatusCode}: {e.Message}[/]");
+            AnsiConsole.MarkupLineInterpolated($"[red]{e.StatusCode}: {e.Status.Detail}[/]");
             return e.StatusCode switch
             {
                 StatusCode.FailedPrecondition => 3,
                 StatusCode.Unavailable => 2,
                 _ => 1,
             };
-        }
-        catch (HttpRequestException e)
-        {
-            AnsiConsole.MarkupLineInterpolated($"[red]Cannot reach the Baselines service at {service}: {e.Message}[/]");
-            return 2;
         }
     }
 }

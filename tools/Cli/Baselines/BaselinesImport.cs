@@ -1,6 +1,7 @@
+using Grpc.Core;
 using Transformation.Baselines.V1;
+using Transformation.Cli.Services;
 using Transformation.Csv;
-using Transformation.GrpcHosting;
 
 namespace Transformation.Cli.Baselines;
 
@@ -22,21 +23,20 @@ public static class BaselinesImport
     /// Imports <paramref name="file"/> into the assessment. <paramref name="progress"/> gets the bytes sent so far.
     /// Bad rows (found here or by the service) come back as problems; other failures throw <see cref="RpcException"/>.
     /// </summary>
-    public static async Task<ImportResult> ImportAsync(FileInfo file, string assessmentId, GrpcClient client, string token, int batchSize,
+    public static async Task<ImportResult> ImportAsync(FileInfo file, string assessmentId, BaselineService.BaselineServiceClient client, string token, int batchSize,
         Action<long>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(client);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        var options = new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + token } }, CancellationToken = cancellationToken };
-        var service = BaselinesReflection.Descriptor.Services[0];
-        var assessment = (await client.UnaryAsync<GetAssessmentRequest, GetAssessmentResponse>(service.FindMethodByName("GetAssessment"),
-            new GetAssessmentRequest { AssessmentId = assessmentId }, options)).Assessment;
+        var headers = ServiceClients.Headers(token);
+        var assessment = (await client.GetAssessmentAsync(new GetAssessmentRequest { AssessmentId = assessmentId }, headers, cancellationToken: cancellationToken))
+            .Assessment;
 
         // bufferSize 1: the CSV reader has its own buffer.
         await using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
         var result = await CsvUpload.SendAsync(stream, new ResponsesCsv(assessment.AssessmentId, assessment.ItemIds, batchSize),
-            _ => Task.FromResult(client.Streaming<SubmitResponsesRequest, SubmitResponsesResponse>(service.FindMethodByName("SubmitResponses"), options)),
+            ct => client.SubmitResponses(headers, cancellationToken: ct),
             progress, cancellationToken);
         if (!result.Succeeded)
         {

@@ -1,7 +1,7 @@
 using System.CommandLine;
+using Grpc.Core;
 using Spectre.Console;
 using Transformation.Cli.Services;
-using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 
 namespace Transformation.Cli.Demo;
@@ -150,14 +150,14 @@ public static class DemoCommand
             AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
             return Failed;
         }
-        catch (Exception e) when (e is RpcException { StatusCode: StatusCode.Unavailable } or HttpRequestException)
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]A service is not reachable ({e.Message}): is `transform run` running?[/]");
+            AnsiConsole.MarkupLineInterpolated($"[red]A service is not reachable ({e.Status.Detail}): is `transform run` running?[/]");
             return Unreachable;
         }
         catch (RpcException e)
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]{e.StatusCode}: {e.Message}[/]");
+            AnsiConsole.MarkupLineInterpolated($"[red]{e.StatusCode}: {e.Status.Detail}[/]");
             return Failed;
         }
     }

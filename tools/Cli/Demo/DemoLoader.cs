@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Transformation.Baselines.V1;
 using Transformation.Directory.V1;
 using Transformation.EndState.V1;
-using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 using ServiceClient = Transformation.Cli.Services.ServiceClients;
@@ -81,8 +81,7 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
     /// <summary>What the services hold: nothing, the demo (partly or completely), or another organisation.</summary>
     public async Task<DemoState> DetectAsync(CancellationToken cancellationToken)
     {
-        var tree = await ServiceClient.UnaryAsync<GetOrgTreeRequest, GetOrgTreeResponse>(clients.Directory, DirectoryReflection.Descriptor, "GetOrgTree",
-            new GetOrgTreeRequest(), Hr, cancellationToken);
+        var tree = await clients.Directory.GetOrgTreeAsync(new GetOrgTreeRequest(), Headers(Hr), cancellationToken: cancellationToken);
         if (tree.OrgUnits.Count == 0)
         {
             return DemoState.Empty;
@@ -93,8 +92,8 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
             return DemoState.Foreign;
         }
 
-        var stories = await ServiceClient.UnaryAsync<ListSuccessStoriesRequest, ListSuccessStoriesResponse>(clients.Initiatives, InitiativesReflection.Descriptor,
-            "ListSuccessStories", new ListSuccessStoriesRequest { PageSize = 500 }, Hr, cancellationToken);
+        var stories = await clients.Initiatives.ListSuccessStoriesAsync(new ListSuccessStoriesRequest { PageSize = 500 }, Headers(Hr),
+            cancellationToken: cancellationToken);
         var titles = DemoCatalogue.Initiatives.Where(i => i.Story is not null).Select(i => i.Story!.Title).ToList();
         return titles.All(t => stories.Stories.Any(s => string.Equals(s.Title, t, StringComparison.Ordinal))) ? DemoState.Complete : DemoState.Partial;
     }
@@ -184,14 +183,13 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
     {
         try
         {
-            var baseline = await ServiceClient.UnaryAsync<GetAssessmentRequest, GetAssessmentResponse>(clients.Baselines, BaselinesReflection.Descriptor,
-                "GetAssessment", new GetAssessmentRequest { AssessmentId = DemoActivity.BaselineAssessmentId }, Hr, cancellationToken);
+            var baseline = await clients.Baselines.GetAssessmentAsync(new GetAssessmentRequest { AssessmentId = DemoActivity.BaselineAssessmentId }, Headers(Hr),
+                cancellationToken: cancellationToken);
             return DemoTimeline.FromBaselineOpening(baseline.Assessment.OpensAt.ToDateTimeOffset());
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
         {
-            var history = await EndState<GetEndStateHistoryRequest, GetEndStateHistoryResponse>("GetEndStateHistory",
-                new GetEndStateHistoryRequest { ScopeOrgUnitId = DemoCatalogue.RootId }, Hr, cancellationToken);
+            var history = await clients.EndState.GetEndStateHistoryAsync(new GetEndStateHistoryRequest { ScopeOrgUnitId = DemoCatalogue.RootId }, Headers(Hr), cancellationToken: cancellationToken);
             return history.Versions.FirstOrDefault()?.Draft.Targets.FirstOrDefault()?.TargetDate is { } target
                 ? DemoTimeline.FromTargetDate(target.ToDateTimeOffset())
                 : DemoTimeline.StartingNow(time);
@@ -228,8 +226,7 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
             messages.Add(message);
         }
 
-        await ServiceClient.ClientStreamAsync<ImportDirectoryRequest, ImportDirectoryResponse>(clients.Directory, DirectoryReflection.Descriptor,
-            "ImportDirectory", messages, Hr, cancellationToken);
+        await ServiceClient.ClientStreamAsync(clients.Directory.ImportDirectory(Headers(Hr), cancellationToken: cancellationToken), messages);
         progress?.Report(new DemoProgress(DirectoryStep, total, total));
     }
 
@@ -242,22 +239,22 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
         progress?.Report(new DemoProgress(SurveyStep, 0, total));
         await InParallelAsync(DemoCatalogue.Dimensions, async (dimension, ct) =>
         {
-            await Baselines<DefineDimensionRequest, DefineDimensionResponse>("DefineDimension", new DefineDimensionRequest
+            await clients.Baselines.DefineDimensionAsync(new DefineDimensionRequest
             {
                 IdempotencyKey = $"demo:dimension:{dimension.Id}",
                 DimensionId = dimension.Id,
                 Fields = new DimensionFields { Name = dimension.Name, Description = dimension.Description, Facet = dimension.Facet, Scope = dimension.Scope },
-            }, ct);
+            }, Headers(Hr), cancellationToken: ct);
             progress?.Report(new DemoProgress(SurveyStep, Interlocked.Increment(ref done), total));
         }, cancellationToken);
         var items = DemoCatalogue.Dimensions.SelectMany(d => d.Items.Select(i => (Dimension: d, Item: i))).ToList();
         await InParallelAsync(items, async (pair, ct) =>
         {
-            await Baselines<DefineItemRequest, DefineItemResponse>("DefineItem", new DefineItemRequest
+            await clients.Baselines.DefineItemAsync(new DefineItemRequest
             {
                 IdempotencyKey = $"demo:item:{pair.Item.Id}", ItemId = pair.Item.Id, DimensionId = pair.Dimension.Id, Text = pair.Item.Text,
                 ReverseScored = pair.Item.ReverseScored,
-            }, ct);
+            }, Headers(Hr), cancellationToken: ct);
             progress?.Report(new DemoProgress(SurveyStep, Interlocked.Increment(ref done), total));
         }, cancellationToken);
         return [.. items.Select(p => new DemoItemRef(p.Item.Id, p.Dimension.Id, p.Item.ReverseScored))];
@@ -282,29 +279,25 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
             ItemIds = { items.Select(i => i.ItemId) },
         };
         var assessment = (await UntilKnownAsync("the org tree to reach Baselines",
-            () => Baselines<CreateAssessmentRequest, CreateAssessmentResponse>("CreateAssessment", create, cancellationToken), cancellationToken)).Assessment;
-        assessment = (await Baselines<GetAssessmentRequest, GetAssessmentResponse>("GetAssessment",
-            new GetAssessmentRequest { AssessmentId = assessment.AssessmentId }, cancellationToken)).Assessment;
+            () => clients.Baselines.CreateAssessmentAsync(create, Headers(Hr), cancellationToken: cancellationToken).ResponseAsync, cancellationToken)).Assessment;
+        assessment = (await clients.Baselines.GetAssessmentAsync(new GetAssessmentRequest { AssessmentId = assessment.AssessmentId }, Headers(Hr), cancellationToken: cancellationToken)).Assessment;
         progress?.Report(new DemoProgress(step, 1, total));
         if (assessment.Status == AssessmentStatus.Open)
         {
             var messages = new List<SubmitResponsesRequest> { new() { Header = new SubmitResponsesHeader { AssessmentId = assessmentId } } };
             messages.AddRange(rows.Chunk(1000).Select(chunk => new SubmitResponsesRequest { Rows = { chunk } }));
-            await ServiceClient.ClientStreamAsync<SubmitResponsesRequest, SubmitResponsesResponse>(clients.Baselines, BaselinesReflection.Descriptor,
-                "SubmitResponses", messages, Hr, cancellationToken);
+            await ServiceClient.ClientStreamAsync(clients.Baselines.SubmitResponses(Headers(Hr), cancellationToken: cancellationToken), messages);
         }
 
         progress?.Report(new DemoProgress(step, rows.Count + 1, total));
-        await Baselines<CloseAssessmentRequest, CloseAssessmentResponse>("CloseAssessment",
-            new CloseAssessmentRequest { IdempotencyKey = $"demo:close:{assessmentId}", AssessmentId = assessmentId }, cancellationToken);
-        await Baselines<PublishScoresRequest, PublishScoresResponse>("PublishScores",
-            new PublishScoresRequest { IdempotencyKey = $"demo:publish:{assessmentId}", AssessmentId = assessmentId }, cancellationToken);
+        await clients.Baselines.CloseAssessmentAsync(new CloseAssessmentRequest { IdempotencyKey = $"demo:close:{assessmentId}", AssessmentId = assessmentId }, Headers(Hr), cancellationToken: cancellationToken);
+        await clients.Baselines.PublishScoresAsync(new PublishScoresRequest { IdempotencyKey = $"demo:publish:{assessmentId}", AssessmentId = assessmentId }, Headers(Hr), cancellationToken: cancellationToken);
         if (kind == AssessmentKind.Baseline)
         {
-            await Baselines<SetBaselineRequest, SetBaselineResponse>("SetBaseline", new SetBaselineRequest
+            await clients.Baselines.SetBaselineAsync(new SetBaselineRequest
             {
                 IdempotencyKey = $"demo:baseline:{assessmentId}", ScopeOrgUnitId = DemoCatalogue.RootId, AssessmentId = assessmentId,
-            }, cancellationToken);
+            }, Headers(Hr), cancellationToken: cancellationToken);
         }
 
         progress?.Report(new DemoProgress(step, total, total));
@@ -321,13 +314,11 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
         {
             var draft = new BehaviourDraft { Name = behaviour.Name, Description = behaviour.Description, Polarity = behaviour.Polarity, Examples = { behaviour.Examples } };
             draft.Dimensions.AddRange(behaviour.Dimensions.Select(d => new DimensionLink { DimensionId = d.DimensionId, Weight = d.Weight }));
-            await Incentives<DefineBehaviourRequest, DefineBehaviourResponse>("DefineBehaviour",
-                new DefineBehaviourRequest { IdempotencyKey = $"demo:behaviour:{behaviour.Id}", BehaviourId = behaviour.Id, Behaviour = draft }, ct);
+            await clients.Incentives.DefineBehaviourAsync(new DefineBehaviourRequest { IdempotencyKey = $"demo:behaviour:{behaviour.Id}", BehaviourId = behaviour.Id, Behaviour = draft }, Headers(Hr), cancellationToken: ct);
             progress?.Report(new DemoProgress(CatalogueStep, Interlocked.Increment(ref done), total));
         }, cancellationToken);
 
-        await Incentives<UpdateIncentiveRulesRequest, UpdateIncentiveRulesResponse>("UpdateIncentiveRules",
-            new UpdateIncentiveRulesRequest { IdempotencyKey = "demo:incentive-rules", ExpectedVersion = 0, Rules = Rules() }, cancellationToken);
+        await clients.Incentives.UpdateIncentiveRulesAsync(new UpdateIncentiveRulesRequest { IdempotencyKey = "demo:incentive-rules", ExpectedVersion = 0, Rules = Rules() }, Headers(Hr), cancellationToken: cancellationToken);
         progress?.Report(new DemoProgress(CatalogueStep, total, total));
     }
 
@@ -339,11 +330,11 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
         progress?.Report(new DemoProgress(BudgetsStep, 0, budgets.Count));
         await InParallelAsync(budgets, async (budget, ct) =>
         {
-            await Incentives<SetBudgetRequest, SetBudgetResponse>("SetBudget", new SetBudgetRequest
+            await clients.Incentives.SetBudgetAsync(new SetBudgetRequest
             {
                 IdempotencyKey = $"demo:{organisation.Fingerprint}:budget:{budget.Unit.Id}:{budget.Month}", OrgUnitId = budget.Unit.Id, Period = budget.Month,
                 Amount = 25 * Math.Max(1, organisation.MembersOf(budget.Unit.Id).Count),
-            }, ct);
+            }, Headers(Hr), cancellationToken: ct);
             progress?.Report(new DemoProgress(BudgetsStep, Interlocked.Increment(ref done), budgets.Count));
         }, cancellationToken);
     }
@@ -399,21 +390,20 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
             DimensionId = d.Id, TargetScore = d.Target, TargetDate = Timestamp.FromDateTimeOffset(timeline.TargetDate),
         }));
         var scope = DemoCatalogue.RootId;
-        var drafted = await EndState<DraftEndStateRequest, DraftEndStateResponse>("DraftEndState",
-            new DraftEndStateRequest { IdempotencyKey = "demo:endstate:draft", ScopeOrgUnitId = scope, ExpectedVersion = 0, Draft = draft }, Hr, cancellationToken);
+        var drafted = await clients.EndState.DraftEndStateAsync(new DraftEndStateRequest { IdempotencyKey = "demo:endstate:draft", ScopeOrgUnitId = scope, ExpectedVersion = 0, Draft = draft }, Headers(Hr), cancellationToken: cancellationToken);
         progress?.Report(new DemoProgress(EndStateStep, 1, total));
-        var version = (await EndState<ProposeEndStateRequest, ProposeEndStateResponse>("ProposeEndState", new ProposeEndStateRequest
+        var version = (await clients.EndState.ProposeEndStateAsync(new ProposeEndStateRequest
         {
             IdempotencyKey = "demo:endstate:propose", ScopeOrgUnitId = scope, ExpectedVersion = drafted.EndState.Version,
-        }, Hr, cancellationToken)).EndState.Version;
+        }, Headers(Hr), cancellationToken: cancellationToken)).EndState.Version;
         progress?.Report(new DemoProgress(EndStateStep, 2, total));
         foreach (var (sponsor, index) in sponsors.Select((s, i) => (s, i)))
         {
-            version = (await EndState<EndorseEndStateRequest, EndorseEndStateResponse>("EndorseEndState", new EndorseEndStateRequest
+            version = (await clients.EndState.EndorseEndStateAsync(new EndorseEndStateRequest
             {
                 IdempotencyKey = "demo:endstate:endorse", ScopeOrgUnitId = scope, Version = version,
                 Comment = index == 0 ? "This is the cooperative we promised our members." : "Operations is behind it; we start with speaking up.",
-            }, clients.Token(sponsor.Id, sponsor.RoleNames), cancellationToken)).EndState.Version;
+            }, Headers(clients.Token(sponsor.Id, sponsor.RoleNames)), cancellationToken: cancellationToken)).EndState.Version;
             progress?.Report(new DemoProgress(EndStateStep, 3 + index, total));
         }
     }
@@ -471,16 +461,13 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
 
             var proposal = new ProposeInitiativeRequest { IdempotencyKey = $"demo:initiative:{initiative.Key}", Initiative = draft };
             var proposed = await UntilKnownAsync("the catalogue and the people to reach Initiatives", () =>
-                Initiatives<ProposeInitiativeRequest, ProposeInitiativeResponse>("ProposeInitiative", proposal, managerToken, cancellationToken), cancellationToken);
+                clients.Initiatives.ProposeInitiativeAsync(proposal, Headers(managerToken), cancellationToken: cancellationToken).ResponseAsync, cancellationToken);
             var id = proposed.Initiative.InitiativeId;
             ids[initiative.Key] = id;
             progress?.Report(new DemoProgress(InitiativesStep, Interlocked.Increment(ref done), total));
-            await Initiatives<SponsorInitiativeRequest, SponsorInitiativeResponse>("SponsorInitiative",
-                new SponsorInitiativeRequest { IdempotencyKey = $"demo:sponsor:{initiative.Key}", InitiativeId = id }, clients.Token(sponsor.Id, sponsor.RoleNames),
-                cancellationToken);
+            await clients.Initiatives.SponsorInitiativeAsync(new SponsorInitiativeRequest { IdempotencyKey = $"demo:sponsor:{initiative.Key}", InitiativeId = id }, Headers(clients.Token(sponsor.Id, sponsor.RoleNames)), cancellationToken: cancellationToken);
             progress?.Report(new DemoProgress(InitiativesStep, Interlocked.Increment(ref done), total));
-            await Initiatives<ActivateInitiativeRequest, ActivateInitiativeResponse>("ActivateInitiative",
-                new ActivateInitiativeRequest { IdempotencyKey = $"demo:activate:{initiative.Key}", InitiativeId = id }, managerToken, cancellationToken);
+            await clients.Initiatives.ActivateInitiativeAsync(new ActivateInitiativeRequest { IdempotencyKey = $"demo:activate:{initiative.Key}", InitiativeId = id }, Headers(managerToken), cancellationToken: cancellationToken);
             progress?.Report(new DemoProgress(InitiativesStep, Interlocked.Increment(ref done), total));
         }, cancellationToken);
 
@@ -502,9 +489,9 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
             var manager = organisation[initiative.ChangeManagerSlot];
             var observations = all[initiative.Key];
             var response = await UntilKnownAsync("the people to reach Initiatives", () =>
-                ServiceClient.ClientStreamAsync<RecordObservationsRequest, RecordObservationsResponse>(clients.Initiatives, InitiativesReflection.Descriptor,
-                    "RecordObservations", observations.Select(o => new RecordObservationsRequest { Observation = o.Input }),
-                    clients.Token(manager.Id, manager.RoleNames), cancellationToken), cancellationToken);
+                ServiceClient.ClientStreamAsync(
+                    clients.Initiatives.RecordObservations(Headers(clients.Token(manager.Id, manager.RoleNames)), cancellationToken: cancellationToken),
+                    observations.Select(o => new RecordObservationsRequest { Observation = o.Input })), cancellationToken);
             result[initiative.Key] = (observations, [.. response.ObservationIds]);
             var recorded = Interlocked.Add(ref done, observations.Count);
             progress?.Report(new DemoProgress(ObservationsStep, recorded, total));
@@ -523,8 +510,7 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
         {
             var request = new GiveRecognitionRequest { IdempotencyKey = r.Key, BehaviourId = r.BehaviourId, Message = r.Message, Public = r.Public };
             request.RecipientIds.AddRange(r.Recipients.Select(p => p.Id));
-            await UntilKnownAsync("the people to reach Incentives", () => Incentives<GiveRecognitionRequest, GiveRecognitionResponse>("GiveRecognition", request,
-                clients.Token(r.Giver.Id, r.Giver.RoleNames), ct), ct);
+            await UntilKnownAsync("the people to reach Incentives", () => clients.Incentives.GiveRecognitionAsync(request, Headers(clients.Token(r.Giver.Id, r.Giver.RoleNames)), cancellationToken: ct).ResponseAsync, ct);
             progress?.Report(new DemoProgress(RecognitionsStep, Interlocked.Increment(ref done), recognitions.Count));
         }, cancellationToken);
     }
@@ -552,30 +538,27 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
             progress?.Report(new DemoProgress(StoriesStep, Interlocked.Increment(ref done), total));
             var manager = organisation[initiative.ChangeManagerSlot];
             var managerToken = clients.Token(manager.Id, manager.RoleNames);
-            var story = (await Initiatives<DraftSuccessStoryRequest, DraftSuccessStoryResponse>("DraftSuccessStory", new DraftSuccessStoryRequest
+            var story = (await clients.Initiatives.DraftSuccessStoryAsync(new DraftSuccessStoryRequest
             {
                 IdempotencyKey = $"demo:story:{initiative.Key}",
                 InitiativeId = initiativeIds[initiative.Key],
                 Title = initiative.Story!.Title,
                 Body = initiative.Story.Body,
                 ObservationIds = { chosen.Select(c => c.Id) },
-            }, managerToken, cancellationToken)).Story;
+            }, Headers(managerToken), cancellationToken: cancellationToken)).Story;
             progress?.Report(new DemoProgress(StoriesStep, Interlocked.Increment(ref done), total));
 
             // A draft retried returns the story as it is now: submitting or publishing it again would be refused.
             if (story.Status == StoryStatus.Draft)
             {
-                story = (await Initiatives<SubmitSuccessStoryRequest, SubmitSuccessStoryResponse>("SubmitSuccessStory",
-                    new SubmitSuccessStoryRequest { IdempotencyKey = $"demo:submit:{initiative.Key}", StoryId = story.StoryId }, managerToken, cancellationToken)).Story;
+                story = (await clients.Initiatives.SubmitSuccessStoryAsync(new SubmitSuccessStoryRequest { IdempotencyKey = $"demo:submit:{initiative.Key}", StoryId = story.StoryId }, Headers(managerToken), cancellationToken: cancellationToken)).Story;
             }
 
             progress?.Report(new DemoProgress(StoriesStep, Interlocked.Increment(ref done), total));
             if (story.Status != StoryStatus.Published)
             {
                 var sponsor = organisation[initiative.SponsorSlot];
-                await Initiatives<PublishSuccessStoryRequest, PublishSuccessStoryResponse>("PublishSuccessStory",
-                    new PublishSuccessStoryRequest { IdempotencyKey = $"demo:publish:{initiative.Key}", StoryId = story.StoryId },
-                    clients.Token(sponsor.Id, sponsor.RoleNames), cancellationToken);
+                await clients.Initiatives.PublishSuccessStoryAsync(new PublishSuccessStoryRequest { IdempotencyKey = $"demo:publish:{initiative.Key}", StoryId = story.StoryId }, Headers(clients.Token(sponsor.Id, sponsor.RoleNames)), cancellationToken: cancellationToken);
             }
 
             progress?.Report(new DemoProgress(StoriesStep, Interlocked.Increment(ref done), total));
@@ -591,8 +574,7 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
         {
             foreach (var (employee, observation) in pending.ToList())
             {
-                var feed = await Incentives<GetEmployeeFeedRequest, GetEmployeeFeedResponse>("GetEmployeeFeed",
-                    new GetEmployeeFeedRequest { EmployeeId = employee, Limit = 500 }, cancellationToken);
+                var feed = await clients.Incentives.GetEmployeeFeedAsync(new GetEmployeeFeedRequest { EmployeeId = employee, Limit = 500 }, Headers(Hr), cancellationToken: cancellationToken);
                 if (feed.Rewards.Any(r => string.Equals(r.ObservationId, observation, StringComparison.Ordinal)))
                 {
                     pending.Remove((employee, observation));
@@ -639,34 +621,12 @@ public sealed class DemoLoader(ServiceClient clients, DemoOrganisation organisat
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
             {
-                throw new RpcException(e.StatusCode, $"Waited {options.EventWait.TotalSeconds:0} s for {waitingFor}; the service still refuses: {e.Message}",
-                    e.Details is null ? null : [e.Details]);
+                // The trailers carry the refusal's field violations (google.rpc.Status) on.
+                throw new RpcException(new Status(e.StatusCode, $"Waited {options.EventWait.TotalSeconds:0} s for {waitingFor}; the service still refuses: {e.Status.Detail}"),
+                    e.Trailers);
             }
         }
     }
 
-    private Task<TResponse> Baselines<TRequest, TResponse>(string method, TRequest request, CancellationToken cancellationToken)
-        where TRequest : class, Google.Protobuf.IMessage<TRequest>
-        where TResponse : class, Google.Protobuf.IMessage<TResponse> =>
-        ServiceClient.UnaryAsync<TRequest, TResponse>(clients.Baselines, BaselinesReflection.Descriptor, method, request, Hr, cancellationToken);
-
-    private Task<TResponse> Incentives<TRequest, TResponse>(string method, TRequest request, CancellationToken cancellationToken)
-        where TRequest : class, Google.Protobuf.IMessage<TRequest>
-        where TResponse : class, Google.Protobuf.IMessage<TResponse> =>
-        Incentives<TRequest, TResponse>(method, request, Hr, cancellationToken);
-
-    private Task<TResponse> Incentives<TRequest, TResponse>(string method, TRequest request, string token, CancellationToken cancellationToken)
-        where TRequest : class, Google.Protobuf.IMessage<TRequest>
-        where TResponse : class, Google.Protobuf.IMessage<TResponse> =>
-        ServiceClient.UnaryAsync<TRequest, TResponse>(clients.Incentives, IncentivesReflection.Descriptor, method, request, token, cancellationToken);
-
-    private Task<TResponse> EndState<TRequest, TResponse>(string method, TRequest request, string token, CancellationToken cancellationToken)
-        where TRequest : class, Google.Protobuf.IMessage<TRequest>
-        where TResponse : class, Google.Protobuf.IMessage<TResponse> =>
-        ServiceClient.UnaryAsync<TRequest, TResponse>(clients.EndState, EndstateReflection.Descriptor, method, request, token, cancellationToken);
-
-    private Task<TResponse> Initiatives<TRequest, TResponse>(string method, TRequest request, string token, CancellationToken cancellationToken)
-        where TRequest : class, Google.Protobuf.IMessage<TRequest>
-        where TResponse : class, Google.Protobuf.IMessage<TResponse> =>
-        ServiceClient.UnaryAsync<TRequest, TResponse>(clients.Initiatives, InitiativesReflection.Descriptor, method, request, token, cancellationToken);
+    private static Metadata Headers(string token) => ServiceClient.Headers(token);
 }

@@ -1,9 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
+using Grpc.Core;
 using Spectre.Console;
+using Transformation.Cli.Services;
 using Transformation.Csv;
 using Transformation.Directory.V1;
-using Transformation.GrpcHosting;
 
 namespace Transformation.Cli.Directory;
 
@@ -64,24 +65,22 @@ public static class DirectoryCommand
 
         try
         {
-            using var client = GrpcClient.Create(service);
-            var response = await client.UnaryAsync<RepublishDirectoryRequest, RepublishDirectoryResponse>(
-                DirectoryReflection.Descriptor.Services[0].FindMethodByName("RepublishDirectory"),
-                new RepublishDirectoryRequest { IdempotencyKey = Guid.NewGuid().ToString() },
-                new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + token } }, CancellationToken = cancellationToken });
+            using var channel = ServiceClients.Channel(service);
+            var response = await new DirectoryService.DirectoryServiceClient(channel).RepublishDirectoryAsync(
+                new RepublishDirectoryRequest { IdempotencyKey = Guid.NewGuid().ToString() }, ServiceClients.Headers(token), cancellationToken: cancellationToken);
             AnsiConsole.MarkupLineInterpolated(
                 $"[green]Republished[/] {response.OrgUnits} org units and {response.Employees} employees ({response.ErasedEmployees} erased) for every consumer.");
             return 0;
         }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && e.Status.DebugException is HttpRequestException unreachable)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]Cannot reach the Directory service at {service}: {unreachable.Message}[/]");
+            return 2;
+        }
         catch (RpcException e)
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]{e.StatusCode}: {e.Message}[/]");
+            AnsiConsole.MarkupLineInterpolated($"[red]{e.StatusCode}: {e.Status.Detail}[/]");
             return 1;
-        }
-        catch (HttpRequestException e)
-        {
-            AnsiConsole.MarkupLineInterpolated($"[red]Cannot reach the Directory service at {service}: {e.Message}[/]");
-            return 2;
         }
     }
 
@@ -101,7 +100,8 @@ public static class DirectoryCommand
 
         try
         {
-            using var client = GrpcClient.Create(service, maxReceiveMessageSize: 64 * 1024 * 1024);
+            using var channel = ServiceClients.Channel(service);
+            var client = new DirectoryService.DirectoryServiceClient(channel);
             CsvUploadResult<ImportDirectoryResponse>? result = null;
             await AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .StartAsync(async progress =>
@@ -127,9 +127,14 @@ public static class DirectoryCommand
             Print(result.Response!);
             return 0;
         }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && e.Status.DebugException is HttpRequestException unreachable)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]Cannot reach the Directory service at {service}: {unreachable.Message}[/]");
+            return 2;
+        }
         catch (RpcException e)
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]{e.StatusCode}: {e.Message}[/]");
+            AnsiConsole.MarkupLineInterpolated($"[red]{e.StatusCode}: {e.Status.Detail}[/]");
             if (e.StatusCode == StatusCode.FailedPrecondition && !force)
             {
                 AnsiConsole.MarkupLine("Run with [bold]--dry-run[/] to see the changes, and with [bold]--force[/] to apply them anyway.");
@@ -137,30 +142,23 @@ public static class DirectoryCommand
 
             return e.StatusCode is StatusCode.FailedPrecondition ? 3 : 1;
         }
-        catch (HttpRequestException e)
-        {
-            AnsiConsole.MarkupLineInterpolated($"[red]Cannot reach the Directory service at {service}: {e.Message}[/]");
-            return 2;
-        }
     }
 
     /// <summary>
     /// Streams the file (<see cref="DirectoryCsv"/>) to ImportDirectory in one call while it is read: bad rows, found here or by
     /// the service, come back as problems by line and column, and nothing is applied.
     /// </summary>
-    public static async Task<CsvUploadResult<ImportDirectoryResponse>> SendAsync(FileInfo file, GrpcClient client, string token, bool dryRun, bool force,
+    public static async Task<CsvUploadResult<ImportDirectoryResponse>> SendAsync(FileInfo file, DirectoryService.DirectoryServiceClient client, string token, bool dryRun, bool force,
         Action<long>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(client);
-        var options = new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + token } }, CancellationToken = cancellationToken };
         // One key per run: a retry of this run is answered with its first result.
         var format = new DirectoryCsv(new ImportOptions { DryRun = dryRun, Force = force, IdempotencyKey = dryRun ? "" : Guid.NewGuid().ToString() });
         // bufferSize 1: the CSV reader has its own buffer.
         await using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
         return await CsvUpload.SendAsync(stream, format,
-            _ => Task.FromResult(client.Streaming<ImportDirectoryRequest, ImportDirectoryResponse>(
-                DirectoryReflection.Descriptor.Services[0].FindMethodByName("ImportDirectory"), options)),
+            ct => client.ImportDirectory(ServiceClients.Headers(token), cancellationToken: ct),
             progress, cancellationToken);
     }
 

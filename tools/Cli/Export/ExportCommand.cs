@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Text;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Spectre.Console;
 using Transformation.Cli.Services;
-using Transformation.GrpcHosting;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
 
@@ -133,15 +133,15 @@ public static class ExportCommand
             AnsiConsole.MarkupLineInterpolated($"[green]{count} record(s)[/] written to {path} ({format.ToString().ToLowerInvariant()}).");
             return 0;
         }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && e.Status.DebugException is HttpRequestException unreachable)
+        {
+            Console.Error.WriteLine($"A service is not reachable: {unreachable.Message}");
+            return 2;
+        }
         catch (RpcException e)
         {
-            Console.Error.WriteLine($"{e.StatusCode}: {e.Message}");
+            Console.Error.WriteLine($"{e.StatusCode}: {e.Status.Detail}");
             return e.StatusCode is StatusCode.Unavailable ? 2 : 1;
-        }
-        catch (HttpRequestException e)
-        {
-            Console.Error.WriteLine($"A service is not reachable: {e.Message}");
-            return 2;
         }
     }
 }

@@ -3,10 +3,10 @@ using System.Runtime.CompilerServices;
 using CsvHelper;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using Transformation.Csv;
+using Grpc.Core;
 using Transformation.Cli.Services;
+using Transformation.Csv;
 using Transformation.Directory.V1;
-using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 
@@ -29,7 +29,7 @@ public static class Exports
     private static readonly JsonFormatter Json = new(JsonFormatter.Settings.Default.WithPreserveProtoFieldNames(true).WithFormatDefaultValues(true));
 
     /// <summary>Org units (parents first), then employees, as now. The CSV is the format `transform directory import` reads.</summary>
-    public static Task<int> DirectoryAsync(GrpcClient directory, string token, TextWriter output, ExportFormat format, Action<int>? progress,
+    public static Task<int> DirectoryAsync(DirectoryService.DirectoryServiceClient directory, string token, TextWriter output, ExportFormat format, Action<int>? progress,
         CancellationToken cancellationToken) =>
         WriteAsync(DirectorySnapshot(directory, token, cancellationToken), [.. DirectoryCsv.Columns], item => item.ItemCase == StreamDirectorySnapshotResponse.ItemOneofCase.OrgUnit
             ? [
@@ -44,7 +44,7 @@ public static class Exports
         ["reward_id", "occurred_at", "employee_id", "org_unit_id", "behaviour_id", "behaviour_name", "source", "giver_id", "points", "message"];
 
     /// <summary>The public recognition feed (granted, public rewards), newest first; optionally of one org unit.</summary>
-    public static Task<int> RecognitionsAsync(GrpcClient incentives, string token, string orgUnitId, TextWriter output, ExportFormat format, Action<int>? progress,
+    public static Task<int> RecognitionsAsync(IncentivesService.IncentivesServiceClient incentives, string token, string orgUnitId, TextWriter output, ExportFormat format, Action<int>? progress,
         CancellationToken cancellationToken) =>
         WriteAsync(PublicFeed(incentives, token, orgUnitId, cancellationToken), RecognitionColumns, r =>
             [
@@ -59,7 +59,7 @@ public static class Exports
     ];
 
     /// <summary>Recorded observations in the order they were recorded, filtered as <paramref name="filter"/> says.</summary>
-    public static Task<int> ObservationsAsync(GrpcClient initiatives, string token, ListObservationsRequest filter, TextWriter output, ExportFormat format,
+    public static Task<int> ObservationsAsync(InitiativeService.InitiativeServiceClient initiatives, string token, ListObservationsRequest filter, TextWriter output, ExportFormat format,
         Action<int>? progress, CancellationToken cancellationToken) =>
         WriteAsync(Observations(initiatives, token, filter, cancellationToken), ObservationColumns, o =>
             [
@@ -68,28 +68,26 @@ public static class Exports
                 o.Input.Evidence, o.RecordedBy, Time(o.RecordedAt),
             ], output, format, progress, cancellationToken);
 
-    private static async IAsyncEnumerable<StreamDirectorySnapshotResponse> DirectorySnapshot(GrpcClient directory, string token,
+    private static async IAsyncEnumerable<StreamDirectorySnapshotResponse> DirectorySnapshot(DirectoryService.DirectoryServiceClient directory, string token,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var call = directory.ServerStreaming<StreamDirectorySnapshotRequest, StreamDirectorySnapshotResponse>(
-            DirectoryReflection.Descriptor.Services[0].FindMethodByName("StreamDirectorySnapshot"), new StreamDirectorySnapshotRequest(),
-            ServiceClients.Options(token, cancellationToken));
-        await foreach (var item in call.ReadAllAsync(cancellationToken))
+        using var call = directory.StreamDirectorySnapshot(new StreamDirectorySnapshotRequest(), ServiceClients.Headers(token), cancellationToken: cancellationToken);
+        await foreach (var item in call.ResponseStream.ReadAllAsync(cancellationToken))
         {
             yield return item;
         }
     }
 
     /// <summary>Pages back through the feed: each page asks for what occurred before the last item seen (items at that same instant are deduplicated).</summary>
-    private static async IAsyncEnumerable<Reward> PublicFeed(GrpcClient incentives, string token, string orgUnitId,
+    private static async IAsyncEnumerable<Reward> PublicFeed(IncentivesService.IncentivesServiceClient incentives, string token, string orgUnitId,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
         Timestamp? before = null;
         while (true)
         {
-            var page = await ServiceClients.UnaryAsync<GetPublicFeedRequest, GetPublicFeedResponse>(incentives, IncentivesReflection.Descriptor, "GetPublicFeed",
-                new GetPublicFeedRequest { Limit = Page, Before = before, OrgUnitId = orgUnitId }, token, cancellationToken);
+            var page = await incentives.GetPublicFeedAsync(new GetPublicFeedRequest { Limit = Page, Before = before, OrgUnitId = orgUnitId },
+                ServiceClients.Headers(token), cancellationToken: cancellationToken);
             var fresh = page.Rewards.Where(r => seen.Add(r.RewardId)).ToList();
             foreach (var reward in fresh)
             {
@@ -107,7 +105,7 @@ public static class Exports
         }
     }
 
-    private static async IAsyncEnumerable<Observation> Observations(GrpcClient initiatives, string token, ListObservationsRequest filter,
+    private static async IAsyncEnumerable<Observation> Observations(InitiativeService.InitiativeServiceClient initiatives, string token, ListObservationsRequest filter,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var request = filter.Clone();
@@ -115,8 +113,7 @@ public static class Exports
         request.PageToken = "";
         while (true)
         {
-            var page = await ServiceClients.UnaryAsync<ListObservationsRequest, ListObservationsResponse>(initiatives, InitiativesReflection.Descriptor,
-                "ListObservations", request, token, cancellationToken);
+            var page = await initiatives.ListObservationsAsync(request, ServiceClients.Headers(token), cancellationToken: cancellationToken);
             foreach (var observation in page.Observations)
             {
                 yield return observation;

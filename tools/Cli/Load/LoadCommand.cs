@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using Grpc.Core;
 using Spectre.Console;
 using Transformation.Cli.Services;
-using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 
 namespace Transformation.Cli.Load;
@@ -76,15 +76,15 @@ public static class LoadCommand
                 AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
                 return 1;
             }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && e.Status.DebugException is HttpRequestException unreachable)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]A service is not reachable: {unreachable.Message}[/]");
+                return 2;
+            }
             catch (RpcException e)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]{e.StatusCode}: {e.Message}[/]");
+                AnsiConsole.MarkupLineInterpolated($"[red]{e.StatusCode}: {e.Status.Detail}[/]");
                 return e.StatusCode == StatusCode.Unavailable ? 2 : 1;
-            }
-            catch (HttpRequestException e)
-            {
-                AnsiConsole.MarkupLineInterpolated($"[red]A service is not reachable: {e.Message}[/]");
-                return 2;
             }
         });
 

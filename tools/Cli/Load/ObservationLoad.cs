@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Transformation.Cli.Services;
 using Transformation.Directory.V1;
-using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 
@@ -34,11 +34,9 @@ public static class ObservationLoad
         CancellationToken cancellationToken)
     {
         var employees = new List<string>();
-        await using (var call = clients.Directory.ServerStreaming<StreamDirectorySnapshotRequest, StreamDirectorySnapshotResponse>(
-            DirectoryReflection.Descriptor.Services[0].FindMethodByName("StreamDirectorySnapshot"), new StreamDirectorySnapshotRequest(),
-            ServiceClients.Options(token, cancellationToken)))
+        using (var call = clients.Directory.StreamDirectorySnapshot(new StreamDirectorySnapshotRequest(), ServiceClients.Headers(token), cancellationToken: cancellationToken))
         {
-            await foreach (var item in call.ReadAllAsync(cancellationToken))
+            await foreach (var item in call.ResponseStream.ReadAllAsync(cancellationToken))
             {
                 if (item.Employee is { Active: true } employee)
                 {
@@ -47,12 +45,11 @@ public static class ObservationLoad
             }
         }
 
-        var behaviours = await ServiceClients.UnaryAsync<ListBehavioursRequest, ListBehavioursResponse>(clients.Incentives, IncentivesReflection.Descriptor,
-            "ListBehaviours", new ListBehavioursRequest(), token, cancellationToken);
+        var behaviours = await clients.Incentives.ListBehavioursAsync(new ListBehavioursRequest(), ServiceClients.Headers(token), cancellationToken: cancellationToken);
         return (employees, [.. behaviours.Behaviours.Where(b => !b.Retired).Select(b => b.BehaviourId)]);
     }
 
-    public static async Task<LoadReport> RunAsync(GrpcClient initiatives, string token, LoadSettings settings, IReadOnlyList<string> employees,
+    public static async Task<LoadReport> RunAsync(InitiativeService.InitiativeServiceClient initiatives, string token, LoadSettings settings, IReadOnlyList<string> employees,
         IReadOnlyList<string> behaviours, string runId, IProgress<int>? progress, CancellationToken cancellationToken)
     {
         if (employees.Count == 0 || behaviours.Count == 0)
@@ -61,6 +58,7 @@ public static class ObservationLoad
         }
 
         var random = Random.Shared;
+        var headers = ServiceClients.Headers(token);
         var calls = (settings.Count + settings.Batch - 1) / settings.Batch;
         var latencies = new ConcurrentBag<double>();
         var errors = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
@@ -106,13 +104,12 @@ public static class ObservationLoad
             {
                 if (inputs.Count == 1)
                 {
-                    await ServiceClients.UnaryAsync<RecordObservationRequest, RecordObservationResponse>(initiatives, InitiativesReflection.Descriptor,
-                        "RecordObservation", new RecordObservationRequest { Observation = inputs[0] }, token, cancellationToken);
+                    await initiatives.RecordObservationAsync(new RecordObservationRequest { Observation = inputs[0] }, headers, cancellationToken: cancellationToken);
                 }
                 else
                 {
-                    await ServiceClients.ClientStreamAsync<RecordObservationsRequest, RecordObservationsResponse>(initiatives, InitiativesReflection.Descriptor,
-                        "RecordObservations", inputs.Select(i => new RecordObservationsRequest { Observation = i }), token, cancellationToken);
+                    await ServiceClients.ClientStreamAsync(initiatives.RecordObservations(headers, cancellationToken: cancellationToken),
+                        inputs.Select(i => new RecordObservationsRequest { Observation = i }));
                 }
 
                 latencies.Add(Stopwatch.GetElapsedTime(begin).TotalMilliseconds);
@@ -122,10 +119,6 @@ public static class ObservationLoad
             catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
             {
                 errors.AddOrUpdate(e.StatusCode.ToString(), 1, (_, n) => n + 1);
-            }
-            catch (HttpRequestException e)
-            {
-                errors.AddOrUpdate(e.GetType().Name, 1, (_, n) => n + 1);
             }
             finally
             {

@@ -1,9 +1,13 @@
 using System.Collections.Concurrent;
 using System.CommandLine;
-using Google.Protobuf;
-using Google.Protobuf.Reflection;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Transformation.Baselines.V1;
 using Transformation.Cli.Run;
-using Transformation.GrpcHosting;
+using Transformation.Directory.V1;
+using Transformation.EndState.V1;
+using Transformation.Incentives.V1;
+using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
 
 namespace Transformation.Cli.Services;
@@ -82,31 +86,37 @@ public sealed class ServiceAddressOptions
     }
 }
 
-/// <summary>One gRPC client per service and tokens signed by the given issuer for whoever a call is made as.</summary>
+/// <summary>One channel and generated client per service, and tokens signed by the given issuer for whoever a call is made as.</summary>
 public sealed class ServiceClients : IDisposable
 {
     private readonly TokenIssuer _issuer;
     private readonly ConcurrentDictionary<string, (string Token, DateTime Expires)> _tokens = new(StringComparer.Ordinal);
+    private readonly GrpcChannel[] _channels;
 
     public ServiceClients(ServiceAddresses addresses, TokenIssuer issuer)
     {
         _issuer = issuer;
-        Directory = GrpcClient.Create(addresses.Directory, maxReceiveMessageSize: 64 * 1024 * 1024);
-        Baselines = GrpcClient.Create(addresses.Baselines, maxReceiveMessageSize: 64 * 1024 * 1024);
-        Incentives = GrpcClient.Create(addresses.Incentives, maxReceiveMessageSize: 64 * 1024 * 1024);
-        Initiatives = GrpcClient.Create(addresses.Initiatives, maxReceiveMessageSize: 64 * 1024 * 1024);
-        EndState = GrpcClient.Create(addresses.EndState, maxReceiveMessageSize: 64 * 1024 * 1024);
+        _channels = [Channel(addresses.Directory), Channel(addresses.Baselines), Channel(addresses.Incentives), Channel(addresses.Initiatives), Channel(addresses.EndState)];
+        Directory = new DirectoryService.DirectoryServiceClient(_channels[0]);
+        Baselines = new BaselineService.BaselineServiceClient(_channels[1]);
+        Incentives = new IncentivesService.IncentivesServiceClient(_channels[2]);
+        Initiatives = new InitiativeService.InitiativeServiceClient(_channels[3]);
+        EndState = new EndStateService.EndStateServiceClient(_channels[4]);
     }
 
-    public GrpcClient Directory { get; }
+    public DirectoryService.DirectoryServiceClient Directory { get; }
 
-    public GrpcClient Baselines { get; }
+    public BaselineService.BaselineServiceClient Baselines { get; }
 
-    public GrpcClient Incentives { get; }
+    public IncentivesService.IncentivesServiceClient Incentives { get; }
 
-    public GrpcClient Initiatives { get; }
+    public InitiativeService.InitiativeServiceClient Initiatives { get; }
 
-    public GrpcClient EndState { get; }
+    public EndStateService.EndStateServiceClient EndState { get; }
+
+    /// <summary>A channel to one service; exports and demo reads can be large, hence the 64 MiB receive limit.</summary>
+    public static GrpcChannel Channel(Uri address) =>
+        GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
 
     /// <summary>A token for the subject with these roles (reused while it has more than ten minutes left).</summary>
     public string Token(string subject, IEnumerable<string> roles)
@@ -124,47 +134,35 @@ public sealed class ServiceClients : IDisposable
         return token;
     }
 
-    public static CallOptions Options(string token, CancellationToken cancellationToken) => new()
-    {
-        Headers = new Metadata { { "authorization", "Bearer " + token } },
-        CancellationToken = cancellationToken,
-    };
-
-    public static Task<TResponse> UnaryAsync<TRequest, TResponse>(GrpcClient client, FileDescriptor file, string method, TRequest request, string token,
-        CancellationToken cancellationToken)
-        where TRequest : class, IMessage<TRequest>
-        where TResponse : class, IMessage<TResponse> =>
-        client.UnaryAsync<TRequest, TResponse>(file.Services[0].FindMethodByName(method), request, Options(token, cancellationToken));
+    /// <summary>The headers of a call made as the holder of <paramref name="token"/>.</summary>
+    public static Metadata Headers(string token) => new() { { "authorization", "Bearer " + token } };
 
     /// <summary>A client-streaming call: writes every message, then reads the one response (or the status the service ended the call with).</summary>
-    public static async Task<TResponse> ClientStreamAsync<TRequest, TResponse>(GrpcClient client, FileDescriptor file, string method,
-        IEnumerable<TRequest> requests, string token, CancellationToken cancellationToken)
-        where TRequest : class, IMessage<TRequest>
-        where TResponse : class, IMessage<TResponse>
+    public static async Task<TResponse> ClientStreamAsync<TRequest, TResponse>(AsyncClientStreamingCall<TRequest, TResponse> started, IEnumerable<TRequest> requests)
     {
-        await using var call = client.Streaming<TRequest, TResponse>(file.Services[0].FindMethodByName(method), Options(token, cancellationToken));
+        using var call = started;
         try
         {
             foreach (var request in requests)
             {
-                await call.WriteAsync(request);
+                await call.RequestStream.WriteAsync(request);
             }
+
+            await call.RequestStream.CompleteAsync();
         }
-        catch (RpcException) when (call.Status is null)
+        catch (Exception e) when (e is RpcException or InvalidOperationException)
         {
             // The service ended the call while it was still streaming (it refused a message): its status says why.
         }
 
-        call.CompleteRequest();
-        return await call.ReadSingleAsync();
+        return await call.ResponseAsync;
     }
 
     public void Dispose()
     {
-        Directory.Dispose();
-        Baselines.Dispose();
-        Incentives.Dispose();
-        Initiatives.Dispose();
-        EndState.Dispose();
+        foreach (var channel in _channels)
+        {
+            channel.Dispose();
+        }
     }
 }

@@ -16,15 +16,9 @@ public sealed class FuzzTests(PostgresFixture postgres, RabbitMqFixture rabbitMq
         await using var host = new DirectoryHost(postgres, rabbitMq) { Settings = RequestFuzzer.HostSettings };
         await host.InitializeAsync();
         using var fuzzer = new RequestFuzzer(new Uri($"http://127.0.0.1:{host.GrpcPort}"), service);
-        var seed = RequestFuzzer.NewSeed();
-        TestContext.Current.TestOutputHelper?.WriteLine($"{RequestFuzzer.SeedVariable}={seed}");
+        await fuzzer.CheckAsync(host.Identity.TokenFor("e-1", RequestFuzzer.EveryRole), Ct);
 
-        var report = await fuzzer.RunAsync(seed, 10_000, host.Identity.TokenFor("e-1", RequestFuzzer.EveryRole), Ct);
-
-        TestContext.Current.TestOutputHelper?.WriteLine(report.Summary);
-        report.Failures.ShouldBeEmpty($"{RequestFuzzer.SeedVariable}={seed} repeats this run");
-        report.MethodsCalled.ShouldBe(service.Methods.Select(m => m.Name), ignoreOrder: true);
-        (await fuzzer.IsServingAsync(Ct)).ShouldBeTrue();
+        // A normal call still succeeds afterwards.
         var unit = await fuzzer.CallAsync<UpsertOrgUnitResponse>("UpsertOrgUnit",
             new UpsertOrgUnitRequest { IdempotencyKey = "after-fuzz", OrgUnitId = "after-fuzz", Name = "After the fuzz", Kind = OrgUnitKind.Organisation },
             host.Token(Roles.Hr), Ct);

@@ -16,15 +16,9 @@ public sealed class FuzzTests(PostgresFixture postgres, RabbitMqFixture rabbitMq
         await using var host = new EndStateHost(postgres, rabbitMq) { Settings = RequestFuzzer.HostSettings };
         await host.InitializeAsync();
         using var fuzzer = new RequestFuzzer(host.Address, service);
-        var seed = RequestFuzzer.NewSeed();
-        TestContext.Current.TestOutputHelper?.WriteLine($"{RequestFuzzer.SeedVariable}={seed}");
+        await fuzzer.CheckAsync(host.Identity.TokenFor("e-1", RequestFuzzer.EveryRole), Ct);
 
-        var report = await fuzzer.RunAsync(seed, 10_000, host.Identity.TokenFor("e-1", RequestFuzzer.EveryRole), Ct);
-
-        TestContext.Current.TestOutputHelper?.WriteLine(report.Summary);
-        report.Failures.ShouldBeEmpty($"{RequestFuzzer.SeedVariable}={seed} repeats this run");
-        report.MethodsCalled.ShouldBe(service.Methods.Select(m => m.Name), ignoreOrder: true);
-        (await fuzzer.IsServingAsync(Ct)).ShouldBeTrue();
+        // A normal call still succeeds afterwards.
         var list = await fuzzer.CallAsync<ListEndStatesResponse>("ListEndStates", new ListEndStatesRequest(), host.Identity.TokenFor("hr-1", Roles.Hr), Ct);
         list.ShouldNotBeNull();
     }

@@ -16,15 +16,9 @@ public sealed class FuzzTests(PostgresDatabase postgres, RabbitMqVirtualHost rab
         using var identity = new TestIdentity();
         await using var host = await IncentivesHost.StartAsync(postgres.ConnectionString, rabbitMq.AmqpUri, identity, Ct, RequestFuzzer.HostSettings);
         using var fuzzer = new RequestFuzzer(host.Address, service);
-        var seed = RequestFuzzer.NewSeed();
-        TestContext.Current.TestOutputHelper?.WriteLine($"{RequestFuzzer.SeedVariable}={seed}");
+        await fuzzer.CheckAsync(identity.TokenFor("e-1", RequestFuzzer.EveryRole), Ct);
 
-        var report = await fuzzer.RunAsync(seed, 10_000, identity.TokenFor("e-1", RequestFuzzer.EveryRole), Ct);
-
-        TestContext.Current.TestOutputHelper?.WriteLine(report.Summary);
-        report.Failures.ShouldBeEmpty($"{RequestFuzzer.SeedVariable}={seed} repeats this run");
-        report.MethodsCalled.ShouldBe(service.Methods.Select(m => m.Name), ignoreOrder: true);
-        (await fuzzer.IsServingAsync(Ct)).ShouldBeTrue();
+        // A normal call still succeeds afterwards.
         var defined = await fuzzer.CallAsync<DefineBehaviourResponse>("DefineBehaviour", new DefineBehaviourRequest
         {
             IdempotencyKey = "after-fuzz", BehaviourId = "after-fuzz",

@@ -6,6 +6,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Transformation.GrpcHosting.Health.V1;
 using Transformation.ServiceDefaults.Identity;
+using Xunit;
 
 namespace Transformation.TestSupport;
 
@@ -111,6 +112,29 @@ public sealed class RequestFuzzer : IDisposable
         }
 
         return new FuzzReport(seed, count, outcomes, listed);
+    }
+
+    /// <summary>
+    /// The suite's run over this service: 10,000 calls under a printed seed, then fails the test naming every call that
+    /// answered what no call may, any RPC never called, or a service no longer SERVING.
+    /// </summary>
+    public async Task CheckAsync(string token, CancellationToken cancellationToken)
+    {
+        var seed = NewSeed();
+        TestContext.Current.TestOutputHelper?.WriteLine($"{SeedVariable}={seed}");
+        var report = await RunAsync(seed, 10_000, token, cancellationToken);
+        TestContext.Current.TestOutputHelper?.WriteLine(report.Summary);
+        var problems = report.Failures.ToList();
+        problems.AddRange(_service.Methods.Select(m => m.Name).Except(report.MethodsCalled, StringComparer.Ordinal).Select(name => $"{name} was never called"));
+        if (!await IsServingAsync(cancellationToken))
+        {
+            problems.Add("the service no longer answers SERVING");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException($"{SeedVariable}={seed} repeats this run:{Environment.NewLine}{string.Join(Environment.NewLine, problems)}");
+        }
     }
 
     /// <summary>grpc.health.v1.Health/Check for the whole server: SERVING?</summary>

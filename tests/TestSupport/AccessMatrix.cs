@@ -1,6 +1,7 @@
 using System.Reflection;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
+using Grpc.Core;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 
@@ -18,7 +19,7 @@ public static class AccessMatrix
     private static readonly MethodInfo CallMethod = typeof(AccessMatrix).GetMethod(nameof(CallEmptyAsync), BindingFlags.NonPublic | BindingFlags.Static)!;
 
     /// <summary>Every disagreement between the declaration and what the server did, one line each (empty: all agree).</summary>
-    public static async Task<IReadOnlyList<string>> DisagreementsAsync(GrpcClient client, ServiceDescriptor service, RpcAccessMap declared, TestIdentity identity)
+    public static async Task<IReadOnlyList<string>> DisagreementsAsync(GrpcTestClient client, ServiceDescriptor service, RpcAccessMap declared, TestIdentity identity)
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentNullException.ThrowIfNull(declared);
@@ -49,28 +50,22 @@ public static class AccessMatrix
         return disagreements;
     }
 
-    private static async Task<(StatusCode Code, string Message)> OutcomeAsync(GrpcClient client, MethodDescriptor method, string? token)
+    private static async Task<(StatusCode Code, string Message)> OutcomeAsync(GrpcTestClient client, MethodDescriptor method, string? token)
     {
-        var headers = new Metadata();
-        if (token is not null)
-        {
-            headers.Add("authorization", $"Bearer {token}");
-        }
-
         var call = CallMethod.MakeGenericMethod(method.InputType.ClrType, method.OutputType.ClrType);
         try
         {
-            await (Task)call.Invoke(null, [client, method, new CallOptions { Headers = headers, Timeout = TimeSpan.FromSeconds(30) }])!;
+            await (Task)call.Invoke(null, [client, method, GrpcTestClient.As(token, TimeSpan.FromSeconds(30))])!;
             return (StatusCode.OK, "");
         }
         catch (RpcException e)
         {
-            return (e.StatusCode, e.Message);
+            return (e.StatusCode, e.Status.Detail);
         }
     }
 
     /// <summary>An empty request (or no request messages at all, for client streaming), reading the whole answer.</summary>
-    private static async Task CallEmptyAsync<TRequest, TResponse>(GrpcClient client, MethodDescriptor method, CallOptions options)
+    private static async Task CallEmptyAsync<TRequest, TResponse>(GrpcTestClient client, MethodDescriptor method, CallOptions options)
         where TRequest : class, IMessage<TRequest>, new()
         where TResponse : class, IMessage<TResponse>
     {
@@ -80,15 +75,19 @@ public static class AccessMatrix
             return;
         }
 
-        await using var call = method.IsClientStreaming
-            ? client.Streaming<TRequest, TResponse>(method, options)
-            : client.ServerStreaming<TRequest, TResponse>(method, new TRequest(), options);
-        if (method.IsClientStreaming)
+        if (!method.IsClientStreaming)
         {
-            call.CompleteRequest();
+            using var serverStreaming = client.ServerStreaming<TRequest, TResponse>(method, new TRequest(), options);
+            await foreach (var _ in serverStreaming.ResponseStream.ReadAllAsync(options.CancellationToken))
+            {
+            }
+
+            return;
         }
 
-        await foreach (var _ in call.ReadAllAsync(options.CancellationToken))
+        using var call = client.Duplex<TRequest, TResponse>(method, options);
+        await call.RequestStream.CompleteAsync();
+        await foreach (var _ in call.ResponseStream.ReadAllAsync(options.CancellationToken))
         {
         }
     }

@@ -4,7 +4,7 @@ using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
 using Grpc.Net.Client;
-using Transformation.GrpcHosting.Health.V1;
+using Grpc.Health.V1;
 using Transformation.ServiceDefaults.Identity;
 using Xunit;
 

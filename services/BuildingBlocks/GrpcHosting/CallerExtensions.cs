@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Transformation.ServiceDefaults.Identity;
 
 namespace Transformation.GrpcHosting;
@@ -8,8 +9,8 @@ public static class CallerExtensions
     public static Caller Caller(this ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return context.HttpContext.User.ToCaller()
-            ?? throw new RpcException(StatusCode.Unauthenticated, "A valid bearer token is required.");
+        return context.GetHttpContext().User.ToCaller()
+            ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "A valid bearer token is required."));
     }
 
     /// <summary>PERMISSION_DENIED unless the caller has one of <paramref name="roles"/>.</summary>
@@ -18,6 +19,6 @@ public static class CallerExtensions
         var caller = context.Caller();
         return caller.IsInAnyRole(roles)
             ? caller
-            : throw new RpcException(StatusCode.PermissionDenied, $"This call needs one of the roles: {string.Join(", ", roles)}.");
+            : throw new RpcException(new Status(StatusCode.PermissionDenied, $"This call needs one of the roles: {string.Join(", ", roles)}."));
     }
 }

@@ -1,100 +1,83 @@
-using ServiceDescriptor = Google.Protobuf.Reflection.ServiceDescriptor;
+using Grpc.AspNetCore.HealthChecks;
+using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Transformation.GrpcHosting.Health.V1;
-using Transformation.GrpcHosting.Reflection.V1;
 using Transformation.ServiceDefaults;
-using V1Alpha = Transformation.GrpcHosting.Reflection.V1Alpha;
 
 namespace Transformation.GrpcHosting;
 
 public static class GrpcHostingExtensions
 {
-    /// <summary>Registers gRPC hosting: options ("GrpcHosting" section), health and reflection. Call after AddServiceDefaults.</summary>
+    /// <summary>
+    /// Registers Grpc.AspNetCore with our policies (<see cref="RpcPolicyInterceptor"/>, options from the "GrpcHosting"
+    /// section), gRPC health answered from the readiness checks, and reflection. Call after AddServiceDefaults.
+    /// </summary>
     public static IHostApplicationBuilder AddGrpcHosting(this IHostApplicationBuilder builder)
     {
         builder.AddValidatedOptions<GrpcHostingOptions>(GrpcHostingOptions.Section);
-        builder.Services.AddHealthChecks();
-        builder.Services.AddSingleton<GrpcServiceRegistry>();
-        builder.Services.AddSingleton<HealthService>();
-        builder.Services.AddSingleton<ReflectionService>();
-        builder.Services.AddSingleton<ReflectionV1AlphaService>();
-        WriteRateLimits.Add(builder.Services);
+        var services = builder.Services;
+        services.AddSingleton<RpcMethodPolicies>();
+        services.AddSingleton<WriteRateLimits>();
+        services.AddSingleton<RpcPolicyInterceptor>();
+        services.AddGrpc(grpc =>
+        {
+            // An exception's text may hold internals: Grpc.AspNetCore logs it and sends only UNKNOWN.
+            grpc.EnableDetailedErrors = false;
+            grpc.Interceptors.Add<RpcPolicyInterceptor>();
+        });
+        services.AddOptions<GrpcServiceOptions>().Configure<IOptions<GrpcHostingOptions>>((grpc, hosting) =>
+            grpc.MaxReceiveMessageSize = hosting.Value.MaxReceiveMessageSize);
+        services.AddGrpcReflection();
+
+        // "" and every mapped service answer with the process's readiness, as /health/ready does.
+        services.AddGrpcHealthChecks();
+        services.AddOptions<GrpcHealthChecksOptions>().Configure<RpcMethodPolicies>((health, policies) =>
+        {
+            health.Services.Clear();
+            foreach (var name in policies.ServiceNames.Prepend(""))
+            {
+                health.Services.Map(name, check => check.Tags.Contains(Extensions.ReadyTag, StringComparer.Ordinal));
+            }
+        });
+        services.AddOptions<HealthCheckPublisherOptions>().Configure<IOptions<GrpcHostingOptions>>((publisher, hosting) =>
+        {
+            publisher.Delay = TimeSpan.Zero;
+            publisher.Period = hosting.Value.HealthWatchInterval;
+            publisher.Predicate = check => check.Tags.Contains(Extensions.ReadyTag, StringComparer.Ordinal);
+        });
         return builder;
     }
 
     /// <summary>
-    /// Adds gRPC hosting's middleware, the rate limiting of calls that change data: call it after authentication (which names
-    /// the caller; WebApplication adds it first when the service registers it) and before mapping any gRPC service.
+    /// Maps <typeparamref name="TService"/> (a class deriving from a Grpc.Tools service base) with
+    /// <see cref="GrpcEndpointRouteBuilderExtensions.MapGrpcService{TService}"/>, each RPC with the access
+    /// <paramref name="access"/> declares for it; throws, naming the RPC, when one declares no access or has no handler.
+    /// The first call also maps grpc.health.v1 and reflection (v1 and v1alpha), which anyone may call.
     /// </summary>
-    public static IApplicationBuilder UseGrpcHosting(this IApplicationBuilder app)
-    {
-        ArgumentNullException.ThrowIfNull(app);
-        var registry = app.ApplicationServices.GetService<GrpcServiceRegistry>()
-            ?? throw new InvalidOperationException("Call builder.AddGrpcHosting() before app.UseGrpcHosting().");
-        registry.MiddlewareAdded = true;
-        app.UseRateLimiter();
-        return app;
-    }
-
-    /// <summary>
-    /// Maps every method of the proto <paramref name="service"/> to <typeparamref name="TService"/> at
-    /// <c>/package.Service/Method</c>, each with the access <paramref name="access"/> declares for it; throws,
-    /// naming the method, when one has no matching implementation or no declared access.
-    /// The first call also maps grpc.health.v1, grpc.reflection.v1 and v1alpha, and UNIMPLEMENTED for unknown paths.
-    /// </summary>
-    public static IEndpointRouteBuilder MapGrpcService<TService>(this IEndpointRouteBuilder endpoints, ServiceDescriptor service, RpcAccessMap access)
+    public static GrpcServiceEndpointConventionBuilder MapGrpcService<TService>(this IEndpointRouteBuilder endpoints, RpcAccessMap access)
         where TService : class
     {
-        ArgumentNullException.ThrowIfNull(service);
+        ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(access);
-        var registry = endpoints.ServiceProvider.GetService<GrpcServiceRegistry>()
+        var policies = endpoints.ServiceProvider.GetService<RpcMethodPolicies>()
             ?? throw new InvalidOperationException("Call builder.AddGrpcHosting() before mapping gRPC services.");
-        if (!registry.MiddlewareAdded)
+        if (policies.ServiceNames.Count == 0)
         {
-            throw new InvalidOperationException("Call app.UseGrpcHosting() before mapping gRPC services: it adds the rate limiting of writes.");
+            MapBuiltIn(policies, Grpc.Health.V1.Health.Descriptor);
+            MapBuiltIn(policies, Grpc.Reflection.V1Alpha.ServerReflection.Descriptor);
+            MapBuiltIn(policies, Grpc.Reflection.V1.ServerReflection.Descriptor);
+            endpoints.MapGrpcHealthChecksService();
+            endpoints.MapGrpcReflectionService();
         }
 
-        if (!registry.BuiltInsMapped)
-        {
-            registry.BuiltInsMapped = true;
-            var health = HealthReflection.Descriptor.Services[0];
-            var reflection = ReflectionReflection.Descriptor.Services[0];
-            var reflectionV1Alpha = V1Alpha.ReflectionReflection.Descriptor.Services[0];
-            MapService(endpoints, registry, typeof(HealthService), health, RpcAccessMap.ForAll(health, RpcAccess.Anonymous));
-            MapService(endpoints, registry, typeof(ReflectionService), reflection, RpcAccessMap.ForAll(reflection, RpcAccess.Anonymous));
-            MapService(endpoints, registry, typeof(ReflectionV1AlphaService), reflectionV1Alpha, RpcAccessMap.ForAll(reflectionV1Alpha, RpcAccess.Anonymous));
-
-            // Literal routes win over this pattern, so it only catches paths no service maps.
-            endpoints.MapPost("/{service}/{method}", (HttpContext http, string service) =>
-                ServerCall.HandleUnimplemented(http, registry.IsKnownService(service)));
-        }
-
-        MapService(endpoints, registry, typeof(TService), service, access);
-        return endpoints;
+        policies.Add(RpcMethodPolicies.DescriptorOf(typeof(TService)), access, typeof(TService));
+        return GrpcEndpointRouteBuilderExtensions.MapGrpcService<TService>(endpoints);
     }
 
-    private static void MapService(IEndpointRouteBuilder endpoints, GrpcServiceRegistry registry, Type serviceType, ServiceDescriptor service, RpcAccessMap access)
-    {
-        // Bind every method and find its access before mapping any, so a missing one fails start-up cleanly.
-        access.ThrowIfUnknown(service);
-        var methods = service.Methods.Select(m => ServerMethod.Bind(serviceType, m, access.For(service, m))).ToList();
-        registry.Add(service);
-        var options = endpoints.ServiceProvider.GetRequiredService<IOptions<GrpcHostingOptions>>();
-        var logger = endpoints.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Transformation.GrpcHosting");
-        foreach (var (descriptor, method) in service.Methods.Zip(methods))
-        {
-            var endpoint = endpoints.MapPost(method.Path, (RequestDelegate)(http => ServerCall.HandleAsync(http, method, options.Value, logger)))
-                .WithDisplayName($"gRPC {method.Path}");
-            if (!method.Access.IsAnonymous && WriteRateLimits.ChangesData(descriptor))
-            {
-                endpoint.RequireRateLimiting(WriteRateLimits.Policy);
-            }
-        }
-    }
+    private static void MapBuiltIn(RpcMethodPolicies policies, Google.Protobuf.Reflection.ServiceDescriptor service) =>
+        policies.Add(service, RpcAccessMap.ForAll(service, RpcAccess.Anonymous));
 }

@@ -11,8 +11,8 @@ public sealed class GrpcHostingOptions
     [Range(1, int.MaxValue)]
     public int MaxReceiveMessageSize { get; set; } = 4 * 1024 * 1024;
 
-    /// <summary>How often grpc.health.v1.Health/Watch re-reads readiness.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    /// <summary>How often readiness is re-checked for grpc.health.v1.Health/Watch (the health check publisher's period; at least 1 s).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan HealthWatchInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>

@@ -44,7 +44,7 @@ public static class InputLimits
         var violations = Violations(message, options);
         if (violations.Count > 0)
         {
-            throw RpcException.InvalidArgument("The request has invalid fields.", violations);
+            throw RpcErrors.InvalidArgument("The request has invalid fields.", violations);
         }
     }
 

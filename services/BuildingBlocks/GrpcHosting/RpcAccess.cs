@@ -1,4 +1,5 @@
 using Google.Protobuf.Reflection;
+using Grpc.Core;
 using Transformation.ServiceDefaults.Identity;
 
 namespace Transformation.GrpcHosting;
@@ -45,12 +46,12 @@ public sealed class RpcAccess
 
         if (caller is null)
         {
-            return new RpcException(StatusCode.Unauthenticated, "A valid bearer token is required.");
+            return new RpcException(new Status(StatusCode.Unauthenticated, "A valid bearer token is required."));
         }
 
         return _roles.Length == 0 || caller.IsInAnyRole(_roles)
             ? null
-            : new RpcException(StatusCode.PermissionDenied, $"This call needs one of the roles: {string.Join(", ", _roles)}.");
+            : new RpcException(new Status(StatusCode.PermissionDenied, $"This call needs one of the roles: {string.Join(", ", _roles)}."));
     }
 
     public override string ToString() => IsAnonymous ? "anonymous" : _roles.Length == 0 ? "signed in" : string.Join(" | ", _roles);

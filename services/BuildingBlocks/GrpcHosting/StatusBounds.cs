@@ -1,5 +1,7 @@
 using System.Globalization;
 using Google.Rpc;
+using Grpc.Core;
+using Status = Google.Rpc.Status;
 
 namespace Transformation.GrpcHosting;
 
@@ -22,6 +24,31 @@ public static class StatusBounds
         ArgumentNullException.ThrowIfNull(text);
         return text.Length <= maxLength ? text
             : string.Create(CultureInfo.InvariantCulture, $"{text.AsSpan(0, maxLength)}… ({text.Length} characters)");
+    }
+
+    /// <summary>
+    /// <paramref name="exception"/> if its message and details are within the bounds, else the same failure cut to fit,
+    /// its details' code and message still equal to the status's.
+    /// </summary>
+    public static RpcException Bound(RpcException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var details = exception.GetRpcStatus();
+        var detail = exception.Status.Detail;
+        if (detail.Length <= MaxMessageLength && (details is null || details.CalculateSize() <= MaxDetailsSize))
+        {
+            return exception;
+        }
+
+        var message = Shorten(detail);
+        if (details is null)
+        {
+            return new RpcException(new Grpc.Core.Status(exception.StatusCode, message), exception.Trailers);
+        }
+
+        var bounded = Bound(details).Clone();
+        bounded.Message = message;
+        return bounded.ToRpcException();
     }
 
     /// <summary><paramref name="details"/> if it is within the bound, else a copy whose BadRequest violations fit it.</summary>

@@ -1,0 +1,127 @@
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Microsoft.Extensions.Options;
+using Transformation.ServiceDefaults.Identity;
+
+// A failure too large to send is replaced by its bounded copy, not rethrown as it was.
+#pragma warning disable MA0027
+
+namespace Transformation.GrpcHosting;
+
+/// <summary>
+/// Runs before every handler: refuses callers the RPC's access does not admit (UNAUTHENTICATED, PERMISSION_DENIED
+/// naming the roles), rate-limits calls that change data (RESOURCE_EXHAUSTED), checks each request message against
+/// <see cref="InputLimits"/> (INVALID_ARGUMENT), answers a gzip request with gzip, and bounds the failure a handler
+/// throws (<see cref="StatusBounds"/>). Unexpected exceptions are left to Grpc.AspNetCore, which logs them and sends
+/// only UNKNOWN.
+/// </summary>
+internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRateLimits writeLimits, IOptions<GrpcHostingOptions> options) : Interceptor
+{
+    private const string Gzip = "gzip";
+
+    // Grpc.AspNetCore's per-call switch for the response's message encoding; it is not sent to the caller.
+    private static readonly Metadata GzipResponses = [new("grpc-internal-encoding-request", Gzip)];
+
+    private readonly GrpcHostingOptions _options = options.Value;
+
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await AdmitAsync(context);
+            CheckInput(request);
+            return await continuation(request, context);
+        }
+        catch (RpcException e) when (StatusBounds.Bound(e) is var bounded && bounded != e)
+        {
+            throw bounded;
+        }
+    }
+
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await AdmitAsync(context);
+            CheckInput(request);
+            await continuation(request, responseStream, context);
+        }
+        catch (RpcException e) when (StatusBounds.Bound(e) is var bounded && bounded != e)
+        {
+            throw bounded;
+        }
+    }
+
+    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await AdmitAsync(context);
+            return await continuation(new CheckedReader<TRequest>(requestStream, this), context);
+        }
+        catch (RpcException e) when (StatusBounds.Bound(e) is var bounded && bounded != e)
+        {
+            throw bounded;
+        }
+    }
+
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await AdmitAsync(context);
+            await continuation(new CheckedReader<TRequest>(requestStream, this), responseStream, context);
+        }
+        catch (RpcException e) when (StatusBounds.Bound(e) is var bounded && bounded != e)
+        {
+            throw bounded;
+        }
+    }
+
+    private Task AdmitAsync(ServerCallContext context)
+    {
+        var policy = policies.Find(context.Method)
+            ?? throw new RpcException(new Status(StatusCode.PermissionDenied, $"{context.Method} declares no access, so no one may call it."));
+        if (!policy.Access.IsAnonymous)
+        {
+            var caller = context.GetHttpContext().User.ToCaller();
+            if (policy.Access.Check(caller) is { } refusal)
+            {
+                throw refusal;
+            }
+
+            if (policy.ChangesData)
+            {
+                writeLimits.Acquire(caller);
+            }
+        }
+
+        return context.GetHttpContext().Request.Headers["grpc-encoding"] == Gzip ? context.WriteResponseHeadersAsync(GzipResponses) : Task.CompletedTask;
+    }
+
+    private void CheckInput<TRequest>(TRequest request)
+    {
+        if (request is IMessage message)
+        {
+            InputLimits.Check(message, _options);
+        }
+    }
+
+    /// <summary>Checks each message of a request stream as the handler reads it.</summary>
+    private sealed class CheckedReader<T>(IAsyncStreamReader<T> inner, RpcPolicyInterceptor interceptor) : IAsyncStreamReader<T>
+    {
+        public T Current => inner.Current;
+
+        public async Task<bool> MoveNext(CancellationToken cancellationToken)
+        {
+            if (!await inner.MoveNext(cancellationToken))
+            {
+                return false;
+            }
+
+            interceptor.CheckInput(inner.Current);
+            return true;
+        }
+    }
+}

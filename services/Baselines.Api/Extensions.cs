@@ -1,7 +1,6 @@
 using Transformation.Baselines.Api.Infrastructure;
 using Transformation.Baselines.Api.IntegrationEvents.Handlers;
 using Transformation.Baselines.Api.Model;
-using Transformation.Baselines.V1;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
@@ -61,9 +60,8 @@ public static class Extensions
     public static WebApplication MapBaselinesService(this WebApplication app)
     {
         app.UseAuthentication();
-        app.UseGrpcHosting();
         app.MapDefaultEndpoints();
-        app.MapGrpcService<BaselineService>(BaselinesReflection.Descriptor.Services[0], AccessMap);
+        app.MapGrpcService<BaselineService>(AccessMap);
         return app;
     }
 }

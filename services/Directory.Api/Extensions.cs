@@ -1,7 +1,6 @@
 using Npgsql;
 using Transformation.Directory.Api.Infrastructure;
 using Transformation.Directory.Api.Scim;
-using Transformation.Directory.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults;
@@ -58,9 +57,8 @@ public static class Extensions
 
     public static WebApplication MapDirectoryService(this WebApplication app)
     {
-        app.UseGrpcHosting();
         app.MapDefaultEndpoints();
-        app.MapGrpcService<DirectoryService>(DirectoryReflection.Descriptor.Services[0], AccessMap);
+        app.MapGrpcService<DirectoryService>(AccessMap);
         app.MapScim();
         return app;
     }

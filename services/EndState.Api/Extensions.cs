@@ -3,7 +3,6 @@ using Transformation.Baselines.V1;
 using Transformation.EndState.Api.Infrastructure;
 using Transformation.EndState.Api.IntegrationEvents.Handlers;
 using Transformation.EndState.Api.Model;
-using Transformation.EndState.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults;
@@ -76,9 +75,8 @@ public static class Extensions
     public static WebApplication MapEndStateService(this WebApplication app)
     {
         app.UseAuthentication();
-        app.UseGrpcHosting();
         app.MapDefaultEndpoints();
-        app.MapGrpcService<EndStateService>(EndstateReflection.Descriptor.Services[0], AccessMap);
+        app.MapGrpcService<EndStateService>(AccessMap);
         return app;
     }
 }

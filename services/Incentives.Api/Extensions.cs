@@ -5,7 +5,6 @@ using Transformation.GrpcHosting;
 using Transformation.Incentives.Api.Actors;
 using Transformation.Incentives.Api.Infrastructure;
 using Transformation.Incentives.Api.IntegrationEvents.Handlers;
-using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
@@ -92,9 +91,8 @@ public static class Extensions
     public static WebApplication MapIncentivesService(this WebApplication app)
     {
         app.UseAuthentication();
-        app.UseGrpcHosting();
         app.MapDefaultEndpoints();
-        app.MapGrpcService<IncentivesService>(IncentivesReflection.Descriptor.Services[0], AccessMap);
+        app.MapGrpcService<IncentivesService>(AccessMap);
         return app;
     }
 }

@@ -7,7 +7,6 @@ using Transformation.Initiatives.Api.Actors;
 using Transformation.Initiatives.Api.Grpc;
 using Transformation.Initiatives.Api.Infrastructure;
 using Transformation.Initiatives.Api.IntegrationEvents.Handlers;
-using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
 
@@ -83,9 +82,8 @@ public static class Extensions
     public static WebApplication MapInitiativesService(this WebApplication app)
     {
         app.UseAuthentication();
-        app.UseGrpcHosting();
         app.MapDefaultEndpoints();
-        app.MapGrpcService<InitiativesService>(InitiativesReflection.Descriptor.Services[0], AccessMap);
+        app.MapGrpcService<InitiativesService>(AccessMap);
         return app;
     }
 }

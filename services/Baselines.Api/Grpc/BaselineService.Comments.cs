@@ -1,6 +1,6 @@
 using Transformation.Baselines.Api.Model;
 using Transformation.Baselines.V1;
-using Transformation.GrpcHosting;
+using Grpc.Core;
 
 namespace Transformation.Baselines.Api.Grpc;
 
@@ -13,7 +13,7 @@ public sealed partial class BaselineService
     /// scores are (the same tables, <see cref="CommentDisclosure"/>), each with only the attributes that keep it in a
     /// reportable group, ordered by text.
     /// </summary>
-    public async Task<ListCommentsResponse> ListComments(ListCommentsRequest request, ServerCallContext context)
+    public override async Task<ListCommentsResponse> ListComments(ListCommentsRequest request, ServerCallContext context)
     {
         var violations = new List<(string, string)>();
         if (request.AssessmentId.Length == 0)
@@ -35,7 +35,7 @@ public sealed partial class BaselineService
         if (assessment.Status != AssessmentStatus.Closed)
         {
             // As for scores: the groups of an open assessment change between queries (consecutive queries could isolate a late comment).
-            throw new RpcException(StatusCode.FailedPrecondition, "Comments are reported once the assessment is closed.");
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "Comments are reported once the assessment is closed."));
         }
 
         var respondents = await scores.RespondentsAsync(assessment.AssessmentId, ct);

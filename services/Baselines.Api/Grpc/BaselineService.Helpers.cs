@@ -7,6 +7,7 @@ using Transformation.Baselines.Api.Model;
 using Transformation.Baselines.V1;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
+using Grpc.Core;
 
 namespace Transformation.Baselines.Api.Grpc;
 
@@ -38,7 +39,7 @@ public sealed partial class BaselineService
         if (assessment.Status != AssessmentStatus.Closed)
         {
             // Figures of an open assessment would change between queries: consecutive queries could isolate a late respondent.
-            throw new RpcException(StatusCode.FailedPrecondition, "Scores are reported once the assessment is closed.");
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "Scores are reported once the assessment is closed."));
         }
 
         var tables = await scores.GetAsync(assessment.AssessmentId, ct);
@@ -47,7 +48,7 @@ public sealed partial class BaselineService
         {
             var earlier = await LoadAssessmentAsync(connection, null, compareTo, ct);
             previous = earlier.Status == AssessmentStatus.Closed ? await scores.GetAsync(earlier.AssessmentId, ct)
-                : throw new RpcException(StatusCode.FailedPrecondition, "The assessment compared against is not closed.");
+                : throw new RpcException(new Status(StatusCode.FailedPrecondition, "The assessment compared against is not closed."));
         }
 
         var dimensions = dimensionIds.ToList();
@@ -109,7 +110,7 @@ public sealed partial class BaselineService
         var tree = await scores.TreeAsync(connection, cancellationToken);
         if (named.FirstOrDefault(u => !tree.Contains(u.Unit)) is { Field: not null } unknown)
         {
-            throw new RpcException(StatusCode.NotFound, $"{unknown.Field}: no org unit '{unknown.Unit}' in the organisation.");
+            throw new RpcException(new Status(StatusCode.NotFound, $"{unknown.Field}: no org unit '{unknown.Unit}' in the organisation."));
         }
     }
 
@@ -124,7 +125,7 @@ public sealed partial class BaselineService
         {
             if (!await reader.ReadAsync(ct))
             {
-                throw new RpcException(StatusCode.NotFound, $"No assessment {assessmentId}.");
+                throw new RpcException(new Status(StatusCode.NotFound, $"No assessment {assessmentId}."));
             }
 
             var assessment = new Assessment
@@ -272,7 +273,7 @@ public sealed partial class BaselineService
     {
         if (violations.Count > 0)
         {
-            throw RpcException.InvalidArgument("The request is invalid.", violations);
+            throw RpcErrors.InvalidArgument("The request is invalid.", violations);
         }
     }
 

@@ -5,15 +5,16 @@ using Transformation.Baselines.Api.Infrastructure;
 using Transformation.Baselines.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
+using Grpc.Core;
 
 namespace Transformation.Baselines.Api.Grpc;
 
 /// <summary>The gRPC surface: validates, checks the caller, calls the model and the stores, maps.</summary>
-public sealed partial class BaselineService(BaselinesDatabase database, Outbox outbox, ScoreCache scores, TimeProvider time)
+public sealed partial class BaselineService(BaselinesDatabase database, Outbox outbox, ScoreCache scores, TimeProvider time) : V1.BaselineService.BaselineServiceBase
 {
     // ---- Dimensions and items ----
 
-    public async Task<DefineDimensionResponse> DefineDimension(DefineDimensionRequest request, ServerCallContext context)
+    public override async Task<DefineDimensionResponse> DefineDimension(DefineDimensionRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = ValidateFields(request.Fields);
@@ -29,7 +30,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             };
             if (await InsertVersionAsync(connection, transaction, dimension, ct) == 0)
             {
-                throw new RpcException(StatusCode.AlreadyExists, $"The dimension {dimension.DimensionId} exists already.");
+                throw new RpcException(new Status(StatusCode.AlreadyExists, $"The dimension {dimension.DimensionId} exists already."));
             }
 
             await AuditAsync(connection, transaction, "dimension", dimension.DimensionId, caller, null, dimension, ct);
@@ -38,7 +39,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         }, context.CancellationToken);
     }
 
-    public async Task<ReviseDimensionResponse> ReviseDimension(ReviseDimensionRequest request, ServerCallContext context)
+    public override async Task<ReviseDimensionResponse> ReviseDimension(ReviseDimensionRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = ValidateFields(request.Fields);
@@ -60,12 +61,12 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             var version = await current.ExecuteScalarAsync(ct) is long v ? v : 0;
             if (version == 0)
             {
-                throw new RpcException(StatusCode.NotFound, $"No dimension {request.DimensionId}.");
+                throw new RpcException(new Status(StatusCode.NotFound, $"No dimension {request.DimensionId}."));
             }
 
             if (version != request.ExpectedVersion)
             {
-                throw new RpcException(StatusCode.FailedPrecondition, $"The dimension is at version {version}, not {request.ExpectedVersion}.");
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"The dimension is at version {version}, not {request.ExpectedVersion}."));
             }
 
             var dimension = new Dimension
@@ -75,7 +76,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             };
             if (await InsertVersionAsync(connection, transaction, dimension, ct) == 0)
             {
-                throw new RpcException(StatusCode.Aborted, "A concurrent revision won; retry with the new version.");
+                throw new RpcException(new Status(StatusCode.Aborted, "A concurrent revision won; retry with the new version."));
             }
 
             var previous = (await ReadDimensionsAsync(connection,
@@ -86,7 +87,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         }, context.CancellationToken);
     }
 
-    public async Task<ListDimensionsResponse> ListDimensions(ListDimensionsRequest request, ServerCallContext context)
+    public override async Task<ListDimensionsResponse> ListDimensions(ListDimensionsRequest request, ServerCallContext context)
     {
         var ct = context.CancellationToken;
         await using var connection = await database.OpenAsync(ct);
@@ -103,16 +104,16 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         return response;
     }
 
-    public async Task<GetDimensionHistoryResponse> GetDimensionHistory(GetDimensionHistoryRequest request, ServerCallContext context)
+    public override async Task<GetDimensionHistoryResponse> GetDimensionHistory(GetDimensionHistoryRequest request, ServerCallContext context)
     {
         await using var connection = await database.OpenAsync(context.CancellationToken);
         var response = new GetDimensionHistoryResponse();
         response.Versions.AddRange(await ReadDimensionsAsync(connection,
             "SELECT * FROM dimension_versions WHERE dimension_id = $1 ORDER BY version", request.DimensionId, context.CancellationToken));
-        return response.Versions.Count == 0 ? throw new RpcException(StatusCode.NotFound, $"No dimension {request.DimensionId}.") : response;
+        return response.Versions.Count == 0 ? throw new RpcException(new Status(StatusCode.NotFound, $"No dimension {request.DimensionId}.")) : response;
     }
 
-    public async Task<DefineItemResponse> DefineItem(DefineItemRequest request, ServerCallContext context)
+    public override async Task<DefineItemResponse> DefineItem(DefineItemRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = new List<(string, string)>();
@@ -142,7 +143,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
                 """, ct, item.ItemId, item.DimensionId, item.Text, item.ReverseScored);
             if (inserted == 0)
             {
-                throw RpcException.InvalidArgument("The item cannot be defined.", ("item_id", "Exists already, or the dimension does not exist."));
+                throw RpcErrors.InvalidArgument("The item cannot be defined.", ("item_id", "Exists already, or the dimension does not exist."));
             }
 
             await AuditAsync(connection, transaction, "item", item.ItemId, caller, null, item, ct);
@@ -153,7 +154,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
 
     // ---- Assessments ----
 
-    public async Task<CreateAssessmentResponse> CreateAssessment(CreateAssessmentRequest request, ServerCallContext context)
+    public override async Task<CreateAssessmentResponse> CreateAssessment(CreateAssessmentRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = new List<(string, string)>();
@@ -191,7 +192,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             var unknownUnit = request.PopulationOrgUnitIds.FirstOrDefault(u => !tree.Contains(u));
             if (unknownUnit is not null)
             {
-                throw RpcException.InvalidArgument("Unknown org unit.", ("population_org_unit_ids", $"'{unknownUnit}' is not an org unit."));
+                throw RpcErrors.InvalidArgument("Unknown org unit.", ("population_org_unit_ids", $"'{unknownUnit}' is not an org unit."));
             }
 
             var items = new Dictionary<string, (string Dimension, bool Reverse)>(StringComparer.Ordinal);
@@ -208,7 +209,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             var unknownItem = request.ItemIds.Select((id, index) => (id, index)).FirstOrDefault(i => !items.ContainsKey(i.id));
             if (unknownItem.id is not null)
             {
-                throw RpcException.InvalidArgument("Unknown item.", ($"item_ids[{unknownItem.index}]", $"'{unknownItem.id}' is not an item."));
+                throw RpcErrors.InvalidArgument("Unknown item.", ($"item_ids[{unknownItem.index}]", $"'{unknownItem.id}' is not an item."));
             }
 
             var assessment = new Assessment
@@ -223,7 +224,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
                 """, ct, assessment.AssessmentId, assessment.Title, (int)assessment.Kind, assessment.OpensAt!.ToDateTimeOffset(),
                 assessment.ClosesAt!.ToDateTimeOffset(), request.PopulationOrgUnitIds.ToArray(), (int)AssessmentStatus.Open) == 0)
             {
-                throw new RpcException(StatusCode.AlreadyExists, $"The assessment {assessment.AssessmentId} exists already.");
+                throw new RpcException(new Status(StatusCode.AlreadyExists, $"The assessment {assessment.AssessmentId} exists already."));
             }
 
             await connection.ExecuteAsync(transaction, """
@@ -237,18 +238,18 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         }, context.CancellationToken);
     }
 
-    public async Task<GetAssessmentResponse> GetAssessment(GetAssessmentRequest request, ServerCallContext context)
+    public override async Task<GetAssessmentResponse> GetAssessment(GetAssessmentRequest request, ServerCallContext context)
     {
         await using var connection = await database.OpenAsync(context.CancellationToken);
         return new GetAssessmentResponse { Assessment = await LoadAssessmentAsync(connection, null, request.AssessmentId, context.CancellationToken) };
     }
 
     /// <summary>Every assessment (or those of one status), the latest to open first: one query, items in answer order.</summary>
-    public async Task<ListAssessmentsResponse> ListAssessments(ListAssessmentsRequest request, ServerCallContext context)
+    public override async Task<ListAssessmentsResponse> ListAssessments(ListAssessmentsRequest request, ServerCallContext context)
     {
         if (request.PageSize is < 0 or > 500)
         {
-            throw RpcException.InvalidArgument("The page size is 0 (100) to 500.", ("page_size", "0 to 500."));
+            throw RpcErrors.InvalidArgument("The page size is 0 (100) to 500.", ("page_size", "0 to 500."));
         }
 
         var ct = context.CancellationToken;
@@ -274,7 +275,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         return response;
     }
 
-    public async Task<CloseAssessmentResponse> CloseAssessment(CloseAssessmentRequest request, ServerCallContext context)
+    public override async Task<CloseAssessmentResponse> CloseAssessment(CloseAssessmentRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = new List<(string, string)>();
@@ -285,7 +286,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             var assessment = await LoadAssessmentAsync(connection, transaction, request.AssessmentId, ct, forUpdate: true);
             if (assessment.Status == AssessmentStatus.Closed)
             {
-                throw new RpcException(StatusCode.FailedPrecondition, "The assessment is closed already.");
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "The assessment is closed already."));
             }
 
             var now = time.GetUtcNow();
@@ -302,7 +303,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         }, context.CancellationToken);
     }
 
-    public async Task<PublishScoresResponse> PublishScores(PublishScoresRequest request, ServerCallContext context)
+    public override async Task<PublishScoresResponse> PublishScores(PublishScoresRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = new List<(string, string)>();
@@ -313,7 +314,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             var assessment = await LoadAssessmentAsync(connection, transaction, request.AssessmentId, ct, forUpdate: true);
             if (assessment.Status != AssessmentStatus.Closed)
             {
-                throw new RpcException(StatusCode.FailedPrecondition, "Only a closed assessment's scores can be published.");
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "Only a closed assessment's scores can be published."));
             }
 
             await connection.ExecuteAsync(transaction, "UPDATE assessments SET published = true WHERE assessment_id = $1", ct, assessment.AssessmentId);
@@ -328,14 +329,14 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
 
     // ---- Responses ----
 
-    public async Task<SubmitResponsesResponse> SubmitResponses(IAsyncEnumerable<SubmitResponsesRequest> requests, ServerCallContext context)
+    public override async Task<SubmitResponsesResponse> SubmitResponses(IAsyncStreamReader<SubmitResponsesRequest> requestStream, ServerCallContext context)
     {
         var caller = context.Caller();
         var ct = context.CancellationToken;
-        await using var enumerator = requests.GetAsyncEnumerator(ct);
+        await using var enumerator = requestStream.ReadAllAsync(ct).GetAsyncEnumerator(ct);
         if (!await enumerator.MoveNextAsync() || enumerator.Current.Header is not { AssessmentId.Length: > 0 } header)
         {
-            throw RpcException.InvalidArgument("The first message must be the header.", ("header.assessment_id", "The assessment is required."));
+            throw RpcErrors.InvalidArgument("The first message must be the header.", ("header.assessment_id", "The assessment is required."));
         }
 
         await using var connection = await database.OpenAsync(ct);
@@ -343,7 +344,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         var assessment = await LoadAssessmentAsync(connection, transaction, header.AssessmentId, ct, forUpdate: true);
         if (assessment.Status != AssessmentStatus.Open)
         {
-            throw new RpcException(StatusCode.FailedPrecondition, "The assessment is closed: no more responses.");
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "The assessment is closed: no more responses."));
         }
 
         var items = await LoadItemsAsync(connection, transaction, assessment.AssessmentId, ct);
@@ -378,7 +379,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
 
     // ---- Scores ----
 
-    public async Task<GetScoresResponse> GetScores(GetScoresRequest request, ServerCallContext context)
+    public override async Task<GetScoresResponse> GetScores(GetScoresRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var ct = context.CancellationToken;
@@ -391,7 +392,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             var tree = await scores.TreeAsync(connection, ct);
             if (!Access.EmployeeMayRead(assessment.Published, request.OrgUnitId, request.IncludeDescendants, filter, tree))
             {
-                throw new RpcException(StatusCode.PermissionDenied, "Employees read the published organisation-level scores only.");
+                throw new RpcException(new Status(StatusCode.PermissionDenied, "Employees read the published organisation-level scores only."));
             }
         }
 
@@ -401,7 +402,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         return response;
     }
 
-    public async Task<GetHeatmapResponse> GetHeatmap(GetHeatmapRequest request, ServerCallContext context)
+    public override async Task<GetHeatmapResponse> GetHeatmap(GetHeatmapRequest request, ServerCallContext context)
     {
         var ct = context.CancellationToken;
         var filter = request.Filter ?? new AttributeFilter();
@@ -418,12 +419,12 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         return response;
     }
 
-    public async Task<GetDimensionScoresResponse> GetDimensionScores(GetDimensionScoresRequest request, ServerCallContext context)
+    public override async Task<GetDimensionScoresResponse> GetDimensionScores(GetDimensionScoresRequest request, ServerCallContext context)
     {
         var ct = context.CancellationToken;
         if (request.ScopeOrgUnitId.Length == 0)
         {
-            throw RpcException.InvalidArgument("The scope is required.", ("scope_org_unit_id", "An org unit."));
+            throw RpcErrors.InvalidArgument("The scope is required.", ("scope_org_unit_id", "An org unit."));
         }
 
         await using var connection = await database.OpenAsync(ct);
@@ -439,7 +440,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
                 SELECT assessment_id FROM assessments WHERE status = $2 AND population && $1::text[] ORDER BY closed_at DESC LIMIT 1
                 """, ct, ancestors, (int)AssessmentStatus.Closed),
             _ => request.Assessment,
-        } ?? throw new RpcException(StatusCode.NotFound, $"No {request.Assessment} measurement for {request.ScopeOrgUnitId}.");
+        } ?? throw new RpcException(new Status(StatusCode.NotFound, $"No {request.Assessment} measurement for {request.ScopeOrgUnitId}."));
         var assessment = await LoadAssessmentAsync(connection, null, assessmentId, ct);
         var response = new GetDimensionScoresResponse { AssessmentId = assessment.AssessmentId, MeasuredAt = assessment.ClosesAt };
         response.Scores.AddRange(await ScoresAsync(connection, assessment, request.DimensionIds,
@@ -449,7 +450,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
 
     // ---- Baselines ----
 
-    public async Task<SetBaselineResponse> SetBaseline(SetBaselineRequest request, ServerCallContext context)
+    public override async Task<SetBaselineResponse> SetBaseline(SetBaselineRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = new List<(string, string)>();
@@ -465,7 +466,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             var assessment = await LoadAssessmentAsync(connection, transaction, request.AssessmentId, ct);
             if (assessment.Status != AssessmentStatus.Closed)
             {
-                throw new RpcException(StatusCode.FailedPrecondition, "Only a closed assessment's results can be a baseline.");
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "Only a closed assessment's results can be a baseline."));
             }
 
             await connection.ExecuteAsync(transaction, "SELECT pg_advisory_xact_lock(hashtext($1))", ct, "baseline:" + request.ScopeOrgUnitId);
@@ -488,7 +489,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         }, context.CancellationToken);
     }
 
-    public async Task<ListBaselinesResponse> ListBaselines(ListBaselinesRequest request, ServerCallContext context)
+    public override async Task<ListBaselinesResponse> ListBaselines(ListBaselinesRequest request, ServerCallContext context)
     {
         var ct = context.CancellationToken;
         await using var connection = await database.OpenAsync(ct);
@@ -498,7 +499,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
     // ---- Audit ----
 
     /// <summary>Every change (hr and executives, by the access map), oldest first, a page at a time.</summary>
-    public async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
+    public override async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
     {
         await using var connection = await database.OpenAsync(context.CancellationToken);
         return await AuditLog.ListAsync(connection, request, context.CancellationToken);

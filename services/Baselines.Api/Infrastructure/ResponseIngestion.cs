@@ -5,6 +5,7 @@ using NpgsqlTypes;
 using Transformation.Baselines.Api.Model;
 using Transformation.Baselines.V1;
 using Transformation.GrpcHosting;
+using Grpc.Core;
 
 namespace Transformation.Baselines.Api.Infrastructure;
 
@@ -171,12 +172,12 @@ public sealed class ResponseIngestion : IAsyncDisposable
                 throw Duplicate(reader.GetInt64(0), reader.GetInt64(1));
             }
 
-            throw new RpcException(StatusCode.Aborted, "A concurrent submission changed the assessment's responses; retry.");
+            throw new RpcException(new Status(StatusCode.Aborted, "A concurrent submission changed the assessment's responses; retry."));
         }
 
         if (inserted != _rows - already)
         {
-            throw new RpcException(StatusCode.Aborted, "A concurrent submission changed the assessment's responses; retry.");
+            throw new RpcException(new Status(StatusCode.Aborted, "A concurrent submission changed the assessment's responses; retry."));
         }
 
         // The comments of the rows inserted (not of those submitted before), apart from the responses: by the hash of their
@@ -227,7 +228,7 @@ public sealed class ResponseIngestion : IAsyncDisposable
     }
 
     private static RpcException Duplicate(long first, long second) =>
-        RpcException.InvalidArgument($"Line {second}: the respondent token of line {first} appears again.",
+        RpcErrors.InvalidArgument($"Line {second}: the respondent token of line {first} appears again.",
             ($"rows[line {second}].respondent_token", $"Duplicate of line {first}."));
 
     private static void CheckLength(ResponseRow row, string field, string value)
@@ -239,7 +240,7 @@ public sealed class ResponseIngestion : IAsyncDisposable
     }
 
     private static RpcException Invalid(ResponseRow row, string field, string description) =>
-        RpcException.InvalidArgument($"Line {row.Line}: {description} Nothing was stored.", ($"rows[line {row.Line}].{field}", description));
+        RpcErrors.InvalidArgument($"Line {row.Line}: {description} Nothing was stored.", ($"rows[line {row.Line}].{field}", description));
 
     private void Accumulate(string unit, string tenure, string role, string location, short[] answers, bool add)
     {

@@ -52,12 +52,12 @@ public static class AuditLog
         long after = 0;
         if (request.PageToken.Length > 0 && (!long.TryParse(request.PageToken, NumberStyles.None, CultureInfo.InvariantCulture, out after) || after < 0))
         {
-            throw RpcException.InvalidArgument("Bad page token.", ("page_token", "Use a next_page_token returned earlier."));
+            throw RpcErrors.InvalidArgument("Bad page token.", ("page_token", "Use a next_page_token returned earlier."));
         }
 
         if (request.Limit is < 0 or > MaxPageSize)
         {
-            throw RpcException.InvalidArgument("Bad page size.", ("limit", $"0 (the default, {DefaultPageSize}) to {MaxPageSize}."));
+            throw RpcErrors.InvalidArgument("Bad page size.", ("limit", $"0 (the default, {DefaultPageSize}) to {MaxPageSize}."));
         }
 
         var limit = request.Limit == 0 ? DefaultPageSize : request.Limit;

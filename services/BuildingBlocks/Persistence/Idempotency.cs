@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Google.Protobuf;
 using Npgsql;
-using Transformation.GrpcHosting;
+using Grpc.Core;
 
 namespace Transformation.Persistence;
 
@@ -33,7 +33,7 @@ public static class Idempotency
         await reader.ReadAsync(cancellationToken);
         if (!reader.GetFieldValue<byte[]>(0).AsSpan().SequenceEqual(hash))
         {
-            throw new RpcException(StatusCode.FailedPrecondition, "This idempotency key was used for a different request.");
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "This idempotency key was used for a different request."));
         }
 
         return parser.ParseFrom(reader.GetFieldValue<byte[]>(1));

@@ -6,11 +6,12 @@ using Transformation.Directory.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
+using Grpc.Core;
 
 namespace Transformation.Directory.Api.Grpc;
 
 /// <summary>transformation.directory.v1.DirectoryService: validate, call the model, map.</summary>
-public sealed class DirectoryService(DirectoryStore store, DirectoryQueries queries, IOptions<DirectoryOptions> options)
+public sealed class DirectoryService(DirectoryStore store, DirectoryQueries queries, IOptions<DirectoryOptions> options) : V1.DirectoryService.DirectoryServiceBase
 {
     /// <summary>At most this many field violations travel in one error (the trailers must stay small).</summary>
     private const int MaxViolations = 50;
@@ -18,7 +19,7 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
 
     private static readonly string[] Writers = [Roles.Hr, Roles.Operator, Roles.Service];
 
-    public async Task<GetOrgTreeResponse> GetOrgTree(GetOrgTreeRequest request, ServerCallContext context)
+    public override async Task<GetOrgTreeResponse> GetOrgTree(GetOrgTreeRequest request, ServerCallContext context)
     {
         context.Caller();
         var units = await queries.UnitsAsync(AsOf(request.AsOf), context.CancellationToken);
@@ -27,16 +28,16 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         return response;
     }
 
-    public async Task<GetEmployeeResponse> GetEmployee(GetEmployeeRequest request, ServerCallContext context)
+    public override async Task<GetEmployeeResponse> GetEmployee(GetEmployeeRequest request, ServerCallContext context)
     {
         context.Caller();
         RequireId(request.EmployeeId, "employee_id");
         var employee = await queries.EmployeeAsync(request.EmployeeId, AsOf(request.AsOf), context.CancellationToken)
-            ?? throw new RpcException(StatusCode.NotFound, $"Employee '{request.EmployeeId}' does not exist{At(request.AsOf)}.");
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"Employee '{request.EmployeeId}' does not exist{At(request.AsOf)}."));
         return new GetEmployeeResponse { Employee = employee.ToSnapshot() };
     }
 
-    public async Task<ListUnitMembersResponse> ListUnitMembers(ListUnitMembersRequest request, ServerCallContext context)
+    public override async Task<ListUnitMembersResponse> ListUnitMembers(ListUnitMembersRequest request, ServerCallContext context)
     {
         context.Caller();
         RequireId(request.OrgUnitId, "org_unit_id");
@@ -44,7 +45,7 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         var units = await queries.UnitsAsync(asOf, context.CancellationToken);
         if (!units.Any(u => string.Equals(u.Id, request.OrgUnitId, StringComparison.Ordinal)))
         {
-            throw new RpcException(StatusCode.NotFound, $"Org unit '{request.OrgUnitId}' does not exist{At(request.AsOf)}.");
+            throw new RpcException(new Status(StatusCode.NotFound, $"Org unit '{request.OrgUnitId}' does not exist{At(request.AsOf)}."));
         }
 
         IReadOnlyCollection<string> unitIds = request.IncludeDescendants
@@ -56,13 +57,13 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         return response;
     }
 
-    public async Task<GetManagerChainResponse> GetManagerChain(GetManagerChainRequest request, ServerCallContext context)
+    public override async Task<GetManagerChainResponse> GetManagerChain(GetManagerChainRequest request, ServerCallContext context)
     {
         context.Caller();
         RequireId(request.EmployeeId, "employee_id");
         var asOf = AsOf(request.AsOf);
         var employee = await queries.EmployeeAsync(request.EmployeeId, asOf, context.CancellationToken)
-            ?? throw new RpcException(StatusCode.NotFound, $"Employee '{request.EmployeeId}' does not exist{At(request.AsOf)}.");
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"Employee '{request.EmployeeId}' does not exist{At(request.AsOf)}."));
         var response = new GetManagerChainResponse();
         var seen = new HashSet<string>(StringComparer.Ordinal) { employee.Id };
         while (employee.ManagerId.Length > 0 && seen.Add(employee.ManagerId))
@@ -80,7 +81,7 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         return response;
     }
 
-    public async Task<UpsertOrgUnitResponse> UpsertOrgUnit(UpsertOrgUnitRequest request, ServerCallContext context)
+    public override async Task<UpsertOrgUnitResponse> UpsertOrgUnit(UpsertOrgUnitRequest request, ServerCallContext context)
     {
         var violations = new List<(string, string)>();
         RequireKey(request.IdempotencyKey, violations);
@@ -110,7 +111,7 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         }, context.CancellationToken);
     }
 
-    public async Task<UpsertEmployeeResponse> UpsertEmployee(UpsertEmployeeRequest request, ServerCallContext context)
+    public override async Task<UpsertEmployeeResponse> UpsertEmployee(UpsertEmployeeRequest request, ServerCallContext context)
     {
         var violations = new List<(string, string)>();
         RequireKey(request.IdempotencyKey, violations);
@@ -151,7 +152,7 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         }, context.CancellationToken);
     }
 
-    public async Task<ImportDirectoryResponse> ImportDirectory(IAsyncEnumerable<ImportDirectoryRequest> requests, ServerCallContext context)
+    public override async Task<ImportDirectoryResponse> ImportDirectory(IAsyncStreamReader<ImportDirectoryRequest> requestStream, ServerCallContext context)
     {
         ImportOptions? importOptions = null;
         var unitRows = new List<ImportOrgUnitRow>();
@@ -159,24 +160,24 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         // The whole sync is planned at once, so its rows are held: bounded, or a huge stream would take the service's memory.
         var maxBytes = options.Value.MaxImportBytes;
         long bytes = 0;
-        await foreach (var request in requests.WithCancellation(context.CancellationToken))
+        await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
         {
             if (importOptions is null)
             {
-                importOptions = request.Options ?? throw RpcException.InvalidArgument(
+                importOptions = request.Options ?? throw RpcErrors.InvalidArgument(
                     "The first message of an import carries its options.", ("options", "options are required in the first message"));
             }
             else if (request.Options is not null)
             {
-                throw RpcException.InvalidArgument("Only the first message of an import carries options; nothing was applied.",
+                throw RpcErrors.InvalidArgument("Only the first message of an import carries options; nothing was applied.",
                     ("options", "options are allowed in the first message only"));
             }
 
             bytes += request.CalculateSize();
             if (bytes > maxBytes)
             {
-                throw new RpcException(StatusCode.ResourceExhausted,
-                    $"The import is larger than the limit of {maxBytes} bytes of rows (Directory:MaxImportBytes); nothing was applied.");
+                throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                    $"The import is larger than the limit of {maxBytes} bytes of rows (Directory:MaxImportBytes); nothing was applied."));
             }
 
             unitRows.AddRange(request.OrgUnits);
@@ -185,7 +186,7 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
 
         if (importOptions is null)
         {
-            throw RpcException.InvalidArgument("An import needs at least one message.", ("options", "options are required in the first message"));
+            throw RpcErrors.InvalidArgument("An import needs at least one message.", ("options", "options are required in the first message"));
         }
 
         var violations = new List<(string, string)>();
@@ -203,7 +204,7 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
             if (result.Plan is not { } plan)
             {
                 var listed = result.Errors.Count > MaxViolations ? $" (the first {MaxViolations} are listed)" : "";
-                throw RpcException.InvalidArgument(
+                throw RpcErrors.InvalidArgument(
                     $"The import has {result.Errors.Count} error(s){listed}; nothing was applied. First: {result.Errors[0].Field}: {result.Errors[0].Description}",
                     result.Errors.Take(MaxViolations).Select(e => (e.Field, e.Description)));
             }
@@ -211,9 +212,9 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
             var massChanges = plan.MassChanges(maxShare);
             if (massChanges.Count > 0 && !importOptions.DryRun && !importOptions.Force)
             {
-                throw new RpcException(StatusCode.FailedPrecondition,
+                throw new RpcException(new Status(StatusCode.FailedPrecondition,
                     $"The import would {string.Join(" and ", massChanges)}, more than the limit of {maxShare:P0} each; nothing was applied. " +
-                    "Check the file, then force the import if it is right.");
+                    "Check the file, then force the import if it is right."));
             }
 
             if (!importOptions.DryRun)
@@ -238,17 +239,17 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         }, context.CancellationToken);
     }
 
-    public async Task<ExportEmployeeDataResponse> ExportEmployeeData(ExportEmployeeDataRequest request, ServerCallContext context)
+    public override async Task<ExportEmployeeDataResponse> ExportEmployeeData(ExportEmployeeDataRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         RequireId(request.EmployeeId, "employee_id");
         if (!string.Equals(caller.Subject, request.EmployeeId, StringComparison.Ordinal) && !caller.IsInAnyRole(Writers))
         {
-            throw new RpcException(StatusCode.PermissionDenied, "Only the person themselves, hr, operator or a service may export a person's data.");
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "Only the person themselves, hr, operator or a service may export a person's data."));
         }
 
         var data = await queries.PersonalDataAsync(request.EmployeeId, context.CancellationToken)
-            ?? throw new RpcException(StatusCode.NotFound, $"Employee '{request.EmployeeId}' does not exist.");
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"Employee '{request.EmployeeId}' does not exist."));
         var response = new ExportEmployeeDataResponse
         {
             Employee = data.Employee.ToSnapshot(),
@@ -266,7 +267,7 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         return response;
     }
 
-    public async Task<EraseEmployeeResponse> EraseEmployee(EraseEmployeeRequest request, ServerCallContext context)
+    public override async Task<EraseEmployeeResponse> EraseEmployee(EraseEmployeeRequest request, ServerCallContext context)
     {
         var violations = new List<(string, string)>();
         RequireKey(request.IdempotencyKey, violations);
@@ -275,11 +276,11 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         return await store.WriteAsync(nameof(EraseEmployee), request.IdempotencyKey, EraseEmployeeResponse.Parser, async write =>
         {
             var employee = await write.LoadEmployeeAsync(request.EmployeeId, context.CancellationToken)
-                ?? throw new RpcException(StatusCode.NotFound, $"Employee '{request.EmployeeId}' does not exist.");
+                ?? throw new RpcException(new Status(StatusCode.NotFound, $"Employee '{request.EmployeeId}' does not exist."));
             if (employee.Active)
             {
-                throw new RpcException(StatusCode.FailedPrecondition,
-                    $"Employee '{request.EmployeeId}' is active: only a leaver's personal data can be erased.");
+                throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                    $"Employee '{request.EmployeeId}' is active: only a leaver's personal data can be erased."));
             }
 
             var erased = employee.Erased ? employee : await write.EraseAsync(employee, context.CancellationToken);
@@ -287,22 +288,22 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         }, context.CancellationToken);
     }
 
-    public async Task StreamDirectorySnapshot(StreamDirectorySnapshotRequest request, ServerStreamWriter<StreamDirectorySnapshotResponse> responses,
+    public override async Task StreamDirectorySnapshot(StreamDirectorySnapshotRequest request, IServerStreamWriter<StreamDirectorySnapshotResponse> responseStream,
         ServerCallContext context)
     {
         context.Caller();
         foreach (var unit in DirectoryState.ParentsFirst(await queries.UnitsAsync(null, context.CancellationToken)))
         {
-            await responses.WriteAsync(new StreamDirectorySnapshotResponse { OrgUnit = unit.ToSnapshot() });
+            await responseStream.WriteAsync(new StreamDirectorySnapshotResponse { OrgUnit = unit.ToSnapshot() });
         }
 
         await foreach (var employee in queries.AllEmployeesAsync(context.CancellationToken))
         {
-            await responses.WriteAsync(new StreamDirectorySnapshotResponse { Employee = employee.ToSnapshot() });
+            await responseStream.WriteAsync(new StreamDirectorySnapshotResponse { Employee = employee.ToSnapshot() });
         }
     }
 
-    public async Task<RepublishDirectoryResponse> RepublishDirectory(RepublishDirectoryRequest request, ServerCallContext context)
+    public override async Task<RepublishDirectoryResponse> RepublishDirectory(RepublishDirectoryRequest request, ServerCallContext context)
     {
         var violations = new List<(string, string)>();
         RequireKey(request.IdempotencyKey, violations);
@@ -343,7 +344,7 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
     {
         if (plan.Violations.Count > 0)
         {
-            throw RpcException.InvalidArgument(string.Join("; ", plan.Violations.Select(v => v.Description)),
+            throw RpcErrors.InvalidArgument(string.Join("; ", plan.Violations.Select(v => v.Description)),
                 plan.Violations.Select(v => (v.Field, v.Description)));
         }
 
@@ -358,7 +359,7 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
     {
         if (!Names.IsValidId(id))
         {
-            throw RpcException.InvalidArgument($"{field} is required.", (field, $"'{id}' is not a valid id"));
+            throw RpcErrors.InvalidArgument($"{field} is required.", (field, $"'{id}' is not a valid id"));
         }
     }
 
@@ -382,7 +383,7 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
     {
         if (violations.Count > 0)
         {
-            throw RpcException.InvalidArgument(string.Join("; ", violations.Select(v => v.Description)), violations);
+            throw RpcErrors.InvalidArgument(string.Join("; ", violations.Select(v => v.Description)), violations);
         }
     }
 }

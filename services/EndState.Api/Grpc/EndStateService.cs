@@ -6,13 +6,14 @@ using Transformation.EndState.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
+using Grpc.Core;
 
 namespace Transformation.EndState.Api.Grpc;
 
 /// <summary>Thin: validates, applies the workflow (Model) inside one transaction per scope, appends the version, the audit entry and the events.</summary>
-public sealed class EndStateService(EndStateDatabase database, Outbox outbox, BaselinesClient baselines, TimeProvider time)
+public sealed class EndStateService(EndStateDatabase database, Outbox outbox, BaselinesClient baselines, TimeProvider time) : V1.EndStateService.EndStateServiceBase
 {
-    public Task<DraftEndStateResponse> DraftEndState(DraftEndStateRequest request, ServerCallContext context)
+    public override Task<DraftEndStateResponse> DraftEndState(DraftEndStateRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         Require(request.IdempotencyKey, request.ScopeOrgUnitId);
@@ -23,7 +24,7 @@ public sealed class EndStateService(EndStateDatabase database, Outbox outbox, Ba
             next => new DraftEndStateResponse { EndState = next }, context.CancellationToken);
     }
 
-    public Task<ProposeEndStateResponse> ProposeEndState(ProposeEndStateRequest request, ServerCallContext context)
+    public override Task<ProposeEndStateResponse> ProposeEndState(ProposeEndStateRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         Require(request.IdempotencyKey, request.ScopeOrgUnitId);
@@ -33,7 +34,7 @@ public sealed class EndStateService(EndStateDatabase database, Outbox outbox, Ba
             next => new ProposeEndStateResponse { EndState = next }, context.CancellationToken);
     }
 
-    public async Task<EndorseEndStateResponse> EndorseEndState(EndorseEndStateRequest request, ServerCallContext context)
+    public override async Task<EndorseEndStateResponse> EndorseEndState(EndorseEndStateRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         Require(request.IdempotencyKey, request.ScopeOrgUnitId);
@@ -53,7 +54,7 @@ public sealed class EndStateService(EndStateDatabase database, Outbox outbox, Ba
             next => new EndorseEndStateResponse { EndState = next }, context.CancellationToken);
     }
 
-    public Task<DeclineEndStateResponse> DeclineEndState(DeclineEndStateRequest request, ServerCallContext context)
+    public override Task<DeclineEndStateResponse> DeclineEndState(DeclineEndStateRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         Require(request.IdempotencyKey, request.ScopeOrgUnitId);
@@ -63,17 +64,17 @@ public sealed class EndStateService(EndStateDatabase database, Outbox outbox, Ba
             next => new DeclineEndStateResponse { EndState = next }, context.CancellationToken);
     }
 
-    public async Task<GetEndStateResponse> GetEndState(GetEndStateRequest request, ServerCallContext context)
+    public override async Task<GetEndStateResponse> GetEndState(GetEndStateRequest request, ServerCallContext context)
     {
         RequireScope(request.ScopeOrgUnitId);
         var ct = context.CancellationToken;
         await using var connection = await database.OpenAsync(ct);
         var latest = await EndStateStore.LatestAsync(connection, null, request.ScopeOrgUnitId, ct)
-            ?? throw new RpcException(StatusCode.NotFound, $"{request.ScopeOrgUnitId} has no end state.");
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"{request.ScopeOrgUnitId} has no end state."));
         return new GetEndStateResponse { Latest = latest, Endorsed = await EndStateStore.EndorsedAsync(connection, null, request.ScopeOrgUnitId, ct) };
     }
 
-    public async Task<GetEndStateHistoryResponse> GetEndStateHistory(GetEndStateHistoryRequest request, ServerCallContext context)
+    public override async Task<GetEndStateHistoryResponse> GetEndStateHistory(GetEndStateHistoryRequest request, ServerCallContext context)
     {
         RequireScope(request.ScopeOrgUnitId);
         var ct = context.CancellationToken;
@@ -83,21 +84,21 @@ public sealed class EndStateService(EndStateDatabase database, Outbox outbox, Ba
         return new GetEndStateHistoryResponse { Versions = { history } };
     }
 
-    public async Task<ListEndStatesResponse> ListEndStates(ListEndStatesRequest request, ServerCallContext context)
+    public override async Task<ListEndStatesResponse> ListEndStates(ListEndStatesRequest request, ServerCallContext context)
     {
         var ct = context.CancellationToken;
         await using var connection = await database.OpenAsync(ct);
         return new ListEndStatesResponse { EndStates = { await EndStateStore.LatestOfEveryScopeAsync(connection, request.Status, ct) } };
     }
 
-    public async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
+    public override async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
     {
         var ct = context.CancellationToken;
         await using var connection = await database.OpenAsync(ct);
         return new ListAuditEntriesResponse { Entries = { await EndStateStore.AuditAsync(connection, request.ScopeOrgUnitId, ct) } };
     }
 
-    public async Task<GetGapResponse> GetGap(GetGapRequest request, ServerCallContext context)
+    public override async Task<GetGapResponse> GetGap(GetGapRequest request, ServerCallContext context)
     {
         RequireScope(request.ScopeOrgUnitId);
         var ct = context.CancellationToken;
@@ -108,9 +109,9 @@ public sealed class EndStateService(EndStateDatabase database, Outbox outbox, Ba
             endState = (request.Version == 0
                 ? await EndStateStore.EndorsedAsync(connection, null, request.ScopeOrgUnitId, ct)
                 : await EndStateStore.VersionAsync(connection, request.ScopeOrgUnitId, request.Version, ct))
-                ?? throw new RpcException(StatusCode.NotFound, request.Version == 0
+                ?? throw new RpcException(new Status(StatusCode.NotFound, request.Version == 0
                     ? $"{request.ScopeOrgUnitId} has no endorsed end state; name a version to see a draft's gap."
-                    : $"{request.ScopeOrgUnitId} has no version {request.Version}.");
+                    : $"{request.ScopeOrgUnitId} has no version {request.Version}."));
             known = await KnownAssessmentsAsync(connection, ct);
         }
 
@@ -203,7 +204,7 @@ public sealed class EndStateService(EndStateDatabase database, Outbox outbox, Ba
 
         if (violations.Count > 0)
         {
-            throw RpcException.InvalidArgument("The request is not valid.", [.. violations]);
+            throw RpcErrors.InvalidArgument("The request is not valid.", [.. violations]);
         }
     }
 
@@ -211,7 +212,7 @@ public sealed class EndStateService(EndStateDatabase database, Outbox outbox, Ba
     {
         if (scope.Length == 0)
         {
-            throw RpcException.InvalidArgument("The scope is required.", ("scope_org_unit_id", "The organisation's root unit or an org unit."));
+            throw RpcErrors.InvalidArgument("The scope is required.", ("scope_org_unit_id", "The organisation's root unit or an org unit."));
         }
     }
 }

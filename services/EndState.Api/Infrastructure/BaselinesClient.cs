@@ -1,8 +1,6 @@
+using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Transformation.Baselines.V1;
-using Transformation.GrpcHosting;
-using ClientException = global::Grpc.Core.RpcException;
-using ClientStatus = global::Grpc.Core.StatusCode;
 using EndStateMeasurement = Transformation.EndState.V1.Measurement;
 
 namespace Transformation.EndState.Api.Infrastructure;
@@ -24,14 +22,14 @@ public sealed class BaselinesClient(BaselineService.BaselineServiceClient client
         {
             response = await client.GetDimensionScoresAsync(request, deadline: DateTime.UtcNow + options.Value.BaselinesTimeout, cancellationToken: cancellationToken);
         }
-        catch (ClientException e) when (e.StatusCode is ClientStatus.NotFound or ClientStatus.FailedPrecondition)
+        catch (RpcException e) when (e.StatusCode is StatusCode.NotFound or StatusCode.FailedPrecondition)
         {
             return null;
         }
-        catch (ClientException e)
+        catch (RpcException e)
         {
             // Baselines' answer, passed on with its code (UNAVAILABLE when it is down, say), as this service's own status.
-            throw new RpcException((StatusCode)e.StatusCode, $"Baselines answered: {e.Status.Detail}");
+            throw new RpcException(new Status(e.StatusCode, $"Baselines answered: {e.Status.Detail}"));
         }
 
         // A suppressed figure (too few respondents) is no measurement.

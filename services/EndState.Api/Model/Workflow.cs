@@ -2,6 +2,7 @@ using Google.Protobuf.WellKnownTypes;
 using Transformation.EndState.V1;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
+using Grpc.Core;
 
 namespace Transformation.EndState.Api.Model;
 
@@ -29,7 +30,7 @@ public static class Workflow
         ExpectVersion(current, expectedVersion);
         if (current.Status != EndStateStatus.Draft)
         {
-            throw new RpcException(StatusCode.FailedPrecondition, $"Only a draft can be proposed; version {current.Version} is {Name(current.Status)}.");
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"Only a draft can be proposed; version {current.Version} is {Name(current.Status)}."));
         }
 
         var violations = new List<(string, string)>();
@@ -45,7 +46,7 @@ public static class Workflow
 
         if (violations.Count > 0)
         {
-            throw RpcException.InvalidArgument("The draft is not complete.", [.. violations]);
+            throw RpcErrors.InvalidArgument("The draft is not complete.", [.. violations]);
         }
 
         return Next(current, current.ScopeOrgUnitId, EndStateStatus.Proposed, EndStateChange.Proposed, by, at, current.Draft.Clone());
@@ -56,7 +57,7 @@ public static class Workflow
         var current = Proposed(latest, version, by);
         if (current.Endorsements.Any(e => string.Equals(e.SponsorId, by.Subject, StringComparison.Ordinal)))
         {
-            throw new RpcException(StatusCode.FailedPrecondition, $"{by.Subject} already endorsed version {current.Version}.");
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"{by.Subject} already endorsed version {current.Version}."));
         }
 
         var endorsements = current.Endorsements.Append(new Endorsement { SponsorId = by.Subject, EndorsedAt = Timestamp.FromDateTimeOffset(at), Comment = comment });
@@ -71,7 +72,7 @@ public static class Workflow
     {
         if (string.IsNullOrWhiteSpace(reason))
         {
-            throw RpcException.InvalidArgument("A decline needs a reason.", ("reason", "Say why the end state is declined."));
+            throw RpcErrors.InvalidArgument("A decline needs a reason.", ("reason", "Say why the end state is declined."));
         }
 
         var current = Proposed(latest, version, by);
@@ -99,7 +100,7 @@ public static class Workflow
         var violations = new List<(string, string)>();
         if (draft is null)
         {
-            throw RpcException.InvalidArgument("The draft is required.", ("draft", "The vision, targets and sponsors."));
+            throw RpcErrors.InvalidArgument("The draft is required.", ("draft", "The vision, targets and sponsors."));
         }
 
         if (string.IsNullOrWhiteSpace(draft.Vision))
@@ -146,7 +147,7 @@ public static class Workflow
 
         if (violations.Count > 0)
         {
-            throw RpcException.InvalidArgument("The draft is not valid.", [.. violations]);
+            throw RpcErrors.InvalidArgument("The draft is not valid.", [.. violations]);
         }
     }
 
@@ -155,28 +156,28 @@ public static class Workflow
         var current = Existing(latest);
         if (!current.Draft.SponsorIds.Contains(by.Subject))
         {
-            throw new RpcException(StatusCode.PermissionDenied, "Only the end state's named sponsors endorse or decline it.");
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "Only the end state's named sponsors endorse or decline it."));
         }
 
         if (current.Version != version)
         {
-            throw new RpcException(StatusCode.FailedPrecondition,
-                $"Version {version} is not the current one (the latest is {current.Version}); an endorsed or earlier version never changes.");
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"Version {version} is not the current one (the latest is {current.Version}); an endorsed or earlier version never changes."));
         }
 
         return current.Status == EndStateStatus.Proposed ? current
-            : throw new RpcException(StatusCode.FailedPrecondition, $"Version {current.Version} is {Name(current.Status)}, not proposed; it cannot be endorsed or declined.");
+            : throw new RpcException(new Status(StatusCode.FailedPrecondition, $"Version {current.Version} is {Name(current.Status)}, not proposed; it cannot be endorsed or declined."));
     }
 
     private static EndStateVersion Existing(EndStateVersion? latest) =>
-        latest ?? throw new RpcException(StatusCode.NotFound, "This scope has no end state.");
+        latest ?? throw new RpcException(new Status(StatusCode.NotFound, "This scope has no end state."));
 
     private static void ExpectVersion(EndStateVersion? latest, long expected)
     {
         var actual = latest?.Version ?? 0;
         if (actual != expected)
         {
-            throw new RpcException(StatusCode.FailedPrecondition, $"Expected version {expected}, but the latest is {actual}.");
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"Expected version {expected}, but the latest is {actual}."));
         }
     }
 

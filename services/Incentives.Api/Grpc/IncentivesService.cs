@@ -15,12 +15,13 @@ using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 using Observation = Transformation.Incentives.Api.Model.Observation;
 using Transformation.ServiceDefaults.Identity;
+using Grpc.Core;
 
 namespace Transformation.Incentives.Api.Grpc;
 
 /// <summary>The gRPC surface: validates, checks the caller, calls the model and the stores, maps.</summary>
 public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox, RulesStore rulesStore, BehaviourCache behaviours, RewardPipeline pipeline,
-    ActorFactory actors, ActorHost actorHost, FeedHub feeds, IHostApplicationLifetime lifetime, IHostEnvironment environment, IOptions<IncentivesOptions> options, TimeProvider time)
+    ActorFactory actors, ActorHost actorHost, FeedHub feeds, IHostApplicationLifetime lifetime, IHostEnvironment environment, IOptions<IncentivesOptions> options, TimeProvider time) : V1.IncentivesService.IncentivesServiceBase
 {
     private const int MaxPage = 500;
     private const int MaxRecipients = 20;
@@ -36,7 +37,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
     // ---- Catalogue ----
 
-    public async Task<DefineBehaviourResponse> DefineBehaviour(DefineBehaviourRequest request, ServerCallContext context)
+    public override async Task<DefineBehaviourResponse> DefineBehaviour(DefineBehaviourRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = Behaviours.Validate(request.Behaviour).ToList();
@@ -59,7 +60,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             var snapshot = Snapshot(request.BehaviourId.Length > 0 ? request.BehaviourId : Guid.CreateVersion7().ToString("n"), 1, request.Behaviour, false, caller);
             if (!await CatalogueStore.InsertAsync(connection, transaction, snapshot, ct))
             {
-                throw new RpcException(StatusCode.AlreadyExists, $"The behaviour {snapshot.BehaviourId} exists already.");
+                throw new RpcException(new Status(StatusCode.AlreadyExists, $"The behaviour {snapshot.BehaviourId} exists already."));
             }
 
             await AuditLog.AppendAsync(connection, transaction, "behaviour", snapshot.BehaviourId, caller.Subject, null, JsonFormatter.Default.Format(snapshot), ct);
@@ -70,7 +71,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         }, ct, behaviours.Invalidate);
     }
 
-    public async Task<ReviseBehaviourResponse> ReviseBehaviour(ReviseBehaviourRequest request, ServerCallContext context)
+    public override async Task<ReviseBehaviourResponse> ReviseBehaviour(ReviseBehaviourRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = Behaviours.Validate(request.Behaviour).ToList();
@@ -96,16 +97,16 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             }
 
             var current = await CatalogueStore.GetAsync(connection, transaction, request.BehaviourId, 0, ct)
-                ?? throw new RpcException(StatusCode.NotFound, $"No behaviour {request.BehaviourId}.");
+                ?? throw new RpcException(new Status(StatusCode.NotFound, $"No behaviour {request.BehaviourId}."));
             if (current.Version != request.ExpectedVersion)
             {
-                throw new RpcException(StatusCode.FailedPrecondition, $"The behaviour is at version {current.Version}, not {request.ExpectedVersion}.");
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"The behaviour is at version {current.Version}, not {request.ExpectedVersion}."));
             }
 
             var snapshot = Snapshot(current.BehaviourId, current.Version + 1, request.Behaviour, request.Retired, caller);
             if (!await CatalogueStore.InsertAsync(connection, transaction, snapshot, ct))
             {
-                throw new RpcException(StatusCode.FailedPrecondition, "The behaviour changed concurrently; read it again.");
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "The behaviour changed concurrently; read it again."));
             }
 
             await AuditLog.AppendAsync(connection, transaction, "behaviour", snapshot.BehaviourId, caller.Subject, JsonFormatter.Default.Format(current),
@@ -117,16 +118,16 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         }, ct, behaviours.Invalidate);
     }
 
-    public async Task<GetBehaviourResponse> GetBehaviour(GetBehaviourRequest request, ServerCallContext context)
+    public override async Task<GetBehaviourResponse> GetBehaviour(GetBehaviourRequest request, ServerCallContext context)
     {
         context.Caller();
         await using var connection = await database.OpenAsync(context.CancellationToken);
         var snapshot = await CatalogueStore.GetAsync(connection, null, request.BehaviourId, request.Version, context.CancellationToken)
-            ?? throw new RpcException(StatusCode.NotFound, $"No behaviour {request.BehaviourId}{(request.Version > 0 ? $" at version {request.Version}" : "")}.");
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"No behaviour {request.BehaviourId}{(request.Version > 0 ? $" at version {request.Version}" : "")}."));
         return new GetBehaviourResponse { Behaviour = snapshot };
     }
 
-    public async Task<ListBehavioursResponse> ListBehaviours(ListBehavioursRequest request, ServerCallContext context)
+    public override async Task<ListBehavioursResponse> ListBehaviours(ListBehavioursRequest request, ServerCallContext context)
     {
         context.Caller();
         await using var connection = await database.OpenAsync(context.CancellationToken);
@@ -135,14 +136,14 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         return response;
     }
 
-    public async Task<ListBehaviourVersionsResponse> ListBehaviourVersions(ListBehaviourVersionsRequest request, ServerCallContext context)
+    public override async Task<ListBehaviourVersionsResponse> ListBehaviourVersions(ListBehaviourVersionsRequest request, ServerCallContext context)
     {
         context.Caller();
         await using var connection = await database.OpenAsync(context.CancellationToken);
         var versions = await CatalogueStore.VersionsAsync(connection, request.BehaviourId, context.CancellationToken);
         if (versions.Count == 0)
         {
-            throw new RpcException(StatusCode.NotFound, $"No behaviour {request.BehaviourId}.");
+            throw new RpcException(new Status(StatusCode.NotFound, $"No behaviour {request.BehaviourId}."));
         }
 
         var response = new ListBehaviourVersionsResponse();
@@ -152,7 +153,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
     // ---- Rules and budgets ----
 
-    public async Task<UpdateIncentiveRulesResponse> UpdateIncentiveRules(UpdateIncentiveRulesRequest request, ServerCallContext context)
+    public override async Task<UpdateIncentiveRulesResponse> UpdateIncentiveRules(UpdateIncentiveRulesRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = RuleSet.Validate(request.Rules).ToList();
@@ -175,13 +176,13 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             var current = await RulesStore.GetAsync(connection, transaction, 0, ct);
             if ((current?.Version ?? 0) != request.ExpectedVersion)
             {
-                throw new RpcException(StatusCode.FailedPrecondition, $"The rules are at version {current?.Version ?? 0}, not {request.ExpectedVersion}.");
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, $"The rules are at version {current?.Version ?? 0}, not {request.ExpectedVersion}."));
             }
 
             var version = request.ExpectedVersion + 1;
             if (!await RulesStore.InsertAsync(connection, transaction, version, request.Rules, caller.Subject, ct))
             {
-                throw new RpcException(StatusCode.FailedPrecondition, "The rules changed concurrently; read them again.");
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "The rules changed concurrently; read them again."));
             }
 
             await AuditLog.AppendAsync(connection, transaction, "incentive_rules", version.ToString(System.Globalization.CultureInfo.InvariantCulture), caller.Subject,
@@ -192,13 +193,13 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         }, ct, rulesStore.Invalidate);
     }
 
-    public async Task<GetIncentiveRulesResponse> GetIncentiveRules(GetIncentiveRulesRequest request, ServerCallContext context)
+    public override async Task<GetIncentiveRulesResponse> GetIncentiveRules(GetIncentiveRulesRequest request, ServerCallContext context)
     {
         // Everyone may read the rules: recognition that explains itself.
         context.Caller();
         await using var connection = await database.OpenAsync(context.CancellationToken);
         var stored = await RulesStore.GetAsync(connection, null, request.Version, context.CancellationToken)
-            ?? throw new RpcException(StatusCode.NotFound, request.Version > 0 ? $"No rules version {request.Version}." : "No rules have been set.");
+            ?? throw new RpcException(new Status(StatusCode.NotFound, request.Version > 0 ? $"No rules version {request.Version}." : "No rules have been set."));
         return new GetIncentiveRulesResponse
         {
             Version = stored.Version,
@@ -208,7 +209,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         };
     }
 
-    public async Task<SetBudgetResponse> SetBudget(SetBudgetRequest request, ServerCallContext context)
+    public override async Task<SetBudgetResponse> SetBudget(SetBudgetRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = new List<(string, string)>();
@@ -248,15 +249,15 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         }, ct);
     }
 
-    public async Task<GetBudgetResponse> GetBudget(GetBudgetRequest request, ServerCallContext context)
+    public override async Task<GetBudgetResponse> GetBudget(GetBudgetRequest request, ServerCallContext context)
     {
         await using var connection = await database.OpenAsync(context.CancellationToken);
         var budget = await BudgetStore.GetAsync(connection, null, request.OrgUnitId, request.Period, context.CancellationToken)
-            ?? throw new RpcException(StatusCode.NotFound, $"No budget for {request.OrgUnitId} in {request.Period}.");
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"No budget for {request.OrgUnitId} in {request.Period}."));
         return new GetBudgetResponse { Budget = budget };
     }
 
-    public async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
+    public override async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
     {
         await using var connection = await database.OpenAsync(context.CancellationToken);
         return await AuditLog.ListAsync(connection, request, context.CancellationToken);
@@ -264,7 +265,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
     // ---- Recognition ----
 
-    public async Task<GiveRecognitionResponse> GiveRecognition(GiveRecognitionRequest request, ServerCallContext context)
+    public override async Task<GiveRecognitionResponse> GiveRecognition(GiveRecognitionRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = new List<(string, string)>();
@@ -314,8 +315,8 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             }
             catch (BudgetChargeRefusedException exception)
             {
-                throw new RpcException(StatusCode.Aborted, $"Concurrent grants kept spending the budget first ({BudgetAttempts} attempts); retry with the same key. "
-                    + exception.Message);
+                throw new RpcException(new Status(StatusCode.Aborted, $"Concurrent grants kept spending the budget first ({BudgetAttempts} attempts); retry with the same key. "
+                    + exception.Message));
             }
             catch when (decidedBy.Length > 0)
             {
@@ -342,7 +343,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
                 var recipient = await DirectoryCopy.FindAsync(connection, transaction, id, ct);
                 if (recipient is not { Active: true })
                 {
-                    throw RpcException.InvalidArgument("Unknown recipient.", ($"recipient_ids[{index}]", $"{id} is not an active employee."));
+                    throw RpcErrors.InvalidArgument("Unknown recipient.", ($"recipient_ids[{index}]", $"{id} is not an active employee."));
                 }
 
                 recipients.Add(recipient);
@@ -354,7 +355,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             var period = rules.PeriodOf(now);
             if (rules.PeerAllowance == 0 || pointsEach == 0)
             {
-                throw new RpcException(StatusCode.FailedPrecondition, "The incentive rules give peers nothing to give.");
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "The incentive rules give peers nothing to give."));
             }
 
             // Refused before any ledger decides anything when even a full grant to every recipient would not fit; afterwards only what
@@ -363,8 +364,8 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             var most = pointsEach * recipients.Count;
             if (most > remaining)
             {
-                throw new RpcException(StatusCode.ResourceExhausted,
-                    $"This recognition needs up to {most} points; {remaining} are left of this period's allowance of {rules.PeerAllowance}. Nothing was spent.");
+                throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                    $"This recognition needs up to {most} points; {remaining} are left of this period's allowance of {rules.PeerAllowance}. Nothing was spent."));
             }
 
             var response = new GiveRecognitionResponse { RecognitionId = recognitionId };
@@ -382,20 +383,20 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         }, ct);
     }
 
-    public async Task<GetEmployeeFeedResponse> GetEmployeeFeed(GetEmployeeFeedRequest request, ServerCallContext context)
+    public override async Task<GetEmployeeFeedResponse> GetEmployeeFeed(GetEmployeeFeedRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var ct = context.CancellationToken;
         if (request.EmployeeId.Length == 0)
         {
-            throw RpcException.InvalidArgument("The employee is required.", ("employee_id", "The employee id is required."));
+            throw RpcErrors.InvalidArgument("The employee is required.", ("employee_id", "The employee id is required."));
         }
 
         await using var connection = await database.OpenAsync(ct);
         var employee = await DirectoryCopy.FindAsync(connection, null, request.EmployeeId, ct);
         if (!Access.MayReadFeed(caller, request.EmployeeId, employee?.ManagerId))
         {
-            throw new RpcException(StatusCode.PermissionDenied, "Only the employee, their manager and hr see this feed.");
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "Only the employee, their manager and hr see this feed."));
         }
 
         var before = request.Before?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue;
@@ -433,7 +434,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         return response;
     }
 
-    public async Task<GetPublicFeedResponse> GetPublicFeed(GetPublicFeedRequest request, ServerCallContext context)
+    public override async Task<GetPublicFeedResponse> GetPublicFeed(GetPublicFeedRequest request, ServerCallContext context)
     {
         context.Caller();
         await using var connection = await database.OpenAsync(context.CancellationToken);
@@ -446,7 +447,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         return response;
     }
 
-    public async Task<ListReviewQueueResponse> ListReviewQueue(ListReviewQueueRequest request, ServerCallContext context)
+    public override async Task<ListReviewQueueResponse> ListReviewQueue(ListReviewQueueRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         await using var connection = await database.OpenAsync(context.CancellationToken);
@@ -460,7 +461,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         return response;
     }
 
-    public async Task<ReviewRewardResponse> ReviewReward(ReviewRewardRequest request, ServerCallContext context)
+    public override async Task<ReviewRewardResponse> ReviewReward(ReviewRewardRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = new List<(string, string)>();
@@ -509,8 +510,8 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             {
                 // The same answer for "no such reward" and "not yours to review": reviewers learn nothing about others' rewards.
                 throw stored is not null && stored.Verdict is not (Verdict.PendingApproval or Verdict.Flagged) && caller.IsInRole(Roles.Hr)
-                    ? new RpcException(StatusCode.FailedPrecondition, $"The reward is {stored.Reward.Status}, not waiting for review.")
-                    : new RpcException(StatusCode.PermissionDenied, "You may not review this reward.");
+                    ? new RpcException(new Status(StatusCode.FailedPrecondition, $"The reward is {stored.Reward.Status}, not waiting for review."))
+                    : new RpcException(new Status(StatusCode.PermissionDenied, "You may not review this reward."));
             }
 
             var reward = stored.Reward;
@@ -548,7 +549,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
     /// outbox and the audit trail records before and after; the employee's ledger releases the points in the same turn
     /// order as every other decision (and is read again from the database if the transaction fails after it did).
     /// </summary>
-    public async Task<RevokeRewardResponse> RevokeReward(RevokeRewardRequest request, ServerCallContext context)
+    public override async Task<RevokeRewardResponse> RevokeReward(RevokeRewardRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = new List<(string, string)>();
@@ -577,11 +578,11 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             }
 
             var stored = await RewardStore.FindAsync(connection, transaction, "reward_id", request.RewardId, forUpdate: true, ct)
-                ?? throw new RpcException(StatusCode.NotFound, $"No reward {request.RewardId}.");
+                ?? throw new RpcException(new Status(StatusCode.NotFound, $"No reward {request.RewardId}."));
             if (stored.Verdict != Verdict.Granted)
             {
-                throw new RpcException(StatusCode.FailedPrecondition,
-                    stored.Verdict == Verdict.CallOut ? "A call-out is not a reward." : $"Only a granted reward can be revoked; this one is {stored.Reward.Status}.");
+                throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                    stored.Verdict == Verdict.CallOut ? "A call-out is not a reward." : $"Only a granted reward can be revoked; this one is {stored.Reward.Status}."));
             }
 
             var reward = stored.Reward;
@@ -659,12 +660,12 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
     /// Streams each reward of the employee's feed stored or reviewed from now on, until the caller cancels. The response
     /// headers are sent once the watch is registered: whatever commits after they arrive reaches the stream.
     /// </summary>
-    public async Task WatchEmployeeFeed(WatchEmployeeFeedRequest request, ServerStreamWriter<WatchEmployeeFeedResponse> responses, ServerCallContext context)
+    public override async Task WatchEmployeeFeed(WatchEmployeeFeedRequest request, IServerStreamWriter<WatchEmployeeFeedResponse> responseStream, ServerCallContext context)
     {
         var caller = context.Caller();
         if (request.EmployeeId.Length == 0)
         {
-            throw RpcException.InvalidArgument("The employee is required.", ("employee_id", "The employee id is required."));
+            throw RpcErrors.InvalidArgument("The employee is required.", ("employee_id", "The employee id is required."));
         }
 
         var ct = context.CancellationToken;
@@ -673,14 +674,15 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             var employee = await DirectoryCopy.FindAsync(connection, null, request.EmployeeId, ct);
             if (!Access.MayReadFeed(caller, request.EmployeeId, employee?.ManagerId))
             {
-                throw new RpcException(StatusCode.PermissionDenied, "Only the employee, their manager and hr watch this feed.");
+                throw new RpcException(new Status(StatusCode.PermissionDenied, "Only the employee, their manager and hr watch this feed."));
             }
         }
 
         using var watch = await feeds.WatchAsync(request.EmployeeId, ct);
-        var http = context.HttpContext.Response;
-        await http.StartAsync(ct);
-        await http.BodyWriter.FlushAsync(ct);
+        if (!context.GetHttpContext().Response.HasStarted)
+        {
+            await context.WriteResponseHeadersAsync([]);
+        }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, lifetime.ApplicationStopping, watch.Ended);
         try
@@ -695,7 +697,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
                 if (stored is { Verdict: not Verdict.CallOut } && string.Equals(stored.Reward.EmployeeId, request.EmployeeId, StringComparison.Ordinal))
                 {
-                    var write = responses.WriteAsync(new WatchEmployeeFeedResponse { Reward = stored.Reward });
+                    var write = responseStream.WriteAsync(new WatchEmployeeFeedResponse { Reward = stored.Reward });
                     try
                     {
                         await write.WaitAsync(stop.Token);
@@ -706,7 +708,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
                         // that reads again soon gets it; one that does not has its stream reset.
                         if (await Task.WhenAny(write, Task.Delay(StalledWriteGrace, ct)) != write)
                         {
-                            context.HttpContext.Abort();
+                            context.GetHttpContext().Abort();
                         }
 
                         throw;
@@ -721,14 +723,14 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
         if (lifetime.ApplicationStopping.IsCancellationRequested && watch.EndedWith is null)
         {
-            throw new RpcException(StatusCode.Unavailable, "The service is shutting down; read the feed again and watch again.");
+            throw new RpcException(new Status(StatusCode.Unavailable, "The service is shutting down; read the feed again and watch again."));
         }
 
-        throw watch.EndedWith ?? new RpcException(StatusCode.Unavailable, "The live feed ended; read the feed again and watch again.");
+        throw watch.EndedWith ?? new RpcException(new Status(StatusCode.Unavailable, "The live feed ended; read the feed again and watch again."));
     }
 
     /// <summary>Who is recognised in a period, per org unit and over everyone (units below the minimum group size are left out).</summary>
-    public async Task<GetRecognitionEquityResponse> GetRecognitionEquity(GetRecognitionEquityRequest request, ServerCallContext context)
+    public override async Task<GetRecognitionEquityResponse> GetRecognitionEquity(GetRecognitionEquityRequest request, ServerCallContext context)
     {
         var ct = context.CancellationToken;
         var rules = await rulesStore.CurrentAsync(ct);
@@ -772,22 +774,22 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
     }
 
     /// <summary>The most recognised people of a period, by public granted points; FAILED_PRECONDITION where the deployment has not switched leaderboards on.</summary>
-    public async Task<GetLeaderboardResponse> GetLeaderboard(GetLeaderboardRequest request, ServerCallContext context)
+    public override async Task<GetLeaderboardResponse> GetLeaderboard(GetLeaderboardRequest request, ServerCallContext context)
     {
         var ct = context.CancellationToken;
         if (request.Limit is < 0 or > MaxLeaderboardSize)
         {
-            throw RpcException.InvalidArgument("The limit is out of range.", ("limit", $"0 (= {DefaultLeaderboardSize}) to {MaxLeaderboardSize}."));
+            throw RpcErrors.InvalidArgument("The limit is out of range.", ("limit", $"0 (= {DefaultLeaderboardSize}) to {MaxLeaderboardSize}."));
         }
 
         if (!System.Enum.IsDefined(request.Mode))
         {
-            throw RpcException.InvalidArgument("Unknown leaderboard mode.", ("mode", "LEADERBOARD_MODE_PEOPLE or LEADERBOARD_MODE_TEAMS."));
+            throw RpcErrors.InvalidArgument("Unknown leaderboard mode.", ("mode", "LEADERBOARD_MODE_PEOPLE or LEADERBOARD_MODE_TEAMS."));
         }
 
         if (!(options.Value.LeaderboardEnabled ?? environment.IsDevelopment()))
         {
-            throw new RpcException(StatusCode.FailedPrecondition, "Leaderboards are switched off in this deployment (Incentives:LeaderboardEnabled).");
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "Leaderboards are switched off in this deployment (Incentives:LeaderboardEnabled)."));
         }
 
         var rules = await rulesStore.CurrentAsync(ct);
@@ -815,7 +817,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
     }
 
     /// <summary>The caller opts themselves out of leaderboards, or back in (audited; a retry answers with the first result).</summary>
-    public async Task<SetLeaderboardPreferenceResponse> SetLeaderboardPreference(SetLeaderboardPreferenceRequest request, ServerCallContext context)
+    public override async Task<SetLeaderboardPreferenceResponse> SetLeaderboardPreference(SetLeaderboardPreferenceRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = new List<(string, string)>();
@@ -841,7 +843,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         }, ct);
     }
 
-    public async Task<GetLeaderboardPreferenceResponse> GetLeaderboardPreference(GetLeaderboardPreferenceRequest request, ServerCallContext context)
+    public override async Task<GetLeaderboardPreferenceResponse> GetLeaderboardPreference(GetLeaderboardPreferenceRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         await using var connection = await database.OpenAsync(context.CancellationToken);
@@ -850,11 +852,11 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
     // ---- Call-outs ----
 
-    public async Task<GetCallOutReportResponse> GetCallOutReport(GetCallOutReportRequest request, ServerCallContext context)
+    public override async Task<GetCallOutReportResponse> GetCallOutReport(GetCallOutReportRequest request, ServerCallContext context)
     {
         if (!Period.IsValidKey(request.Period))
         {
-            throw RpcException.InvalidArgument("A period is required.", ("period", "A period such as 2026-11 is required."));
+            throw RpcErrors.InvalidArgument("A period is required.", ("period", "A period such as 2026-11 is required."));
         }
 
         var rules = await rulesStore.CurrentAsync(context.CancellationToken);
@@ -885,7 +887,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         return response;
     }
 
-    public async Task<ListCallOutsResponse> ListCallOuts(ListCallOutsRequest request, ServerCallContext context)
+    public override async Task<ListCallOutsResponse> ListCallOuts(ListCallOutsRequest request, ServerCallContext context)
     {
         await using var connection = await database.OpenAsync(context.CancellationToken);
         await using var command = connection.Command(null, """
@@ -964,7 +966,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
         return Period.IsValidKey(requested)
             ? requested
-            : throw RpcException.InvalidArgument("The period is invalid.", ("period", "A period such as 2026-11, 2026-Q4 or 2026-W47, or empty for the current one."));
+            : throw RpcErrors.InvalidArgument("The period is invalid.", ("period", "A period such as 2026-11, 2026-Q4 or 2026-W47, or empty for the current one."));
     }
 
     private static int Limit(int requested) => requested is > 0 and <= MaxPage ? requested : requested > MaxPage ? MaxPage : 50;
@@ -981,7 +983,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
     {
         if (violations.Count > 0)
         {
-            throw RpcException.InvalidArgument("The request is invalid.", violations);
+            throw RpcErrors.InvalidArgument("The request is invalid.", violations);
         }
     }
 }

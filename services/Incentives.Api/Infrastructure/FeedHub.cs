@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
-using Transformation.GrpcHosting;
+using Grpc.Core;
 
 namespace Transformation.Incentives.Api.Infrastructure;
 
@@ -58,8 +58,8 @@ public sealed partial class FeedHub(IncentivesDatabase database, IOptions<Incent
 
                     if (watches.Count >= _options.FeedWatchersPerEmployee)
                     {
-                        throw new RpcException(StatusCode.ResourceExhausted,
-                            $"{employeeId}'s feed is watched {watches.Count} times on this instance already; end a watch first.");
+                        throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                            $"{employeeId}'s feed is watched {watches.Count} times on this instance already; end a watch first."));
                     }
 
                     var watch = new FeedWatch(this, employeeId, _options.FeedBufferSize);
@@ -74,7 +74,7 @@ public sealed partial class FeedHub(IncentivesDatabase database, IOptions<Incent
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new RpcException(StatusCode.Unavailable, "Live feeds are not available right now (no database listener); try again shortly.");
+                throw new RpcException(new Status(StatusCode.Unavailable, "Live feeds are not available right now (no database listener); try again shortly."));
             }
         }
     }
@@ -169,8 +169,8 @@ public sealed partial class FeedHub(IncentivesDatabase database, IOptions<Incent
             finally
             {
                 EndAll(stoppingToken.IsCancellationRequested
-                    ? new RpcException(StatusCode.Unavailable, "The service is shutting down; read the feed again and watch again.")
-                    : new RpcException(StatusCode.Unavailable, "The live feed lost its database listener and may have missed rewards; read the feed again and watch again."));
+                    ? new RpcException(new Status(StatusCode.Unavailable, "The service is shutting down; read the feed again and watch again."))
+                    : new RpcException(new Status(StatusCode.Unavailable, "The live feed lost its database listener and may have missed rewards; read the feed again and watch again.")));
             }
 
             try
@@ -257,8 +257,8 @@ public sealed class FeedWatch : IDisposable
         if (!_rewards.Writer.TryWrite(rewardId))
         {
             _hub.Remove(this);
-            End(new RpcException(StatusCode.ResourceExhausted,
-                $"This live feed fell more than {_capacity} rewards behind; read the feed again and watch again."));
+            End(new RpcException(new Status(StatusCode.ResourceExhausted,
+                $"This live feed fell more than {_capacity} rewards behind; read the feed again and watch again.")));
         }
     }
 

@@ -10,6 +10,7 @@ using Transformation.Initiatives.Api.Model;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 
 namespace Transformation.Initiatives.Api.Actors;
 
@@ -56,7 +57,7 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
         {
             return string.Equals(State.ProposalKey, command.IdempotencyKey, StringComparison.Ordinal)
                 ? State
-                : throw new GrpcHosting.RpcException(GrpcHosting.StatusCode.AlreadyExists, "The initiative exists already.");
+                : throw new RpcException(new Status(StatusCode.AlreadyExists, "The initiative exists already."));
         }
 
         var now = time.GetUtcNow();
@@ -107,7 +108,7 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
     {
         if (!State.Exists)
         {
-            throw new GrpcHosting.RpcException(GrpcHosting.StatusCode.NotFound, "No such initiative.");
+            throw new RpcException(new Status(StatusCode.NotFound, "No such initiative."));
         }
 
         // The key remembers the edit's content: a retry returns the state, the key reused for another edit is refused.
@@ -116,7 +117,7 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
         {
             return string.Equals(applied, operation, StringComparison.Ordinal)
                 ? State
-                : throw new GrpcHosting.RpcException(GrpcHosting.StatusCode.FailedPrecondition, "This idempotency key was used for a different edit.");
+                : throw new RpcException(new Status(StatusCode.FailedPrecondition, "This idempotency key was used for a different edit."));
         }
 
         var now = time.GetUtcNow();
@@ -244,7 +245,7 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
     {
         if (!State.Exists)
         {
-            throw new GrpcHosting.RpcException(GrpcHosting.StatusCode.NotFound, "No such initiative.");
+            throw new RpcException(new Status(StatusCode.NotFound, "No such initiative."));
         }
 
         if (State.AppliedKeys.TryGetValue(command.IdempotencyKey, out var applied) && string.Equals(applied, operation, StringComparison.Ordinal))

@@ -14,11 +14,12 @@ using Transformation.Initiatives.Api.Infrastructure;
 using Transformation.Initiatives.Api.Model;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
+using Grpc.Core;
 
 namespace Transformation.Initiatives.Api.Grpc;
 
 /// <summary>The gRPC surface: validates, checks ownership, calls the actors and stores, maps. Role checks are in the access map.</summary>
-public sealed class InitiativesService(InitiativesDatabase database, Outbox outbox, ObservationWriter observations, ActorFactory actors, TimeProvider time)
+public sealed class InitiativesService(InitiativesDatabase database, Outbox outbox, ObservationWriter observations, ActorFactory actors, TimeProvider time) : InitiativeService.InitiativeServiceBase
 {
     private const int MaxPage = 500;
     private const string StoryEntity = "success_story";
@@ -26,7 +27,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
 
     // ---- Initiatives ----
 
-    public async Task<ProposeInitiativeResponse> ProposeInitiative(ProposeInitiativeRequest request, ServerCallContext context)
+    public override async Task<ProposeInitiativeResponse> ProposeInitiative(ProposeInitiativeRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = Model.Initiatives.Validate(request.Initiative);
@@ -36,7 +37,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         var changeManager = draft.ChangeManagerId.Length > 0 ? draft.ChangeManagerId : caller.Subject;
         if (caller.IsInRole(Roles.ChangeManager) && !caller.IsInRole(Roles.Hr) && !string.Equals(changeManager, caller.Subject, StringComparison.Ordinal))
         {
-            throw new RpcException(StatusCode.PermissionDenied, "A change manager proposes initiatives they manage.");
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "A change manager proposes initiatives they manage."));
         }
 
         await ValidateReferencesAsync(draft.TargetBehaviourIds, draft.ScopeOrgUnitIds, draft.SponsorId, changeManager, violations, context.CancellationToken);
@@ -46,19 +47,19 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         return new ProposeInitiativeResponse { Initiative = state.ToProto(time.GetUtcNow()) };
     }
 
-    public async Task<SponsorInitiativeResponse> SponsorInitiative(SponsorInitiativeRequest request, ServerCallContext context) =>
+    public override async Task<SponsorInitiativeResponse> SponsorInitiative(SponsorInitiativeRequest request, ServerCallContext context) =>
         new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (actor, command) => actor.SponsorAsync(command)) };
 
-    public async Task<ActivateInitiativeResponse> ActivateInitiative(ActivateInitiativeRequest request, ServerCallContext context) =>
+    public override async Task<ActivateInitiativeResponse> ActivateInitiative(ActivateInitiativeRequest request, ServerCallContext context) =>
         new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (actor, command) => actor.ActivateAsync(command)) };
 
-    public async Task<CompleteInitiativeResponse> CompleteInitiative(CompleteInitiativeRequest request, ServerCallContext context) =>
+    public override async Task<CompleteInitiativeResponse> CompleteInitiative(CompleteInitiativeRequest request, ServerCallContext context) =>
         new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (actor, command) => actor.CompleteAsync(command)) };
 
-    public async Task<CancelInitiativeResponse> CancelInitiative(CancelInitiativeRequest request, ServerCallContext context) =>
+    public override async Task<CancelInitiativeResponse> CancelInitiative(CancelInitiativeRequest request, ServerCallContext context) =>
         new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (actor, command) => actor.CancelAsync(command)) };
 
-    public async Task<SetSurveyScoreResponse> SetSurveyScore(SetSurveyScoreRequest request, ServerCallContext context) =>
+    public override async Task<SetSurveyScoreResponse> SetSurveyScore(SetSurveyScoreRequest request, ServerCallContext context) =>
         new()
         {
             Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context,
@@ -69,7 +70,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
     /// The initiative's change manager (only: hr and executives do not edit another's initiative) replaces its editable
     /// definition while it is proposed, sponsored or active. Validated as a proposal; a retry with the key returns the first result.
     /// </summary>
-    public async Task<UpdateInitiativeResponse> UpdateInitiative(UpdateInitiativeRequest request, ServerCallContext context)
+    public override async Task<UpdateInitiativeResponse> UpdateInitiative(UpdateInitiativeRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = Model.Initiatives.Validate(request.Initiative);
@@ -84,12 +85,12 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         var current = await actor.GetAsync();
         if (!current.Exists || !CanSee(current, caller))
         {
-            throw new RpcException(StatusCode.NotFound, "No such initiative.");
+            throw new RpcException(new Status(StatusCode.NotFound, "No such initiative."));
         }
 
         if (!Model.Initiatives.IsManager(current, caller))
         {
-            throw new RpcException(StatusCode.PermissionDenied, "Only the initiative's change manager edits it.");
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "Only the initiative's change manager edits it."));
         }
 
         var changes = request.Initiative;
@@ -99,25 +100,25 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         return new UpdateInitiativeResponse { Initiative = state.ToProto(time.GetUtcNow()) };
     }
 
-    public async Task<GetInitiativeResponse> GetInitiative(GetInitiativeRequest request, ServerCallContext context)
+    public override async Task<GetInitiativeResponse> GetInitiative(GetInitiativeRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         if (request.InitiativeId.Length == 0)
         {
-            throw RpcException.InvalidArgument("The initiative id is required.", ("initiative_id", "Required."));
+            throw RpcErrors.InvalidArgument("The initiative id is required.", ("initiative_id", "Required."));
         }
 
         var state = await actors.Get<IInitiativeActor>(request.InitiativeId).GetAsync();
         if (!state.Exists || !CanSee(state, caller))
         {
-            throw new RpcException(StatusCode.NotFound, "No such initiative.");
+            throw new RpcException(new Status(StatusCode.NotFound, "No such initiative."));
         }
 
         return new GetInitiativeResponse { Initiative = state.ToProto(time.GetUtcNow()) };
     }
 
     /// <summary>The executive portfolio: every initiative with status, progress and sponsor, from the actors' checkpointed states.</summary>
-    public async Task<ListInitiativesResponse> ListInitiatives(ListInitiativesRequest request, ServerCallContext context)
+    public override async Task<ListInitiativesResponse> ListInitiatives(ListInitiativesRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var everything = caller.IsInAnyRole(Roles.Hr, Roles.Executive);
@@ -141,7 +142,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
 
     // ---- Observations ----
 
-    public async Task<RecordObservationResponse> RecordObservation(RecordObservationRequest request, ServerCallContext context)
+    public override async Task<RecordObservationResponse> RecordObservation(RecordObservationRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = new List<(string Field, string Description)>();
@@ -155,7 +156,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
     }
 
     /// <summary>All or nothing per call: items are validated as they arrive and written in chunks inside one transaction, committed at the end.</summary>
-    public async Task<RecordObservationsResponse> RecordObservations(IAsyncEnumerable<RecordObservationsRequest> requests, ServerCallContext context)
+    public override async Task<RecordObservationsResponse> RecordObservations(IAsyncStreamReader<RecordObservationsRequest> requestStream, ServerCallContext context)
     {
         var caller = context.Caller();
         var ct = context.CancellationToken;
@@ -165,7 +166,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         var chunk = new List<ObservationInput>(ObservationWriter.ChunkSize);
         var index = 0;
         var violations = new List<(string Field, string Description)>();
-        await foreach (var request in requests.WithCancellation(ct))
+        await foreach (var request in requestStream.ReadAllAsync(ct))
         {
             Observations.ValidateShape(request.Observation, $"observations[{index}].", caller, now, violations);
             ThrowIfAny(violations);
@@ -196,7 +197,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         }
     }
 
-    public async Task<ListObservationsResponse> ListObservations(ListObservationsRequest request, ServerCallContext context)
+    public override async Task<ListObservationsResponse> ListObservations(ListObservationsRequest request, ServerCallContext context)
     {
         var violations = new List<(string Field, string Description)>();
         long before = 0;
@@ -219,7 +220,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
 
     // ---- Success stories ----
 
-    public async Task<DraftSuccessStoryResponse> DraftSuccessStory(DraftSuccessStoryRequest request, ServerCallContext context)
+    public override async Task<DraftSuccessStoryResponse> DraftSuccessStory(DraftSuccessStoryRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var violations = new List<(string Field, string Description)>();
@@ -244,12 +245,12 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         var initiative = await actors.Get<IInitiativeActor>(request.InitiativeId).GetAsync();
         if (!initiative.Exists)
         {
-            throw new RpcException(StatusCode.NotFound, "No such initiative.");
+            throw new RpcException(new Status(StatusCode.NotFound, "No such initiative."));
         }
 
         if (!Model.Initiatives.IsManager(initiative, caller))
         {
-            throw new RpcException(StatusCode.PermissionDenied, "Only the initiative's change manager drafts its stories.");
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "Only the initiative's change manager drafts its stories."));
         }
 
         await using var connection = await database.OpenAsync(ct);
@@ -293,48 +294,48 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         return new DraftSuccessStoryResponse { Story = story };
     }
 
-    public async Task<SubmitSuccessStoryResponse> SubmitSuccessStory(SubmitSuccessStoryRequest request, ServerCallContext context)
+    public override async Task<SubmitSuccessStoryResponse> SubmitSuccessStory(SubmitSuccessStoryRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var story = await ChangeStoryAsync(request.IdempotencyKey, request.StoryId, context, (story, initiative) =>
         {
             if (!string.Equals(story.AuthorId, caller.Subject, StringComparison.Ordinal))
             {
-                throw new RpcException(StatusCode.PermissionDenied, "Only the story's author submits it.");
+                throw new RpcException(new Status(StatusCode.PermissionDenied, "Only the story's author submits it."));
             }
 
             return story.Status switch
             {
                 StoryStatus.Draft => StoryStatus.Submitted,
                 StoryStatus.Submitted => null,
-                _ => throw new RpcException(StatusCode.FailedPrecondition, "The story is published already."),
+                _ => throw new RpcException(new Status(StatusCode.FailedPrecondition, "The story is published already.")),
             };
         });
         return new SubmitSuccessStoryResponse { Story = story };
     }
 
     /// <summary>The initiative's sponsor, or hr, approves a submitted story: it is published (SuccessStoryPublished through the outbox).</summary>
-    public async Task<PublishSuccessStoryResponse> PublishSuccessStory(PublishSuccessStoryRequest request, ServerCallContext context)
+    public override async Task<PublishSuccessStoryResponse> PublishSuccessStory(PublishSuccessStoryRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var story = await ChangeStoryAsync(request.IdempotencyKey, request.StoryId, context, (story, initiative) =>
         {
             if (!caller.IsInRole(Roles.Hr) && !string.Equals(initiative.SponsorId, caller.Subject, StringComparison.Ordinal))
             {
-                throw new RpcException(StatusCode.PermissionDenied, "Only the initiative's sponsor or hr publishes its stories.");
+                throw new RpcException(new Status(StatusCode.PermissionDenied, "Only the initiative's sponsor or hr publishes its stories."));
             }
 
             return story.Status switch
             {
                 StoryStatus.Submitted => StoryStatus.Published,
                 StoryStatus.Published => null,
-                _ => throw new RpcException(StatusCode.FailedPrecondition, "Only a submitted story is published."),
+                _ => throw new RpcException(new Status(StatusCode.FailedPrecondition, "Only a submitted story is published.")),
             };
         }, caller.Subject);
         return new PublishSuccessStoryResponse { Story = story };
     }
 
-    public async Task<GetSuccessStoryResponse> GetSuccessStory(GetSuccessStoryRequest request, ServerCallContext context)
+    public override async Task<GetSuccessStoryResponse> GetSuccessStory(GetSuccessStoryRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         var ct = context.CancellationToken;
@@ -342,19 +343,19 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         var found = Guid.TryParse(request.StoryId, out var id) ? await StoryStore.GetAsync(connection, null, id, false, ct) : null;
         if (found is not { } pair)
         {
-            throw new RpcException(StatusCode.NotFound, "No such story.");
+            throw new RpcException(new Status(StatusCode.NotFound, "No such story."));
         }
 
         if (pair.Story.Status != StoryStatus.Published && !caller.IsInAnyRole(Roles.Hr, Roles.Executive) &&
             !string.Equals(pair.Story.AuthorId, caller.Subject, StringComparison.Ordinal))
         {
-            throw new RpcException(StatusCode.NotFound, "No such story.");
+            throw new RpcException(new Status(StatusCode.NotFound, "No such story."));
         }
 
         return new GetSuccessStoryResponse { Story = pair.Story };
     }
 
-    public async Task<ListSuccessStoriesResponse> ListSuccessStories(ListSuccessStoriesRequest request, ServerCallContext context)
+    public override async Task<ListSuccessStoriesResponse> ListSuccessStories(ListSuccessStoriesRequest request, ServerCallContext context)
     {
         var ct = context.CancellationToken;
         await using var connection = await database.OpenAsync(ct);
@@ -370,12 +371,12 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         return new ListSuccessStoriesResponse { Stories = { await StoryStore.ListUnpublishedAsync(connection, request.Status, request.InitiativeId, author, limit, ct) } };
     }
 
-    public async Task<ReactToSuccessStoryResponse> ReactToSuccessStory(ReactToSuccessStoryRequest request, ServerCallContext context)
+    public override async Task<ReactToSuccessStoryResponse> ReactToSuccessStory(ReactToSuccessStoryRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
         if (string.IsNullOrWhiteSpace(request.Reaction) || request.Reaction.Length > 32)
         {
-            throw RpcException.InvalidArgument("The reaction is required.", ("reaction", "1 to 32 characters."));
+            throw RpcErrors.InvalidArgument("The reaction is required.", ("reaction", "1 to 32 characters."));
         }
 
         var ct = context.CancellationToken;
@@ -383,7 +384,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         var found = Guid.TryParse(request.StoryId, out var id) ? await StoryStore.GetAsync(connection, null, id, false, ct) : null;
         if (found is not { } pair || pair.Story.Status != StoryStatus.Published)
         {
-            throw new RpcException(StatusCode.NotFound, "No such published story.");
+            throw new RpcException(new Status(StatusCode.NotFound, "No such published story."));
         }
 
         return new ReactToSuccessStoryResponse { Reactions = await StoryStore.ReactAsync(connection, id, caller.Subject, request.Reaction, ct) };
@@ -392,7 +393,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
     // ---- Audit ----
 
     /// <summary>Changes to initiatives (appended by the database with the actor's state) and stories, oldest first (hr and executives).</summary>
-    public async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
+    public override async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
     {
         await using var connection = await database.OpenAsync(context.CancellationToken);
         return await AuditLog.ListAsync(connection, request, context.CancellationToken);
@@ -447,7 +448,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         await using var transaction = await connection.BeginTransactionAsync(ct);
         if (await StoryStore.GetAsync(connection, transaction, id, forUpdate: true, ct) is not { } pair)
         {
-            throw new RpcException(StatusCode.NotFound, "No such story.");
+            throw new RpcException(new Status(StatusCode.NotFound, "No such story."));
         }
 
         var initiative = await actors.Get<IInitiativeActor>(pair.Story.InitiativeId).GetAsync();
@@ -549,7 +550,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
     {
         if (violations.Count > 0)
         {
-            throw RpcException.InvalidArgument("The request is not valid; nothing was stored.", violations);
+            throw RpcErrors.InvalidArgument("The request is not valid; nothing was stored.", violations);
         }
     }
 }

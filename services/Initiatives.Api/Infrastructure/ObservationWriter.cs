@@ -8,6 +8,7 @@ using Transformation.GrpcHosting;
 using Transformation.Initiatives.Api.Model;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
+using Grpc.Core;
 
 namespace Transformation.Initiatives.Api.Infrastructure;
 
@@ -59,7 +60,7 @@ public sealed class ObservationBatch(NpgsqlConnection connection, NpgsqlTransact
 
         if (violations.Count > 0)
         {
-            throw RpcException.InvalidArgument("The observation refers to unknown or inactive data; nothing was stored.", violations);
+            throw RpcErrors.InvalidArgument("The observation refers to unknown or inactive data; nothing was stored.", violations);
         }
 
         // A key repeated within the chunk is a duplicate of its first input when the bodies match (it gets its id), and an
@@ -163,7 +164,7 @@ public sealed class ObservationBatch(NpgsqlConnection connection, NpgsqlTransact
     private static NpgsqlParameter Array<T>(NpgsqlDbType type, T[] values) => new() { NpgsqlDbType = NpgsqlDbType.Array | type, Value = values };
 
     private static RpcException KeyReused(string key) =>
-        new(StatusCode.FailedPrecondition, $"The idempotency key '{key}' was used for a different observation; nothing was stored.");
+        new(new Status(StatusCode.FailedPrecondition, $"The idempotency key '{key}' was used for a different observation; nothing was stored."));
 
     private static byte[] Hash(ObservationInput input)
     {

@@ -5,6 +5,7 @@ using Google.Protobuf.WellKnownTypes;
 using Transformation.GrpcHosting;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
+using Grpc.Core;
 
 namespace Transformation.Initiatives.Api.Model;
 
@@ -154,7 +155,7 @@ public static class Initiatives
         RequireExists(state);
         if (!caller.IsInRole(Roles.Executive) || !string.Equals(caller.Subject, state.SponsorId, StringComparison.Ordinal))
         {
-            throw new RpcException(StatusCode.PermissionDenied, "Only the initiative's named executive sponsor can sponsor it.");
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "Only the initiative's named executive sponsor can sponsor it."));
         }
 
         if (state.Status == InitiativeStatus.Sponsored)
@@ -198,7 +199,7 @@ public static class Initiatives
         RequireExists(state);
         if (!IsManager(state, caller) && !string.Equals(caller.Subject, state.SponsorId, StringComparison.Ordinal))
         {
-            throw new RpcException(StatusCode.PermissionDenied, "Only the initiative's change manager or sponsor can cancel it.");
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "Only the initiative's change manager or sponsor can cancel it."));
         }
 
         if (state.Status == InitiativeStatus.Cancelled)
@@ -208,7 +209,7 @@ public static class Initiatives
 
         if (state.Status == InitiativeStatus.Completed)
         {
-            throw new RpcException(StatusCode.FailedPrecondition, "A completed initiative cannot be cancelled.");
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "A completed initiative cannot be cancelled."));
         }
 
         return state with { Status = InitiativeStatus.Cancelled, ClosedAt = now };
@@ -220,17 +221,17 @@ public static class Initiatives
         var goal = state.Goals.FirstOrDefault(g => string.Equals(g.GoalId, goalId, StringComparison.Ordinal));
         if (goal is null || goal.Kind != GoalKind.SurveyScore)
         {
-            throw RpcException.InvalidArgument("Unknown goal.", ("goal_id", "The id of one of the initiative's survey score goals is required."));
+            throw RpcErrors.InvalidArgument("Unknown goal.", ("goal_id", "The id of one of the initiative's survey score goals is required."));
         }
 
         if (!(score is >= MinSurveyScore and <= MaxSurveyScore))
         {
-            throw RpcException.InvalidArgument("The score is out of range.", ("score", $"A score on the survey's scale, from {MinSurveyScore} to {MaxSurveyScore}."));
+            throw RpcErrors.InvalidArgument("The score is out of range.", ("score", $"A score on the survey's scale, from {MinSurveyScore} to {MaxSurveyScore}."));
         }
 
         if (state.Status is InitiativeStatus.Completed or InitiativeStatus.Cancelled)
         {
-            throw new RpcException(StatusCode.FailedPrecondition, "The initiative is closed.");
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "The initiative is closed."));
         }
 
         return state with { SurveyScores = state.SurveyScores.SetItem(goalId, score) };
@@ -247,7 +248,7 @@ public static class Initiatives
         RequireManager(state, caller);
         if (state.Status is not (InitiativeStatus.Proposed or InitiativeStatus.Sponsored or InitiativeStatus.Active))
         {
-            throw new RpcException(StatusCode.FailedPrecondition, $"The initiative is {state.Status}: only a proposed, sponsored or active one is edited.");
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"The initiative is {state.Status}: only a proposed, sponsored or active one is edited."));
         }
 
         var goals = changes.Goals.Select(g => new GoalDefinition(g.GoalId, g.Kind, g.Description, g.Target, g.DimensionId)).ToImmutableArray();
@@ -411,7 +412,7 @@ public static class Initiatives
     {
         if (!state.Exists)
         {
-            throw new RpcException(StatusCode.NotFound, "No such initiative.");
+            throw new RpcException(new Status(StatusCode.NotFound, "No such initiative."));
         }
     }
 
@@ -420,7 +421,7 @@ public static class Initiatives
         RequireExists(state);
         if (!IsManager(state, caller))
         {
-            throw new RpcException(StatusCode.PermissionDenied, "Only the initiative's change manager can change it.");
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "Only the initiative's change manager can change it."));
         }
     }
 
@@ -428,7 +429,7 @@ public static class Initiatives
     {
         if (state.Status != expected)
         {
-            throw new RpcException(StatusCode.FailedPrecondition, $"The initiative is {state.Status}, not {expected}.");
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"The initiative is {state.Status}, not {expected}."));
         }
     }
 }

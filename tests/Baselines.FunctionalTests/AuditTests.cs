@@ -2,8 +2,8 @@ using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
 using Transformation.Audit.V1;
 using Transformation.Baselines.V1;
-using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
+using Grpc.Core;
 
 namespace Transformation.Baselines.FunctionalTests;
 

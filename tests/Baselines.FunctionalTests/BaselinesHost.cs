@@ -7,9 +7,9 @@ using RabbitMQ.Client;
 using Transformation.Baselines.Api;
 using Transformation.Baselines.V1;
 using Transformation.Directory.V1;
-using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
+using Grpc.Core;
 
 namespace Transformation.Baselines.FunctionalTests;
 
@@ -23,7 +23,7 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
 
     public TestIdentity Identity { get; } = new();
 
-    public GrpcClient Client { get; private set; } = null!;
+    public GrpcTestClient Client { get; private set; } = null!;
 
     public int GrpcPort { get; } = Ports.Free();
 
@@ -61,7 +61,7 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
         _app = builder.Build();
         _app.MapBaselinesService();
         await _app.StartAsync(Ct);
-        Client = GrpcClient.Create(new Uri($"http://127.0.0.1:{GrpcPort}"));
+        Client = GrpcTestClient.Create(new Uri($"http://127.0.0.1:{GrpcPort}"));
     }
 
     public async ValueTask DisposeAsync()
@@ -85,7 +85,7 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
 
     public string Token(params string[] roles) => Identity.TokenFor("tester", roles);
 
-    public static CallOptions As(string token) => new() { Headers = new Metadata { { "authorization", "Bearer " + token } } };
+    public static CallOptions As(string token) => GrpcTestClient.As(token);
 
     public Task<TResponse> CallAsync<TRequest, TResponse>(string method, TRequest request, string? token = null)
         where TRequest : class, IMessage<TRequest>
@@ -97,16 +97,16 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
 
     public async Task<SubmitResponsesResponse> SubmitAsync(string assessmentId, IEnumerable<ResponseRow> rows, string? token = null)
     {
-        await using var call = Client.Streaming<SubmitResponsesRequest, SubmitResponsesResponse>(
+        using var call = Client.ClientStreaming<SubmitResponsesRequest, SubmitResponsesResponse>(
             BaselinesReflection.Descriptor.Services[0].FindMethodByName("SubmitResponses"), As(token ?? Token(Roles.Hr)));
-        await call.WriteAsync(new SubmitResponsesRequest { Header = new SubmitResponsesHeader { AssessmentId = assessmentId } });
+        await call.RequestStream.WriteAsync(new SubmitResponsesRequest { Header = new SubmitResponsesHeader { AssessmentId = assessmentId } });
         foreach (var chunk in rows.Chunk(100))
         {
-            await call.WriteAsync(new SubmitResponsesRequest { Rows = { chunk } });
+            await call.RequestStream.WriteAsync(new SubmitResponsesRequest { Rows = { chunk } });
         }
 
-        call.CompleteRequest();
-        return await call.ReadSingleAsync();
+        await call.RequestStream.CompleteAsync();
+        return await call.ResponseAsync;
     }
 
     /// <summary>Publishes org units as the Directory does and waits until they are kept.</summary>

@@ -3,6 +3,7 @@ using Google.Rpc;
 using Transformation.Baselines.V1;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
+using Grpc.Core;
 
 namespace Transformation.Baselines.FunctionalTests;
 

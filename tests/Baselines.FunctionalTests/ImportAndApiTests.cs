@@ -5,12 +5,12 @@ using Google.Protobuf.WellKnownTypes;
 using MathNet.Numerics.Distributions;
 using Transformation.Baselines.V1;
 using Transformation.EventBus;
-using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using BaselinesCommand = Transformation.Cli.Baselines.BaselinesCommand;
 using BaselinesImport = Transformation.Cli.Baselines.BaselinesImport;
 using ImportResult = Transformation.Cli.Baselines.ImportResult;
 using ServiceClients = Transformation.Cli.Services.ServiceClients;
+using Grpc.Core;
 
 namespace Transformation.Baselines.FunctionalTests;
 
@@ -290,10 +290,10 @@ public sealed class ImportAndApiTests(BaselinesHost host) : IClassFixture<Baseli
         // An org unit the organisation does not have is NOT_FOUND, named, on every scores read (not an empty answer).
         var scores = await Should.ThrowAsync<RpcException>(() => host.CallAsync<GetScoresRequest, GetScoresResponse>("GetScores",
             new GetScoresRequest { AssessmentId = id, OrgUnitId = "h1-nowhere" }));
-        (scores.StatusCode, scores.Message).ShouldBe((StatusCode.NotFound, "org_unit_id: no org unit 'h1-nowhere' in the organisation."));
+        (scores.StatusCode, scores.Status.Detail).ShouldBe((StatusCode.NotFound, "org_unit_id: no org unit 'h1-nowhere' in the organisation."));
         var unknownInHeatmap = await Should.ThrowAsync<RpcException>(() => host.CallAsync<GetHeatmapRequest, GetHeatmapResponse>("GetHeatmap",
             new GetHeatmapRequest { AssessmentId = id, OrgUnitIds = { "h1-root", "h1-nowhere" } }));
-        (unknownInHeatmap.StatusCode, unknownInHeatmap.Message).ShouldBe((StatusCode.NotFound, "org_unit_ids[1]: no org unit 'h1-nowhere' in the organisation."));
+        (unknownInHeatmap.StatusCode, unknownInHeatmap.Status.Detail).ShouldBe((StatusCode.NotFound, "org_unit_ids[1]: no org unit 'h1-nowhere' in the organisation."));
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
 using Transformation.Baselines.V1;
-using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
+using Grpc.Core;
 
 namespace Transformation.Baselines.FunctionalTests;
 

@@ -4,6 +4,7 @@ using Transformation.Directory.V1;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using static Transformation.Directory.FunctionalTests.Rows;
+using Grpc.Core;
 
 namespace Transformation.Directory.FunctionalTests;
 

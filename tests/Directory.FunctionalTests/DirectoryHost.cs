@@ -15,6 +15,7 @@ using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
+using Grpc.Core;
 
 namespace Transformation.Directory.FunctionalTests;
 
@@ -39,7 +40,7 @@ public sealed class DirectoryHost(PostgresFixture postgres, RabbitMqFixture rabb
 
     public TestIdentity Identity { get; } = new();
 
-    public GrpcClient Client { get; private set; } = null!;
+    public GrpcTestClient Client { get; private set; } = null!;
 
     public HttpClient Http { get; private set; } = null!;
 
@@ -94,7 +95,7 @@ public sealed class DirectoryHost(PostgresFixture postgres, RabbitMqFixture rabb
         _app = builder.Build();
         _app.MapDirectoryService();
         await _app.StartAsync(Ct);
-        Client = GrpcClient.Create(new Uri($"http://127.0.0.1:{GrpcPort}"));
+        Client = GrpcTestClient.Create(new Uri($"http://127.0.0.1:{GrpcPort}"));
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}/") };
     }
 
@@ -120,7 +121,7 @@ public sealed class DirectoryHost(PostgresFixture postgres, RabbitMqFixture rabb
 
     public string Token(params string[] roles) => Identity.TokenFor("tester", roles);
 
-    public static CallOptions As(string token) => new() { Headers = new Metadata { { "authorization", "Bearer " + token } } };
+    public static CallOptions As(string token) => GrpcTestClient.As(token);
 
     public Task<TResponse> CallAsync<TRequest, TResponse>(string method, TRequest request, string? token = null)
         where TRequest : class, IMessage<TRequest>
@@ -132,25 +133,25 @@ public sealed class DirectoryHost(PostgresFixture postgres, RabbitMqFixture rabb
     public async Task<ImportDirectoryResponse> ImportAsync(ImportOptions options, IReadOnlyList<ImportOrgUnitRow> units,
         IReadOnlyList<ImportEmployeeRow> employees, string? token = null)
     {
-        await using var call = Client.Streaming<ImportDirectoryRequest, ImportDirectoryResponse>(
+        using var call = Client.ClientStreaming<ImportDirectoryRequest, ImportDirectoryResponse>(
             DirectoryReflection.Descriptor.Services[0].FindMethodByName("ImportDirectory"), As(token ?? Token(Roles.Hr)));
-        await call.WriteAsync(new ImportDirectoryRequest { Options = options });
+        await call.RequestStream.WriteAsync(new ImportDirectoryRequest { Options = options });
         foreach (var chunk in units.Chunk(100))
         {
             var message = new ImportDirectoryRequest();
             message.OrgUnits.AddRange(chunk);
-            await call.WriteAsync(message);
+            await call.RequestStream.WriteAsync(message);
         }
 
         foreach (var chunk in employees.Chunk(100))
         {
             var message = new ImportDirectoryRequest();
             message.Employees.AddRange(chunk);
-            await call.WriteAsync(message);
+            await call.RequestStream.WriteAsync(message);
         }
 
-        call.CompleteRequest();
-        return await call.ReadSingleAsync();
+        await call.RequestStream.CompleteAsync();
+        return await call.ResponseAsync;
     }
 
     /// <summary>Empties the directory, its outbox and the test queue, so that each test starts from nothing.</summary>

@@ -4,6 +4,7 @@ using Transformation.Directory.V1;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using static Transformation.Directory.FunctionalTests.Rows;
+using Grpc.Core;
 
 namespace Transformation.Directory.FunctionalTests;
 
@@ -116,7 +117,7 @@ public sealed class ImportTests(DirectoryHost host) : IClassFixture<DirectoryHos
         var refused = await Should.ThrowAsync<RpcException>(() => host.ImportAsync(Apply(), Units(), remaining));
 
         refused.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
-        refused.Message.ShouldContain("2 of 10");
+        refused.Status.Detail.ShouldContain("2 of 10");
         (await host.ScalarAsync("SELECT count(*) FROM employees WHERE active")).ShouldBe(10);
         var dryRun = await host.ImportAsync(DryRun(), Units(), remaining);
         dryRun.ExceedsDeactivationLimit.ShouldBeTrue();
@@ -144,8 +145,8 @@ public sealed class ImportTests(DirectoryHost host) : IClassFixture<DirectoryHos
         var managers = await Should.ThrowAsync<RpcException>(() => host.ImportAsync(Apply(), Units(), withoutManagers));
 
         (roles.StatusCode, managers.StatusCode).ShouldBe((StatusCode.FailedPrecondition, StatusCode.FailedPrecondition));
-        roles.Message.ShouldContain("change the roles of 10 of 10 active employees");
-        managers.Message.ShouldContain("change the manager of 9 of 10 active employees");
+        roles.Status.Detail.ShouldContain("change the roles of 10 of 10 active employees");
+        managers.Status.Detail.ShouldContain("change the manager of 9 of 10 active employees");
         (await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox")).ShouldBe(outbox);
         var dryRun = await host.ImportAsync(DryRun(), Units(), withoutRoles);
         (dryRun.RolesChanged, dryRun.ExceedsChangeLimit, dryRun.ExceedsDeactivationLimit).ShouldBe((10, true, false));
@@ -186,8 +187,8 @@ public sealed class ImportTests(DirectoryHost host) : IClassFixture<DirectoryHos
 
         var refused = await Should.ThrowAsync<RpcException>(() => StreamAsync(messages));
 
-        refused.StatusCode.ShouldBe(StatusCode.ResourceExhausted, refused.Message);
-        refused.Message.ShouldContain("Directory:MaxImportBytes");
+        refused.StatusCode.ShouldBe(StatusCode.ResourceExhausted, refused.Status.Detail);
+        refused.Status.Detail.ShouldContain("Directory:MaxImportBytes");
         (await host.ScalarAsync("SELECT count(*) FROM employees")).ShouldBe(10);
         (await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox")).ShouldBe(outbox);
     }
@@ -195,25 +196,25 @@ public sealed class ImportTests(DirectoryHost host) : IClassFixture<DirectoryHos
     /// <summary>Sends the messages of one import as they are (as CsvUpload does); a refused write throws the call's status.</summary>
     private async Task<ImportDirectoryResponse> StreamAsync(IEnumerable<ImportDirectoryRequest> messages)
     {
-        await using var call = host.Client.Streaming<ImportDirectoryRequest, ImportDirectoryResponse>(
+        using var call = host.Client.ClientStreaming<ImportDirectoryRequest, ImportDirectoryResponse>(
             DirectoryReflection.Descriptor.Services[0].FindMethodByName("ImportDirectory"), DirectoryHost.As(host.Token(Roles.Hr)));
         try
         {
             foreach (var message in messages)
             {
-                await call.WriteAsync(message);
+                await call.RequestStream.WriteAsync(message);
             }
 
-            call.CompleteRequest();
+            await call.RequestStream.CompleteAsync();
         }
         catch (RpcException) when (call.Status is null)
         {
             // The service ended the call while it was streaming: its status, read with the response, says why.
-            await call.ReadSingleAsync();
+            await call.ResponseAsync;
             throw;
         }
 
-        return await call.ReadSingleAsync();
+        return await call.ResponseAsync;
     }
 
     [Fact]
@@ -232,7 +233,7 @@ public sealed class ImportTests(DirectoryHost host) : IClassFixture<DirectoryHos
         var error = await Should.ThrowAsync<RpcException>(() => host.ImportAsync(Apply(), units, people));
 
         error.StatusCode.ShouldBe(StatusCode.InvalidArgument);
-        error.Message.ShouldContain("nothing was applied");
+        error.Status.Detail.ShouldContain("nothing was applied");
         var violations = error.GetDetail<BadRequest>()!.FieldViolations.Select(v => v.Field).ToList();
         violations.ShouldBe(["line 16.name", "line 11.email", "line 17.id"], ignoreOrder: true);
         (await host.CallAsync<GetEmployeeRequest, GetEmployeeResponse>("GetEmployee", new GetEmployeeRequest { EmployeeId = "e03" }))

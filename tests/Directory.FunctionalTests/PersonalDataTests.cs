@@ -2,6 +2,7 @@ using Transformation.Directory.V1;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using static Transformation.Directory.FunctionalTests.Rows;
+using Grpc.Core;
 
 namespace Transformation.Directory.FunctionalTests;
 
@@ -111,12 +112,12 @@ public sealed class PersonalDataTests(DirectoryHost host) : IClassFixture<Direct
     public async Task TheResynchronisationStreamsEveryUnitParentsFirstThenEveryEmployee()
     {
         await LeaveAsync("e10");
-        await using var call = host.Client.ServerStreaming<StreamDirectorySnapshotRequest, StreamDirectorySnapshotResponse>(
+        using var call = host.Client.ServerStreaming<StreamDirectorySnapshotRequest, StreamDirectorySnapshotResponse>(
             DirectoryReflection.Descriptor.Services[0].FindMethodByName("StreamDirectorySnapshot"), new StreamDirectorySnapshotRequest(),
             DirectoryHost.As(host.Token(Roles.Service)));
 
         var items = new List<StreamDirectorySnapshotResponse>();
-        await foreach (var item in call.ReadAllAsync(TestContext.Current.CancellationToken))
+        await foreach (var item in call.ResponseStream.ReadAllAsync(TestContext.Current.CancellationToken))
         {
             items.Add(item);
         }

@@ -2,6 +2,7 @@ using Google.Rpc;
 using Transformation.EndState.V1;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
+using Grpc.Core;
 
 namespace Transformation.EndState.FunctionalTests;
 

@@ -4,6 +4,7 @@ using Transformation.EndState.V1;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
+using Grpc.Core;
 
 namespace Transformation.EndState.FunctionalTests;
 
@@ -37,6 +38,6 @@ public sealed class BaselinesUnreachableTests(PostgresFixture postgres, RabbitMq
             new GetGapRequest { ScopeOrgUnitId = "u-unit", Version = 1 }, hr));
 
         gap.StatusCode.ShouldBe(StatusCode.Unavailable);
-        gap.Message.ShouldStartWith("Baselines answered: ");
+        gap.Status.Detail.ShouldStartWith("Baselines answered: ");
     }
 }

@@ -5,6 +5,7 @@ using Transformation.EndState.V1;
 using Transformation.GrpcHosting;
 using Transformation.TestSupport;
 using BaselinesApi = Transformation.Baselines.Api;
+using Grpc.Core;
 
 namespace Transformation.EndState.FunctionalTests;
 
@@ -22,9 +23,9 @@ public sealed class EndStateHost(PostgresFixture postgres, RabbitMqFixture rabbi
 
     public TestIdentity Identity { get; } = new();
 
-    public GrpcClient Client { get; private set; } = null!;
+    public GrpcTestClient Client { get; private set; } = null!;
 
-    public GrpcClient BaselinesClient { get; private set; } = null!;
+    public GrpcTestClient BaselinesClient { get; private set; } = null!;
 
     public string BaselinesDatabase => _baselinesDatabase.ConnectionString;
 
@@ -46,14 +47,14 @@ public sealed class EndStateHost(PostgresFixture postgres, RabbitMqFixture rabbi
         var baselinesPort = Ports.Free();
         _baselines = await StartAsync("baselines", baselinesPort, _baselinesDatabase, [],
             b => BaselinesApi.Extensions.AddBaselinesService(b), a => BaselinesApi.Extensions.MapBaselinesService(a));
-        BaselinesClient = GrpcClient.Create(new Uri($"http://127.0.0.1:{baselinesPort}"));
+        BaselinesClient = GrpcTestClient.Create(new Uri($"http://127.0.0.1:{baselinesPort}"));
         var grpcPort = Ports.Free();
         KeyValuePair<string, string?>[] defaults =
             [new("EndState:BaselinesAddress", $"http://127.0.0.1:{baselinesPort}"), new("EndState:ServiceTokenKey", Identity.Tokens.PrivateKeyPem)];
         _app = await StartAsync("endstate", grpcPort, _database, [.. defaults.Where(d => !Settings.ContainsKey(d.Key)), .. Settings],
             b => b.AddEndStateService(), a => a.MapEndStateService());
         Address = new Uri($"http://127.0.0.1:{grpcPort}");
-        Client = GrpcClient.Create(Address);
+        Client = GrpcTestClient.Create(Address);
     }
 
     private async Task<WebApplication> StartAsync(string name, int grpcPort, PostgresDatabase database, KeyValuePair<string, string?>[] settings,
@@ -79,7 +80,7 @@ public sealed class EndStateHost(PostgresFixture postgres, RabbitMqFixture rabbi
         Identity.Dispose();
     }
 
-    public static CallOptions As(string token) => new() { Headers = new Metadata { { "authorization", "Bearer " + token } } };
+    public static CallOptions As(string token) => GrpcTestClient.As(token);
 
     public Task<TResponse> CallAsync<TRequest, TResponse>(string method, TRequest request, string token)
         where TRequest : class, IMessage<TRequest>

@@ -6,6 +6,7 @@ using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
 using B = Transformation.Baselines.V1;
+using Grpc.Core;
 
 namespace Transformation.EndState.FunctionalTests;
 
@@ -143,11 +144,11 @@ public sealed class GapTests(EndStateHost host) : IClassFixture<EndStateHost>
             IdempotencyKey = "a-" + id, AssessmentId = id, Title = id, Kind = kind, OpensAt = Timestamp.FromDateTimeOffset(opens),
             ClosesAt = Timestamp.FromDateTimeOffset(closes), PopulationOrgUnitIds = { "g-org" }, ItemIds = { "i-g-collab", "i-g-candour" },
         });
-        await using (var call = host.BaselinesClient.Streaming<B.SubmitResponsesRequest, B.SubmitResponsesResponse>(
+        await using (var call = host.BaselinesClient.ClientStreaming<B.SubmitResponsesRequest, B.SubmitResponsesResponse>(
             B.BaselinesReflection.Descriptor.Services[0].FindMethodByName("SubmitResponses"), EndStateHost.As(Hr)))
         {
-            await call.WriteAsync(new B.SubmitResponsesRequest { Header = new B.SubmitResponsesHeader { AssessmentId = id } });
-            await call.WriteAsync(new B.SubmitResponsesRequest
+            await call.RequestStream.WriteAsync(new B.SubmitResponsesRequest { Header = new B.SubmitResponsesHeader { AssessmentId = id } });
+            await call.RequestStream.WriteAsync(new B.SubmitResponsesRequest
             {
                 Rows =
                 {
@@ -158,8 +159,8 @@ public sealed class GapTests(EndStateHost host) : IClassFixture<EndStateHost>
                     }),
                 },
             });
-            call.CompleteRequest();
-            (await call.ReadSingleAsync()).Accepted.ShouldBe(10);
+            await call.RequestStream.CompleteAsync();
+            (await call.ResponseAsync).Accepted.ShouldBe(10);
         }
 
         await BaselinesAsync<B.CloseAssessmentRequest, B.CloseAssessmentResponse>("CloseAssessment",

@@ -3,6 +3,7 @@ using Transformation.EndState.Api.Model;
 using Transformation.EndState.V1;
 using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
+using Grpc.Core;
 
 namespace Transformation.EndState.UnitTests;
 

@@ -19,7 +19,7 @@ namespace Transformation.Portal.FunctionalTests;
 /// <summary>One real service of the system: its host, its gRPC address and its database.</summary>
 public sealed record RunningService(string Name, WebApplication App, Uri Address, string DatabaseName, string Database) : IAsyncDisposable
 {
-    public GrpcClient Client { get; } = GrpcClient.Create(Address);
+    public GrpcTestClient Client { get; } = GrpcTestClient.Create(Address);
 
     public async ValueTask DisposeAsync()
     {

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using Transformation.ServiceDefaults.Identity;
 using static Microsoft.Playwright.Assertions;
+using Grpc.Core;
 
 namespace Transformation.Portal.FunctionalTests;
 

@@ -9,6 +9,7 @@ using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
 using ServiceDescriptor = Google.Protobuf.Reflection.ServiceDescriptor;
+using Grpc.Core;
 
 namespace Transformation.Portal.FunctionalTests;
 
@@ -196,10 +197,10 @@ public static class Seed
             IdempotencyKey = "assessment-" + id, AssessmentId = id, Title = id, Kind = kind,
             OpensAt = Timestamp.FromDateTimeOffset(opens), ClosesAt = Timestamp.FromDateTimeOffset(closes), PopulationOrgUnitIds = { Root }, ItemIds = { "q1", "q2" },
         }, hr, ct);
-        var call = baselines.Client.Streaming<SubmitResponsesRequest, SubmitResponsesResponse>(baselines.Method("SubmitResponses"), ServiceCalls.Options(hr, ct));
+        var call = baselines.Client.ClientStreaming<SubmitResponsesRequest, SubmitResponsesResponse>(baselines.Method("SubmitResponses"), ServiceCalls.Options(hr, ct));
         await using (call)
         {
-            await call.WriteAsync(new SubmitResponsesRequest { Header = new SubmitResponsesHeader { AssessmentId = id } });
+            await call.RequestStream.WriteAsync(new SubmitResponsesRequest { Header = new SubmitResponsesHeader { AssessmentId = id } });
             var rows = new SubmitResponsesRequest();
             var line = 2;
             foreach (var unit in new[] { "sales", "support" })
@@ -210,9 +211,9 @@ public static class Seed
                 }
             }
 
-            await call.WriteAsync(rows);
-            call.CompleteRequest();
-            await call.ReadSingleAsync();
+            await call.RequestStream.WriteAsync(rows);
+            await call.RequestStream.CompleteAsync();
+            await call.ResponseAsync;
         }
 
         await baselines.Call<CloseAssessmentRequest, CloseAssessmentResponse>("CloseAssessment",
@@ -222,7 +223,7 @@ public static class Seed
     private static ServiceCalls Calls(RunningService service, ServiceDescriptor descriptor) => new(service.Client, descriptor);
 
     /// <summary>Calls one service as a given person.</summary>
-    public sealed record ServiceCalls(GrpcClient Client, ServiceDescriptor Service)
+    public sealed record ServiceCalls(GrpcTestClient Client, ServiceDescriptor Service)
     {
         public Google.Protobuf.Reflection.MethodDescriptor Method(string name) => Service.FindMethodByName(name);
 

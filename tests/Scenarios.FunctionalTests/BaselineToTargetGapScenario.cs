@@ -9,6 +9,7 @@ using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
 using B = Transformation.Baselines.V1;
 using BaselinesApi = Transformation.Baselines.Api;
+using Grpc.Core;
 
 namespace Transformation.Scenarios.FunctionalTests;
 
@@ -146,12 +147,12 @@ public sealed class BaselineToTargetGapScenario(PostgresFixture postgres, Rabbit
                     IdempotencyKey = "a-" + id, AssessmentId = id, Title = id, Kind = kind, OpensAt = Timestamp.FromDateTimeOffset(opens),
                     ClosesAt = Timestamp.FromDateTimeOffset(closes), PopulationOrgUnitIds = { "org" }, ItemIds = { "i-trust", "i-speak-up" },
                 }, hr);
-            await using (var call = baselinesClient.Streaming<B.SubmitResponsesRequest, B.SubmitResponsesResponse>(
+            await using (var call = baselinesClient.ClientStreaming<B.SubmitResponsesRequest, B.SubmitResponsesResponse>(
                 B.BaselinesReflection.Descriptor.Services[0].FindMethodByName("SubmitResponses"),
                 new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + hr } } }))
             {
-                await call.WriteAsync(new B.SubmitResponsesRequest { Header = new B.SubmitResponsesHeader { AssessmentId = id } });
-                await call.WriteAsync(new B.SubmitResponsesRequest
+                await call.RequestStream.WriteAsync(new B.SubmitResponsesRequest { Header = new B.SubmitResponsesHeader { AssessmentId = id } });
+                await call.RequestStream.WriteAsync(new B.SubmitResponsesRequest
                 {
                     Rows =
                     {
@@ -162,8 +163,8 @@ public sealed class BaselineToTargetGapScenario(PostgresFixture postgres, Rabbit
                         }),
                     },
                 });
-                call.CompleteRequest();
-                (await call.ReadSingleAsync()).Accepted.ShouldBe(10);
+                await call.RequestStream.CompleteAsync();
+                (await call.ResponseAsync).Accepted.ShouldBe(10);
             }
 
             await baselinesClient.Unary<B.CloseAssessmentRequest, B.CloseAssessmentResponse>(B.BaselinesReflection.Descriptor, "CloseAssessment",

@@ -2,20 +2,21 @@ using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Transformation.GrpcHosting;
 using Transformation.TestSupport;
+using Grpc.Core;
 
 namespace Transformation.Scenarios.FunctionalTests;
 
 /// <summary>What scenarios share: a real service on free ports with its own database on the scenario's vhost, and calls.</summary>
 internal static class Scenario
 {
-    public static async Task<(WebApplication App, GrpcClient Client, Uri Address)> StartAsync(string name, string database, Uri rabbitMq, TestIdentity identity,
+    public static async Task<(WebApplication App, GrpcTestClient Client, Uri Address)> StartAsync(string name, string database, Uri rabbitMq, TestIdentity identity,
         Action<WebApplicationBuilder> add, Action<WebApplication> map, CancellationToken cancellationToken)
     {
         var service = await InProcessService.StartAsync(name, database, rabbitMq, identity.Settings, add, map, cancellationToken);
-        return (service.App, GrpcClient.Create(service.Address), service.Address);
+        return (service.App, GrpcTestClient.Create(service.Address), service.Address);
     }
 
-    public static Task<TResponse> Unary<TRequest, TResponse>(this GrpcClient client, Google.Protobuf.Reflection.FileDescriptor file, string method,
+    public static Task<TResponse> Unary<TRequest, TResponse>(this GrpcTestClient client, Google.Protobuf.Reflection.FileDescriptor file, string method,
         TRequest request, string token)
         where TRequest : class, IMessage<TRequest>
         where TResponse : class, IMessage<TResponse> =>

@@ -28,7 +28,7 @@ public sealed class TelemetryTests(PostgresDatabase database, RabbitMqVirtualHos
         var (app, grpcPort) = Build(handled, ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.Endpoint.ToString()), ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"));
         await app.StartAsync(Ct);
 
-        using var client = GrpcClient.Create(new Uri($"http://127.0.0.1:{grpcPort}"));
+        using var client = GrpcTestClient.Create(new Uri($"http://127.0.0.1:{grpcPort}"));
         await client.UnaryAsync<RecordProbeRequest, RecordProbeResponse>(
             ProbeReflection.Descriptor.Services[0].FindMethodByName("RecordProbe"), new RecordProbeRequest { ProbeId = "probe-1" });
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);

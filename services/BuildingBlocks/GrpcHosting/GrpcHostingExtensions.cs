@@ -1,5 +1,6 @@
 using Grpc.AspNetCore.HealthChecks;
 using Grpc.AspNetCore.Server;
+using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,6 +30,11 @@ public static class GrpcHostingExtensions
             grpc.EnableDetailedErrors = false;
             grpc.Interceptors.Add<RpcPolicyInterceptor>();
         });
+
+        // Grpc.AspNetCore's binder gives way to ours, which answers an undecodable request with INTERNAL, not UNKNOWN.
+        services.Remove(services.Single(d => d.ServiceType == typeof(IServiceMethodProvider<>)
+            && d.ImplementationType?.Name.StartsWith("BinderServiceMethodProvider", StringComparison.Ordinal) == true));
+        services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(DecodeCheckingMethodProvider<>));
         services.AddOptions<GrpcServiceOptions>().Configure<IOptions<GrpcHostingOptions>>((grpc, hosting) =>
             grpc.MaxReceiveMessageSize = hosting.Value.MaxReceiveMessageSize);
         services.AddGrpcReflection();

@@ -12,7 +12,6 @@ using RabbitMQ.Client;
 using Transformation.Directory.Api;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
-using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
 using Grpc.Core;

@@ -1,5 +1,4 @@
 using Transformation.Directory.V1;
-using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using static Transformation.Directory.FunctionalTests.Rows;
 using Grpc.Core;

@@ -2,7 +2,6 @@ using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Transformation.EndState.Api;
 using Transformation.EndState.V1;
-using Transformation.GrpcHosting;
 using Transformation.TestSupport;
 using BaselinesApi = Transformation.Baselines.Api;
 using Grpc.Core;

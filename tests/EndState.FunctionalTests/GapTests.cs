@@ -2,7 +2,6 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Transformation.Directory.V1;
 using Transformation.EndState.V1;
-using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
 using B = Transformation.Baselines.V1;
@@ -144,7 +143,7 @@ public sealed class GapTests(EndStateHost host) : IClassFixture<EndStateHost>
             IdempotencyKey = "a-" + id, AssessmentId = id, Title = id, Kind = kind, OpensAt = Timestamp.FromDateTimeOffset(opens),
             ClosesAt = Timestamp.FromDateTimeOffset(closes), PopulationOrgUnitIds = { "g-org" }, ItemIds = { "i-g-collab", "i-g-candour" },
         });
-        await using (var call = host.BaselinesClient.ClientStreaming<B.SubmitResponsesRequest, B.SubmitResponsesResponse>(
+        using (var call = host.BaselinesClient.ClientStreaming<B.SubmitResponsesRequest, B.SubmitResponsesResponse>(
             B.BaselinesReflection.Descriptor.Services[0].FindMethodByName("SubmitResponses"), EndStateHost.As(Hr)))
         {
             await call.RequestStream.WriteAsync(new B.SubmitResponsesRequest { Header = new B.SubmitResponsesHeader { AssessmentId = id } });

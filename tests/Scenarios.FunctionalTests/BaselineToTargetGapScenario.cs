@@ -4,7 +4,6 @@ using Microsoft.Extensions.Configuration;
 using Transformation.Directory.V1;
 using Transformation.EndState.Api;
 using Transformation.EndState.V1;
-using Transformation.GrpcHosting;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
 using B = Transformation.Baselines.V1;
@@ -147,9 +146,9 @@ public sealed class BaselineToTargetGapScenario(PostgresFixture postgres, Rabbit
                     IdempotencyKey = "a-" + id, AssessmentId = id, Title = id, Kind = kind, OpensAt = Timestamp.FromDateTimeOffset(opens),
                     ClosesAt = Timestamp.FromDateTimeOffset(closes), PopulationOrgUnitIds = { "org" }, ItemIds = { "i-trust", "i-speak-up" },
                 }, hr);
-            await using (var call = baselinesClient.ClientStreaming<B.SubmitResponsesRequest, B.SubmitResponsesResponse>(
+            using (var call = baselinesClient.ClientStreaming<B.SubmitResponsesRequest, B.SubmitResponsesResponse>(
                 B.BaselinesReflection.Descriptor.Services[0].FindMethodByName("SubmitResponses"),
-                new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + hr } } }))
+                GrpcTestClient.As(hr)))
             {
                 await call.RequestStream.WriteAsync(new B.SubmitResponsesRequest { Header = new B.SubmitResponsesHeader { AssessmentId = id } });
                 await call.RequestStream.WriteAsync(new B.SubmitResponsesRequest

@@ -1,8 +1,6 @@
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
-using Transformation.GrpcHosting;
 using Transformation.TestSupport;
-using Grpc.Core;
 
 namespace Transformation.Scenarios.FunctionalTests;
 
@@ -21,5 +19,5 @@ internal static class Scenario
         where TRequest : class, IMessage<TRequest>
         where TResponse : class, IMessage<TResponse> =>
         client.UnaryAsync<TRequest, TResponse>(file.Services[0].FindMethodByName(method), request,
-            new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + token } } });
+            GrpcTestClient.As(token));
 }

@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
-using Grpc.Core;
 
 namespace Transformation.ServiceDefaults.FunctionalTests;
 

@@ -7,6 +7,7 @@ using Npgsql;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using Transformation.EventBus;
+using Grpc.Core;
 using Transformation.GrpcHosting;
 using Transformation.Probe.V1;
 using Transformation.ServiceDefaults;
@@ -40,14 +41,17 @@ public sealed class TelemetryTests(PostgresDatabase database, RabbitMqVirtualHos
         await app.DisposeAsync();
 
         var spans = receiver.Spans();
-        var call = spans.Single(s => s.Kind == ExportedSpan.Client && s.Name == "transformation.probe.v1.ProbeService/RecordProbe");
-        var served = spans.Single(s => s.Kind == ExportedSpan.Server && s.Name == "transformation.probe.v1.ProbeService/RecordProbe");
+        var call = spans.Single(s => s.Kind == ExportedSpan.Client && s.Scope == "Grpc.Net.Client");
+        var request = spans.Single(s => s.Kind == ExportedSpan.Client && s.Scope == "System.Net.Http");
+        var served = spans.Single(s => s.Kind == ExportedSpan.Server && s.Scope == "Microsoft.AspNetCore");
         var consumed = spans.Single(s => s.Kind == ExportedSpan.Consumer && s.Name == "probe-recorded process");
 
-        // One trace: the client's span is the server's parent (traceparent in the gRPC metadata); the server's span, current
-        // when the event was written to the outbox, is the handler's parent (traceparent in the CloudEvent).
+        // One trace: the gRPC call's span is the parent of its HTTP/2 request's, which is the server's parent (traceparent
+        // in the request headers); the server's span, current when the event was written to the outbox, is the handler's
+        // parent (traceparent in the CloudEvent).
+        request.ParentSpanId.ShouldBe(call.SpanId);
         served.TraceId.ShouldBe(call.TraceId);
-        served.ParentSpanId.ShouldBe(call.SpanId);
+        served.ParentSpanId.ShouldBe(request.SpanId);
         consumed.TraceId.ShouldBe(call.TraceId);
         consumed.ParentSpanId.ShouldBe(served.SpanId);
         handlerTrace.ShouldBe(call.TraceId);
@@ -105,9 +109,8 @@ public sealed class TelemetryTests(PostgresDatabase database, RabbitMqVirtualHos
         builder.Services.AddSingleton<ProbeService>();
         builder.Services.AddSubscription<ProbeRecorded, ProbeRecordedHandler>();
         var app = builder.Build();
-        app.UseGrpcHosting();
         app.MapDefaultEndpoints();
-        app.MapGrpcService<ProbeService>(ProbeReflection.Descriptor.Services[0], RpcAccessMap.ForAll(ProbeReflection.Descriptor.Services[0], RpcAccess.Anonymous));
+        app.MapGrpcService<ProbeService>(RpcAccessMap.ForAll(ProbeReflection.Descriptor.Services[0], RpcAccess.Anonymous));
         return (app, grpcPort);
     }
 }
@@ -125,9 +128,9 @@ public sealed class HandledProbes
 }
 
 /// <summary>RecordProbe: writes ProbeRecorded through the outbox, in the call's trace.</summary>
-public sealed class ProbeService(NpgsqlDataSource dataSource, Outbox outbox)
+public sealed class ProbeService(NpgsqlDataSource dataSource, Outbox outbox) : Probe.V1.ProbeService.ProbeServiceBase
 {
-    public async Task<RecordProbeResponse> RecordProbe(RecordProbeRequest request, ServerCallContext context)
+    public override async Task<RecordProbeResponse> RecordProbe(RecordProbeRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);

@@ -36,10 +36,11 @@ public static class TelemetryExtensions
     public const string OtlpEndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
     /// <summary>
-    /// Spans: ours only (every "Transformation.*" source: gRPC server and client calls, event handling, the services' own).
-    /// ASP.NET Core's request activities are not exported: on the gRPC port they would double GrpcHosting's server spans.
+    /// Spans: ours (every "Transformation.*" source: event handling, the services' own), ASP.NET Core's request spans
+    /// (each gRPC call served, tagged by Grpc.AspNetCore with grpc.method and grpc.status_code; the parent comes from the
+    /// caller's traceparent), Grpc.Net.Client's call spans and, under each, HttpClient's request span (which sends the traceparent).
     /// </summary>
-    public static IReadOnlyList<string> TraceSources { get; } = [ServiceTelemetry.Prefix + "*"];
+    public static IReadOnlyList<string> TraceSources { get; } = [ServiceTelemetry.Prefix + "*", "Microsoft.AspNetCore", "Grpc.Net.Client", "System.Net.Http"];
 
     /// <summary>
     /// Metrics: ours ("Transformation.*": event bus, actors, the services' own) and the instruments .NET has built in for

@@ -5,7 +5,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
-using Transformation.GrpcHosting;
 using Transformation.Portal.Web;
 using Transformation.TestSupport;
 using BaselinesApi = Transformation.Baselines.Api;

@@ -3,7 +3,6 @@ using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using Transformation.ServiceDefaults.Identity;
 using static Microsoft.Playwright.Assertions;
-using Grpc.Core;
 
 namespace Transformation.Portal.FunctionalTests;
 

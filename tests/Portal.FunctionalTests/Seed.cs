@@ -3,7 +3,6 @@ using Google.Protobuf.WellKnownTypes;
 using Transformation.Baselines.V1;
 using Transformation.Directory.V1;
 using Transformation.EndState.V1;
-using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
@@ -198,9 +197,9 @@ public static class Seed
             OpensAt = Timestamp.FromDateTimeOffset(opens), ClosesAt = Timestamp.FromDateTimeOffset(closes), PopulationOrgUnitIds = { Root }, ItemIds = { "q1", "q2" },
         }, hr, ct);
         var call = baselines.Client.ClientStreaming<SubmitResponsesRequest, SubmitResponsesResponse>(baselines.Method("SubmitResponses"), ServiceCalls.Options(hr, ct));
-        await using (call)
+        using (call)
         {
-            await call.RequestStream.WriteAsync(new SubmitResponsesRequest { Header = new SubmitResponsesHeader { AssessmentId = id } });
+            await call.RequestStream.WriteAsync(new SubmitResponsesRequest { Header = new SubmitResponsesHeader { AssessmentId = id } }, ct);
             var rows = new SubmitResponsesRequest();
             var line = 2;
             foreach (var unit in new[] { "sales", "support" })
@@ -211,7 +210,7 @@ public static class Seed
                 }
             }
 
-            await call.RequestStream.WriteAsync(rows);
+            await call.RequestStream.WriteAsync(rows, ct);
             await call.RequestStream.CompleteAsync();
             await call.ResponseAsync;
         }
@@ -228,7 +227,7 @@ public static class Seed
         public Google.Protobuf.Reflection.MethodDescriptor Method(string name) => Service.FindMethodByName(name);
 
         public static CallOptions Options(string token, CancellationToken ct) =>
-            new() { Headers = new Metadata { { "authorization", "Bearer " + token } }, CancellationToken = ct, Timeout = TimeSpan.FromSeconds(30) };
+            GrpcTestClient.As(token, TimeSpan.FromSeconds(30), ct);
 
         public Task<TResponse> Call<TRequest, TResponse>(string method, TRequest request, string token, CancellationToken ct)
             where TRequest : class, IMessage<TRequest>

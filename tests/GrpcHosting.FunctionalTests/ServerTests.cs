@@ -44,6 +44,21 @@ public sealed class ServerTests(GrpcServerFixture server) : IClassFixture<GrpcSe
     }
 
     [Fact]
+    public async Task AHandlerWritingItsOwnResponseHeadersAnswersAGzipRequestWithGzip()
+    {
+        var (client, wire) = WireRecorder.Client(server.Address);
+        using var _ = client;
+        var options = Gzip();
+        options.Headers!.Add("x-text", "plain value");
+
+        var response = await client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { Text = "m", ResponseSize = 10_000 }, options);
+
+        response.Payload.Length.ShouldBe(10_000);
+        wire.Response.Headers.GetValues("x-text").ShouldBe(["plain value"]);
+        wire.Response.Headers.GetValues("grpc-encoding").ShouldBe(["gzip"]);
+    }
+
+    [Fact]
     public async Task AFailureBeforeAnyMessageIsTrailersOnly()
     {
         var (client, wire) = WireRecorder.Client(server.Address);

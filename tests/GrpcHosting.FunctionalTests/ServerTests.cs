@@ -44,6 +44,19 @@ public sealed class ServerTests(GrpcServerFixture server) : IClassFixture<GrpcSe
     }
 
     [Fact]
+    public async Task AGzipServerStreamIsAnsweredWithGzip()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (client, wire) = WireRecorder.Client(server.Address);
+        using var _ = client;
+        var options = Gzip().WithCancellationToken(ct);
+        using var call = client.ServerStreaming<CountdownRequest, CountdownResponse>(Service.FindMethodByName("Countdown"), new CountdownRequest { Count = 3, PayloadSize = 10_000 }, options);
+
+        (await call.ResponseStream.ReadAllAsync(ct).Select(r => r.Payload.Length).ToListAsync(ct)).ShouldBe([10_000, 10_000, 10_000]);
+        wire.Response.Headers.GetValues("grpc-encoding").ShouldBe(["gzip"]);
+    }
+
+    [Fact]
     public async Task AHandlerWritingItsOwnResponseHeadersAnswersAGzipRequestWithGzip()
     {
         var (client, wire) = WireRecorder.Client(server.Address);

@@ -1,3 +1,4 @@
+using Transformation.TestSupport;
 using Transformation.Testing.V1;
 
 namespace Transformation.GrpcHosting.FunctionalTests;
@@ -13,18 +14,18 @@ public sealed class ClientCancellationTests(GrpcServerFixture server) : IClassFi
     {
         var ct = TestContext.Current.CancellationToken;
         var marker = Guid.NewGuid().ToString("N");
-        using var client = GrpcClient.Create(server.Address);
+        using var client = GrpcTestClient.Create(server.Address);
         using var cancellation = new CancellationTokenSource();
-        await using var call = client.ServerStreaming<CountdownRequest, CountdownResponse>(Service.FindMethodByName("Countdown"),
-            new CountdownRequest { Count = 1_000, IntervalMs = 100, Marker = marker }, new CallOptions { CancellationToken = cancellation.Token });
-        await using var responses = call.ReadAllAsync(ct).GetAsyncEnumerator(ct);
+        using var call = client.ServerStreaming<CountdownRequest, CountdownResponse>(Service.FindMethodByName("Countdown"),
+            new CountdownRequest { Count = 1_000, IntervalMs = 100, Marker = marker }, new CallOptions(cancellationToken: cancellation.Token));
+        await using var responses = call.ResponseStream.ReadAllAsync(ct).GetAsyncEnumerator(ct);
         (await responses.MoveNextAsync()).ShouldBeTrue();
 
         await cancellation.CancelAsync();
 
         await server.Observations.WhenReported($"{marker}/cancelled").WaitAsync(Generous, ct);
         (await Should.ThrowAsync<RpcException>(async () => await responses.MoveNextAsync())).StatusCode.ShouldBe(StatusCode.Cancelled);
-        call.Status.ShouldBe(StatusCode.Cancelled);
+        call.GetStatus().StatusCode.ShouldBe(StatusCode.Cancelled);
     }
 
     [Fact]
@@ -32,18 +33,18 @@ public sealed class ClientCancellationTests(GrpcServerFixture server) : IClassFi
     {
         var ct = TestContext.Current.CancellationToken;
         var marker = Guid.NewGuid().ToString("N");
-        using var client = GrpcClient.Create(server.Address);
+        using var client = GrpcTestClient.Create(server.Address);
         using var cancellation = new CancellationTokenSource();
-        await using var call = client.Streaming<SumRequest, SumResponse>(Service.FindMethodByName("Sum"), new CallOptions { CancellationToken = cancellation.Token });
-        await call.WriteAsync(new SumRequest { Value = 1, Marker = marker });
-        await call.WriteAsync(new SumRequest { Value = 2 });
+        using var call = client.ClientStreaming<SumRequest, SumResponse>(Service.FindMethodByName("Sum"), new CallOptions(cancellationToken: cancellation.Token));
+        await call.RequestStream.WriteAsync(new SumRequest { Value = 1, Marker = marker }, TestContext.Current.CancellationToken);
+        await call.RequestStream.WriteAsync(new SumRequest { Value = 2 }, TestContext.Current.CancellationToken);
         await server.Observations.WhenReported($"{marker}/started").WaitAsync(Generous, ct);
 
         await cancellation.CancelAsync();
 
         await server.Observations.WhenReported($"{marker}/cancelled").WaitAsync(Generous, ct);
-        (await Should.ThrowAsync<RpcException>(() => call.WriteAsync(new SumRequest { Value = 3 }))).StatusCode.ShouldBe(StatusCode.Cancelled);
-        (await Should.ThrowAsync<RpcException>(call.ReadSingleAsync)).StatusCode.ShouldBe(StatusCode.Cancelled);
+        (await Should.ThrowAsync<RpcException>(() => call.RequestStream.WriteAsync(new SumRequest { Value = 3 }, TestContext.Current.CancellationToken))).StatusCode.ShouldBe(StatusCode.Cancelled);
+        (await Should.ThrowAsync<RpcException>(() => call.ResponseAsync)).StatusCode.ShouldBe(StatusCode.Cancelled);
     }
 
     [Fact]
@@ -51,10 +52,10 @@ public sealed class ClientCancellationTests(GrpcServerFixture server) : IClassFi
     {
         var ct = TestContext.Current.CancellationToken;
         var marker = Guid.NewGuid().ToString("N");
-        using var client = GrpcClient.Create(server.Address);
-        await using var call = client.ServerStreaming<CountdownRequest, CountdownResponse>(Service.FindMethodByName("Countdown"),
-            new CountdownRequest { Count = 1_000, IntervalMs = 100, Marker = marker }, new CallOptions { Timeout = TimeSpan.FromSeconds(3) });
-        await using var responses = call.ReadAllAsync(ct).GetAsyncEnumerator(ct);
+        using var client = GrpcTestClient.Create(server.Address);
+        using var call = client.ServerStreaming<CountdownRequest, CountdownResponse>(Service.FindMethodByName("Countdown"),
+            new CountdownRequest { Count = 1_000, IntervalMs = 100, Marker = marker }, GrpcTestClient.As(null, TimeSpan.FromSeconds(3), ct));
+        await using var responses = call.ResponseStream.ReadAllAsync(ct).GetAsyncEnumerator(ct);
 
         // Messages until the deadline (none, on a machine too busy to start the stream in time), then DEADLINE_EXCEEDED.
         var failure = await Should.ThrowAsync<RpcException>(async () =>

@@ -1,6 +1,4 @@
-using System.IO.Pipelines;
-using System.Net;
-using System.Net.Http.Headers;
+using Transformation.TestSupport;
 using Transformation.Testing.V1;
 
 namespace Transformation.GrpcHosting.FunctionalTests;
@@ -15,23 +13,16 @@ public sealed class FlowControlTests(GrpcServerFixture server) : IClassFixture<G
     {
         var ct = TestContext.Current.CancellationToken;
         server.Observations.ResetCountdown();
-        using var http = ServerTests.RawClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.Address, "/transformation.testing.v1.TestService/Countdown"))
-        {
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Content = new ByteArrayContent(MessageFraming.ToFrame(new CountdownRequest { Count = Messages, PayloadSize = 32 }, gzip: false)),
-        };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
-        var reader = PipeReader.Create(await response.Content.ReadAsStreamAsync(ct));
+        using var client = GrpcTestClient.Create(server.Address);
+        using var call = client.ServerStreaming<CountdownRequest, CountdownResponse>(TestReflection.Descriptor.Services[0].FindMethodByName("Countdown"),
+            new CountdownRequest { Count = Messages, PayloadSize = 32 }, new CallOptions(cancellationToken: ct));
 
         var read = 0;
         var lags = new List<long>();
         var heaps = new List<long>();
-        while (await MessageFraming.ReadAsync(reader, CountdownResponse.Parser, null, 1024, ct) is { } message)
+        while (await call.ResponseStream.MoveNext(ct))
         {
-            message.Index.ShouldBe(Messages - read);
+            call.ResponseStream.Current.Index.ShouldBe(Messages - read);
             read++;
             if (read % 200_000 == 0)
             {
@@ -43,7 +34,7 @@ public sealed class FlowControlTests(GrpcServerFixture server) : IClassFixture<G
         }
 
         read.ShouldBe(Messages);
-        response.TrailingHeaders.GetValues("grpc-status").ShouldBe(["0"]);
+        call.GetStatus().StatusCode.ShouldBe(StatusCode.OK);
 
         // Without flow control the handler would have written all 1,000,000 at the first pause.
         lags.ShouldAllBe(lag => lag < 250_000, $"writer ahead of reader by {string.Join(", ", lags)} messages");

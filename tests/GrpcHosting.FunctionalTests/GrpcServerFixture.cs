@@ -8,8 +8,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
-using Transformation.GrpcHosting.Health.V1;
-using Transformation.GrpcHosting.Reflection.V1;
 using Transformation.ServiceDefaults;
 using Transformation.Testing.V1;
 
@@ -18,9 +16,10 @@ namespace Transformation.GrpcHosting.FunctionalTests;
 /// <summary>A real Kestrel server with the test service on an h2c port, shared by the tests of a class.</summary>
 public sealed class GrpcServerFixture : IAsyncLifetime
 {
+    // ASP.NET Core starts each request's activity, continuing the caller's traceparent, only when someone listens.
     private readonly ActivityListener _listener = new()
     {
-        ShouldListenTo = source => string.Equals(source.Name, GrpcTelemetry.SourceName, StringComparison.Ordinal),
+        ShouldListenTo = source => string.Equals(source.Name, "Microsoft.AspNetCore", StringComparison.Ordinal),
         Sample = (ref _) => ActivitySamplingResult.AllDataAndRecorded,
     };
 
@@ -47,7 +46,11 @@ public sealed class GrpcServerFixture : IAsyncLifetime
     public static string WriteDescriptorSet()
     {
         var set = new FileDescriptorSet();
-        var roots = new[] { TestReflection.Descriptor, HealthReflection.Descriptor, ReflectionReflection.Descriptor, Google.Rpc.StatusReflection.Descriptor, Google.Rpc.ErrorDetailsReflection.Descriptor };
+        var roots = new[]
+        {
+            TestReflection.Descriptor, Grpc.Health.V1.HealthReflection.Descriptor, Grpc.Reflection.V1.ReflectionReflection.Descriptor,
+            Google.Rpc.StatusReflection.Descriptor, Google.Rpc.ErrorDetailsReflection.Descriptor,
+        };
         var ordered = new List<FileDescriptor>();
         void Visit(FileDescriptor file)
         {
@@ -85,7 +88,7 @@ public sealed class GrpcServerFixture : IAsyncLifetime
             ["Service:GrpcPort"] = Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Service:HttpPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Service:BindAddress"] = "localhost",
-            ["GrpcHosting:HealthWatchInterval"] = "00:00:00.050",
+            ["GrpcHosting:HealthWatchInterval"] = "00:00:01",
         });
         builder.AddServiceDefaults();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -93,8 +96,7 @@ public sealed class GrpcServerFixture : IAsyncLifetime
         builder.Services.AddSingleton(Observations);
         builder.Services.AddHealthChecks().AddCheck("test-readiness", Readiness, tags: [Extensions.ReadyTag]);
         _app = builder.Build();
-        _app.UseGrpcHosting();
-        _app.MapGrpcService<TestService>(TestReflection.Descriptor.Services[0], RpcAccessMap.ForAll(TestReflection.Descriptor.Services[0], RpcAccess.Anonymous));
+        _app.MapGrpcService<TestService>(RpcAccessMap.ForAll(TestReflection.Descriptor.Services[0], RpcAccess.Anonymous));
         _app.MapDefaultEndpoints();
         await _app.StartAsync();
     }

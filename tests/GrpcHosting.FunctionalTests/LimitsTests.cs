@@ -18,7 +18,7 @@ public sealed class LimitsTests : IAsyncLifetime
     private readonly TestIdentity _identity = new();
     private readonly Changes _changes = new();
     private WebApplication? _app;
-    private GrpcClient? _client;
+    private GrpcTestClient? _client;
 
     public async ValueTask InitializeAsync()
     {
@@ -32,10 +32,9 @@ public sealed class LimitsTests : IAsyncLifetime
         });
         builder.Services.AddSingleton(_changes);
         _app = builder.Build();
-        _app.UseGrpcHosting();
-        _app.MapGrpcService<LimitedService>(Service, RpcAccessMap.ForAll(Service, RpcAccess.SignedIn));
+        _app.MapGrpcService<ChangesService>(RpcAccessMap.ForAll(Service, RpcAccess.SignedIn));
         await _app.StartAsync(TestContext.Current.CancellationToken);
-        _client = GrpcClient.Create(new Uri($"http://127.0.0.1:{port}"));
+        _client = GrpcTestClient.Create(new Uri($"http://127.0.0.1:{port}"));
     }
 
     public async ValueTask DisposeAsync()
@@ -52,10 +51,10 @@ public sealed class LimitsTests : IAsyncLifetime
 
         accepted.Count.ShouldBeGreaterThanOrEqualTo(Burst);
         refusal.StatusCode.ShouldBe(StatusCode.ResourceExhausted);
-        refusal.Message.ShouldContain("emp-busy");
-        refusal.Message.ShouldContain("at most 1 a second");
-        refusal.Details.ShouldNotBeNull();
-        refusal.Details.Details.Single().Unpack<Google.Rpc.RetryInfo>().RetryDelay.Seconds.ShouldBeGreaterThan(0);
+        refusal.Status.Detail.ShouldContain("emp-busy");
+        refusal.Status.Detail.ShouldContain("at most 1 a second");
+        refusal.GetRpcStatus().ShouldNotBeNull();
+        refusal.GetRpcStatus()!.Details.Single().Unpack<Google.Rpc.RetryInfo>().RetryDelay.Seconds.ShouldBeGreaterThan(0);
         _changes.Values.Where(v => v.StartsWith("busy ", StringComparison.Ordinal)).ShouldBe(accepted);
     }
 
@@ -97,7 +96,7 @@ public sealed class LimitsTests : IAsyncLifetime
             _client!.UnaryAsync<ChangeRequest, ChangeResponse>(Service.FindMethodByName("Change"), request, Bearer(token)));
 
         failure.StatusCode.ShouldBe(StatusCode.InvalidArgument);
-        var violations = failure.Details!.Details.Single().Unpack<Google.Rpc.BadRequest>().FieldViolations.ToDictionary(v => v.Field, v => v.Description);
+        var violations = failure.GetRpcStatus()!.Details.Single().Unpack<Google.Rpc.BadRequest>().FieldViolations.ToDictionary(v => v.Field, v => v.Description);
         violations.Keys.ShouldBe(["value", "tags", "labels[long]", "nested[1].note"], ignoreOrder: true);
         violations["value"].ShouldBe("21 characters; at most 20.");
         violations["tags"].ShouldBe("4 entries; at most 3.");
@@ -136,7 +135,7 @@ public sealed class LimitsTests : IAsyncLifetime
     private Task<ReadResponse> ReadAsync(string token) =>
         _client!.UnaryAsync<ReadRequest, ReadResponse>(Service.FindMethodByName("Read"), new ReadRequest(), Bearer(token));
 
-    private static CallOptions Bearer(string token) => new() { Headers = new Metadata { { "authorization", $"Bearer {token}" } } };
+    private static CallOptions Bearer(string token) => GrpcTestClient.As(token);
 
     public sealed class Changes
     {
@@ -163,15 +162,15 @@ public sealed class LimitsTests : IAsyncLifetime
         }
     }
 
-    private sealed class LimitedService(Changes changes)
+    private sealed class ChangesService(Changes changes) : LimitedService.LimitedServiceBase
     {
-        public Task<ChangeResponse> Change(ChangeRequest request, ServerCallContext context)
+        public override Task<ChangeResponse> Change(ChangeRequest request, ServerCallContext context)
         {
             changes.Add(request.Value);
             return Task.FromResult(new ChangeResponse { Value = request.Value });
         }
 
-        public Task<ReadResponse> Read(ReadRequest request, ServerCallContext context) =>
+        public override Task<ReadResponse> Read(ReadRequest request, ServerCallContext context) =>
             Task.FromResult(new ReadResponse { Changes = changes.Values.Count });
     }
 }

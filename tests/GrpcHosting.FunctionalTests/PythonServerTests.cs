@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Google.Protobuf;
 using Google.Rpc;
+using Grpc.Net.Client;
+using Transformation.TestSupport;
 using Transformation.Testing.V1;
 
 namespace Transformation.GrpcHosting.FunctionalTests;
@@ -10,14 +12,15 @@ public sealed class PythonServer : IAsyncLifetime
 {
     private Process? _process;
 
-    public GrpcClient Client { get; private set; } = null!;
+    public GrpcTestClient Client { get; private set; } = null!;
 
     public async ValueTask InitializeAsync()
     {
         _process = PythonProcess.Start("interop_server.py", GrpcServerFixture.WriteDescriptorSet());
         var port = await _process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30))
             ?? throw new InvalidOperationException(await _process.StandardError.ReadToEndAsync());
-        Client = GrpcClient.Create(new Uri($"http://127.0.0.1:{port.Trim()}"));
+        // Grpc.Net.Client's own receive limit (4 MiB), which the size tests check.
+        Client = new GrpcTestClient(GrpcChannel.ForAddress($"http://127.0.0.1:{port.Trim()}"));
     }
 
     public async ValueTask DisposeAsync()
@@ -43,7 +46,7 @@ public sealed class PythonServerTests(PythonServer server) : IClassFixture<Pytho
     private static readonly Google.Protobuf.Reflection.ServiceDescriptor Service = TestReflection.Descriptor.Services[0];
     private static readonly Google.Protobuf.Reflection.MethodDescriptor Echo = Service.FindMethodByName("Echo");
 
-    private GrpcClient Client => server.Client;
+    private GrpcTestClient Client => server.Client;
 
     /// <summary>Asks the grpcio server what it saw of the marked call until it is <paramref name="expected"/> (30 s at most).</summary>
     private async Task<string> WhenSeenAsync(string marker, string expected)
@@ -65,7 +68,7 @@ public sealed class PythonServerTests(PythonServer server) : IClassFixture<Pytho
     [Fact]
     public async Task UnaryCallReturnsTheEcho()
     {
-        var response = await Client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { Text = "hello" }, new CallOptions { Timeout = TimeSpan.FromSeconds(10) });
+        var response = await Client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { Text = "hello" }, GrpcTestClient.As(null, TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
         response.Text.ShouldBe("hello");
     }
 
@@ -73,12 +76,13 @@ public sealed class PythonServerTests(PythonServer server) : IClassFixture<Pytho
     public async Task MetadataIncludingBinaryIsSentAndReceived()
     {
         var headers = new Metadata { { "x-text", "plain value" }, { "x-data-bin", new byte[] { 0, 1, 0xfe, 0xff } } };
-        await using var call = Client.ServerStreaming<EchoRequest, EchoResponse>(Echo, new EchoRequest { Text = "m" }, new CallOptions { Headers = headers });
-        var responseHeaders = await call.ResponseHeadersAsync();
-        (await call.ReadSingleAsync()).Text.ShouldBe("m");
+        var method = GrpcTestClient.Method<EchoRequest, EchoResponse>(Echo);
+        using var call = Client.Channel.CreateCallInvoker().AsyncUnaryCall(method, null, new CallOptions(headers), new EchoRequest { Text = "m" });
+        var responseHeaders = await call.ResponseHeadersAsync;
+        (await call.ResponseAsync).Text.ShouldBe("m");
         responseHeaders.GetValue("x-text").ShouldBe("plain value");
-        call.Trailers!.GetBytes("x-data-bin").ShouldBe(new byte[] { 0, 1, 0xfe, 0xff });
-        call.Status.ShouldBe(StatusCode.OK);
+        call.GetTrailers().GetValueBytes("x-data-bin").ShouldBe(new byte[] { 0, 1, 0xfe, 0xff });
+        call.GetStatus().StatusCode.ShouldBe(StatusCode.OK);
     }
 
     [Fact]
@@ -92,22 +96,22 @@ public sealed class PythonServerTests(PythonServer server) : IClassFixture<Pytho
     [Fact]
     public async Task ServerStreamingReadsEveryMessage()
     {
-        await using var call = Client.ServerStreaming<CountdownRequest, CountdownResponse>(Service.FindMethodByName("Countdown"), new CountdownRequest { Count = 50 });
-        var indexes = await call.ReadAllAsync(TestContext.Current.CancellationToken).Select(r => r.Index).ToListAsync(TestContext.Current.CancellationToken);
+        using var call = Client.ServerStreaming<CountdownRequest, CountdownResponse>(Service.FindMethodByName("Countdown"), new CountdownRequest { Count = 50 });
+        var indexes = await call.ResponseStream.ReadAllAsync(TestContext.Current.CancellationToken).Select(r => r.Index).ToListAsync(TestContext.Current.CancellationToken);
         indexes.ShouldBe(Enumerable.Range(1, 50).Reverse());
     }
 
     [Fact]
     public async Task ClientStreamingSendsEveryMessage()
     {
-        await using var call = Client.Streaming<SumRequest, SumResponse>(Service.FindMethodByName("Sum"));
+        using var call = Client.ClientStreaming<SumRequest, SumResponse>(Service.FindMethodByName("Sum"));
         for (var i = 1; i <= 100; i++)
         {
-            await call.WriteAsync(new SumRequest { Value = i });
+            await call.RequestStream.WriteAsync(new SumRequest { Value = i }, TestContext.Current.CancellationToken);
         }
 
-        call.CompleteRequest();
-        var response = await call.ReadSingleAsync();
+        await call.RequestStream.CompleteAsync();
+        var response = await call.ResponseAsync;
         response.Total.ShouldBe(5050);
         response.Count.ShouldBe(100);
     }
@@ -115,16 +119,16 @@ public sealed class PythonServerTests(PythonServer server) : IClassFixture<Pytho
     [Fact]
     public async Task BidirectionalStreamingInterleavesWritesAndReads()
     {
-        await using var call = Client.Streaming<EchoRequest, EchoResponse>(Service.FindMethodByName("Chat"));
-        await using var responses = call.ReadAllAsync(TestContext.Current.CancellationToken).GetAsyncEnumerator(TestContext.Current.CancellationToken);
+        using var call = Client.Duplex<EchoRequest, EchoResponse>(Service.FindMethodByName("Chat"));
+        await using var responses = call.ResponseStream.ReadAllAsync(TestContext.Current.CancellationToken).GetAsyncEnumerator(TestContext.Current.CancellationToken);
         for (var i = 0; i < 5; i++)
         {
-            await call.WriteAsync(new EchoRequest { Text = $"m{i}" });
+            await call.RequestStream.WriteAsync(new EchoRequest { Text = $"m{i}" }, TestContext.Current.CancellationToken);
             (await responses.MoveNextAsync()).ShouldBeTrue();
             responses.Current.Text.ShouldBe($"M{i}");
         }
 
-        call.CompleteRequest();
+        await call.RequestStream.CompleteAsync();
         (await responses.MoveNextAsync()).ShouldBeFalse();
     }
 
@@ -132,7 +136,7 @@ public sealed class PythonServerTests(PythonServer server) : IClassFixture<Pytho
     public async Task AnExpiredDeadlineIsDeadlineExceeded()
     {
         var failure = await Should.ThrowAsync<RpcException>(() =>
-            Client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { DelayMs = 10_000 }, new CallOptions { Timeout = TimeSpan.FromMilliseconds(300) }));
+            Client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { DelayMs = 10_000 }, GrpcTestClient.As(null, TimeSpan.FromMilliseconds(300))));
         failure.StatusCode.ShouldBe(StatusCode.DeadlineExceeded);
     }
 
@@ -140,7 +144,7 @@ public sealed class PythonServerTests(PythonServer server) : IClassFixture<Pytho
     public async Task CancellationEndsTheCallAsCancelled()
     {
         using var cancellation = new CancellationTokenSource();
-        var call = Client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { DelayMs = 10_000 }, new CallOptions { CancellationToken = cancellation.Token });
+        var call = Client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { DelayMs = 10_000 }, new CallOptions(cancellationToken: cancellation.Token));
         await cancellation.CancelAsync();
         (await Should.ThrowAsync<RpcException>(() => call)).StatusCode.ShouldBe(StatusCode.Cancelled);
     }
@@ -151,9 +155,9 @@ public sealed class PythonServerTests(PythonServer server) : IClassFixture<Pytho
         var ct = TestContext.Current.CancellationToken;
         var marker = Guid.NewGuid().ToString("N");
         using var cancellation = new CancellationTokenSource();
-        await using var call = Client.ServerStreaming<CountdownRequest, CountdownResponse>(Service.FindMethodByName("Countdown"),
-            new CountdownRequest { Count = 1_000, IntervalMs = 100, Marker = marker }, new CallOptions { CancellationToken = cancellation.Token });
-        await using var responses = call.ReadAllAsync(ct).GetAsyncEnumerator(ct);
+        using var call = Client.ServerStreaming<CountdownRequest, CountdownResponse>(Service.FindMethodByName("Countdown"),
+            new CountdownRequest { Count = 1_000, IntervalMs = 100, Marker = marker }, new CallOptions(cancellationToken: cancellation.Token));
+        await using var responses = call.ResponseStream.ReadAllAsync(ct).GetAsyncEnumerator(ct);
         (await responses.MoveNextAsync()).ShouldBeTrue();
 
         await cancellation.CancelAsync();
@@ -167,14 +171,14 @@ public sealed class PythonServerTests(PythonServer server) : IClassFixture<Pytho
     {
         var marker = Guid.NewGuid().ToString("N");
         using var cancellation = new CancellationTokenSource();
-        await using var call = Client.Streaming<SumRequest, SumResponse>(Service.FindMethodByName("Sum"), new CallOptions { CancellationToken = cancellation.Token });
-        await call.WriteAsync(new SumRequest { Value = 1, Marker = marker });
+        using var call = Client.ClientStreaming<SumRequest, SumResponse>(Service.FindMethodByName("Sum"), new CallOptions(cancellationToken: cancellation.Token));
+        await call.RequestStream.WriteAsync(new SumRequest { Value = 1, Marker = marker }, TestContext.Current.CancellationToken);
         (await WhenSeenAsync(marker, "started")).ShouldBe("started");
 
         await cancellation.CancelAsync();
 
         (await WhenSeenAsync(marker, "cancelled")).ShouldBe("cancelled");
-        (await Should.ThrowAsync<RpcException>(() => call.WriteAsync(new SumRequest { Value = 2 }))).StatusCode.ShouldBe(StatusCode.Cancelled);
+        (await Should.ThrowAsync<RpcException>(() => call.RequestStream.WriteAsync(new SumRequest { Value = 2 }, TestContext.Current.CancellationToken))).StatusCode.ShouldBe(StatusCode.Cancelled);
     }
 
     [Fact]
@@ -182,8 +186,8 @@ public sealed class PythonServerTests(PythonServer server) : IClassFixture<Pytho
     {
         var failure = await Should.ThrowAsync<RpcException>(() => Client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { Validate = true }));
         failure.StatusCode.ShouldBe(StatusCode.InvalidArgument);
-        failure.Message.ShouldBe("The request is invalid.");
-        failure.Details!.Code.ShouldBe(3);
+        failure.Status.Detail.ShouldBe("The request is invalid.");
+        failure.GetRpcStatus()!.Code.ShouldBe(3);
         var violation = failure.GetDetail<BadRequest>()!.FieldViolations.ShouldHaveSingleItem();
         violation.Field.ShouldBe("text");
         violation.Description.ShouldBe("must not be empty");
@@ -195,14 +199,14 @@ public sealed class PythonServerTests(PythonServer server) : IClassFixture<Pytho
         var failure = await Should.ThrowAsync<RpcException>(() =>
             Client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { FailCode = 9, FailMessage = "nicht bereit: 100% – ü" }));
         failure.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
-        failure.Message.ShouldBe("nicht bereit: 100% – ü");
+        failure.Status.Detail.ShouldBe("nicht bereit: 100% – ü");
     }
 
     [Fact]
     public async Task GzipIsSentAndReceived()
     {
         var response = await Client.UnaryAsync<EchoRequest, EchoResponse>(Echo,
-            new EchoRequest { Payload = ByteString.CopyFrom(new byte[100_000]), ResponseSize = 50_000 }, new CallOptions { Gzip = true });
+            new EchoRequest { Payload = ByteString.CopyFrom(new byte[100_000]), ResponseSize = 50_000 }, ServerTests.Gzip());
         // grpcio hides grpc-encoding from its handlers; the decompressed size shows the gzip request was read.
         response.PayloadSize.ShouldBe(100_000);
         response.Payload.Length.ShouldBe(50_000);

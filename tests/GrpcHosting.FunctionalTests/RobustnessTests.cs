@@ -1,8 +1,7 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Http.Headers;
-using Transformation.GrpcHosting.Health.V1;
+using Grpc.Health.V1;
+using Transformation.TestSupport;
 using Transformation.Testing.V1;
 
 namespace Transformation.GrpcHosting.FunctionalTests;
@@ -31,7 +30,7 @@ public sealed class RobustnessTests(GrpcServerFixture server) : IClassFixture<Gr
         var cases = Enumerable.Range(0, Requests).Select(i => MakeCase(random, i)).ToList();
         var failures = new ConcurrentBag<string>();
         var statuses = new ConcurrentDictionary<string, int>();
-        using var http = ServerTests.RawClient();
+        using var http = RawRequests.Client();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(TimeSpan.FromMinutes(2));
 
@@ -44,7 +43,7 @@ public sealed class RobustnessTests(GrpcServerFixture server) : IClassFixture<Gr
             var status = response.Headers.TryGetValues("grpc-status", out var inHeaders) ? inHeaders.Single()
                 : response.TrailingHeaders.TryGetValues("grpc-status", out var inTrailers) ? inTrailers.Single() : null;
             // A non-gRPC request to a path no service maps is not a gRPC call: plain 404, as grpc-dotnet answers.
-            var notGrpc = response.StatusCode == HttpStatusCode.NotFound && !GrpcProtocol.IsGrpcContentType(c.ContentType);
+            var notGrpc = response.StatusCode == HttpStatusCode.NotFound && !RawRequests.IsGrpcContentType(c.ContentType);
             if ((int)response.StatusCode >= 500 || (status is null && !notGrpc))
             {
                 failures.Add($"{c.Description}: HTTP {(int)response.StatusCode}, grpc-status {status ?? "missing"}");
@@ -60,15 +59,15 @@ public sealed class RobustnessTests(GrpcServerFixture server) : IClassFixture<Gr
         statuses.Keys.ShouldContain("12"); // UNIMPLEMENTED for unknown paths and encodings
 
         // Still serving afterwards.
-        using var client = GrpcClient.Create(server.Address);
-        var health = await client.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(HealthReflection.Descriptor.Services[0].FindMethodByName("Check"), new HealthCheckRequest());
+        using var client = GrpcTestClient.Create(server.Address);
+        var health = await client.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(Health.Descriptor.FindMethodByName("Check"), new HealthCheckRequest());
         health.Status.ShouldBe(HealthCheckResponse.Types.ServingStatus.Serving);
     }
 
     private static MalformedCase MakeCase(Random random, int index)
     {
         var path = Paths[random.Next(Paths.Length)];
-        var valid = MessageFraming.ToFrame(new SumRequest { Value = random.Next() }, gzip: false);
+        var valid = RawRequests.Frame(new SumRequest { Value = random.Next() });
         var headers = new List<(string, string)>();
         var contentType = "application/grpc";
         byte[] body;
@@ -89,19 +88,19 @@ public sealed class RobustnessTests(GrpcServerFixture server) : IClassFixture<Gr
                 description = "bad compressed flag";
                 break;
             case 3:
-                body = Header(0, (uint)random.Next(4 * 1024 * 1024 + 1, int.MaxValue));
+                body = RawRequests.Header(0, (uint)random.Next(4 * 1024 * 1024 + 1, int.MaxValue));
                 description = "oversized length prefix";
                 break;
             case 4:
-                body = [.. Header(0, 40), .. Bytes(random, 40)];
+                body = [.. RawRequests.Header(0, 40), .. Bytes(random, 40)];
                 description = "garbage payload";
                 break;
             case 5:
-                body = [.. Header(1, 10), .. Bytes(random, 10)];
+                body = [.. RawRequests.Header(1, 10), .. Bytes(random, 10)];
                 description = "compressed without grpc-encoding";
                 break;
             case 6:
-                body = [.. Header(1, 20), .. Bytes(random, 20)];
+                body = [.. RawRequests.Header(1, 20), .. Bytes(random, 20)];
                 headers.Add(("grpc-encoding", "gzip"));
                 description = "broken gzip";
                 break;
@@ -134,14 +133,6 @@ public sealed class RobustnessTests(GrpcServerFixture server) : IClassFixture<Gr
         return new MalformedCase($"#{index} {description} to {path}", path, body, contentType, headers);
     }
 
-    private static byte[] Header(byte flag, uint length)
-    {
-        var header = new byte[5];
-        header[0] = flag;
-        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(1), length);
-        return header;
-    }
-
     private static byte[] Bytes(Random random, int count)
     {
         var bytes = new byte[count];
@@ -153,13 +144,7 @@ public sealed class RobustnessTests(GrpcServerFixture server) : IClassFixture<Gr
     {
         public HttpRequestMessage ToRequest(Uri address)
         {
-            var request = new HttpRequestMessage(HttpMethod.Post, new Uri(address, Path))
-            {
-                Version = HttpVersion.Version20,
-                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-                Content = new ByteArrayContent(Body),
-            };
-            request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(ContentType);
+            var request = RawRequests.Create(address, Path, Body, ContentType);
             foreach (var (name, value) in Headers)
             {
                 request.Headers.TryAddWithoutValidation(name, value);

@@ -1,15 +1,15 @@
 using System.Net;
-using System.Net.Http.Headers;
 using Google.Protobuf;
+using Grpc.Health.V1;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
-using Transformation.GrpcHosting.Health.V1;
 using Transformation.ServiceDefaults;
+using Transformation.TestSupport;
 using Transformation.Testing.V1;
 
 namespace Transformation.GrpcHosting.FunctionalTests;
 
-/// <summary>Our client against our server, and the server's answers to requests no gRPC client would send.</summary>
+/// <summary>Grpc.Net.Client against our server, and the server's answers to requests no gRPC client would send.</summary>
 public sealed class ServerTests(GrpcServerFixture server) : IClassFixture<GrpcServerFixture>
 {
     private static readonly Google.Protobuf.Reflection.ServiceDescriptor Service = TestReflection.Descriptor.Services[0];
@@ -18,7 +18,7 @@ public sealed class ServerTests(GrpcServerFixture server) : IClassFixture<GrpcSe
     [Fact]
     public async Task CallsReuseOneConnection()
     {
-        using var client = GrpcClient.Create(server.Address);
+        using var client = GrpcTestClient.Create(server.Address);
         server.Observations.ConnectionIds.Clear(); // tests of one class run one at a time
         var marker = Guid.NewGuid().ToString();
         for (var i = 0; i < 20; i++)
@@ -34,35 +34,68 @@ public sealed class ServerTests(GrpcServerFixture server) : IClassFixture<GrpcSe
     [Fact]
     public async Task GzipRequestsAreAnsweredWithGzip()
     {
-        using var client = GrpcClient.Create(server.Address);
+        var (client, wire) = WireRecorder.Client(server.Address);
+        using var _ = client;
         var response = await client.UnaryAsync<EchoRequest, EchoResponse>(Echo,
-            new EchoRequest { Payload = ByteString.CopyFrom(new byte[10_000]), ResponseSize = 10_000 }, new CallOptions { Gzip = true });
+            new EchoRequest { Payload = ByteString.CopyFrom(new byte[10_000]), ResponseSize = 10_000 }, Gzip());
         response.RequestEncoding.ShouldBe("gzip");
         response.Payload.Length.ShouldBe(10_000);
+        wire.Response.Headers.GetValues("grpc-encoding").ShouldBe(["gzip"]);
+    }
+
+    [Fact]
+    public async Task AGzipServerStreamIsAnsweredWithGzip()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (client, wire) = WireRecorder.Client(server.Address);
+        using var _ = client;
+        var options = Gzip().WithCancellationToken(ct);
+        using var call = client.ServerStreaming<CountdownRequest, CountdownResponse>(Service.FindMethodByName("Countdown"), new CountdownRequest { Count = 3, PayloadSize = 10_000 }, options);
+
+        (await call.ResponseStream.ReadAllAsync(ct).Select(r => r.Payload.Length).ToListAsync(ct)).ShouldBe([10_000, 10_000, 10_000]);
+        wire.Response.Headers.GetValues("grpc-encoding").ShouldBe(["gzip"]);
+    }
+
+    [Fact]
+    public async Task AHandlerWritingItsOwnResponseHeadersAnswersAGzipRequestWithGzip()
+    {
+        var (client, wire) = WireRecorder.Client(server.Address);
+        using var _ = client;
+        var options = Gzip();
+        options.Headers!.Add("x-text", "plain value");
+
+        var response = await client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { Text = "m", ResponseSize = 10_000 }, options);
+
+        response.Payload.Length.ShouldBe(10_000);
+        wire.Response.Headers.GetValues("x-text").ShouldBe(["plain value"]);
+        wire.Response.Headers.GetValues("grpc-encoding").ShouldBe(["gzip"]);
     }
 
     [Fact]
     public async Task AFailureBeforeAnyMessageIsTrailersOnly()
     {
-        using var http = RawClient();
-        using var response = await http.SendAsync(GrpcRequest("/transformation.testing.v1.TestService/Echo",
-            MessageFraming.ToFrame(new EchoRequest { FailCode = 5, FailMessage = "gone" }, gzip: false)), TestContext.Current.CancellationToken);
-        response.StatusCode.ShouldBe(HttpStatusCode.OK);
-        response.Headers.GetValues("grpc-status").ShouldBe(["5"]);
-        response.Headers.GetValues("grpc-message").ShouldBe(["gone"]);
-        (await response.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken)).ShouldBeEmpty();
-        response.TrailingHeaders.ShouldBeEmpty();
+        var (client, wire) = WireRecorder.Client(server.Address);
+        using var _ = client;
+        var failure = await Should.ThrowAsync<RpcException>(() =>
+            client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { FailCode = 5, FailMessage = "gone" }));
+
+        failure.StatusCode.ShouldBe(StatusCode.NotFound);
+        failure.Status.Detail.ShouldBe("gone");
+        wire.Response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        wire.Response.Headers.GetValues("grpc-status").ShouldBe(["5"]);
+        wire.Response.Headers.GetValues("grpc-message").ShouldBe(["gone"]);
+        wire.Response.TrailingHeaders.ShouldBeEmpty();
     }
 
     [Fact]
     public async Task ASuccessfulCallEndsWithStatusInTrailers()
     {
-        using var http = RawClient();
-        using var response = await http.SendAsync(GrpcRequest("/transformation.testing.v1.TestService/Echo",
-            MessageFraming.ToFrame(new EchoRequest { Text = "x" }, gzip: false)), TestContext.Current.CancellationToken);
-        (await response.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken)).Length.ShouldBeGreaterThan(5);
-        response.Headers.Contains("grpc-status").ShouldBeFalse();
-        response.TrailingHeaders.GetValues("grpc-status").ShouldBe(["0"]);
+        var (client, wire) = WireRecorder.Client(server.Address);
+        using var _ = client;
+        (await client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { Text = "x" })).Text.ShouldBe("x");
+
+        wire.Response.Headers.Contains("grpc-status").ShouldBeFalse();
+        wire.Response.TrailingHeaders.GetValues("grpc-status").ShouldBe(["0"]);
     }
 
     [Theory]
@@ -73,18 +106,18 @@ public sealed class ServerTests(GrpcServerFixture server) : IClassFixture<GrpcSe
     [InlineData("application/GRPC", HttpStatusCode.OK)]
     public async Task ANonGrpcContentTypeIsRefusedWith415(string contentType, HttpStatusCode expected)
     {
-        using var http = RawClient();
-        var request = GrpcRequest("/transformation.testing.v1.TestService/Echo", MessageFraming.ToFrame(new EchoRequest(), gzip: false));
-        request.Content!.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        using var http = RawRequests.Client();
+        using var request = RawRequests.Create(server.Address, "/transformation.testing.v1.TestService/Echo", RawRequests.Frame(new EchoRequest()), contentType);
         using var response = await http.SendAsync(request, TestContext.Current.CancellationToken);
         response.StatusCode.ShouldBe(expected);
     }
 
+    /// <summary>Grpc.AspNetCore looks at grpc-encoding only when a message is compressed, as the gRPC compression spec asks.</summary>
     [Fact]
-    public async Task AnUnknownEncodingIsUnimplementedAndListsTheSupportedOnes()
+    public async Task AMessageInAnUnknownEncodingIsUnimplementedAndListsTheSupportedOnes()
     {
-        using var http = RawClient();
-        var request = GrpcRequest("/transformation.testing.v1.TestService/Echo", MessageFraming.ToFrame(new EchoRequest(), gzip: false));
+        using var http = RawRequests.Client();
+        using var request = RawRequests.Create(server.Address, "/transformation.testing.v1.TestService/Echo", RawRequests.Frame([1, 2, 3], flag: 1));
         request.Headers.Add("grpc-encoding", "snappy");
         using var response = await http.SendAsync(request, TestContext.Current.CancellationToken);
         response.Headers.GetValues("grpc-status").ShouldBe(["12"]);
@@ -94,19 +127,20 @@ public sealed class ServerTests(GrpcServerFixture server) : IClassFixture<GrpcSe
     [Fact]
     public async Task HealthWatchFollowsReadiness()
     {
-        using var client = GrpcClient.Create(server.Address);
-        var watch = HealthReflection.Descriptor.Services[0].FindMethodByName("Watch");
-        await using var call = client.ServerStreaming<HealthCheckRequest, HealthCheckResponse>(watch, new HealthCheckRequest());
-        await using var updates = call.ReadAllAsync(TestContext.Current.CancellationToken).GetAsyncEnumerator(TestContext.Current.CancellationToken);
+        using var client = GrpcTestClient.Create(server.Address);
+        var watch = Health.Descriptor.FindMethodByName("Watch");
+        using var call = client.ServerStreaming<HealthCheckRequest, HealthCheckResponse>(watch, new HealthCheckRequest());
+        var updates = call.ResponseStream;
+        var ct = TestContext.Current.CancellationToken;
         try
         {
-            (await updates.MoveNextAsync()).ShouldBeTrue();
+            (await updates.MoveNext(ct)).ShouldBeTrue();
             updates.Current.Status.ShouldBe(HealthCheckResponse.Types.ServingStatus.Serving);
             server.Readiness.Ready = false;
-            (await updates.MoveNextAsync()).ShouldBeTrue();
+            (await updates.MoveNext(ct)).ShouldBeTrue();
             updates.Current.Status.ShouldBe(HealthCheckResponse.Types.ServingStatus.NotServing);
             server.Readiness.Ready = true;
-            (await updates.MoveNextAsync()).ShouldBeTrue();
+            (await updates.MoveNext(ct)).ShouldBeTrue();
             updates.Current.Status.ShouldBe(HealthCheckResponse.Types.ServingStatus.Serving);
         }
         finally
@@ -116,14 +150,26 @@ public sealed class ServerTests(GrpcServerFixture server) : IClassFixture<GrpcSe
     }
 
     [Fact]
+    public async Task HealthCheckAnswersForEachMappedServiceAndNotFoundForOthers()
+    {
+        using var client = GrpcTestClient.Create(server.Address);
+        var check = Health.Descriptor.FindMethodByName("Check");
+
+        (await client.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(check, new HealthCheckRequest { Service = Service.FullName }))
+            .Status.ShouldBe(HealthCheckResponse.Types.ServingStatus.Serving);
+        (await Should.ThrowAsync<RpcException>(() => client.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(check, new HealthCheckRequest { Service = "nope.v1.Nothing" })))
+            .StatusCode.ShouldBe(StatusCode.NotFound);
+    }
+
+    [Fact]
     public async Task AClientDeadlineCancelsTheHandler()
     {
-        using var client = GrpcClient.Create(server.Address);
+        using var client = GrpcTestClient.Create(server.Address);
         var before = server.Observations.CancelledHandlers;
         // Two seconds, so that even a busy machine has dispatched the call to its handler when the deadline falls (the client
         // resets the stream at its deadline: a call reset before dispatch never reaches a handler to cancel).
         var failure = await Should.ThrowAsync<RpcException>(() =>
-            client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { DelayMs = 60_000 }, new CallOptions { Timeout = TimeSpan.FromSeconds(2) }));
+            client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { DelayMs = 60_000 }, GrpcTestClient.As(null, TimeSpan.FromSeconds(2))));
         failure.StatusCode.ShouldBe(StatusCode.DeadlineExceeded);
         for (var i = 0; i < 600 && server.Observations.CancelledHandlers == before; i++)
         {
@@ -141,43 +187,19 @@ public sealed class ServerTests(GrpcServerFixture server) : IClassFixture<GrpcSe
         builder.AddServiceDefaults();
         builder.AddGrpcHosting();
         using var app = builder.Build();
-        app.UseGrpcHosting();
-        var failure = Should.Throw<InvalidOperationException>(() => app.MapGrpcService<IncompleteService>(Service, RpcAccessMap.ForAll(Service, RpcAccess.Anonymous)));
+        var failure = Should.Throw<InvalidOperationException>(() => app.MapGrpcService<IncompleteService>(RpcAccessMap.ForAll(Service, RpcAccess.Anonymous)));
         failure.Message.ShouldContain("/transformation.testing.v1.TestService/Countdown");
-        failure.Message.ShouldContain("has no implementation");
-        var mismatch = Should.Throw<InvalidOperationException>(() => app.MapGrpcService<MismatchedService>(Service, RpcAccessMap.ForAll(Service, RpcAccess.Anonymous)));
-        mismatch.Message.ShouldContain("/transformation.testing.v1.TestService/Echo");
-        mismatch.Message.ShouldContain("mismatched signature");
+        failure.Message.ShouldContain("/transformation.testing.v1.TestService/Sum");
+        failure.Message.ShouldContain("/transformation.testing.v1.TestService/Chat");
+        failure.Message.ShouldNotContain("/Echo");
+        failure.Message.ShouldContain("does not override");
     }
 
-    internal static HttpClient RawClient() => new(new SocketsHttpHandler())
-    {
-        DefaultRequestVersion = HttpVersion.Version20,
-        DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-    };
+    /// <summary>Call options asking Grpc.Net.Client to compress the request with gzip.</summary>
+    internal static CallOptions Gzip() => new(new Metadata { { "grpc-internal-encoding-request", "gzip" } });
 
-    internal HttpRequestMessage GrpcRequest(string path, byte[] body)
+    private sealed class IncompleteService : Transformation.Testing.V1.TestService.TestServiceBase
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.Address, path))
-        {
-            Content = new ByteArrayContent(body),
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
-        request.Headers.TryAddWithoutValidation("te", "trailers");
-        return request;
-    }
-
-    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "Bound as instance methods.")]
-    private sealed class IncompleteService
-    {
-        public Task<EchoResponse> Echo(EchoRequest request, ServerCallContext context) => Task.FromResult(new EchoResponse());
-    }
-
-    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "Bound as instance methods.")]
-    private sealed class MismatchedService
-    {
-        public Task<EchoRequest> Echo(EchoRequest request, ServerCallContext context) => Task.FromResult(request);
+        public override Task<EchoResponse> Echo(EchoRequest request, ServerCallContext context) => Task.FromResult(new EchoResponse());
     }
 }

@@ -35,21 +35,21 @@ public sealed class ServerObservations
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource<string>> _events = new(StringComparer.Ordinal);
 }
 
-[System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "gRPC handlers are bound as instance methods.")]
-public sealed class TestService(ServerObservations observations)
+public sealed class TestService(ServerObservations observations) : Transformation.Testing.V1.TestService.TestServiceBase
 {
-    public async Task<EchoResponse> Echo(EchoRequest request, ServerCallContext context)
+    public override async Task<EchoResponse> Echo(EchoRequest request, ServerCallContext context)
     {
-        observations.ConnectionIds.Add(context.HttpContext.Connection.Id);
-        EchoMetadata(context);
+        var http = context.GetHttpContext();
+        observations.ConnectionIds.Add(http.Connection.Id);
+        await EchoMetadataAsync(context);
         if (request.Validate && request.Text.Length == 0)
         {
-            throw RpcException.InvalidArgument("The request is invalid.", ("text", "must not be empty"));
+            throw RpcErrors.InvalidArgument("The request is invalid.", ("text", "must not be empty"));
         }
 
         if (request.FailCode != 0)
         {
-            throw new RpcException((StatusCode)request.FailCode, request.FailMessage);
+            throw new RpcException(new Status((StatusCode)request.FailCode, request.FailMessage));
         }
 
         if (request.Crash)
@@ -81,13 +81,13 @@ public sealed class TestService(ServerObservations observations)
             Text = request.Text,
             PayloadSize = request.Payload.Length,
             Payload = request.ResponseSize > 0 ? ByteString.CopyFrom(new byte[request.ResponseSize]) : ByteString.Empty,
-            RequestEncoding = context.HttpContext.Request.Headers["grpc-encoding"].ToString(),
+            RequestEncoding = http.Request.Headers["grpc-encoding"].ToString(),
             TraceId = Activity.Current?.TraceId.ToString() ?? "",
             ParentSpanId = Activity.Current?.ParentSpanId.ToString() ?? "",
         };
     }
 
-    public async Task Countdown(CountdownRequest request, ServerStreamWriter<CountdownResponse> responses, ServerCallContext context)
+    public override async Task Countdown(CountdownRequest request, IServerStreamWriter<CountdownResponse> responseStream, ServerCallContext context)
     {
         if (request.Marker.Length > 0)
         {
@@ -97,7 +97,7 @@ public sealed class TestService(ServerObservations observations)
         var payload = ByteString.CopyFrom(new byte[request.PayloadSize]);
         for (var i = request.Count; i > 0; i--)
         {
-            await responses.WriteAsync(new CountdownResponse { Index = i, Payload = payload });
+            await responseStream.WriteAsync(new CountdownResponse { Index = i, Payload = payload });
             observations.Written();
             if (request.IntervalMs > 0)
             {
@@ -110,7 +110,7 @@ public sealed class TestService(ServerObservations observations)
             await Task.Delay(request.IgnoreCancellationMs, CancellationToken.None);
             try
             {
-                await responses.WriteAsync(new CountdownResponse { Index = 0 });
+                await responseStream.WriteAsync(new CountdownResponse { Index = 0 });
                 observations.Report($"{request.Marker}/late-write", "written");
             }
             catch (Exception e)
@@ -121,12 +121,12 @@ public sealed class TestService(ServerObservations observations)
         }
     }
 
-    public async Task<SumResponse> Sum(IAsyncEnumerable<SumRequest> requests, ServerCallContext context)
+    public override async Task<SumResponse> Sum(IAsyncStreamReader<SumRequest> requestStream, ServerCallContext context)
     {
         var response = new SumResponse();
         var marker = "";
         ObserveCancellation(context, () => marker);
-        await foreach (var request in requests)
+        await foreach (var request in requestStream.ReadAllAsync())
         {
             if (request.Marker.Length > 0)
             {
@@ -141,11 +141,11 @@ public sealed class TestService(ServerObservations observations)
         return response;
     }
 
-    public async Task Chat(IAsyncEnumerable<EchoRequest> requests, ServerStreamWriter<EchoResponse> responses, ServerCallContext context)
+    public override async Task Chat(IAsyncStreamReader<EchoRequest> requestStream, IServerStreamWriter<EchoResponse> responseStream, ServerCallContext context)
     {
-        await foreach (var request in requests)
+        await foreach (var request in requestStream.ReadAllAsync())
         {
-            await responses.WriteAsync(new EchoResponse { Text = request.Text.ToUpperInvariant() });
+            await responseStream.WriteAsync(new EchoResponse { Text = request.Text.ToUpperInvariant() });
         }
     }
 
@@ -163,20 +163,21 @@ public sealed class TestService(ServerObservations observations)
         });
 
     /// <summary>Every x-* header comes back as a response header and as a trailer.</summary>
-    private static void EchoMetadata(ServerCallContext context)
+    private static Task EchoMetadataAsync(ServerCallContext context)
     {
-        foreach (var entry in context.RequestHeaders.Where(e => e.Key.StartsWith("x-", StringComparison.Ordinal)))
+        var echoed = context.RequestHeaders.Where(e => e.Key.StartsWith("x-", StringComparison.Ordinal)).ToList();
+        if (echoed.Count == 0)
         {
-            if (entry.IsBinary)
-            {
-                context.ResponseHeaders.Add(entry.Key, entry.Bytes!);
-                context.ResponseTrailers.Add(entry.Key, entry.Bytes!);
-            }
-            else
-            {
-                context.ResponseHeaders.Add(entry.Key, entry.Value!);
-                context.ResponseTrailers.Add(entry.Key, entry.Value!);
-            }
+            return Task.CompletedTask;
         }
+
+        var headers = new Metadata();
+        foreach (var entry in echoed)
+        {
+            headers.Add(entry);
+            context.ResponseTrailers.Add(entry);
+        }
+
+        return context.WriteResponseHeadersAsync(headers);
     }
 }

@@ -18,20 +18,18 @@ namespace Transformation.GrpcHosting;
 /// </summary>
 internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRateLimits writeLimits, IOptions<GrpcHostingOptions> options) : Interceptor
 {
-    private const string Gzip = "gzip";
-
-    // Grpc.AspNetCore's per-call switch for the response's message encoding; it is not sent to the caller.
-    private static readonly Metadata GzipResponses = [new("grpc-internal-encoding-request", Gzip)];
-
     private readonly GrpcHostingOptions _options = options.Value;
 
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
         try
         {
-            await AdmitAsync(context);
+            Admit(context);
             CheckInput(request);
-            return await continuation(request, context);
+            var gzip = GzipResponseContext.For(context);
+            var response = await continuation(request, gzip ?? context);
+            await (gzip?.EnsureHeadersWrittenAsync() ?? Task.CompletedTask);
+            return response;
         }
         catch (RpcException e) when (StatusBounds.Bound(e) is var bounded && bounded != e)
         {
@@ -43,9 +41,10 @@ internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRate
     {
         try
         {
-            await AdmitAsync(context);
+            Admit(context);
             CheckInput(request);
-            await continuation(request, responseStream, context);
+            var gzip = GzipResponseContext.For(context);
+            await continuation(request, gzip?.Writer(responseStream) ?? responseStream, gzip ?? context);
         }
         catch (RpcException e) when (StatusBounds.Bound(e) is var bounded && bounded != e)
         {
@@ -57,8 +56,11 @@ internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRate
     {
         try
         {
-            await AdmitAsync(context);
-            return await continuation(new CheckedReader<TRequest>(requestStream, this), context);
+            Admit(context);
+            var gzip = GzipResponseContext.For(context);
+            var response = await continuation(new CheckedReader<TRequest>(requestStream, this), gzip ?? context);
+            await (gzip?.EnsureHeadersWrittenAsync() ?? Task.CompletedTask);
+            return response;
         }
         catch (RpcException e) when (StatusBounds.Bound(e) is var bounded && bounded != e)
         {
@@ -70,8 +72,9 @@ internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRate
     {
         try
         {
-            await AdmitAsync(context);
-            await continuation(new CheckedReader<TRequest>(requestStream, this), responseStream, context);
+            Admit(context);
+            var gzip = GzipResponseContext.For(context);
+            await continuation(new CheckedReader<TRequest>(requestStream, this), gzip?.Writer(responseStream) ?? responseStream, gzip ?? context);
         }
         catch (RpcException e) when (StatusBounds.Bound(e) is var bounded && bounded != e)
         {
@@ -79,7 +82,7 @@ internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRate
         }
     }
 
-    private Task AdmitAsync(ServerCallContext context)
+    private void Admit(ServerCallContext context)
     {
         var policy = policies.Find(context.Method)
             ?? throw new RpcException(new Status(StatusCode.PermissionDenied, $"{context.Method} declares no access, so no one may call it."));
@@ -96,8 +99,6 @@ internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRate
                 writeLimits.Acquire(caller);
             }
         }
-
-        return context.GetHttpContext().Request.Headers["grpc-encoding"] == Gzip ? context.WriteResponseHeadersAsync(GzipResponses) : Task.CompletedTask;
     }
 
     private void CheckInput<TRequest>(TRequest request)

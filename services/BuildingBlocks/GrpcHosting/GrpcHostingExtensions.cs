@@ -1,5 +1,6 @@
 using Grpc.AspNetCore.HealthChecks;
 using Grpc.AspNetCore.Server;
+using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,6 +30,10 @@ public static class GrpcHostingExtensions
             grpc.EnableDetailedErrors = false;
             grpc.Interceptors.Add<RpcPolicyInterceptor>();
         });
+
+        // Our binder in place of Grpc.AspNetCore's, so that undecodable requests answer INTERNAL (see ParsedRequestMethodProvider).
+        services.Remove(services.Single(d => d.ServiceType == typeof(IServiceMethodProvider<>) && string.Equals(d.ImplementationType?.Name, "BinderServiceMethodProvider`1", StringComparison.Ordinal)));
+        services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(ParsedRequestMethodProvider<>));
         services.AddOptions<GrpcServiceOptions>().Configure<IOptions<GrpcHostingOptions>>((grpc, hosting) =>
             grpc.MaxReceiveMessageSize = hosting.Value.MaxReceiveMessageSize);
         services.AddGrpcReflection();

@@ -62,7 +62,7 @@ await client.UnaryAsync<DefineBehaviourRequest, DefineBehaviourResponse>(Method(
 }, Options(hr));
 await client.UnaryAsync<SetBudgetRequest, SetBudgetResponse>(Method("SetBudget"), new SetBudgetRequest
 {
-    IdempotencyKey = "budget", OrgUnitId = withBudget ? "unit-0" : "no-such-unit", Period = Transformation.Incentives.Api.Model.Period.Of(PeriodKind.Month, DateTimeOffset.UtcNow), Amount = int.MaxValue / 2,
+    IdempotencyKey = "budget", OrgUnitId = withBudget ? "unit-0" : "no-such-unit", Period = Transformation.Incentives.Api.Model.Period.Of(PeriodKind.Month, DateTimeOffset.UtcNow), Amount = Transformation.Incentives.Api.Model.RuleSet.MaxPoints,
 }, Options(hr));
 client.Dispose();
 await app.StopAsync();

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
@@ -10,12 +11,11 @@ using Npgsql;
 using NpgsqlTypes;
 using RabbitMQ.Client;
 using Transformation.EventBus;
-using Transformation.GrpcHosting;
 using Transformation.Incentives.Api;
+using Transformation.Incentives.Benchmarks;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 using Transformation.ServerProcesses;
-using Transformation.Incentives.Benchmarks;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
 
@@ -62,7 +62,7 @@ await client.UnaryAsync<DefineBehaviourRequest, DefineBehaviourResponse>(Method(
 }, Options(hr));
 await client.UnaryAsync<SetBudgetRequest, SetBudgetResponse>(Method("SetBudget"), new SetBudgetRequest
 {
-    IdempotencyKey = "budget", OrgUnitId = withBudget ? "unit-0" : "no-such-unit", Period = Transformation.Incentives.Api.Model.Period.Of(PeriodKind.Month, DateTimeOffset.UtcNow), Amount = int.MaxValue / 2,
+    IdempotencyKey = "budget", OrgUnitId = withBudget ? "unit-0" : "no-such-unit", Period = Transformation.Incentives.Api.Model.Period.Of(PeriodKind.Month, DateTimeOffset.UtcNow), Amount = Transformation.Incentives.Api.Model.RuleSet.MaxPoints,
 }, Options(hr));
 client.Dispose();
 await app.StopAsync();
@@ -190,7 +190,7 @@ return;
 // The machine's 1, 5 and 15 minute load averages (the runs share it with other work).
 static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 
-async Task<(WebApplication App, GrpcClient Client)> StartAsync()
+async Task<(WebApplication App, GrpcTestClient Client)> StartAsync()
 {
     var (grpcPort, httpPort) = (FreePort(), FreePort());
     var builder = WebApplication.CreateBuilder();
@@ -210,7 +210,7 @@ async Task<(WebApplication App, GrpcClient Client)> StartAsync()
     var started = builder.Build();
     started.MapIncentivesService();
     await started.StartAsync();
-    return (started, GrpcClient.Create(new Uri($"http://127.0.0.1:{grpcPort}")));
+    return (started, GrpcTestClient.Create(new Uri($"http://127.0.0.1:{grpcPort}")));
 }
 
 async Task<long> CountAsync(string sql)
@@ -223,7 +223,7 @@ async Task<long> CountAsync(string sql)
 
 static Google.Protobuf.Reflection.MethodDescriptor Method(string name) => IncentivesReflection.Descriptor.Services[0].FindMethodByName(name);
 
-static CallOptions Options(string token) => new() { Headers = new Metadata { { "authorization", "Bearer " + token } } };
+static CallOptions Options(string token) => GrpcTestClient.As(token);
 
 static int FreePort()
 {

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Npgsql;
 using NpgsqlTypes;
@@ -11,7 +12,6 @@ using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
-using Transformation.GrpcHosting;
 using Transformation.Incentives.Api;
 using Transformation.Initiatives.Api;
 using Transformation.Initiatives.Api.Infrastructure;
@@ -391,7 +391,7 @@ ObservationInput[] Inputs(string prefix, int howMany)
 // time when asked, then reads the answer, which comes once the transaction has committed.
 async Task<RecordObservationsResponse> RecordAsync(IReadOnlyList<ObservationInput> batch, long[]? stamps, int offset)
 {
-    await using var call = initiativesClient.Streaming<RecordObservationsRequest, RecordObservationsResponse>(InitiativesMethod("RecordObservations"), Options(integration));
+    using var call = initiativesClient.ClientStreaming<RecordObservationsRequest, RecordObservationsResponse>(InitiativesMethod("RecordObservations"), Options(integration));
     for (var i = 0; i < batch.Count; i++)
     {
         if (stamps is not null)
@@ -399,11 +399,11 @@ async Task<RecordObservationsResponse> RecordAsync(IReadOnlyList<ObservationInpu
             stamps[offset + i] = DateTime.UtcNow.Ticks;
         }
 
-        await call.WriteAsync(new RecordObservationsRequest { Observation = batch[i] });
+        await call.RequestStream.WriteAsync(new RecordObservationsRequest { Observation = batch[i] });
     }
 
-    call.CompleteRequest();
-    var response = await call.ReadSingleAsync();
+    await call.RequestStream.CompleteAsync();
+    var response = await call.ResponseAsync;
     return response.Created == batch.Count ? response : throw new InvalidOperationException($"{response.Created} of {batch.Count} observations were created.");
 }
 
@@ -517,12 +517,12 @@ async Task<double> CopyAsync(ObservationInput[] rows)
     return copyClock.Elapsed.TotalSeconds;
 }
 
-async Task<(WebApplication App, GrpcClient Client)> StartAsync(string name, string database, Action<WebApplicationBuilder> add, Action<WebApplication> map,
+async Task<(WebApplication App, GrpcTestClient Client)> StartAsync(string name, string database, Action<WebApplicationBuilder> add, Action<WebApplication> map,
     Dictionary<string, string?> extra)
 {
     KeyValuePair<string, string?>[] retention = settings["keepRelayed"] == 1 ? [new("EventBus:SentRetention", "1.00:00:00")] : [];
     var service = await InProcessService.StartAsync(name, database, amqp, [.. extra, .. retention, .. identity.Settings], add, map, CancellationToken.None);
-    return (service.App, GrpcClient.Create(service.Address));
+    return (service.App, GrpcTestClient.Create(service.Address));
 }
 
 async Task<long> CountAsync(string database, string sql)
@@ -568,4 +568,4 @@ static Google.Protobuf.Reflection.MethodDescriptor IncentivesMethod(string name)
 
 static Google.Protobuf.Reflection.MethodDescriptor InitiativesMethod(string name) => InitiativesReflection.Descriptor.Services[0].FindMethodByName(name);
 
-static CallOptions Options(string token) => new() { Headers = new Metadata { { "authorization", "Bearer " + token } } };
+static CallOptions Options(string token) => GrpcTestClient.As(token);

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
@@ -10,7 +11,6 @@ using Npgsql;
 using RabbitMQ.Client;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
-using Transformation.GrpcHosting;
 using Transformation.Incentives.Api;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
@@ -22,13 +22,13 @@ namespace Transformation.Incentives.FunctionalTests;
 public sealed class IncentivesHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly GrpcClient _client;
+    private readonly GrpcTestClient _client;
     private readonly IConnection _broker;
 
     private IncentivesHost(WebApplication app, Uri address, IConnection broker, string database, TestIdentity identity)
     {
         (_app, Address, _broker, Database, Identity) = (app, address, broker, database, identity);
-        _client = GrpcClient.Create(address);
+        _client = GrpcTestClient.Create(address);
     }
 
     public Uri Address { get; }
@@ -39,7 +39,7 @@ public sealed class IncentivesHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public GrpcClient Client => _client;
+    public GrpcTestClient Client => _client;
 
     /// <summary>Starts an instance; <paramref name="settings"/> override the configuration below (e.g. "Incentives:FeedBufferSize").</summary>
     public static async Task<IncentivesHost> StartAsync(string database, Uri rabbitMq, TestIdentity identity, CancellationToken cancellationToken,
@@ -76,8 +76,7 @@ public sealed class IncentivesHost : IAsyncDisposable
     public Task<TResponse> CallAsync<TRequest, TResponse>(string method, TRequest request, string token)
         where TRequest : class, IMessage<TRequest>
         where TResponse : class, IMessage<TResponse> =>
-        _client.UnaryAsync<TRequest, TResponse>(IncentivesReflection.Descriptor.Services[0].FindMethodByName(method), request,
-            new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + token } } });
+        _client.UnaryAsync<TRequest, TResponse>(IncentivesReflection.Descriptor.Services[0].FindMethodByName(method), request, GrpcTestClient.As(token));
 
     public string Token(string subject, params string[] roles) => Identity.TokenFor(subject, roles);
 
@@ -95,14 +94,14 @@ public sealed class IncentivesHost : IAsyncDisposable
             new UpdateIncentiveRulesRequest { IdempotencyKey = "rules", Rules = rules }, hrToken);
 
     /// <summary>Starts watching an employee's live feed (on its own client when given one, i.e. its own HTTP/2 connection).</summary>
-    public ClientCall<WatchEmployeeFeedRequest, WatchEmployeeFeedResponse> Watch(string employeeId, string token, CancellationToken cancellationToken,
-        GrpcClient? client = null) =>
+    public AsyncServerStreamingCall<WatchEmployeeFeedResponse> Watch(string employeeId, string token, CancellationToken cancellationToken,
+        GrpcTestClient? client = null) =>
         (client ?? _client).ServerStreaming<WatchEmployeeFeedRequest, WatchEmployeeFeedResponse>(
             IncentivesReflection.Descriptor.Services[0].FindMethodByName("WatchEmployeeFeed"), new WatchEmployeeFeedRequest { EmployeeId = employeeId },
-            new CallOptions { Headers = new Metadata { { "authorization", "Bearer " + token } }, CancellationToken = cancellationToken });
+            GrpcTestClient.As(token, cancellationToken: cancellationToken));
 
     /// <summary>A second client of this host, on a connection of its own.</summary>
-    public GrpcClient NewClient() => GrpcClient.Create(Address);
+    public GrpcTestClient NewClient() => GrpcTestClient.Create(Address);
 
     /// <summary>Publishes events as their producers do: a CloudEvent on the topic's fanout exchange, persistent, confirmed.</summary>
     public async Task PublishAsync(IEnumerable<(IMessage Message, string EventId)> events, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Transformation.Audit.V1;
 using Transformation.GrpcHosting;
@@ -367,7 +368,7 @@ public sealed class IncentivesServiceTests(PostgresDatabase postgres, RabbitMqVi
         await _host.JoinAsync(Ct, ("e-sp3", "unit-sp", "m-sp"), ("e-sp4", "unit-sp", "m-sp"), ("e-sp5", "unit-sp", "m-sp"));
         var tooMuch = await Should.ThrowAsync<RpcException>(() => GiveAsync("sp-5", "All of you", "e-sp3", "e-sp4", "e-sp5"));
         tooMuch.StatusCode.ShouldBe(StatusCode.ResourceExhausted);
-        tooMuch.Message.ShouldContain("10 are left");
+        tooMuch.Status.Detail.ShouldContain("10 are left");
         (await GiveAsync("sp-6", "Both of you", "e-sp3", "e-sp4")).AllowanceRemaining.ShouldBe(0);
     }
 

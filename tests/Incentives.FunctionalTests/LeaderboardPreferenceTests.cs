@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Transformation.GrpcHosting;
 using Transformation.Incentives.Api.Infrastructure;
 using Transformation.Incentives.V1;
@@ -93,9 +94,9 @@ public sealed class LiveFeedTests(TwoInstances instances) : IClassFixture<TwoIns
         await _one.PublishAsync(before, Ct);
         await _one.WaitUntilAsync($"SELECT count(*) FROM outcomes WHERE observation_id = '{before.ObservationId}'", 1, Ct);
 
-        await using var watch = _two.Watch("e-w", _two.Token("e-w", Roles.Employee), Ct);
-        await watch.ResponseHeadersAsync(); // The watch is registered: whatever commits from now on reaches it.
-        await using var rewards = watch.ReadAllAsync(Ct).GetAsyncEnumerator(Ct);
+        using var watch = _two.Watch("e-w", _two.Token("e-w", Roles.Employee), Ct);
+        await watch.ResponseHeadersAsync; // The watch is registered: whatever commits from now on reaches it.
+        await using var rewards = watch.ResponseStream.ReadAllAsync(Ct).GetAsyncEnumerator(Ct);
 
         var other = IncentivesHost.Observed("e-other", "helps-customers", ObservationSource.Manager, observer: "m-1", unit: "unit-w");
         var mine = IncentivesHost.Observed("e-w", "helps-customers", ObservationSource.Manager, observer: "m-2", unit: "unit-w");
@@ -120,9 +121,9 @@ public sealed class LiveFeedTests(TwoInstances instances) : IClassFixture<TwoIns
     public async Task AReviewedRewardComesAgainWithItsNewStatus()
     {
         await _one.JoinAsync(Ct, ("e-rev", "unit-rev", "m-rev"), ("m-rev", "unit-rev", ""));
-        await using var watch = _one.Watch("e-rev", _one.Token("e-rev", Roles.Employee), Ct);
-        await watch.ResponseHeadersAsync();
-        await using var rewards = watch.ReadAllAsync(Ct).GetAsyncEnumerator(Ct);
+        using var watch = _one.Watch("e-rev", _one.Token("e-rev", Roles.Employee), Ct);
+        await watch.ResponseHeadersAsync;
+        await using var rewards = watch.ResponseStream.ReadAllAsync(Ct).GetAsyncEnumerator(Ct);
 
         await _one.PublishAsync(IncentivesHost.Observed("e-rev", "big-deal", ObservationSource.Manager, observer: "m-giver", unit: "unit-rev"), Ct);
         (await rewards.MoveNextAsync()).ShouldBeTrue();
@@ -143,26 +144,26 @@ public sealed class LiveFeedTests(TwoInstances instances) : IClassFixture<TwoIns
     {
         await _one.JoinAsync(Ct, ("e-own", "unit-own", "m-own"), ("e-nosy", "unit-own", "m-own"));
 
-        await using (var nosy = _one.Watch("e-own", _one.Token("e-nosy", Roles.Employee), Ct))
+        using (var nosy = _one.Watch("e-own", _one.Token("e-nosy", Roles.Employee), Ct))
         {
-            (await Should.ThrowAsync<RpcException>(() => nosy.ResponseHeadersAsync())).StatusCode.ShouldBe(StatusCode.PermissionDenied);
+            (await Should.ThrowAsync<RpcException>(() => nosy.ResponseStream.MoveNext(Ct))).StatusCode.ShouldBe(StatusCode.PermissionDenied);
         }
 
-        await using (var executive = _one.Watch("e-own", _one.Token("x-1", Roles.Executive), Ct))
+        using (var executive = _one.Watch("e-own", _one.Token("x-1", Roles.Executive), Ct))
         {
-            (await Should.ThrowAsync<RpcException>(() => executive.ResponseHeadersAsync())).StatusCode.ShouldBe(StatusCode.PermissionDenied);
+            (await Should.ThrowAsync<RpcException>(() => executive.ResponseStream.MoveNext(Ct))).StatusCode.ShouldBe(StatusCode.PermissionDenied);
         }
 
         foreach (var token in new[] { _one.Token("e-own", Roles.Employee), _one.Token("m-own", Roles.Employee), _hr })
         {
-            await using var allowed = _one.Watch("e-own", token, Ct);
-            await allowed.ResponseHeadersAsync();
+            using var allowed = _one.Watch("e-own", token, Ct);
+            await allowed.ResponseHeadersAsync;
         }
 
         var invalid = await Should.ThrowAsync<RpcException>(async () =>
         {
-            await using var empty = _one.Watch("", _hr, Ct);
-            await empty.ResponseHeadersAsync();
+            using var empty = _one.Watch("", _hr, Ct);
+            await empty.ResponseStream.MoveNext(Ct);
         });
         invalid.StatusCode.ShouldBe(StatusCode.InvalidArgument);
         invalid.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations.Single().Field.ShouldBe("employee_id");
@@ -176,11 +177,11 @@ public sealed class LiveFeedTests(TwoInstances instances) : IClassFixture<TwoIns
         var watching = feeds.Watching;
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var watch = _one.Watch("e-cancel", _one.Token("e-cancel", Roles.Employee), cancel.Token);
-        await watch.ResponseHeadersAsync();
+        await watch.ResponseHeadersAsync;
         feeds.Watching.ShouldBe(watching + 1);
         var reading = Task.Run(async () =>
         {
-            await foreach (var _ in watch.ReadAllAsync(cancel.Token))
+            await foreach (var _ in watch.ResponseStream.ReadAllAsync(cancel.Token))
             {
             }
         }, Ct);
@@ -188,14 +189,14 @@ public sealed class LiveFeedTests(TwoInstances instances) : IClassFixture<TwoIns
         await cancel.CancelAsync();
         var stopped = await Should.ThrowAsync<Exception>(() => reading);
         (stopped is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled }).ShouldBeTrue(stopped.ToString());
-        await watch.DisposeAsync();
+        watch.Dispose();
 
         await WaitUntilAsync(() => feeds.Watching == watching);
         // The instance still serves new watches and their rewards.
-        await using var again = _one.Watch("e-cancel", _one.Token("e-cancel", Roles.Employee), Ct);
-        await again.ResponseHeadersAsync();
+        using var again = _one.Watch("e-cancel", _one.Token("e-cancel", Roles.Employee), Ct);
+        await again.ResponseHeadersAsync;
         await _one.PublishAsync(IncentivesHost.Observed("e-cancel", "helps-customers", ObservationSource.Manager, observer: "m-c", unit: "unit-c"), Ct);
-        await foreach (var next in again.ReadAllAsync(Ct))
+        await foreach (var next in again.ResponseStream.ReadAllAsync(Ct))
         {
             next.Reward.EmployeeId.ShouldBe("e-cancel");
             break;
@@ -209,11 +210,11 @@ public sealed class LiveFeedTests(TwoInstances instances) : IClassFixture<TwoIns
         // a thousand rewards with long names arrive: far more than HTTP/2 flow control lets through unread.
         await _one.JoinAsync(Ct, ("e-slow", "unit-s", "m-s"), ("e-fast", "unit-s", "m-s"));
         using var slowClient = _two.NewClient();
-        await using var slow = _two.Watch("e-slow", _two.Token("e-slow", Roles.Employee), Ct, slowClient);
-        await slow.ResponseHeadersAsync();
-        await using var fast = _two.Watch("e-fast", _two.Token("e-fast", Roles.Employee), Ct);
-        await fast.ResponseHeadersAsync();
-        await using var fastRewards = fast.ReadAllAsync(Ct).GetAsyncEnumerator(Ct);
+        using var slow = _two.Watch("e-slow", _two.Token("e-slow", Roles.Employee), Ct, slowClient);
+        await slow.ResponseHeadersAsync;
+        using var fast = _two.Watch("e-fast", _two.Token("e-fast", Roles.Employee), Ct);
+        await fast.ResponseHeadersAsync;
+        await using var fastRewards = fast.ResponseStream.ReadAllAsync(Ct).GetAsyncEnumerator(Ct);
 
         var flood = Enumerable.Range(0, 1000)
             .Select(i => ((Google.Protobuf.IMessage)IncentivesHost.Observed("e-slow", "explains", ObservationSource.Manager, observer: $"m-{i}", unit: "unit-s"),
@@ -230,7 +231,7 @@ public sealed class LiveFeedTests(TwoInstances instances) : IClassFixture<TwoIns
         var received = 0;
         var ended = await Should.ThrowAsync<RpcException>(async () =>
         {
-            await foreach (var _ in slow.ReadAllAsync(Ct))
+            await foreach (var _ in slow.ResponseStream.ReadAllAsync(Ct))
             {
                 received++;
             }

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Grpc.Core;
 using Transformation.Directory.V1;
 using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
@@ -224,7 +225,7 @@ public sealed class RecognitionAnalyticsTests(RecognitionDataset dataset) : ICla
             new GetLeaderboardRequest { Period = March }, _hr));
 
         refused.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
-        refused.Message.ShouldContain("Incentives:LeaderboardEnabled");
+        refused.Status.Detail.ShouldContain("Incentives:LeaderboardEnabled");
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Transformation.Audit.V1;
 using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;

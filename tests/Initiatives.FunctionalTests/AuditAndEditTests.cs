@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Transformation.Audit.V1;
 using Transformation.GrpcHosting;
 using Transformation.Initiatives.V1;

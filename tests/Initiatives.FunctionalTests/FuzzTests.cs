@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
@@ -21,5 +22,25 @@ public sealed class FuzzTests(PostgresDatabase postgres, RabbitMqVirtualHost rab
         // A normal call still succeeds afterwards.
         var list = await fuzzer.CallAsync<ListInitiativesResponse>("ListInitiatives", new ListInitiativesRequest(), identity.TokenFor("hr-1", Roles.Hr), Ct);
         list.ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task RequestBytesThatDoNotParseAnswerInternalOnUnaryAndStreamingCalls()
+    {
+        var service = InitiativesReflection.Descriptor.Services[0];
+        var bytes = Marshallers.Create((byte[] b) => b, b => b);
+        byte[] undecodable = [0x0E, 0x0F, 0x08, 0xFF, 0xFF];
+        using var identity = new TestIdentity();
+        await using var host = await InitiativesHost.StartAsync(postgres.ConnectionString, rabbitMq.AmqpUri, identity, Ct);
+        var invoker = host.Client.Channel.CreateCallInvoker();
+        var options = GrpcTestClient.As(identity.TokenFor("cm-1", Roles.ChangeManager), cancellationToken: Ct);
+
+        using var unary = invoker.AsyncUnaryCall(new Method<byte[], byte[]>(MethodType.Unary, service.FullName, "GetInitiative", bytes, bytes), null, options, undecodable);
+        (await Should.ThrowAsync<RpcException>(unary.ResponseAsync)).StatusCode.ShouldBe(StatusCode.Internal);
+
+        using var streaming = invoker.AsyncClientStreamingCall(new Method<byte[], byte[]>(MethodType.ClientStreaming, service.FullName, "RecordObservations", bytes, bytes), null, options);
+        await streaming.RequestStream.WriteAsync(undecodable, Ct);
+        await streaming.RequestStream.CompleteAsync();
+        (await Should.ThrowAsync<RpcException>(streaming.ResponseAsync)).StatusCode.ShouldBe(StatusCode.Internal);
     }
 }

@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Transformation.Directory.V1;
-using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.Api;
 using Transformation.Initiatives.V1;
@@ -21,12 +20,12 @@ public sealed class InitiativesHost : IAsyncDisposable
     private InitiativesHost(WebApplication app, Uri address, Uri rabbitMq, string database, TestIdentity identity)
     {
         (_app, Address, _rabbitMq, Database, Identity) = (app, address, rabbitMq, database, identity);
-        Client = GrpcClient.Create(address);
+        Client = GrpcTestClient.Create(address);
     }
 
     public Uri Address { get; }
 
-    public GrpcClient Client { get; }
+    public GrpcTestClient Client { get; }
 
     public string Database { get; }
 
@@ -62,24 +61,22 @@ public sealed class InitiativesHost : IAsyncDisposable
         return new InitiativesHost(app, new Uri($"http://127.0.0.1:{grpcPort}"), rabbitMq, database, identity);
     }
 
-    public static CallOptions Bearer(string token) => new() { Headers = new Metadata { { "authorization", "Bearer " + token } } };
-
     public Task<TResponse> CallAsync<TRequest, TResponse>(string method, TRequest request, string token)
         where TRequest : class, IMessage<TRequest>
         where TResponse : class, IMessage<TResponse> =>
-        Client.UnaryAsync<TRequest, TResponse>(InitiativesReflection.Descriptor.Services[0].FindMethodByName(method), request, Bearer(token));
+        Client.UnaryAsync<TRequest, TResponse>(InitiativesReflection.Descriptor.Services[0].FindMethodByName(method), request, GrpcTestClient.As(token));
 
     public async Task<RecordObservationsResponse> StreamAsync(IEnumerable<ObservationInput> inputs, string token)
     {
-        await using var call = Client.Streaming<RecordObservationsRequest, RecordObservationsResponse>(
-            InitiativesReflection.Descriptor.Services[0].FindMethodByName("RecordObservations"), Bearer(token));
+        using var call = Client.ClientStreaming<RecordObservationsRequest, RecordObservationsResponse>(
+            InitiativesReflection.Descriptor.Services[0].FindMethodByName("RecordObservations"), GrpcTestClient.As(token));
         foreach (var input in inputs)
         {
-            await call.WriteAsync(new RecordObservationsRequest { Observation = input });
+            await call.RequestStream.WriteAsync(new RecordObservationsRequest { Observation = input });
         }
 
-        call.CompleteRequest();
-        return await call.ReadSingleAsync();
+        await call.RequestStream.CompleteAsync();
+        return await call.ResponseAsync;
     }
 
     public string Token(string subject, params string[] roles) => Identity.TokenFor(subject, roles);

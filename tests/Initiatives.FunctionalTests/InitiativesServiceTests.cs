@@ -1,4 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
@@ -306,7 +307,7 @@ public sealed class InitiativesServiceTests(PostgresDatabase postgres, RabbitMqV
         var other = Observation("dup-body-1", employee: "e4");
         var refused = await Should.ThrowAsync<RpcException>(() => _host.StreamAsync([first, same, other], _manager));
         refused.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
-        refused.Message.ShouldContain("dup-body-1");
+        refused.Status.Detail.ShouldContain("dup-body-1");
         (await _host.ScalarAsync("SELECT count(*) FROM observations WHERE idempotency_key = 'dup-body-1'", Ct)).ShouldBe(0);
 
         // The same key with the same body is a duplicate, as before.

@@ -1,4 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Transformation.GrpcHosting;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;

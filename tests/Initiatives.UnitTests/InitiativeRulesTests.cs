@@ -1,5 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
-using Transformation.GrpcHosting;
+using Grpc.Core;
 using Transformation.Initiatives.Api.Model;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;

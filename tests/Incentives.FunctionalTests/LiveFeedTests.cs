@@ -158,6 +158,9 @@ public sealed class LiveFeedTests(TwoInstances instances) : IClassFixture<TwoIns
         {
             using var allowed = _one.Watch("e-own", token, Ct);
             await allowed.ResponseHeadersAsync;
+
+            // Headers and the watch still open: a refusal would have ended the call with its headers (Trailers-Only).
+            Should.Throw<InvalidOperationException>(() => allowed.GetStatus());
         }
 
         var invalid = await Should.ThrowAsync<RpcException>(async () =>

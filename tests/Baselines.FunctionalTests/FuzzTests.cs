@@ -25,5 +25,8 @@ public sealed class FuzzTests(PostgresFixture postgres, RabbitMqFixture rabbitMq
             Fields = new DimensionFields { Name = "After the fuzz", Facet = Facet.Beliefs, Scope = InteractionScope.Internal },
         }, host.Token(Roles.Hr), Ct);
         defined.Dimension.Fields.Name.ShouldBe("After the fuzz");
+
+        // Reflection describes the whole service to a stranger, as grpcurl uses it: list, describe, invoke.
+        (await ReflectionProbe.ProblemsAsync(new Uri($"http://127.0.0.1:{host.GrpcPort}"), service, Ct)).ShouldBeEmpty();
     }
 }

@@ -23,5 +23,8 @@ public sealed class FuzzTests(PostgresFixture postgres, RabbitMqFixture rabbitMq
             new UpsertOrgUnitRequest { IdempotencyKey = "after-fuzz", OrgUnitId = "after-fuzz", Name = "After the fuzz", Kind = OrgUnitKind.Organisation },
             host.Token(Roles.Hr), Ct);
         unit.OrgUnit.Name.ShouldBe("After the fuzz");
+
+        // Reflection describes the whole service to a stranger, as grpcurl uses it: list, describe, invoke.
+        (await ReflectionProbe.ProblemsAsync(new Uri($"http://127.0.0.1:{host.GrpcPort}"), service, Ct)).ShouldBeEmpty();
     }
 }

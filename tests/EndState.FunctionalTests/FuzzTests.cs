@@ -21,5 +21,8 @@ public sealed class FuzzTests(PostgresFixture postgres, RabbitMqFixture rabbitMq
         // A normal call still succeeds afterwards.
         var list = await fuzzer.CallAsync<ListEndStatesResponse>("ListEndStates", new ListEndStatesRequest(), host.Identity.TokenFor("hr-1", Roles.Hr), Ct);
         list.ShouldNotBeNull();
+
+        // Reflection describes the whole service to a stranger, as grpcurl uses it: list, describe, invoke.
+        (await ReflectionProbe.ProblemsAsync(host.Address, service, Ct)).ShouldBeEmpty();
     }
 }

@@ -25,5 +25,8 @@ public sealed class FuzzTests(PostgresDatabase postgres, RabbitMqVirtualHost rab
             Behaviour = new BehaviourDraft { Name = "After the fuzz", Description = "Keeps going after the fuzz", Polarity = Transformation.Initiatives.V1.Polarity.Desired },
         }, identity.TokenFor("hr-1", Roles.Hr), Ct);
         defined.Behaviour.BehaviourId.ShouldBe("after-fuzz");
+
+        // Reflection describes the whole service to a stranger, as grpcurl uses it: list, describe, invoke.
+        (await ReflectionProbe.ProblemsAsync(host.Address, service, Ct)).ShouldBeEmpty();
     }
 }

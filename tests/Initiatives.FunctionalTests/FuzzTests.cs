@@ -22,6 +22,9 @@ public sealed class FuzzTests(PostgresDatabase postgres, RabbitMqVirtualHost rab
         // A normal call still succeeds afterwards.
         var list = await fuzzer.CallAsync<ListInitiativesResponse>("ListInitiatives", new ListInitiativesRequest(), identity.TokenFor("hr-1", Roles.Hr), Ct);
         list.ShouldNotBeNull();
+
+        // Reflection describes the whole service to a stranger, as grpcurl uses it: list, describe, invoke.
+        (await ReflectionProbe.ProblemsAsync(host.Address, service, Ct)).ShouldBeEmpty();
     }
 
     [Fact]

@@ -33,6 +33,7 @@ builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(Stri
 builder.AddServiceDefaults();
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.AddGrpcHosting();
+builder.Services.AddSingleton<EchoService>(); // as the services register theirs
 await using var app = builder.Build();
 app.MapGrpcService<EchoService>(RpcAccessMap.ForAll(BenchReflection.Descriptor.Services[0], RpcAccess.Anonymous));
 
@@ -52,6 +53,7 @@ var plainBuilder = WebApplication.CreateSlimBuilder();
 plainBuilder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenLocalhost(plainPort, listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2));
 plainBuilder.Logging.SetMinimumLevel(LogLevel.Warning);
 plainBuilder.Services.AddGrpc();
+plainBuilder.Services.AddSingleton<EchoService>();
 await using var plain = plainBuilder.Build();
 GrpcEndpointRouteBuilderExtensions.MapGrpcService<EchoService>(plain);
 await plain.StartAsync();

@@ -20,21 +20,22 @@ internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRate
 {
     private readonly GrpcHostingOptions _options = options.Value;
 
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
+        Task<TResponse> call;
         try
         {
             Admit(context);
             CheckInput(request);
-            var gzip = GzipResponseContext.For(context);
-            var response = await continuation(request, gzip ?? context);
-            await (gzip?.EnsureHeadersWrittenAsync() ?? Task.CompletedTask);
-            return response;
+            call = GzipResponseContext.For(context) is { } gzip ? GzipUnaryAsync(request, gzip, continuation) : continuation(request, context);
         }
-        catch (RpcException e) when (StatusBounds.Bound(e) is var bounded && bounded != e)
+        catch (RpcException e)
         {
-            throw bounded;
+            return Task.FromException<TResponse>(StatusBounds.Bound(e));
         }
+
+        // The hot path: a handler that has already answered needs no await.
+        return call.IsCompletedSuccessfully ? call : BoundedAsync(call);
     }
 
     public override async Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
@@ -75,6 +76,27 @@ internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRate
             Admit(context);
             var gzip = GzipResponseContext.For(context);
             await continuation(new CheckedReader<TRequest>(requestStream, this), gzip?.Writer(responseStream) ?? responseStream, gzip ?? context);
+        }
+        catch (RpcException e) when (StatusBounds.Bound(e) is var bounded && bounded != e)
+        {
+            throw bounded;
+        }
+    }
+
+    private static async Task<TResponse> GzipUnaryAsync<TRequest, TResponse>(TRequest request, GzipResponseContext gzip, UnaryServerMethod<TRequest, TResponse> continuation)
+        where TRequest : class
+        where TResponse : class
+    {
+        var response = await continuation(request, gzip);
+        await gzip.EnsureHeadersWrittenAsync();
+        return response;
+    }
+
+    private static async Task<TResponse> BoundedAsync<TResponse>(Task<TResponse> call)
+    {
+        try
+        {
+            return await call;
         }
         catch (RpcException e) when (StatusBounds.Bound(e) is var bounded && bounded != e)
         {

@@ -61,7 +61,7 @@ public static class ServiceClientRegistration
         AddClient<EndStateClient>(services, a => a.EndState, EndstateReflection.Descriptor.Services[0]);
         // Its own client type: AddGrpcClient makes the last registration of a type the one injected.
         services.AddGrpcClient<DirectoryService.DirectoryServiceClient>(SignInDirectory, (provider, o) => o.Address = provider.GetRequiredService<IOptions<ServiceAddresses>>().Value.Directory)
-            .ConfigureChannel(channel => channel.ServiceConfig = RetryReads(DirectoryReflection.Descriptor.Services[0]))
+            .ConfigureChannel(channel => channel.ServiceConfig = RetrySafeCalls(DirectoryReflection.Descriptor.Services[0]))
             .AddInterceptor<DefaultDeadline>(InterceptorScope.Client);
         return services;
     }
@@ -71,7 +71,7 @@ public static class ServiceClientRegistration
         services.AddGrpcClient<TClient>((provider, o) => o.Address = address(provider.GetRequiredService<IOptions<ServiceAddresses>>().Value))
             .ConfigureChannel(channel =>
             {
-                channel.ServiceConfig = RetryReads(service);
+                channel.ServiceConfig = RetrySafeCalls(service);
                 // The services listen on h2c inside the deployment (see ServiceAddresses).
                 channel.UnsafeUseInsecureChannelCallCredentials = true;
             })
@@ -86,10 +86,14 @@ public static class ServiceClientRegistration
             })
             .AddInterceptor<DefaultDeadline>(InterceptorScope.Client);
 
-    /// <summary>A retry policy for the service's reads only (idempotency_level = NO_SIDE_EFFECTS): writes are never sent twice.</summary>
-    private static ServiceConfig RetryReads(ServiceDescriptor service)
+    /// <summary>
+    /// A retry policy for the calls that may safely be sent twice: the reads (idempotency_level = NO_SIDE_EFFECTS) and the
+    /// unary writes that carry an idempotency key (every service requires it and answers a retry with the first result).
+    /// Other writes are never sent twice.
+    /// </summary>
+    internal static ServiceConfig RetrySafeCalls(ServiceDescriptor service)
     {
-        var reads = new MethodConfig
+        var safe = new MethodConfig
         {
             RetryPolicy = new RetryPolicy
             {
@@ -100,13 +104,17 @@ public static class ServiceClientRegistration
                 RetryableStatusCodes = { StatusCode.Unavailable },
             },
         };
-        foreach (var method in service.Methods.Where(m => m.GetOptions()?.IdempotencyLevel == MethodOptions.Types.IdempotencyLevel.NoSideEffects))
+        foreach (var method in service.Methods.Where(IsSafeToRetry))
         {
-            reads.Names.Add(new MethodName { Service = service.FullName, Method = method.Name });
+            safe.Names.Add(new MethodName { Service = service.FullName, Method = method.Name });
         }
 
-        return new ServiceConfig { MethodConfigs = { reads } };
+        return new ServiceConfig { MethodConfigs = { safe } };
     }
+
+    internal static bool IsSafeToRetry(MethodDescriptor method) =>
+        method.GetOptions()?.IdempotencyLevel == MethodOptions.Types.IdempotencyLevel.NoSideEffects
+        || (!method.IsClientStreaming && !method.IsServerStreaming && method.InputType.FindFieldByName("idempotency_key") is not null);
 }
 
 /// <summary>Unary calls without a deadline of their own get Portal:CallTimeout; streaming calls last as long as the page needs them.</summary>

@@ -1,9 +1,8 @@
-using Transformation.Actors;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
-using Transformation.Initiatives.Api.Actors;
+using Transformation.Grains;
 using Transformation.Initiatives.Api.Grpc;
 using Transformation.Initiatives.Api.Infrastructure;
 using Transformation.Initiatives.Api.IntegrationEvents.Handlers;
@@ -57,14 +56,15 @@ public static class Extensions
         services.AddSingleton<InitiativesDatabase>();
         services.AddHostedService<InitiativesSchema>();
         builder.AddEventBus();
-        builder.AddActors();
+        services.AddSingleton<InitiativeStore>();
+        // The silo starts before the progress pump that calls its grains (and stops after it).
+        builder.AddGrains(provider => provider.GetRequiredService<InitiativesDatabase>().DataSource);
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ProgressPump>();
         services.AddHostedService(provider => provider.GetRequiredService<ProgressPump>());
         services.AddSingleton<ObservationWriter>();
         services.AddSingleton<InitiativesService>();
-        services.AddActor<IInitiativeActor, InitiativeActor>("initiative");
 
         services.AddSubscription<BehaviourDefined, BehaviourDefinedHandler>();
         services.AddSubscription<BehaviourRevised, BehaviourRevisedHandler>();

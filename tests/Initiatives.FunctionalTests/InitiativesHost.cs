@@ -25,6 +25,9 @@ public sealed class InitiativesHost : IAsyncDisposable
 
     public Uri Address { get; }
 
+    /// <summary>The service's own services (its grain factory, for tests of the initiative grain in its real host).</summary>
+    public IServiceProvider Services => _app.Services;
+
     public GrpcTestClient Client { get; }
 
     public string Database { get; }
@@ -49,7 +52,8 @@ public sealed class InitiativesHost : IAsyncDisposable
             ["EventBus:ReconnectDelay"] = "00:00:00.500",
             ["EventBus:RetryBaseDelay"] = "00:00:00.050",
             ["EventBus:SentRetention"] = "1.00:00:00", // the tests read what was published from the outbox
-            ["Actors:Database"] = database,
+            ["Grains:SiloPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
+            ["Grains:GatewayPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
         });
         builder.Configuration.AddInMemoryCollection(identity.Settings);
         builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>(StringComparer.Ordinal));

@@ -35,6 +35,8 @@ public sealed record InProcessService(WebApplication App, int GrpcPort)
             ["EventBus:RetryBaseDelay"] = "00:00:00.050",
             ["EventBus:SentRetention"] = "1.00:00:00", // the tests read what was published from the outbox
             ["Actors:Database"] = database,
+            ["Grains:SiloPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
+            ["Grains:GatewayPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
         });
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);

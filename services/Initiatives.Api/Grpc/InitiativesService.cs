@@ -5,11 +5,10 @@ using Google.Protobuf;
 using Google.Protobuf.Collections;
 using Google.Protobuf.WellKnownTypes;
 using Npgsql;
-using Transformation.Actors;
 using Transformation.Audit.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
-using Transformation.Initiatives.Api.Actors;
+using Transformation.Initiatives.Api.Grains;
 using Transformation.Initiatives.Api.Infrastructure;
 using Transformation.Initiatives.Api.Model;
 using Transformation.Initiatives.V1;
@@ -18,8 +17,8 @@ using Grpc.Core;
 
 namespace Transformation.Initiatives.Api.Grpc;
 
-/// <summary>The gRPC surface: validates, checks ownership, calls the actors and stores, maps. Role checks are in the access map.</summary>
-public sealed class InitiativesService(InitiativesDatabase database, Outbox outbox, ObservationWriter observations, ActorFactory actors, TimeProvider time) : InitiativeService.InitiativeServiceBase
+/// <summary>The gRPC surface: validates, checks ownership, calls the grains and stores, maps. Role checks are in the access map.</summary>
+public sealed class InitiativesService(InitiativesDatabase database, Outbox outbox, ObservationWriter observations, IGrainFactory grains, TimeProvider time) : InitiativeService.InitiativeServiceBase
 {
     private const int MaxPage = 500;
     private const string StoryEntity = "success_story";
@@ -43,27 +42,27 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         await ValidateReferencesAsync(draft.TargetBehaviourIds, draft.ScopeOrgUnitIds, draft.SponsorId, changeManager, violations, context.CancellationToken);
         ThrowIfAny(violations);
         var id = InitiativeId(caller.Subject, request.IdempotencyKey);
-        var state = await actors.Get<IInitiativeActor>(id).ProposeAsync(new Command(caller, request.IdempotencyKey), draft.Clone(), changeManager);
+        var state = await grains.GetGrain<IInitiativeGrain>(id).ProposeAsync(new Command(caller, request.IdempotencyKey), InitiativeDefinition.From(draft), changeManager);
         return new ProposeInitiativeResponse { Initiative = state.ToProto(time.GetUtcNow()) };
     }
 
     public override async Task<SponsorInitiativeResponse> SponsorInitiative(SponsorInitiativeRequest request, ServerCallContext context) =>
-        new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (actor, command) => actor.SponsorAsync(command)) };
+        new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (grain, command) => grain.SponsorAsync(command)) };
 
     public override async Task<ActivateInitiativeResponse> ActivateInitiative(ActivateInitiativeRequest request, ServerCallContext context) =>
-        new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (actor, command) => actor.ActivateAsync(command)) };
+        new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (grain, command) => grain.ActivateAsync(command)) };
 
     public override async Task<CompleteInitiativeResponse> CompleteInitiative(CompleteInitiativeRequest request, ServerCallContext context) =>
-        new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (actor, command) => actor.CompleteAsync(command)) };
+        new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (grain, command) => grain.CompleteAsync(command)) };
 
     public override async Task<CancelInitiativeResponse> CancelInitiative(CancelInitiativeRequest request, ServerCallContext context) =>
-        new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (actor, command) => actor.CancelAsync(command)) };
+        new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (grain, command) => grain.CancelAsync(command)) };
 
     public override async Task<SetSurveyScoreResponse> SetSurveyScore(SetSurveyScoreRequest request, ServerCallContext context) =>
         new()
         {
             Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context,
-                (actor, command) => actor.SetSurveyScoreAsync(command, request.GoalId, request.Score)),
+                (grain, command) => grain.SetSurveyScoreAsync(command, request.GoalId, request.Score)),
         };
 
     /// <summary>
@@ -75,14 +74,14 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         var caller = context.Caller();
         var violations = Model.Initiatives.Validate(request.Initiative);
         RequireKey(request.IdempotencyKey, violations);
-        if (request.InitiativeId.Length == 0)
+        if (string.IsNullOrWhiteSpace(request.InitiativeId))
         {
             violations.Add(("initiative_id", "The initiative is required."));
         }
 
         ThrowIfAny(violations);
-        var actor = actors.Get<IInitiativeActor>(request.InitiativeId);
-        var current = await actor.GetAsync();
+        var grain = grains.GetGrain<IInitiativeGrain>(request.InitiativeId);
+        var current = await grain.GetAsync();
         if (!current.Exists || !CanSee(current, caller))
         {
             throw new RpcException(new Status(StatusCode.NotFound, "No such initiative."));
@@ -96,19 +95,20 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         var changes = request.Initiative;
         await ValidateReferencesAsync(changes.TargetBehaviourIds, changes.ScopeOrgUnitIds, null, null, violations, context.CancellationToken);
         ThrowIfAny(violations);
-        var state = await actor.UpdateAsync(new Command(caller, request.IdempotencyKey), changes.Clone());
+        var fingerprint = Convert.ToHexString(SHA256.HashData(changes.ToByteArray()), 0, 16);
+        var state = await grain.UpdateAsync(new Command(caller, request.IdempotencyKey), InitiativeDefinition.From(changes), fingerprint);
         return new UpdateInitiativeResponse { Initiative = state.ToProto(time.GetUtcNow()) };
     }
 
     public override async Task<GetInitiativeResponse> GetInitiative(GetInitiativeRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
-        if (request.InitiativeId.Length == 0)
+        if (string.IsNullOrWhiteSpace(request.InitiativeId))
         {
             throw RpcErrors.InvalidArgument("The initiative id is required.", ("initiative_id", "Required."));
         }
 
-        var state = await actors.Get<IInitiativeActor>(request.InitiativeId).GetAsync();
+        var state = await grains.GetGrain<IInitiativeGrain>(request.InitiativeId).GetAsync();
         if (!state.Exists || !CanSee(state, caller))
         {
             throw new RpcException(new Status(StatusCode.NotFound, "No such initiative."));
@@ -117,7 +117,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         return new GetInitiativeResponse { Initiative = state.ToProto(time.GetUtcNow()) };
     }
 
-    /// <summary>The executive portfolio: every initiative with status, progress and sponsor, from the actors' checkpointed states.</summary>
+    /// <summary>The executive portfolio: every initiative with status, progress and sponsor, from the grains' checkpointed states.</summary>
     public override async Task<ListInitiativesResponse> ListInitiatives(ListInitiativesRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
@@ -235,14 +235,14 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
             violations.Add(("body", "The story is required."));
         }
 
-        if (request.InitiativeId.Length == 0)
+        if (string.IsNullOrWhiteSpace(request.InitiativeId))
         {
             violations.Add(("initiative_id", "The initiative is required."));
         }
 
         ThrowIfAny(violations);
         var ct = context.CancellationToken;
-        var initiative = await actors.Get<IInitiativeActor>(request.InitiativeId).GetAsync();
+        var initiative = await grains.GetGrain<IInitiativeGrain>(request.InitiativeId).GetAsync();
         if (!initiative.Exists)
         {
             throw new RpcException(new Status(StatusCode.NotFound, "No such initiative."));
@@ -392,7 +392,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
 
     // ---- Audit ----
 
-    /// <summary>Changes to initiatives (appended by the database with the actor's state) and stories, oldest first (hr and executives).</summary>
+    /// <summary>Changes to initiatives (appended with the grain's state) and stories, oldest first (hr and executives).</summary>
     public override async Task<ListAuditEntriesResponse> ListAuditEntries(ListAuditEntriesRequest request, ServerCallContext context)
     {
         await using var connection = await database.OpenAsync(context.CancellationToken);
@@ -451,7 +451,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
             throw new RpcException(new Status(StatusCode.NotFound, "No such story."));
         }
 
-        var initiative = await actors.Get<IInitiativeActor>(pair.Story.InitiativeId).GetAsync();
+        var initiative = await grains.GetGrain<IInitiativeGrain>(pair.Story.InitiativeId).GetAsync();
         var next = decide(pair.Story, initiative);
         if (next is null)
         {
@@ -511,18 +511,18 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         return evidence;
     }
 
-    private async Task<Initiative> Lifecycle(string key, string initiativeId, ServerCallContext context, Func<IInitiativeActor, Command, Task<InitiativeState>> change)
+    private async Task<Initiative> Lifecycle(string key, string initiativeId, ServerCallContext context, Func<IInitiativeGrain, Command, Task<InitiativeState>> change)
     {
         var caller = context.Caller();
         var violations = new List<(string Field, string Description)>();
         RequireKey(key, violations);
-        if (initiativeId.Length == 0)
+        if (string.IsNullOrWhiteSpace(initiativeId))
         {
             violations.Add(("initiative_id", "The initiative is required."));
         }
 
         ThrowIfAny(violations);
-        var state = await change(actors.Get<IInitiativeActor>(initiativeId), new Command(caller, key));
+        var state = await change(grains.GetGrain<IInitiativeGrain>(initiativeId), new Command(caller, key));
         return state.ToProto(time.GetUtcNow());
     }
 
@@ -531,7 +531,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         || string.Equals(state.SponsorId, caller.Subject, StringComparison.Ordinal)
         || state.Status is InitiativeStatus.Active or InitiativeStatus.Completed;
 
-    /// <summary>A deterministic id per (proposer, idempotency key): a retried proposal addresses the same actor.</summary>
+    /// <summary>A deterministic id per (proposer, idempotency key): a retried proposal addresses the same grain.</summary>
     internal static string InitiativeId(string subject, string key) =>
         new Guid(SHA256.HashData(Encoding.UTF8.GetBytes(subject + "\n" + key)).AsSpan(0, 16)).ToString("n");
 

@@ -110,6 +110,7 @@ public sealed class InitiativesSchema(InitiativesDatabase database) : Microsoft.
             employee_id text NOT NULL,
             reaction    text NOT NULL,
             PRIMARY KEY (story_id, employee_id));
+        """ + InitiativeStore.Schema + """
         -- Before the actors wrote audit rows in their state's transaction, a trigger on actor_state did.
         DROP TRIGGER IF EXISTS initiative_audit ON actor_state;
         DROP FUNCTION IF EXISTS initiative_audit();

@@ -1,14 +1,13 @@
-using Transformation.Actors;
-using Transformation.Initiatives.Api.Actors;
+using Transformation.Initiatives.Api.Grains;
 
 namespace Transformation.Initiatives.Api.Infrastructure;
 
 /// <summary>
-/// Drives the initiative actors' folds: after observations commit (signalled), and every second regardless (observations
+/// Drives the initiative grains' folds: after observations commit (signalled), and every second regardless (observations
 /// written by other instances, transactions that were still open at the last fold, a restart), every active initiative
 /// catches up with the observation log.
 /// </summary>
-public sealed partial class ProgressPump(InitiativesDatabase database, IServiceProvider services, ILogger<ProgressPump> logger) : BackgroundService
+public sealed partial class ProgressPump(InitiativesDatabase database, IGrainFactory grains, ILogger<ProgressPump> logger) : BackgroundService
 {
     private static readonly TimeSpan Idle = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan AfterSignal = TimeSpan.FromMilliseconds(50);
@@ -31,7 +30,6 @@ public sealed partial class ProgressPump(InitiativesDatabase database, IServiceP
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var actors = services.GetRequiredService<ActorFactory>();
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -43,7 +41,7 @@ public sealed partial class ProgressPump(InitiativesDatabase database, IServiceP
 
                 foreach (var id in await ActiveAsync(stoppingToken))
                 {
-                    await actors.Get<IInitiativeActor>(id).CatchUpAsync();
+                    await grains.GetGrain<IInitiativeGrain>(id).CatchUpAsync();
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

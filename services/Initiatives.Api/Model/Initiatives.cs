@@ -132,22 +132,29 @@ public static class Initiatives
         }
     }
 
-    public static InitiativeState Propose(string initiativeId, string proposalKey, InitiativeDraft draft, string changeManagerId, DateTimeOffset now) => new()
+    public static InitiativeState Propose(string initiativeId, string proposalKey, InitiativeDraft draft, string changeManagerId, DateTimeOffset now) =>
+        Propose(initiativeId, proposalKey, InitiativeDefinition.From(draft), changeManagerId, now);
+
+    public static InitiativeState Propose(string initiativeId, string proposalKey, InitiativeDefinition draft, string changeManagerId, DateTimeOffset now)
     {
-        InitiativeId = initiativeId,
-        ProposalKey = proposalKey,
-        Name = draft.Name.Trim(),
-        Purpose = draft.Purpose.Trim(),
-        SponsorId = draft.SponsorId,
-        ChangeManagerId = changeManagerId,
-        Scope = [.. draft.ScopeOrgUnitIds.Distinct(StringComparer.Ordinal)],
-        Dimensions = [.. draft.DimensionIds.Distinct(StringComparer.Ordinal)],
-        TargetBehaviours = [.. draft.TargetBehaviourIds.Distinct(StringComparer.Ordinal)],
-        Goals = [.. draft.Goals.Select(g => new GoalDefinition(g.GoalId, g.Kind, g.Description, g.Target, g.DimensionId))],
-        Milestones = [.. draft.Milestones.Select(m => new MilestoneDefinition(m.MilestoneId, m.Name, m.DueOn.ToDateTimeOffset(), m.GoalId, m.Target))],
-        Status = InitiativeStatus.Proposed,
-        ProposedAt = now,
-    };
+        ArgumentNullException.ThrowIfNull(draft);
+        return new()
+        {
+            InitiativeId = initiativeId,
+            ProposalKey = proposalKey,
+            Name = draft.Name.Trim(),
+            Purpose = draft.Purpose.Trim(),
+            SponsorId = draft.SponsorId,
+            ChangeManagerId = changeManagerId,
+            Scope = [.. draft.Scope.Distinct(StringComparer.Ordinal)],
+            Dimensions = [.. draft.Dimensions.Distinct(StringComparer.Ordinal)],
+            TargetBehaviours = [.. draft.TargetBehaviours.Distinct(StringComparer.Ordinal)],
+            Goals = draft.Goals,
+            Milestones = draft.Milestones,
+            Status = InitiativeStatus.Proposed,
+            ProposedAt = now,
+        };
+    }
 
     /// <summary>Only the named executive sponsors, and only a proposed initiative.</summary>
     public static InitiativeState Sponsor(InitiativeState state, Caller caller, DateTimeOffset now)
@@ -243,15 +250,20 @@ public static class Initiatives
     /// When an active initiative's scope or target behaviours change, its observation progress is reset to the activation
     /// checkpoint, to be folded again from the observation log (<see cref="NeedsRefold"/>).
     /// </summary>
-    public static InitiativeState Update(InitiativeState state, Caller caller, InitiativeChanges changes)
+    public static InitiativeState Update(InitiativeState state, Caller caller, InitiativeChanges changes) =>
+        Update(state, caller, InitiativeDefinition.From(changes));
+
+    /// <inheritdoc cref="Update(InitiativeState, Caller, InitiativeChanges)"/>
+    public static InitiativeState Update(InitiativeState state, Caller caller, InitiativeDefinition changes)
     {
+        ArgumentNullException.ThrowIfNull(changes);
         RequireManager(state, caller);
         if (state.Status is not (InitiativeStatus.Proposed or InitiativeStatus.Sponsored or InitiativeStatus.Active))
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, $"The initiative is {state.Status}: only a proposed, sponsored or active one is edited."));
         }
 
-        var goals = changes.Goals.Select(g => new GoalDefinition(g.GoalId, g.Kind, g.Description, g.Target, g.DimensionId)).ToImmutableArray();
+        var goals = changes.Goals;
         bool Kept(string goalId) => state.Goals.Any(old => string.Equals(old.GoalId, goalId, StringComparison.Ordinal)
             && goals.Any(g => string.Equals(g.GoalId, goalId, StringComparison.Ordinal) && g.Kind == old.Kind));
         var milestones = changes.Milestones.Select(m =>
@@ -259,15 +271,15 @@ public static class Initiatives
             var old = state.Milestones.FirstOrDefault(o => string.Equals(o.MilestoneId, m.MilestoneId, StringComparison.Ordinal));
             var reached = old is not null && string.Equals(old.GoalId, m.GoalId, StringComparison.Ordinal) && old.Target.Equals(m.Target) && Kept(m.GoalId)
                 ? old.ReachedAt : null;
-            return new MilestoneDefinition(m.MilestoneId, m.Name, m.DueOn.ToDateTimeOffset(), m.GoalId, m.Target, reached);
+            return m with { ReachedAt = reached };
         }).ToImmutableArray();
         var next = state with
         {
             Name = changes.Name.Trim(),
             Purpose = changes.Purpose.Trim(),
-            Scope = [.. changes.ScopeOrgUnitIds.Distinct(StringComparer.Ordinal)],
-            Dimensions = [.. changes.DimensionIds.Distinct(StringComparer.Ordinal)],
-            TargetBehaviours = [.. changes.TargetBehaviourIds.Distinct(StringComparer.Ordinal)],
+            Scope = [.. changes.Scope.Distinct(StringComparer.Ordinal)],
+            Dimensions = [.. changes.Dimensions.Distinct(StringComparer.Ordinal)],
+            TargetBehaviours = [.. changes.TargetBehaviours.Distinct(StringComparer.Ordinal)],
             Goals = goals,
             Milestones = milestones,
             SurveyScores = state.SurveyScores.Where(s => Kept(s.Key)).ToImmutableDictionary(StringComparer.Ordinal),

@@ -1,8 +1,7 @@
 using System.Collections.Immutable;
 using System.Globalization;
-using System.Security.Cryptography;
 using Google.Protobuf;
-using Transformation.Actors;
+using Orleans.Concurrency;
 using Transformation.EventBus;
 using Transformation.Initiatives.Api.Grpc;
 using Transformation.Initiatives.Api.Infrastructure;
@@ -12,15 +11,20 @@ using Transformation.ServiceDefaults.Identity;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 
-namespace Transformation.Initiatives.Api.Actors;
+namespace Transformation.Initiatives.Api.Grains;
 
 /// <summary>A lifecycle command: the caller and the write's idempotency key (a retry with it returns the state, unchanged).</summary>
-public sealed record Command(Caller Caller, string IdempotencyKey);
+[GenerateSerializer]
+[Immutable]
+public sealed record Command([property: Id(0)] Caller Caller, [property: Id(1)] string IdempotencyKey);
 
-/// <summary>One initiative (a grain keyed by initiative id): its definition, lifecycle and progress change in its turns only.</summary>
-public interface IInitiativeActor : IActor
+/// <summary>
+/// One initiative (a grain keyed by initiative id): its definition, lifecycle and progress change in its calls only. Refusals
+/// are <see cref="RpcException"/>s in the rules; they cross the grain call as domain exceptions (Transformation.Grains).
+/// </summary>
+public interface IInitiativeGrain : IGrainWithStringKey
 {
-    Task<InitiativeState> ProposeAsync(Command command, InitiativeDraft draft, string changeManagerId);
+    Task<InitiativeState> ProposeAsync(Command command, InitiativeDefinition draft, string changeManagerId);
 
     Task<InitiativeState> SponsorAsync(Command command);
 
@@ -32,8 +36,11 @@ public interface IInitiativeActor : IActor
 
     Task<InitiativeState> SetSurveyScoreAsync(Command command, string goalId, double score);
 
-    /// <summary>Replaces the editable definition (the change manager's); progress is folded again when the scope or behaviours change.</summary>
-    Task<InitiativeState> UpdateAsync(Command command, InitiativeChanges changes);
+    /// <summary>
+    /// Replaces the editable definition (the change manager's); progress is folded again when the scope or behaviours change.
+    /// <paramref name="fingerprint"/> identifies the edit's content: the idempotency key reused for another edit is refused.
+    /// </summary>
+    Task<InitiativeState> UpdateAsync(Command command, InitiativeDefinition changes, string fingerprint);
 
     /// <summary>Folds the observations logged since the checkpoint; returns how many it folded.</summary>
     Task<int> CatchUpAsync();
@@ -43,15 +50,24 @@ public interface IInitiativeActor : IActor
 }
 
 /// <summary>
-/// The state (definition, lifecycle, progress and the observation log's checkpoint) is one record written with its events
-/// through <c>WriteStateAsync</c>, so a state change and its events commit together. Progress is folded from the observation
-/// log (the observations table) from the checkpoint on; a lost activation rebuilds from the last checkpoint.
+/// The state (definition, lifecycle, progress and the observation log's checkpoint) is one record, read when the grain
+/// activates and written explicitly with its events and audit row in one transaction (<see cref="InitiativeStore"/>), so a
+/// state change and its events commit together. A write against a stale version throws InconsistentStateException: Orleans
+/// deactivates the grain and the next call reads the state again. Progress is folded from the observation log (the
+/// observations table) from the checkpoint on; a lost activation rebuilds from the last checkpoint.
 /// </summary>
-public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider time) : Actor<InitiativeState>, IInitiativeActor, IRemindable
+public sealed class InitiativeGrain(InitiativeStore store, InitiativesDatabase database, TimeProvider time) : Grain, IInitiativeGrain, IRemindable
 {
     private const string MilestoneReminder = "milestones";
+    private int _version;
 
-    public async Task<InitiativeState> ProposeAsync(Command command, InitiativeDraft draft, string changeManagerId)
+    private string Id => this.GetPrimaryKeyString();
+
+    private InitiativeState State { get; set; } = new();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken) => (State, _version) = await store.ReadAsync(Id, cancellationToken);
+
+    public async Task<InitiativeState> ProposeAsync(Command command, InitiativeDefinition draft, string changeManagerId)
     {
         if (State.Exists)
         {
@@ -87,7 +103,7 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
     {
         var horizon = await HorizonAsync(CancellationToken.None);
         var result = await ApplyAsync(command, "activate", state => Transition(state, Model.Initiatives.Activate(state, command.Caller, time.GetUtcNow(), horizon), command));
-        await RegisterOrUpdateReminderAsync(MilestoneReminder, TimeSpan.FromHours(1), TimeSpan.FromHours(6));
+        await this.RegisterOrUpdateReminder(MilestoneReminder, TimeSpan.FromHours(1), TimeSpan.FromHours(6));
         return result;
     }
 
@@ -104,7 +120,7 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
         return (next, ProgressEvents(next, reached, now));
     });
 
-    public async Task<InitiativeState> UpdateAsync(Command command, InitiativeChanges changes)
+    public async Task<InitiativeState> UpdateAsync(Command command, InitiativeDefinition changes, string fingerprint)
     {
         if (!State.Exists)
         {
@@ -112,7 +128,7 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
         }
 
         // The key remembers the edit's content: a retry returns the state, the key reused for another edit is refused.
-        var operation = "update:" + Convert.ToHexString(SHA256.HashData(changes.ToByteArray()), 0, 16);
+        var operation = "update:" + fingerprint;
         if (State.AppliedKeys.TryGetValue(command.IdempotencyKey, out var applied) && applied.StartsWith("update", StringComparison.Ordinal))
         {
             return string.Equals(applied, operation, StringComparison.Ordinal)
@@ -208,11 +224,16 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
     public Task<InitiativeState> GetAsync() => Task.FromResult(State);
 
     /// <summary>Milestone dates: a missed one puts the initiative at risk (and a reached one may be found).</summary>
-    public async Task ReceiveReminderAsync(string name, CancellationToken cancellationToken)
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
+        var cancellationToken = CancellationToken.None;
         if (State.Status != InitiativeStatus.Active)
         {
-            await UnregisterReminderAsync(MilestoneReminder, cancellationToken);
+            if (await this.GetReminder(reminderName) is { } reminder)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+
             return;
         }
 
@@ -220,7 +241,7 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
         var (next, reached) = Model.Initiatives.Evaluate(State, now);
         if (reached.Length > 0 || next.AtRisk != State.AtRisk)
         {
-            await WriteStateAsync(next, ProgressEvents(next, reached, now).Select(e => new OutgoingEvent(Id, e)).ToList(), cancellationToken);
+            await WriteStateAsync(next, ProgressEvents(next, reached, now).Select(e => new OutgoingEvent(Id, e)).ToList(), cancellationToken: cancellationToken);
         }
     }
 
@@ -261,6 +282,14 @@ public sealed class InitiativeActor(InitiativesDatabase database, TimeProvider t
 
         await AuditedWriteAsync(next with { AppliedKeys = next.AppliedKeys.SetItem(command.IdempotencyKey, operation) }, events, command, time.GetUtcNow());
         return State;
+    }
+
+    /// <summary>Writes the state with its events (and <paramref name="alongside"/>) in one transaction, if the stored version is still the one read.</summary>
+    private async Task WriteStateAsync(InitiativeState next, IReadOnlyCollection<OutgoingEvent> events, StateWriteStatement? alongside = null,
+        CancellationToken cancellationToken = default)
+    {
+        _version = await store.WriteAsync(Id, next, _version, events, alongside, cancellationToken);
+        State = next;
     }
 
     /// <summary>Writes the state and its events with the change's audit entry (who, the initiative before and after) in one transaction.</summary>

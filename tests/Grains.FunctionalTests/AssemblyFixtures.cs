@@ -1,0 +1,3 @@
+using Transformation.TestSupport;
+
+[assembly: AssemblyFixture(typeof(PostgresFixture))]

@@ -135,7 +135,9 @@ public sealed class ManifestTests
         foreach (var deployment in prod.OfKind("Deployment"))
         {
             var name = deployment.Text("metadata", "name")!;
-            var hasActors = prod.Environment(Manifests.Container(deployment, "app"), ServiceHosts.SecretStandIn).ContainsKey("Actors__Database");
+            // The old actor host, or an Orleans silo on localhost clustering: each instance would be a cluster of its own.
+            var environment = prod.Environment(Manifests.Container(deployment, "app"), ServiceHosts.SecretStandIn);
+            var hasActors = environment.ContainsKey("Actors__Database") || environment.ContainsKey("Grains__SiloPort");
             if (hasActors)
             {
                 autoscaled.ShouldNotContain(name);

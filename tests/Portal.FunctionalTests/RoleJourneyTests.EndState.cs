@@ -93,4 +93,25 @@ public sealed partial class RoleJourneyTests
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Save the draft" })).ToHaveCountAsync(0);
         await Expect(page.Locator("#vision")).ToHaveCountAsync(0);
     }
+
+    [Fact]
+    public async Task SavingOverAVersionSomeoneElseSavedMeanwhileSavesNothingAndSaysSo()
+    {
+        await using var context = await _system.Browser.NewContextAsync();
+        var page = await Browsing.SignInAsync(context, Portal, "endstate?scope=partners", Seed.Hr, Roles.Hr);
+        await Expect(page.GetByTestId("end-state-empty")).ToBeVisibleAsync();
+        await new Seed.ServiceCalls(_system.EndState.Client, Transformation.EndState.V1.EndstateReflection.Descriptor.Services[0])
+            .Call<Transformation.EndState.V1.DraftEndStateRequest, Transformation.EndState.V1.DraftEndStateResponse>("DraftEndState",
+                new() { IdempotencyKey = "partners-elsewhere", ScopeOrgUnitId = "partners", Draft = new() { Vision = "Written in another window." } },
+                _system.Token(Seed.ChangeManager, Roles.ChangeManager), Ct);
+
+        await page.GetByLabel("Vision").FillAsync("Partners are treated as colleagues.");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save the draft" }).ClickAsync();
+
+        await Expect(page.GetByRole(AriaRole.Alert).Filter(new() { HasText = "Nothing was saved" })).ToHaveTextAsync(
+            "Nothing was saved: someone changed Partners's end state meanwhile. It shows above as version 1; your vision and sponsors are kept below: check the targets and save again.");
+        await Expect(page.GetByTestId("end-state-vision")).ToHaveTextAsync("Written in another window.");
+        await Expect(page.Locator("#vision")).ToHaveValueAsync("Partners are treated as colleagues.");
+        await Expect(page.Locator("main")).Not.ToContainTextAsync("Expected version");
+    }
 }

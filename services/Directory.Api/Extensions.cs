@@ -21,6 +21,7 @@ public static class Extensions
         ["GetOrgTree"] = RpcAccess.SignedIn,
         ["GetEmployee"] = RpcAccess.SignedIn,
         ["ListUnitMembers"] = RpcAccess.SignedIn,
+        ["SearchEmployees"] = RpcAccess.SignedIn,
         ["GetManagerChain"] = RpcAccess.SignedIn,
         ["StreamDirectorySnapshot"] = RpcAccess.SignedIn,
 

@@ -17,7 +17,7 @@ public sealed record Seeded(string ActiveInitiativeId, string ProposedInitiative
 
 /// <summary>
 /// A small organisation, entered through the services' own gRPC APIs as HR, a change manager and an executive would:
-/// Acme with Sales and Support, eight people, two culture dimensions with a baseline and a later pulse measurement, an
+/// Acme with Sales, Support and Partners (nobody in it yet), nine people (two of them executives), two culture dimensions with a baseline and a later pulse measurement, an
 /// open pulse assessment, a proposed end state, a catalogue of three behaviours with incentive rules, an active
 /// initiative and a proposed one.
 /// </summary>
@@ -25,6 +25,7 @@ public static class Seed
 {
     public const string Root = "acme";
     public const string Executive = "exec-1";
+    public const string SecondExecutive = "exec-2";
     public const string Hr = "hr-1";
     public const string ChangeManager = "cm-1";
     public const string OpenAssessment = "pulse-open";
@@ -33,6 +34,7 @@ public static class Seed
     public static readonly (string Id, string Name, string Unit, Role[] Roles)[] People =
     [
         (Executive, "Eva Executive", Root, [Role.Executive, Role.Employee]),
+        (SecondExecutive, "Felix Founder", Root, [Role.Executive, Role.Employee]),
         (Hr, "Hana Harper", Root, [Role.Hr, Role.Employee]),
         (ChangeManager, "Carl Changer", "sales", [Role.ChangeManager, Role.Employee]),
         ("e1", "Emma Stone", "sales", [Role.Employee]),
@@ -49,7 +51,7 @@ public static class Seed
 
         // The Directory; its events give every other service its copy.
         var directory = Calls(system.Directory, DirectoryReflection.Descriptor.Services[0]);
-        foreach (var (id, name, parent) in new[] { (Root, "Acme", ""), ("sales", "Sales", Root), ("support", "Support", Root) })
+        foreach (var (id, name, parent) in new[] { (Root, "Acme", ""), ("sales", "Sales", Root), ("support", "Support", Root), ("partners", "Partners", Root) })
         {
             await directory.Call<UpsertOrgUnitRequest, UpsertOrgUnitResponse>("UpsertOrgUnit", new UpsertOrgUnitRequest
             {
@@ -69,7 +71,7 @@ public static class Seed
 
         await TestSql.WaitUntilAsync(system.Initiatives.Database, "SELECT count(*) FROM employees", People.Length, ct);
         await TestSql.WaitUntilAsync(system.Incentives.Database, "SELECT count(*) FROM employees", People.Length, ct);
-        await TestSql.WaitUntilAsync(system.Baselines.Database, "SELECT count(*) FROM org_units", 3, ct);
+        await TestSql.WaitUntilAsync(system.Baselines.Database, "SELECT count(*) FROM org_units", 4, ct);
 
         // Culture dimensions, their survey items, a baseline six months ago and a pulse a month ago.
         var baselines = Calls(system.Baselines, BaselinesReflection.Descriptor.Services[0]);

@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Options;
+using Transformation.Csv;
 using Transformation.Directory.Api.Infrastructure;
 using Transformation.Directory.Api.Model;
 using Transformation.Directory.V1;
@@ -16,6 +17,10 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
     /// <summary>At most this many field violations travel in one error (the trailers must stay small).</summary>
     private const int MaxViolations = 50;
     private const int RepublishBatch = 1_000;
+    private const int MinSearchLength = 2;
+    private const int MaxSearchLength = 100;
+    private const int DefaultSearchPage = 20;
+    private const int MaxSearchPage = 50;
 
     private static readonly string[] Writers = [Roles.Hr, Roles.Operator, Roles.Service];
 
@@ -54,6 +59,42 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         var members = await queries.MembersAsync(unitIds, request.IncludeInactive, asOf, context.CancellationToken);
         var response = new ListUnitMembersResponse();
         response.Employees.AddRange(members.Select(e => e.ToSnapshot()));
+        return response;
+    }
+
+    public override async Task<SearchEmployeesResponse> SearchEmployees(SearchEmployeesRequest request, ServerCallContext context)
+    {
+        context.Caller();
+        var violations = new List<(string, string)>();
+        var query = request.Query.Trim();
+        if (query.Length is < MinSearchLength or > MaxSearchLength)
+        {
+            violations.Add(("query", $"Type {MinSearchLength} to {MaxSearchLength} characters of a name, an id or an email."));
+        }
+
+        (string, string)? after = null;
+        if (request.PageToken.Length > 0)
+        {
+            after = SearchToken.Read(request.PageToken);
+            if (after is null)
+            {
+                violations.Add(("page_token", "Not a page token this search returned: start again from the first page."));
+            }
+        }
+
+        ThrowIfAny(violations);
+        var limit = request.PageSize == 0 ? DefaultSearchPage : Math.Min(request.PageSize, MaxSearchPage);
+        var role = request.Role == Role.Unspecified ? null : DirectoryNames.Of(request.Role);
+        // One more than the page tells whether another page follows.
+        var found = await queries.SearchAsync(query, role, after, limit + 1, context.CancellationToken);
+        var response = new SearchEmployeesResponse();
+        response.Employees.AddRange(found.Take(limit).Select(f => f.Employee.ToSnapshot()));
+        if (found.Count > limit)
+        {
+            var (last, sortName) = found[limit - 1];
+            response.NextPageToken = SearchToken.Write(sortName, last.Id);
+        }
+
         return response;
     }
 
@@ -376,6 +417,27 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         if (string.IsNullOrWhiteSpace(key) || key.Length > 200)
         {
             violations.Add((field, "an idempotency key (1 to 200 characters) is required"));
+        }
+    }
+
+    /// <summary>Where a search page ends: the last person's lower-case name and id, opaque to callers.</summary>
+    private static class SearchToken
+    {
+        public static string Write(string sortName, string id) => Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{sortName}\n{id}"));
+
+        public static (string, string)? Read(string token)
+        {
+            try
+            {
+                var text = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(token));
+                // Ids never hold a line break; names may.
+                var split = text.LastIndexOf('\n');
+                return split >= 0 && Names.IsValidId(text[(split + 1)..]) ? (text[..split], text[(split + 1)..]) : null;
+            }
+            catch (FormatException)
+            {
+                return null;
+            }
         }
     }
 

@@ -62,6 +62,40 @@ public sealed class DirectoryQueries(NpgsqlDataSource dataSource)
         return employees;
     }
 
+    /// <summary>
+    /// Active people whose name, id or email contains <paramref name="query"/> (case-insensitive), ordered by name then id,
+    /// after the (lower-case name, id) <paramref name="after"/>; at most <paramref name="limit"/>. Each with its lower-case name
+    /// as PostgreSQL lowers it (the next page starts after it).
+    /// </summary>
+    public async Task<IReadOnlyList<(Employee Employee, string SortName)>> SearchAsync(string query, string? role, (string Name, string Id)? after, int limit,
+        CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            SELECT {DirectoryRows.EmployeeColumns}, lower(display_name) FROM employees
+            WHERE active AND lower(display_name || ' ' || id || ' ' || email) LIKE $1
+              AND ($2::text IS NULL OR $2 = ANY(roles))
+              AND ($3::text IS NULL OR (lower(display_name), id) > ($3, $4::text))
+            ORDER BY lower(display_name), id
+            LIMIT $5
+            """);
+        // LIKE's own characters in the query match themselves.
+        var escaped = query.ToLowerInvariant().Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal)
+            .Replace("_", @"\_", StringComparison.Ordinal);
+        command.Parameters.Add(DirectoryStore.Text($"%{escaped}%"));
+        command.Parameters.Add(new NpgsqlParameter<string?> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = role });
+        command.Parameters.Add(new NpgsqlParameter<string?> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = after?.Name });
+        command.Parameters.Add(new NpgsqlParameter<string?> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = after?.Id });
+        command.Parameters.Add(new NpgsqlParameter<int> { NpgsqlDbType = NpgsqlDbType.Integer, TypedValue = limit });
+        var found = new List<(Employee, string)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found.Add((DirectoryRows.ReadEmployee(reader), reader.GetString(10)));
+        }
+
+        return found;
+    }
+
     public async IAsyncEnumerable<Employee> AllEmployeesAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand($"SELECT {DirectoryRows.EmployeeColumns} FROM employees ORDER BY id");

@@ -45,6 +45,11 @@ public static class DirectorySchema
             effective_from  timestamptz NOT NULL
         );
         CREATE INDEX IF NOT EXISTS employees_org_unit ON employees (org_unit_id);
+        -- People pickers (SearchEmployees): a trigram index finds "contains" matches without reading every row, and the
+        -- name order pages through them. pg_trgm is a trusted extension: the database's owner may create it.
+        CREATE EXTENSION IF NOT EXISTS pg_trgm;
+        CREATE INDEX IF NOT EXISTS employees_search ON employees USING gin ((lower(display_name || ' ' || id || ' ' || email)) gin_trgm_ops) WHERE active;
+        CREATE INDEX IF NOT EXISTS employees_by_name ON employees (lower(display_name), id) WHERE active;
         CREATE TABLE IF NOT EXISTS employee_versions (
             id              text        NOT NULL,
             version         bigint      NOT NULL,

@@ -97,16 +97,10 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
 
     public async Task<SubmitResponsesResponse> SubmitAsync(string assessmentId, IEnumerable<ResponseRow> rows, string? token = null)
     {
-        using var call = Client.ClientStreaming<SubmitResponsesRequest, SubmitResponsesResponse>(
-            BaselinesReflection.Descriptor.Services[0].FindMethodByName("SubmitResponses"), As(token ?? Token(Roles.Hr)));
-        await call.RequestStream.WriteAsync(new SubmitResponsesRequest { Header = new SubmitResponsesHeader { AssessmentId = assessmentId } });
-        foreach (var chunk in rows.Chunk(100))
-        {
-            await call.RequestStream.WriteAsync(new SubmitResponsesRequest { Rows = { chunk } });
-        }
-
-        await call.RequestStream.CompleteAsync();
-        return await call.ResponseAsync;
+        var messages = rows.Chunk(100).Select(chunk => new SubmitResponsesRequest { Rows = { chunk } })
+            .Prepend(new SubmitResponsesRequest { Header = new SubmitResponsesHeader { AssessmentId = assessmentId } });
+        return await Client.ClientStreamAsync<SubmitResponsesRequest, SubmitResponsesResponse>(
+            BaselinesReflection.Descriptor.Services[0].FindMethodByName("SubmitResponses"), messages, As(token ?? Token(Roles.Hr)));
     }
 
     /// <summary>Publishes org units as the Directory does and waits until they are kept.</summary>

@@ -132,25 +132,11 @@ public sealed class DirectoryHost(PostgresFixture postgres, RabbitMqFixture rabb
     public async Task<ImportDirectoryResponse> ImportAsync(ImportOptions options, IReadOnlyList<ImportOrgUnitRow> units,
         IReadOnlyList<ImportEmployeeRow> employees, string? token = null)
     {
-        using var call = Client.ClientStreaming<ImportDirectoryRequest, ImportDirectoryResponse>(
-            DirectoryReflection.Descriptor.Services[0].FindMethodByName("ImportDirectory"), As(token ?? Token(Roles.Hr)));
-        await call.RequestStream.WriteAsync(new ImportDirectoryRequest { Options = options });
-        foreach (var chunk in units.Chunk(100))
-        {
-            var message = new ImportDirectoryRequest();
-            message.OrgUnits.AddRange(chunk);
-            await call.RequestStream.WriteAsync(message);
-        }
-
-        foreach (var chunk in employees.Chunk(100))
-        {
-            var message = new ImportDirectoryRequest();
-            message.Employees.AddRange(chunk);
-            await call.RequestStream.WriteAsync(message);
-        }
-
-        await call.RequestStream.CompleteAsync();
-        return await call.ResponseAsync;
+        var messages = new List<ImportDirectoryRequest> { new() { Options = options } };
+        messages.AddRange(units.Chunk(100).Select(chunk => new ImportDirectoryRequest { OrgUnits = { chunk } }));
+        messages.AddRange(employees.Chunk(100).Select(chunk => new ImportDirectoryRequest { Employees = { chunk } }));
+        return await Client.ClientStreamAsync<ImportDirectoryRequest, ImportDirectoryResponse>(
+            DirectoryReflection.Descriptor.Services[0].FindMethodByName("ImportDirectory"), messages, As(token ?? Token(Roles.Hr)));
     }
 
     /// <summary>Empties the directory, its outbox and the test queue, so that each test starts from nothing.</summary>

@@ -194,28 +194,9 @@ public sealed class ImportTests(DirectoryHost host) : IClassFixture<DirectoryHos
     }
 
     /// <summary>Sends the messages of one import as they are (as CsvUpload does); a refused write throws the call's status.</summary>
-    private async Task<ImportDirectoryResponse> StreamAsync(IEnumerable<ImportDirectoryRequest> messages)
-    {
-        using var call = host.Client.ClientStreaming<ImportDirectoryRequest, ImportDirectoryResponse>(
-            DirectoryReflection.Descriptor.Services[0].FindMethodByName("ImportDirectory"), DirectoryHost.As(host.Token(Roles.Hr)));
-        try
-        {
-            foreach (var message in messages)
-            {
-                await call.RequestStream.WriteAsync(message);
-            }
-
-            await call.RequestStream.CompleteAsync();
-        }
-        catch (Exception e) when (e is RpcException or InvalidOperationException)
-        {
-            // The service ended the call while it was streaming: its status, read with the response, says why.
-            await call.ResponseAsync;
-            throw;
-        }
-
-        return await call.ResponseAsync;
-    }
+    private Task<ImportDirectoryResponse> StreamAsync(IEnumerable<ImportDirectoryRequest> messages) =>
+        host.Client.ClientStreamAsync<ImportDirectoryRequest, ImportDirectoryResponse>(
+            DirectoryReflection.Descriptor.Services[0].FindMethodByName("ImportDirectory"), messages, DirectoryHost.As(host.Token(Roles.Hr)));
 
     [Fact]
     public async Task BadRowsAreNamedByLineAndFieldAndNothingIsApplied()

@@ -70,18 +70,10 @@ public sealed class InitiativesHost : IAsyncDisposable
         where TResponse : class, IMessage<TResponse> =>
         Client.UnaryAsync<TRequest, TResponse>(InitiativesReflection.Descriptor.Services[0].FindMethodByName(method), request, GrpcTestClient.As(token));
 
-    public async Task<RecordObservationsResponse> StreamAsync(IEnumerable<ObservationInput> inputs, string token)
-    {
-        using var call = Client.ClientStreaming<RecordObservationsRequest, RecordObservationsResponse>(
-            InitiativesReflection.Descriptor.Services[0].FindMethodByName("RecordObservations"), GrpcTestClient.As(token));
-        foreach (var input in inputs)
-        {
-            await call.RequestStream.WriteAsync(new RecordObservationsRequest { Observation = input });
-        }
-
-        await call.RequestStream.CompleteAsync();
-        return await call.ResponseAsync;
-    }
+    public Task<RecordObservationsResponse> StreamAsync(IEnumerable<ObservationInput> inputs, string token) =>
+        Client.ClientStreamAsync<RecordObservationsRequest, RecordObservationsResponse>(
+            InitiativesReflection.Descriptor.Services[0].FindMethodByName("RecordObservations"),
+            inputs.Select(input => new RecordObservationsRequest { Observation = input }), GrpcTestClient.As(token));
 
     public string Token(string subject, params string[] roles) => Identity.TokenFor(subject, roles);
 

@@ -45,6 +45,35 @@ public sealed class GrpcTestClient(GrpcChannel channel) : IDisposable
         where TResponse : class, IMessage<TResponse> =>
         Invoker.AsyncClientStreamingCall(Method<TRequest, TResponse>(method), null, options);
 
+    /// <summary>
+    /// Sends <paramref name="messages"/> on a client-streaming call and returns its answer. When the service ends the call
+    /// while messages are still being written (a refusal, say), the write in flight fails however the race falls (CANCELLED,
+    /// or the call already complete); the call's own status, read with its response, is what is thrown.
+    /// </summary>
+    public async Task<TResponse> ClientStreamAsync<TRequest, TResponse>(MethodDescriptor method, IEnumerable<TRequest> messages, CallOptions options = default)
+        where TRequest : class, IMessage<TRequest>
+        where TResponse : class, IMessage<TResponse>
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        using var call = ClientStreaming<TRequest, TResponse>(method, options);
+        try
+        {
+            foreach (var message in messages)
+            {
+                await call.RequestStream.WriteAsync(message);
+            }
+
+            await call.RequestStream.CompleteAsync();
+        }
+        catch (Exception e) when (e is RpcException or InvalidOperationException)
+        {
+            await call.ResponseAsync; // throws the status the service ended the call with
+            throw;
+        }
+
+        return await call.ResponseAsync;
+    }
+
     public AsyncDuplexStreamingCall<TRequest, TResponse> Duplex<TRequest, TResponse>(MethodDescriptor method, CallOptions options = default)
         where TRequest : class, IMessage<TRequest>
         where TResponse : class, IMessage<TResponse> =>

@@ -26,7 +26,7 @@ public sealed partial class RoleJourneyTests
         await hr.GetByLabel("Target score for Customer focus").BlurAsync();
         await hr.GetByRole(AriaRole.Button, new() { Name = "Save the draft" }).ClickAsync();
         await Expect(hr.GetByTestId("end-state-done")).ToHaveTextAsync(
-            "Saved: draft version 1 of Support's end state. To propose it, name at least one executive sponsor, then save it.");
+            "Saved: draft version 1 of the end state of Support. To propose it, name at least one executive sponsor, then save it.");
         await Expect(hr.GetByTestId("end-state-status")).ToHaveTextAsync("draft");
         await Expect(hr.GetByTestId("propose-missing")).ToBeVisibleAsync();
         await Expect(hr.GetByRole(AriaRole.Button, new() { NameRegex = Browsing.Text("^Propose") })).ToHaveCountAsync(0);
@@ -45,7 +45,7 @@ public sealed partial class RoleJourneyTests
         await Expect(hr.GetByTestId("sponsor-search-picked")).ToContainTextAsync("Felix Founder");
         await hr.GetByRole(AriaRole.Button, new() { Name = "Save as version 2" }).ClickAsync();
         await Expect(hr.GetByTestId("end-state-done")).ToHaveTextAsync(
-            "Saved: draft version 2 of Support's end state. Propose it to the sponsors when it is ready.");
+            "Saved: draft version 2 of the end state of Support. Propose it to the sponsors when it is ready.");
         await Expect(hr.GetByTestId("end-state-sponsors")).ToHaveTextAsync("Sponsors: Eva Executive; Felix Founder");
 
         await hr.GetByRole(AriaRole.Button, new() { Name = "Propose version 2 to the sponsors" }).ClickAsync();
@@ -60,8 +60,8 @@ public sealed partial class RoleJourneyTests
         await Expect(hr.GetByTestId("end-state-status")).ToHaveTextAsync("proposed: 0 of 2 sponsors endorsed");
 
         // Each named sponsor endorses it in their inbox (each endorsement is a version of its own).
-        await EndorseAsync(Seed.Executive, 3, "Your endorsement of Support's end state is recorded; other sponsors still have to endorse.");
-        await EndorseAsync(Seed.SecondExecutive, 4, "You endorsed Support's end state: version 5 is now in force.");
+        await EndorseAsync(Seed.Executive, 3, "Your endorsement of the end state of Support is recorded; other sponsors still have to endorse.");
+        await EndorseAsync(Seed.SecondExecutive, 4, "You endorsed the end state of Support: version 5 is now in force.");
 
         await hr.OpenAsync(Portal, "endstate?scope=sales");
         await hr.OpenAsync(Portal, "endstate?scope=support");
@@ -109,7 +109,7 @@ public sealed partial class RoleJourneyTests
         await page.GetByRole(AriaRole.Button, new() { Name = "Save the draft" }).ClickAsync();
 
         await Expect(page.GetByRole(AriaRole.Alert).Filter(new() { HasText = "Nothing was saved" })).ToHaveTextAsync(
-            "Nothing was saved: someone changed Partners's end state meanwhile. It shows above as version 1; your vision and sponsors are kept below: check the targets and save again.");
+            "Nothing was saved: someone changed the end state of Partners meanwhile. It shows above as version 1; your vision and sponsors are kept below: check the targets and save again.");
         await Expect(page.GetByTestId("end-state-vision")).ToHaveTextAsync("Written in another window.");
         await Expect(page.Locator("#vision")).ToHaveValueAsync("Partners are treated as colleagues.");
         await Expect(page.Locator("main")).Not.ToContainTextAsync("Expected version");

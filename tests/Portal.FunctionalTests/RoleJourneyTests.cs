@@ -37,7 +37,7 @@ public sealed partial class RoleJourneyTests : IClassFixture<PortalSystem>
         await Expect(page.GetByTestId("endorsement-done")).ToHaveTextAsync("You sponsor Open doors; its change manager can start it now.");
         await page.GetByLabel("Comment (optional)").FillAsync("Agreed with the leadership team.");
         await page.GetByRole(AriaRole.Button, new() { Name = "Endorse version 2" }).ClickAsync();
-        await Expect(page.GetByTestId("endorsement-done")).ToHaveTextAsync("You endorsed Acme's end state: version 3 is now in force.");
+        await Expect(page.GetByTestId("endorsement-done")).ToHaveTextAsync("You endorsed the end state of Acme: version 3 is now in force.");
 
         await page.OpenAsync(Portal, "executive");
         await Expect(page.GetByTestId("end-state-status")).ToHaveTextAsync("endorsed");

@@ -202,7 +202,8 @@ async Task<(WebApplication App, GrpcTestClient Client)> StartAsync()
         ["Service:BindAddress"] = "localhost",
         ["EventBus:Database"] = database,
         ["EventBus:RabbitMq"] = amqp.ToString(),
-        ["Actors:Database"] = database,
+        ["Grains:SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+        ["Grains:GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
     });
     builder.Configuration.AddInMemoryCollection(identity.Settings);
     builder.Logging.SetMinimumLevel(LogLevel.Warning);

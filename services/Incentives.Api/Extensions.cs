@@ -1,8 +1,7 @@
-using Transformation.Actors;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
+using Transformation.Grains;
 using Transformation.GrpcHosting;
-using Transformation.Incentives.Api.Actors;
 using Transformation.Incentives.Api.Infrastructure;
 using Transformation.Incentives.Api.IntegrationEvents.Handlers;
 using Transformation.Initiatives.V1;
@@ -63,8 +62,9 @@ public static class Extensions
         // The service's tables exist before the event bus's consumers start (hosted services start in registration order).
         services.AddSingleton<IncentivesDatabase>();
         services.AddHostedService<IncentivesSchema>();
+        // One silo co-hosted for the employees' ledger grains: it starts before the event bus's consumers that call them.
+        builder.AddGrains(provider => provider.GetRequiredService<IncentivesDatabase>().DataSource);
         builder.AddEventBus();
-        builder.AddActors();
 
         builder.AddValidatedOptions<IncentivesOptions>(IncentivesOptions.Section);
         services.AddSingleton(TimeProvider.System);
@@ -76,7 +76,6 @@ public static class Extensions
         services.AddHostedService(provider => provider.GetRequiredService<FeedHub>());
         services.AddHostedService<QueuedObservationsUpgrade>();
         services.AddSingleton<IncentivesService>();
-        services.AddActor<ILedgerActor, LedgerActor>(LedgerActor.TypeName);
 
         services.AddBatchSubscription<BehaviourObserved, BehaviourObservedHandler>(); // A delivery batch per call, evaluated in its inbox transaction.
         services.AddSubscription<OrgUnitChanged, OrgUnitChangedHandler>();

@@ -135,14 +135,13 @@ public sealed class ManifestTests
         foreach (var deployment in prod.OfKind("Deployment"))
         {
             var name = deployment.Text("metadata", "name")!;
-            // The old actor host, or an Orleans silo on localhost clustering: each instance would be a cluster of its own.
+            // An Orleans silo on localhost clustering: each instance would be a cluster of its own.
             var environment = prod.Environment(Manifests.Container(deployment, "app"), ServiceHosts.SecretStandIn);
-            var hasActors = environment.ContainsKey("Actors__Database") || environment.ContainsKey("Grains__SiloPort");
-            if (hasActors)
+            if (environment.ContainsKey("Grains__SiloPort"))
             {
                 autoscaled.ShouldNotContain(name);
                 deployment.Text("spec", "replicas").ShouldBe("1");
-                deployment.Text("spec", "strategy", "type").ShouldBe("Recreate", $"{name}: a rolling update would run two activations of an actor");
+                deployment.Text("spec", "strategy", "type").ShouldBe("Recreate", $"{name}: a rolling update would run two activations of a grain");
             }
         }
     }

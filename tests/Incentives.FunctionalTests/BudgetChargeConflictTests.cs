@@ -1,7 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using Transformation.Actors;
-using Transformation.Incentives.Api.Actors;
+using Transformation.Incentives.Api.Grains;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
@@ -74,8 +73,8 @@ public sealed class BudgetChargeConflictTests(PostgresDatabase postgres, RabbitM
         (await _host.ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'reward-granted' AND aggregate_id LIKE 'e-bc-%'", Ct)).ShouldBe(1);
 
         // The ledgers agree with the database: the declined observations' reserved points were released on the retry.
-        var ledgers = _host.Services.GetRequiredService<ActorFactory>();
-        var reserved = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => ledgers.Get<ILedgerActor>($"e-bc-{i}").GetStateAsync()));
+        var ledgers = _host.Services.GetRequiredService<IGrainFactory>();
+        var reserved = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => ledgers.GetGrain<ILedgerGrain>($"e-bc-{i}").GetStateAsync()));
         reserved.Sum(s => s.ReceivedIn(Period)).ShouldBe(10);
         reserved.Sum(s => s.LifetimeGranted).ShouldBe(10);
     }

@@ -59,7 +59,8 @@ public sealed class IncentivesHost : IAsyncDisposable
             ["EventBus:ReconnectDelay"] = "00:00:00.500",
             ["EventBus:RetryBaseDelay"] = "00:00:00.050",
             ["EventBus:SentRetention"] = "1.00:00:00", // the tests read what was published from the outbox
-            ["Actors:Database"] = database,
+            ["Grains:SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+            ["Grains:GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
             ["Incentives:LeaderboardEnabled"] = "true",
         });
         builder.Configuration.AddInMemoryCollection(identity.Settings);

@@ -386,7 +386,7 @@ public sealed class IncentivesServiceTests(PostgresDatabase postgres, RabbitMqVi
             new ReviewRewardRequest { IdempotencyKey = "cb-reject", RewardId = back.RewardId, Decision = ReviewDecision.Reject }, _hr);
 
         // The recipient's ledger is read again from the database (as after a restart): the same giver within the hour still earns nothing.
-        await _host.Services.GetRequiredService<Actors.ActorHost>().DeactivateAsync(Api.Actors.LedgerActor.TypeName, "e-ca", Ct);
+        await _host.Services.GetRequiredService<IGrainFactory>().GetGrain<Api.Grains.ILedgerGrain>("e-ca").DeactivateAsync();
         var again = (await _host.CallAsync<GiveRecognitionRequest, GiveRecognitionResponse>("GiveRecognition",
             new GiveRecognitionRequest { IdempotencyKey = "cb-2", RecipientIds = { "e-ca" }, BehaviourId = "speaks-up", Message = "Really" }, _host.Token("e-cb", Roles.Employee)))
             .Rewards.Single();

@@ -34,7 +34,6 @@ public sealed record InProcessService(WebApplication App, int GrpcPort)
             ["EventBus:ReconnectDelay"] = "00:00:00.500",
             ["EventBus:RetryBaseDelay"] = "00:00:00.050",
             ["EventBus:SentRetention"] = "1.00:00:00", // the tests read what was published from the outbox
-            ["Actors:Database"] = database,
             ["Grains:SiloPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
             ["Grains:GatewayPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
         });

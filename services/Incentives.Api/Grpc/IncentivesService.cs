@@ -4,11 +4,10 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Transformation.Actors;
 using Transformation.Audit.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
-using Transformation.Incentives.Api.Actors;
+using Transformation.Incentives.Api.Grains;
 using Transformation.Incentives.Api.Infrastructure;
 using Transformation.Incentives.Api.Model;
 using Transformation.Incentives.V1;
@@ -21,7 +20,7 @@ namespace Transformation.Incentives.Api.Grpc;
 
 /// <summary>The gRPC surface: validates, checks the caller, calls the model and the stores, maps.</summary>
 public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox, RulesStore rulesStore, BehaviourCache behaviours, RewardPipeline pipeline,
-    ActorFactory actors, ActorHost actorHost, FeedHub feeds, IHostApplicationLifetime lifetime, IHostEnvironment environment, IOptions<IncentivesOptions> options, TimeProvider time) : V1.IncentivesService.IncentivesServiceBase
+    IGrainFactory grains, FeedHub feeds, IHostApplicationLifetime lifetime, IHostEnvironment environment, IOptions<IncentivesOptions> options, TimeProvider time) : V1.IncentivesService.IncentivesServiceBase
 {
     private const int MaxPage = 500;
     private const int MaxRecipients = 20;
@@ -322,7 +321,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             {
                 foreach (var employeeId in decidedBy)
                 {
-                    await actorHost.DeactivateAsync(LedgerActor.TypeName, employeeId, CancellationToken.None);
+                    await grains.GetGrain<ILedgerGrain>(employeeId).DeactivateAsync();
                 }
 
                 throw;
@@ -492,7 +491,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
         catch when (ledgerTouched.Length > 0)
         {
             // The ledger took the decision but the database did not: let its next activation fold what the database holds.
-            await actorHost.DeactivateAsync(LedgerActor.TypeName, ledgerTouched, CancellationToken.None);
+            await grains.GetGrain<ILedgerGrain>(ledgerTouched).DeactivateAsync();
             throw;
         }
 
@@ -515,7 +514,7 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
             }
 
             var reward = stored.Reward;
-            var ledger = actors.Get<ILedgerActor>(reward.EmployeeId);
+            var ledger = grains.GetGrain<ILedgerGrain>(reward.EmployeeId);
             var before = JsonFormatter.Default.Format(reward);
             ledgerTouched = reward.EmployeeId;
             if (request.Decision == ReviewDecision.Approve)
@@ -624,14 +623,14 @@ public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox
 
             // Last before the commit, while the reward row is locked: an activation folding now still reads it as granted.
             ledgerTouched = reward.EmployeeId;
-            await actors.Get<ILedgerActor>(reward.EmployeeId).RevokeAsync(reward.ObservationId, reward.Period, reward.Points, stored.RulesVersion, [.. withdrawn]);
+            await grains.GetGrain<ILedgerGrain>(reward.EmployeeId).RevokeAsync(reward.ObservationId, reward.Period, reward.Points, stored.RulesVersion, [.. withdrawn]);
             await transaction.CommitAsync(ct);
             return response;
         }
         catch when (ledgerTouched.Length > 0)
         {
             // The ledger released points the database still holds: let its next activation fold them again.
-            await actorHost.DeactivateAsync(LedgerActor.TypeName, ledgerTouched, CancellationToken.None);
+            await grains.GetGrain<ILedgerGrain>(ledgerTouched).DeactivateAsync();
             throw;
         }
     }

@@ -87,7 +87,7 @@ public static class LedgerStore
 }
 
 /// <summary>
-/// Which employees' ledger actors are active in this process, and states folded ahead of activation: a batch about to
+/// Which employees' ledger grains are active in this process, and states folded ahead of activation: a batch about to
 /// call many ledgers that are not active folds them all in one round trip instead of one activation query each.
 /// A folded state is taken only by an activation that starts within <see cref="Freshness"/> of the fold. It cannot miss
 /// an outcome committed after the fold: every outcome of this process is decided by the employee's ledger, which was

@@ -4,9 +4,8 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Transformation.Actors;
 using Transformation.EventBus;
-using Transformation.Incentives.Api.Actors;
+using Transformation.Incentives.Api.Grains;
 using Transformation.Incentives.Api.Model;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
@@ -25,7 +24,7 @@ public sealed record Evaluation(Observation Observation, string BehaviourName, s
 /// <list type="number">
 /// <item>the outcomes already stored for these observation ids and the peers' recent giving, in one round trip; the
 /// ledger states of employees whose ledger is not active, folded together in a second one when there are several;</item>
-/// <item>each employee's ledger actor decides that employee's observations in one turn (cap, cooldown, approval,
+/// <item>each employee's ledger grain decides that employee's observations in one turn (cap, cooldown, approval,
 /// badges), all employees at once;</item>
 /// <item>one round trip reads (without locking) what is left of the budgets that pay for the decisions holding points;
 /// they are allocated in memory, in order (<see cref="BudgetAllocation"/>); the ledgers settle;</item>
@@ -47,7 +46,7 @@ public sealed record Evaluation(Observation Observation, string BehaviourName, s
 /// RPCs ReviewReward and RevokeReward do): other batches' decisions in flight on the same ledgers would vanish from
 /// memory with them, and a cap could be passed.
 /// </summary>
-public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activations, Outbox outbox, TimeProvider time, IOptions<ServiceOptions> service)
+public sealed class RewardPipeline(IGrainFactory grains, LedgerActivations activations, Outbox outbox, TimeProvider time, IOptions<ServiceOptions> service)
 {
     /// <summary>The PostgreSQL channel of live-feed notifications; the payload is "&lt;reward id&gt; &lt;employee id&gt;".</summary>
     public const string FeedChannel = "incentives_feed";
@@ -374,7 +373,7 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
         {
             await Task.WhenAll(byEmployee.Select(async g =>
             {
-                var made = await actors.Get<ILedgerActor>(g.Key).EvaluateAllAsync([.. g.Select(i => observations[i])], rules, [.. g.Select(i => flags[i])]);
+                var made = await grains.GetGrain<ILedgerGrain>(g.Key).EvaluateAllAsync([.. g.Select(i => observations[i])], rules, [.. g.Select(i => flags[i])]);
                 var k = 0;
                 foreach (var i in g)
                 {
@@ -400,7 +399,7 @@ public sealed class RewardPipeline(ActorFactory actors, LedgerActivations activa
 
         await Task.WhenAll(holding.GroupBy(i => observations[i].EmployeeId, StringComparer.Ordinal).Select(async g =>
         {
-            var settled = await actors.Get<ILedgerActor>(g.Key).SettleAllAsync([.. g.Select(i => observations[i].ObservationId)],
+            var settled = await grains.GetGrain<ILedgerGrain>(g.Key).SettleAllAsync([.. g.Select(i => observations[i].ObservationId)],
                 [.. g.Select(i => chargeOf[i].Reserved)], rules);
             var k = 0;
             foreach (var i in g)

@@ -4,6 +4,7 @@ using Transformation.Initiatives.V1;
 
 namespace Transformation.Incentives.Api.Model;
 
+[GenerateSerializer]
 public enum Verdict
 {
     Granted,
@@ -16,46 +17,59 @@ public enum Verdict
 }
 
 /// <summary>An observed behaviour (or one recipient of a peer recognition) to evaluate against the rules.</summary>
+[GenerateSerializer]
+[Immutable]
 public sealed record Observation(
-    string ObservationId,
-    string EmployeeId,
-    string BehaviourId,
-    int BehaviourVersion,
-    Polarity Polarity,
-    ObservationSource Source,
-    string GiverId,
-    DateTimeOffset ObservedAt,
-    string OrgUnitId,
-    string InitiativeId = "",
-    string Evidence = "",
-    string Message = "",
-    bool? Public = null);
+    [property: Id(0)] string ObservationId,
+    [property: Id(1)] string EmployeeId,
+    [property: Id(2)] string BehaviourId,
+    [property: Id(3)] int BehaviourVersion,
+    [property: Id(4)] Polarity Polarity,
+    [property: Id(5)] ObservationSource Source,
+    [property: Id(6)] string GiverId,
+    [property: Id(7)] DateTimeOffset ObservedAt,
+    [property: Id(8)] string OrgUnitId,
+    [property: Id(9)] string InitiativeId = "",
+    [property: Id(10)] string Evidence = "",
+    [property: Id(11)] string Message = "",
+    [property: Id(12)] bool? Public = null);
 
 /// <summary>The one outcome of an observation.</summary>
-public sealed record Decision(string ObservationId, Verdict Verdict, int Points, DeclineReason Reason, string Period, int RulesVersion,
-    ImmutableArray<string> Flags, ImmutableArray<Badge> BadgesEarned, bool Settled = false)
+[GenerateSerializer]
+[Immutable]
+public sealed record Decision([property: Id(0)] string ObservationId, [property: Id(1)] Verdict Verdict, [property: Id(2)] int Points,
+    [property: Id(3)] DeclineReason Reason, [property: Id(4)] string Period, [property: Id(5)] int RulesVersion,
+    [property: Id(6)] ImmutableArray<string> Flags, [property: Id(7)] ImmutableArray<Badge> BadgesEarned, [property: Id(8)] bool Settled = false)
 {
     /// <summary>Whether the decision holds points: against the cap now, and against a budget.</summary>
     public bool HoldsPoints => Points > 0 && Verdict is Verdict.Granted or Verdict.PendingApproval or Verdict.Flagged;
 }
 
-/// <summary>What an employee's ledger actor folds: received points per period (granted and reserved), cooldown marks per
+/// <summary>What an employee's ledger grain folds: received points per period (granted and reserved), cooldown marks per
 /// giver, lifetime granted points and badges, and the recent decisions (for retries). The peer allowance an employee gives
 /// from is not here: it is read from the committed outcomes (<see cref="Infrastructure.PeerAllowance"/>).</summary>
+[GenerateSerializer]
+[Immutable]
 public sealed record LedgerState
 {
     public const int RecentLimit = 1024;
 
+    [Id(0)]
     public ImmutableDictionary<string, int> ReceivedByPeriod { get; init; } = ImmutableDictionary<string, int>.Empty.WithComparers(StringComparer.Ordinal);
 
+    [Id(1)]
     public ImmutableDictionary<string, DateTimeOffset> LastRewardFrom { get; init; } = ImmutableDictionary<string, DateTimeOffset>.Empty.WithComparers(StringComparer.Ordinal);
 
+    [Id(2)]
     public int LifetimeGranted { get; init; }
 
+    [Id(3)]
     public ImmutableHashSet<string> Badges { get; init; } = ImmutableHashSet<string>.Empty.WithComparer(StringComparer.Ordinal);
 
+    [Id(4)]
     public ImmutableDictionary<string, Decision> Recent { get; init; } = ImmutableDictionary<string, Decision>.Empty.WithComparers(StringComparer.Ordinal);
 
+    [Id(5)]
     public ImmutableQueue<string> RecentOrder { get; init; } = [];
 
     public int ReceivedIn(string period) => ReceivedByPeriod.GetValueOrDefault(period);

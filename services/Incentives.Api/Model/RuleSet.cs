@@ -4,15 +4,20 @@ using Transformation.Initiatives.V1;
 
 namespace Transformation.Incentives.Api.Model;
 
-public sealed record Badge(string BadgeId, string Name, int Threshold);
+[GenerateSerializer]
+[Immutable]
+public sealed record Badge([property: Id(0)] string BadgeId, [property: Id(1)] string Name, [property: Id(2)] int Threshold);
 
 /// <summary>
 /// When peer rewards are held for hr (0 = that check is off): reciprocal and burst look at the pair and the giver; rings
 /// (<see cref="RingMaxLength"/>: the longest cycle looked for, 3 or more) and proxies (<see cref="ProxyMinCount"/>) at the
 /// network of recent peer rewards around them (<see cref="AntiGaming"/>).
 /// </summary>
-public sealed record AntiGamingThresholds(int ReciprocalMinCount, int ReciprocalWindowDays, int BurstMaxCount, int BurstWindowMinutes,
-    int RingMaxLength = 0, int RingWindowDays = 0, int ProxyMinCount = 0, int ProxyWindowDays = 0)
+[GenerateSerializer]
+[Immutable]
+public sealed record AntiGamingThresholds([property: Id(0)] int ReciprocalMinCount, [property: Id(1)] int ReciprocalWindowDays,
+    [property: Id(2)] int BurstMaxCount, [property: Id(3)] int BurstWindowMinutes, [property: Id(4)] int RingMaxLength = 0,
+    [property: Id(5)] int RingWindowDays = 0, [property: Id(6)] int ProxyMinCount = 0, [property: Id(7)] int ProxyWindowDays = 0)
 {
     public static AntiGamingThresholds Off { get; } = new(0, 0, 0, 0);
 
@@ -23,20 +28,22 @@ public sealed record AntiGamingThresholds(int ReciprocalMinCount, int Reciprocal
     public TimeSpan NetworkWindow => TimeSpan.FromDays(Math.Max(RingMaxLength >= 3 ? RingWindowDays : 0, ProxyMinCount > 0 ? ProxyWindowDays : 0));
 }
 
-/// <summary>One version of the incentive rules, as the evaluation uses them (immutable: it crosses into actors).</summary>
+/// <summary>One version of the incentive rules, as the evaluation uses them (immutable: it crosses into the ledger grains).</summary>
+[GenerateSerializer]
+[Immutable]
 public sealed record RuleSet(
-    int Version,
-    PeriodKind PeriodKind,
-    ImmutableDictionary<ObservationSource, int> SourcePoints,
-    ImmutableDictionary<(string BehaviourId, ObservationSource Source), int> BehaviourPoints,
-    int CapPerEmployee,
-    TimeSpan Cooldown,
-    ImmutableArray<Badge> Badges,
-    int ApprovalThreshold,
-    int PeerAllowance,
-    AntiGamingThresholds AntiGaming,
-    bool ObservationsPublic,
-    int MinimumGroupSize)
+    [property: Id(0)] int Version,
+    [property: Id(1)] PeriodKind PeriodKind,
+    [property: Id(2)] ImmutableDictionary<ObservationSource, int> SourcePoints,
+    [property: Id(3)] ImmutableDictionary<(string BehaviourId, ObservationSource Source), int> BehaviourPoints,
+    [property: Id(4)] int CapPerEmployee,
+    [property: Id(5)] TimeSpan Cooldown,
+    [property: Id(6)] ImmutableArray<Badge> Badges,
+    [property: Id(7)] int ApprovalThreshold,
+    [property: Id(8)] int PeerAllowance,
+    [property: Id(9)] AntiGamingThresholds AntiGaming,
+    [property: Id(10)] bool ObservationsPublic,
+    [property: Id(11)] int MinimumGroupSize)
 {
     public const int DefaultMinimumGroupSize = 5;
 

@@ -9,7 +9,7 @@ namespace Transformation.Cli.Run;
 /// A service of the local run: its project, its database and its two ports (the portal has no gRPC port). An optional service is
 /// started only when its Release build exists.
 /// </summary>
-public sealed record LocalService(string Name, string Project, int GrpcPort, int HttpPort, bool Optional = false)
+public sealed record LocalService(string Name, string Project, int GrpcPort, int HttpPort, bool Optional = false, int SiloPort = 0, int GatewayPort = 0)
 {
     public const string PortalName = "portal";
 
@@ -21,8 +21,9 @@ public sealed record LocalService(string Name, string Project, int GrpcPort, int
     [
         new("directory", "Directory.Api", 5060, 5160),
         new("baselines", "Baselines.Api", 5080, 5180),
-        new("initiatives", "Initiatives.Api", 5090, 5190),
-        new("incentives", "Incentives.Api", 5070, 5170),
+        // The services with Orleans grains co-host a silo each: its own silo and gateway ports on the one machine.
+        new("initiatives", "Initiatives.Api", 5090, 5190, SiloPort: 11111, GatewayPort: 30000),
+        new("incentives", "Incentives.Api", 5070, 5170, SiloPort: 11112, GatewayPort: 30001),
         new("endstate", "EndState.Api", 5100, 5200),
         new(PortalName, "Portal.Web", 0, 5050, Optional: true),
     ];
@@ -162,8 +163,12 @@ public sealed class LocalServices : IAsyncDisposable
             environment["Service__GrpcPort"] = service.GrpcPort.ToString();
             environment["EventBus__Database"] = database;
             environment["EventBus__RabbitMq"] = system.RabbitMq.AmqpUri().ToString();
-            environment["Actors__Database"] = database;
             environment["Directory__Database"] = database;
+            if (service.SiloPort > 0)
+            {
+                environment["Grains__SiloPort"] = service.SiloPort.ToString();
+                environment["Grains__GatewayPort"] = service.GatewayPort.ToString();
+            }
 
             // EndState calls Baselines as itself, with a token it signs with the key every service trusts locally.
             environment["EndState__BaselinesAddress"] = LocalService.Named("baselines").GrpcAddress;
@@ -189,7 +194,7 @@ public sealed class LocalServices : IAsyncDisposable
     {
         foreach (var service in LocalService.All.Where(s => !s.Optional || File.Exists(s.Assembly)))
         {
-            foreach (var port in new[] { service.GrpcPort, service.HttpPort }.Where(p => p > 0))
+            foreach (var port in new[] { service.GrpcPort, service.HttpPort, service.SiloPort, service.GatewayPort }.Where(p => p > 0))
             {
                 if (!IsFree(port))
                 {

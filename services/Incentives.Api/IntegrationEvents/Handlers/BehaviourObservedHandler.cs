@@ -8,7 +8,7 @@ namespace Transformation.Incentives.Api.IntegrationEvents.Handlers;
 
 /// <summary>
 /// Evaluates the observed behaviours of a delivery batch in the transaction that holds their inbox rows, through the
-/// batched <see cref="RewardPipeline"/> (ledger actors, budgets read and allocated in memory, one multi-row outcome insert,
+/// batched <see cref="RewardPipeline"/> (ledger grains, budgets read and allocated in memory, one multi-row outcome insert,
 /// the outbox by COPY, the budgets charged last by a conditional update): a redelivery (same CloudEvent id) finds its inbox row and never reaches this handler, and the outcome
 /// row (keyed by the observation id) makes the same observation published twice, under two event ids, count once. If
 /// the batch fails, the event bus hands its events here again one by one, so one bad observation holds back no other;

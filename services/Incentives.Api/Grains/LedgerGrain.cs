@@ -1,16 +1,16 @@
 using System.Collections.Immutable;
-using Transformation.Actors;
+using Orleans.Concurrency;
 using Transformation.Incentives.Api.Infrastructure;
 using Transformation.Incentives.Api.Model;
 
-namespace Transformation.Incentives.Api.Actors;
+namespace Transformation.Incentives.Api.Grains;
 
 /// <summary>
-/// One employee's ledger (Orleans-style grain keyed by employee id): every rule that depends on that employee's totals
+/// One employee's ledger (a grain keyed by employee id): every rule that depends on that employee's totals
 /// (cap per period, cooldown per giver, badges) is decided in its turns, one at a time,
 /// so concurrent observations for one employee can never pass a cap.
 /// </summary>
-public interface ILedgerActor : IActor
+public interface ILedgerGrain : IGrainWithStringKey
 {
     /// <summary>Decides observations of this employee in order (one turn for a whole batch); flags are per observation.</summary>
     Task<ImmutableArray<Decision>> EvaluateAllAsync(ImmutableArray<Observation> observations, RuleSet rules, ImmutableArray<ImmutableArray<string>> flags);
@@ -26,6 +26,12 @@ public interface ILedgerActor : IActor
 
     [ReadOnly]
     Task<LedgerState> GetStateAsync();
+
+    /// <summary>
+    /// Drops the state in memory once this call is done, for a caller whose transaction failed after the ledger decided:
+    /// the next call activates the ledger again, folding what the database holds.
+    /// </summary>
+    Task DeactivateAsync();
 }
 
 /// <summary>
@@ -33,13 +39,14 @@ public interface ILedgerActor : IActor
 /// transaction as the inbox row), then kept in memory: a decision reserves its points at once, so a later turn sees
 /// them; a retried observation gets its first decision back. It writes no state row of its own: the outcome rows are
 /// its journal (an Orleans JournaledGrain whose log is the outcomes table), which keeps one commit per event batch.
-/// A batch that calls many inactive ledgers folds them together beforehand (<see cref="LedgerActivations"/>).
+/// A batch that calls many inactive ledgers folds them together beforehand (<see cref="LedgerActivations"/>): the
+/// activation takes that state when one is waiting, else folds its own.
 /// </summary>
-public sealed class LedgerActor(IncentivesDatabase database, LedgerActivations activations) : ActorBase, ILedgerActor
+public sealed class LedgerGrain(IncentivesDatabase database, LedgerActivations activations) : Grain, ILedgerGrain
 {
-    public const string TypeName = "incentives-ledger";
-
     private LedgerState _state = new();
+
+    private string Id => this.GetPrimaryKeyString();
 
     public Task<ImmutableArray<Decision>> EvaluateAllAsync(ImmutableArray<Observation> observations, RuleSet rules, ImmutableArray<ImmutableArray<string>> flags)
     {
@@ -76,7 +83,13 @@ public sealed class LedgerActor(IncentivesDatabase database, LedgerActivations a
 
     public Task<LedgerState> GetStateAsync() => Task.FromResult(_state);
 
-    protected override async Task OnActivateAsync(CancellationToken cancellationToken)
+    public Task DeactivateAsync()
+    {
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (!activations.TryTake(Id, out var state))
         {
@@ -88,7 +101,7 @@ public sealed class LedgerActor(IncentivesDatabase database, LedgerActivations a
         activations.Activated(Id);
     }
 
-    protected override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         activations.Deactivated(Id);
         return Task.CompletedTask;

@@ -1,3 +1,0 @@
-using Transformation.TestSupport;
-
-[assembly: AssemblyFixture(typeof(PostgresFixture))]

@@ -47,6 +47,11 @@ public sealed partial class RoleJourneyTests
         await Expect(report).ToContainTextAsync("A colleague (Emma Stone) on");
         await hr.KeepScreenshotAsync("hr-call-outs-one-by-one");
 
+        // A call-out, never a reward: Incentives decided it with no points.
+        const string Decided = "SELECT count(*) FROM outcomes WHERE employee_id = 'e4' AND giver_id = 'e1' AND evidence LIKE '%new hire''s fault%'";
+        (await TestSupport.TestSql.ScalarAsync(_system.Incentives.Database, Decided, Ct)).ShouldBe(1);
+        (await TestSupport.TestSql.ScalarAsync(_system.Incentives.Database, Decided + " AND (status <> 4 OR points <> 0)", Ct)).ShouldBe(0);
+
         // Neither Eli nor his manager reads it: the page is HR's, and Eli's own page shows no reward and no reporter.
         foreach (var (person, roles) in new[] { ("e4", new[] { Roles.Employee }), (Seed.Executive, new[] { Roles.Executive, Roles.Employee }) })
         {
@@ -61,5 +66,6 @@ public sealed partial class RoleJourneyTests
         await Expect(eli.Locator("main")).Not.ToContainTextAsync("Emma Stone");
         await Expect(eli.Locator("main")).Not.ToContainTextAsync("Blames others");
         await Expect(eli.Locator("main")).Not.ToContainTextAsync("new hire's fault");
+        await Expect(eli.GetByTestId("no-recognition")).ToBeVisibleAsync();
     }
 }

@@ -14,6 +14,7 @@ namespace Transformation.Initiatives.FunctionalTests;
 public sealed class ConcernTests(PostgresDatabase postgres, RabbitMqVirtualHost rabbitMq)
     : IClassFixture<PostgresDatabase>, IClassFixture<RabbitMqVirtualHost>, IAsyncLifetime
 {
+    private const int Burst = 10;
     private static readonly DateTimeOffset ObservedAt = DateTimeOffset.UtcNow.AddMinutes(-1);
     private readonly TestIdentity _identity = new();
     private InitiativesHost _host = null!;
@@ -22,7 +23,12 @@ public sealed class ConcernTests(PostgresDatabase postgres, RabbitMqVirtualHost 
 
     public async ValueTask InitializeAsync()
     {
-        _host = await InitiativesHost.StartAsync(postgres.ConnectionString, rabbitMq.AmqpUri, _identity, Ct);
+        // A small write burst, so the rate limit test reaches it (each person's own bucket).
+        _host = await InitiativesHost.StartAsync(postgres.ConnectionString, rabbitMq.AmqpUri, _identity, Ct, new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["GrpcHosting:WriteCallsPerSecond"] = "1",
+            ["GrpcHosting:WriteBurst"] = Burst.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
         await _host.SeedAsync(
             [("org", ""), ("sales", "org"), ("ops", "org")],
             [("exec-2", "org"), ("cm-2", "org"), ("e1", "sales"), ("o1", "ops")],
@@ -90,6 +96,37 @@ public sealed class ConcernTests(PostgresDatabase postgres, RabbitMqVirtualHost 
 
         // A service is no person: it reports nothing.
         (await Should.ThrowAsync<RpcException>(() => ReportAsync(request, _host.Token("svc", Roles.Service)))).StatusCode.ShouldBe(StatusCode.PermissionDenied);
+    }
+
+    [Fact]
+    public async Task ReportingIsRateLimitedPerPersonAndARefusedReportStoresNothing()
+    {
+        var reporter = _host.Token("o1", Roles.Employee);
+        var accepted = 0;
+        RpcException? refusal = null;
+        for (var i = 0; i < Burst * 3 && refusal is null; i++)
+        {
+            try
+            {
+                await ReportAsync(new ReportConcernRequest
+                {
+                    IdempotencyKey = $"flood-{i}", EmployeeId = "e1", BehaviourId = "belittles",
+                    ObservedAt = Timestamp.FromDateTimeOffset(ObservedAt), WhatHappened = $"Report {i}",
+                }, reporter);
+                accepted++;
+            }
+            catch (RpcException e)
+            {
+                refusal = e;
+            }
+        }
+
+        refusal.ShouldNotBeNull();
+        refusal.StatusCode.ShouldBe(StatusCode.ResourceExhausted);
+        refusal.Status.Detail.ShouldContain("o1");
+        accepted.ShouldBeGreaterThanOrEqualTo(Burst);
+        (await ListAsync(new ListObservationsRequest { EmployeeId = "e1", PageSize = 100 }, _host.Token("hr-1", Roles.Hr))).Observations
+            .Count(o => o.RecordedBy == "o1").ShouldBe(accepted);
     }
 
     private async Task<ReportConcernResponse> ReportAsync(ReportConcernRequest request, string token) =>

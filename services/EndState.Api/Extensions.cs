@@ -23,6 +23,8 @@ public static class Extensions
         ["EndorseEndState"] = RpcAccess.Roles(Access.Sponsors),
         ["DeclineEndState"] = RpcAccess.Roles(Access.Sponsors),
         ["GetEndState"] = RpcAccess.Roles(Access.Readers),
+        // Everyone sees the vision and targets in force (endorsed versions only).
+        ["GetEndStateInForce"] = RpcAccess.SignedIn,
         ["GetEndStateHistory"] = RpcAccess.Roles(Access.Readers),
         ["ListEndStates"] = RpcAccess.Roles(Access.Readers),
         ["ListAuditEntries"] = RpcAccess.Roles(Access.Auditors),

@@ -36,6 +36,8 @@ public static class Extensions
         ["RecordObservation"] = Recorders,
         ["RecordObservations"] = Recorders,
         ["ListObservations"] = RpcAccess.Roles(Roles.Hr, Roles.ChangeManager, Roles.Executive),
+        // Every person may report a concern (the one road by which an employee records an observation: a call-out, never rewarded).
+        ["ReportConcern"] = RpcAccess.Roles(Roles.Hr, Roles.ChangeManager, Roles.Executive, Roles.Employee),
         ["DraftSuccessStory"] = RpcAccess.Roles(Roles.ChangeManager),
         ["SubmitSuccessStory"] = RpcAccess.Roles(Roles.ChangeManager),
         ["PublishSuccessStory"] = RpcAccess.Roles(Roles.Executive, Roles.Hr),

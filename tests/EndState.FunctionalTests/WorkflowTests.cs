@@ -56,6 +56,36 @@ public sealed class WorkflowTests(EndStateHost host) : IClassFixture<EndStateHos
             new GetEndStateHistoryRequest { ScopeOrgUnitId = scope }, Hr)).Versions];
 
     [Fact]
+    public async Task AnEmployeeSeesTheEndorsedVersionOfTheNearestScopeThatHasOneAndNeverADraftOrProposal()
+    {
+        await DraftAsync("if-root", 0, Draft("Customers first, everywhere.", "ceo"));
+        await ProposeAsync("if-root", 1);
+        await EndorseAsync("if-root", 2, Exec("ceo"));
+        await DraftAsync("if-root", 3, Draft("A newer draft nobody endorsed.", "ceo"));
+        await DraftAsync("if-unit", 0, Draft("The unit's own draft.", "ceo"));
+        await ProposeAsync("if-unit", 1);
+        var employee = host.Identity.TokenFor("e-1", Roles.Employee);
+
+        async Task<GetEndStateInForceResponse> InForceAsync(params string[] scopes) =>
+            await host.CallAsync<GetEndStateInForceRequest, GetEndStateInForceResponse>("GetEndStateInForce",
+                new GetEndStateInForceRequest { ScopeOrgUnitIds = { scopes } }, employee);
+
+        var inForce = (await InForceAsync("if-unit", "if-root")).InForce;
+        (inForce.ScopeOrgUnitId, inForce.Version, inForce.Vision, inForce.SponsorIds.Single()).ShouldBe(("if-root", 3L, "Customers first, everywhere.", "ceo"));
+        inForce.Targets.Select(t => (t.DimensionId, t.TargetScore)).ShouldBe([("trust", 4.2), ("speak-up", 3.8)]);
+        (await InForceAsync("if-unit")).InForce.ShouldBeNull();
+
+        // The drafts and proposals stay with their authors and sponsors.
+        (await Should.ThrowAsync<RpcException>(() => host.CallAsync<GetEndStateRequest, GetEndStateResponse>("GetEndState",
+            new GetEndStateRequest { ScopeOrgUnitId = "if-unit" }, employee))).StatusCode.ShouldBe(StatusCode.PermissionDenied);
+
+        var none = await Should.ThrowAsync<RpcException>(() => InForceAsync());
+        none.GetDetail<BadRequest>()!.FieldViolations.Single().Field.ShouldBe("scope_org_unit_ids");
+        var blank = await Should.ThrowAsync<RpcException>(() => InForceAsync("if-unit", ""));
+        blank.GetDetail<BadRequest>()!.FieldViolations.Single().Field.ShouldBe("scope_org_unit_ids[1]");
+    }
+
+    [Fact]
     public async Task ListEndStatesGivesTheLatestVersionOfEveryScopeFilteredByStatus()
     {
         await DraftAsync("ls-draft", 0, Draft("Still a draft.", "ceo"));

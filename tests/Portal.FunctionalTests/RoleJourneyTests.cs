@@ -186,6 +186,8 @@ public sealed partial class RoleJourneyTests : IClassFixture<PortalSystem>
             ["me"] = "[data-testid=live-status]",
             ["stories"] = "text=Recent public recognition",
             ["behaviours"] = "[data-testid=desired-behaviours]",
+            ["me/concern"] = "#concern-behaviour option[value=blames-others]",
+            ["hr/concerns"] = "[data-testid=call-outs], [data-testid=call-outs-empty]",
         };
         foreach (var (path, content) in pages)
         {

@@ -74,6 +74,40 @@ public sealed class EndStateService(EndStateDatabase database, Outbox outbox, Ba
         return new GetEndStateResponse { Latest = latest, Endorsed = await EndStateStore.EndorsedAsync(connection, null, request.ScopeOrgUnitId, ct) };
     }
 
+    public override async Task<GetEndStateInForceResponse> GetEndStateInForce(GetEndStateInForceRequest request, ServerCallContext context)
+    {
+        var scopes = request.ScopeOrgUnitIds;
+        if (scopes.Count is 0 or > MaxScopeChain)
+        {
+            throw RpcErrors.InvalidArgument("The scopes are required.", ("scope_org_unit_ids", $"The unit and the units above it: 1 to {MaxScopeChain}."));
+        }
+
+        var blank = Enumerable.Range(0, scopes.Count).Where(i => scopes[i].Length == 0).Select(i => ($"scope_org_unit_ids[{i}]", "An org unit is required.")).ToList();
+        if (blank.Count > 0)
+        {
+            throw RpcErrors.InvalidArgument("The scopes are required.", blank);
+        }
+
+        var ct = context.CancellationToken;
+        await using var connection = await database.OpenAsync(ct);
+        foreach (var scope in scopes)
+        {
+            if (await EndStateStore.EndorsedAsync(connection, null, scope, ct) is { } endorsed)
+            {
+                return new GetEndStateInForceResponse
+                {
+                    InForce = new EndStateInForce
+                    {
+                        ScopeOrgUnitId = endorsed.ScopeOrgUnitId, Version = endorsed.Version, Vision = endorsed.Draft.Vision,
+                        Targets = { endorsed.Draft.Targets }, SponsorIds = { endorsed.Draft.SponsorIds },
+                    },
+                };
+            }
+        }
+
+        return new GetEndStateInForceResponse();
+    }
+
     public override async Task<GetEndStateHistoryResponse> GetEndStateHistory(GetEndStateHistoryRequest request, ServerCallContext context)
     {
         RequireScope(request.ScopeOrgUnitId);
@@ -207,6 +241,8 @@ public sealed class EndStateService(EndStateDatabase database, Outbox outbox, Ba
             throw RpcErrors.InvalidArgument("The request is not valid.", [.. violations]);
         }
     }
+
+    private const int MaxScopeChain = 50;
 
     private static void RequireScope(string scope)
     {

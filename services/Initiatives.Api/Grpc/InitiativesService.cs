@@ -155,6 +155,19 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         return new RecordObservationResponse { ObservationId = ids[0], Created = batch.Created == 1 };
     }
 
+    public override async Task<ReportConcernResponse> ReportConcern(ReportConcernRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = new List<(string Field, string Description)>();
+        var observation = Observations.Concern(request, caller, time.GetUtcNow(), violations);
+        ThrowIfAny(violations);
+        var ct = context.CancellationToken;
+        await using var batch = await observations.BeginAsync(caller, ct);
+        var ids = await batch.WriteAsync([observation!], _ => "", ct, Observations.ConcernViolation);
+        await batch.CommitAsync(ct);
+        return new ReportConcernResponse { ObservationId = ids[0], Created = batch.Created == 1 };
+    }
+
     /// <summary>All or nothing per call: items are validated as they arrive and written in chunks inside one transaction, committed at the end.</summary>
     public override async Task<RecordObservationsResponse> RecordObservations(IAsyncStreamReader<RecordObservationsRequest> requestStream, ServerCallContext context)
     {

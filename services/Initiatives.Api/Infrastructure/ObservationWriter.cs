@@ -47,8 +47,12 @@ public sealed class ObservationBatch(NpgsqlConnection connection, NpgsqlTransact
 
     public int Duplicates { get; private set; }
 
-    /// <summary>Validates and writes one chunk; returns the observation id of each input, in order. Violations name "{prefix(i)}field".</summary>
-    public async Task<IReadOnlyList<string>> WriteAsync(IReadOnlyList<ObservationInput> inputs, Func<int, string> prefix, CancellationToken cancellationToken)
+    /// <summary>
+    /// Validates and writes one chunk; returns the observation id of each input, in order. Violations name "{prefix(i)}field",
+    /// reworded by <paramref name="reword"/> when the caller's request names its fields otherwise.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> WriteAsync(IReadOnlyList<ObservationInput> inputs, Func<int, string> prefix, CancellationToken cancellationToken,
+        Func<(string Field, string Description), (string Field, string Description)>? reword = null)
     {
         var references = await LocalCopies.ResolveAsync(connection, transaction, inputs.Select(i => i.BehaviourId),
             inputs.Select(i => i.EmployeeId).Concat(inputs.Select(i => i.ObserverId)), inputs.Select(i => i.InitiativeId), cancellationToken);
@@ -60,7 +64,8 @@ public sealed class ObservationBatch(NpgsqlConnection connection, NpgsqlTransact
 
         if (violations.Count > 0)
         {
-            throw RpcErrors.InvalidArgument("The observation refers to unknown or inactive data; nothing was stored.", violations);
+            throw RpcErrors.InvalidArgument("The observation refers to unknown or inactive data; nothing was stored.",
+                reword is null ? violations : violations.Select(reword).ToList());
         }
 
         // A key repeated within the chunk is a duplicate of its first input when the bodies match (it gets its id), and an

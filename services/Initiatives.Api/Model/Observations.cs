@@ -79,6 +79,62 @@ public static class Observations
         }
     }
 
+    /// <summary>
+    /// A reported concern as the observation it records: the reporter observed an unacceptable behaviour of a colleague
+    /// (a peer's call-out, with no initiative). Null with field violations (named as the request names them) when its shape is wrong.
+    /// </summary>
+    public static ObservationInput? Concern(ReportConcernRequest request, Caller caller, DateTimeOffset now, List<(string Field, string Description)> violations)
+    {
+        if (string.IsNullOrWhiteSpace(request.IdempotencyKey) || request.IdempotencyKey.Length > MaxKeyLength)
+        {
+            violations.Add(("idempotency_key", $"An idempotency key of 1 to {MaxKeyLength} characters is required."));
+        }
+
+        if (string.IsNullOrWhiteSpace(request.EmployeeId))
+        {
+            violations.Add(("employee_id", "Who the concern is about is required."));
+        }
+        else if (string.Equals(request.EmployeeId, caller.Subject, StringComparison.Ordinal))
+        {
+            violations.Add(("employee_id", "A concern is about someone else, not yourself."));
+        }
+
+        if (string.IsNullOrWhiteSpace(request.BehaviourId))
+        {
+            violations.Add(("behaviour_id", "The behaviour is required."));
+        }
+
+        if (request.ObservedAt is null || request.ObservedAt.ToDateTimeOffset() > now.AddMinutes(5))
+        {
+            violations.Add(("observed_at", "When it happened is required, and not in the future."));
+        }
+
+        if (string.IsNullOrWhiteSpace(request.WhatHappened) || request.WhatHappened.Length > MaxEvidenceLength)
+        {
+            violations.Add(("what_happened", $"What happened is required, in at most {MaxEvidenceLength} characters."));
+        }
+
+        return violations.Count > 0 ? null : new ObservationInput
+        {
+            IdempotencyKey = request.IdempotencyKey,
+            EmployeeId = request.EmployeeId,
+            BehaviourId = request.BehaviourId,
+            Polarity = Polarity.Unacceptable,
+            Source = ObservationSource.Peer,
+            ObserverId = caller.Subject,
+            ObservedAt = request.ObservedAt,
+            Evidence = request.WhatHappened,
+        };
+    }
+
+    /// <summary>A reference violation of a concern's observation, named as <see cref="ReportConcernRequest"/> names it.</summary>
+    public static (string Field, string Description) ConcernViolation((string Field, string Description) violation) => violation.Field switch
+    {
+        "polarity" => ("behaviour_id", "Only an unacceptable behaviour of the catalogue can be reported as a concern."),
+        "observer_id" => ("employee_id", "Only an active employee can report a concern."),
+        _ => violation,
+    };
+
     /// <summary>Field violations of the references: known, current behaviour with a matching polarity, active employee and observer, active initiative.</summary>
     public static void ValidateReferences(ObservationInput input, string prefix, References references, List<(string Field, string Description)> violations)
     {

@@ -55,13 +55,17 @@ public sealed class RequestFuzzer : IDisposable
     /// <summary>The roles of the fuzzer's token: all of them, so that calls pass the role checks and reach the handlers.</summary>
     public static string[] EveryRole => [.. Roles.People, Roles.Service];
 
+    private static readonly GrpcChannelOptions ChannelOptions = new() { MaxReceiveMessageSize = 64 * 1024 * 1024 };
+
+    private readonly Uri _address;
     private readonly GrpcChannel _channel;
     private readonly CallInvoker _invoker;
     private readonly ServiceDescriptor _service;
 
     public RequestFuzzer(Uri address, ServiceDescriptor service)
     {
-        _channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
+        _address = address;
+        _channel = GrpcChannel.ForAddress(address, ChannelOptions);
         _invoker = _channel.CreateCallInvoker();
         _service = service;
     }
@@ -175,6 +179,12 @@ public sealed class RequestFuzzer : IDisposable
             (true, true) => MethodType.DuplexStreaming,
         };
         var rpc = Unary(method, type);
+
+        // A streaming call gets a connection of its own: the fuzzer resets streams and writes on after the server has
+        // answered, and Kestrel may close the whole connection for a frame on a stream it has forgotten (STREAM_CLOSED),
+        // which would fail every other call sharing it.
+        using var streamingChannel = type == MethodType.Unary ? null : GrpcChannel.ForAddress(_address, ChannelOptions);
+        var invoker = streamingChannel?.CreateCallInvoker() ?? _invoker;
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var options = Options(headers, cancel.Token);
         try
@@ -182,10 +192,10 @@ public sealed class RequestFuzzer : IDisposable
             switch (type)
             {
                 case MethodType.Unary:
-                    await _invoker.AsyncUnaryCall(rpc, null, options, requests[0]);
+                    await invoker.AsyncUnaryCall(rpc, null, options, requests[0]);
                     break;
                 case MethodType.ClientStreaming:
-                    using (var call = _invoker.AsyncClientStreamingCall(rpc, null, options))
+                    using (var call = invoker.AsyncClientStreamingCall(rpc, null, options))
                     {
                         await WriteAllAsync(call.RequestStream, requests);
                         await call.ResponseAsync;
@@ -193,14 +203,14 @@ public sealed class RequestFuzzer : IDisposable
 
                     break;
                 case MethodType.ServerStreaming:
-                    using (var call = _invoker.AsyncServerStreamingCall(rpc, null, options, requests[0]))
+                    using (var call = invoker.AsyncServerStreamingCall(rpc, null, options, requests[0]))
                     {
                         await ReadForAMomentAsync(call.ResponseHeadersAsync, call.ResponseStream, cancel);
                     }
 
                     break;
                 default:
-                    using (var call = _invoker.AsyncDuplexStreamingCall(rpc, null, options))
+                    using (var call = invoker.AsyncDuplexStreamingCall(rpc, null, options))
                     {
                         await WriteAllAsync(call.RequestStream, requests);
                         await ReadForAMomentAsync(call.ResponseHeadersAsync, call.ResponseStream, cancel);

@@ -25,10 +25,9 @@ public sealed record PostgresServerOptions
 }
 
 /// <summary>A PostgreSQL server process started from the installed binaries, listening on loopback.</summary>
-public sealed class PostgresServer : IAsyncDisposable
+public sealed class PostgresServer : PostgresEndpoint, IAsyncDisposable
 {
     public const string DebianPackage = "postgresql-15";
-    private const string SuperUser = "postgres";
 
     private readonly RunDirectory? _temporary;
     private readonly string _dataDirectory;
@@ -36,16 +35,12 @@ public sealed class PostgresServer : IAsyncDisposable
     private SupervisedProcess? _process;
 
     private PostgresServer(RunDirectory? temporary, string dataDirectory, string socketDirectory, int port)
+        : base(port)
     {
         _temporary = temporary;
         _dataDirectory = dataDirectory;
         _socketDirectory = socketDirectory;
-        Port = port;
     }
-
-    public string Host { get; } = "127.0.0.1";
-
-    public int Port { get; }
 
     public string DataDirectory => _dataDirectory;
 
@@ -81,41 +76,6 @@ public sealed class PostgresServer : IAsyncDisposable
             temporary?.Dispose();
             throw;
         }
-    }
-
-    /// <summary>A connection string for a database on this server, as the superuser over TCP.</summary>
-    public string ConnectionString(string database = "postgres") => new NpgsqlConnectionStringBuilder
-    {
-        Host = Host,
-        Port = Port,
-        Username = SuperUser,
-        Database = database,
-        Pooling = true,
-        MaxPoolSize = 50,
-        Timeout = 15,
-    }.ConnectionString;
-
-    /// <summary>Creates an empty database and returns its connection string.</summary>
-    public async Task<string> CreateDatabaseAsync(string name, CancellationToken cancellationToken = default)
-    {
-        await ExecuteAsync($"CREATE DATABASE {QuoteIdentifier(name)}", cancellationToken);
-        return ConnectionString(name);
-    }
-
-    /// <summary>Drops a database, closing whatever connections it still has.</summary>
-    public async Task DropDatabaseAsync(string name, CancellationToken cancellationToken = default)
-    {
-        NpgsqlConnection.ClearAllPools();
-        await ExecuteAsync($"DROP DATABASE IF EXISTS {QuoteIdentifier(name)} WITH (FORCE)", cancellationToken);
-    }
-
-    public async Task<bool> DatabaseExistsAsync(string name, CancellationToken cancellationToken = default)
-    {
-        await using var connection = new NpgsqlConnection(ConnectionString());
-        await connection.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_database WHERE datname = @name", connection);
-        command.Parameters.AddWithValue("name", name);
-        return (long)(await command.ExecuteScalarAsync(cancellationToken))! == 1;
     }
 
     /// <summary>Stops the server with PostgreSQL's fast shutdown (sessions closed, data flushed).</summary>
@@ -169,28 +129,19 @@ public sealed class PostgresServer : IAsyncDisposable
                 throw new InvalidOperationException($"PostgreSQL exited while starting on port {Port}:\n{_process.LogTail()}");
             }
 
-            try
+            if (await AcceptsConnectionsAsync(cancellationToken))
             {
-                await using var connection = new NpgsqlConnection(ConnectionString() + ";Pooling=false");
-                await connection.OpenAsync(cancellationToken);
                 return;
             }
-            catch (NpgsqlException) when (waited.Elapsed < TimeSpan.FromSeconds(60))
+
+            if (waited.Elapsed > TimeSpan.FromSeconds(60))
             {
-                await Task.Delay(100, cancellationToken);
+                throw new InvalidOperationException($"PostgreSQL did not accept connections on port {Port} within 60 s:\n{_process.LogTail()}");
             }
+
+            await Task.Delay(100, cancellationToken);
         }
     }
-
-    private async Task ExecuteAsync(string sql, CancellationToken cancellationToken)
-    {
-        await using var connection = new NpgsqlConnection(ConnectionString() + ";Pooling=false");
-        await connection.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private static string QuoteIdentifier(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     /// <summary>PostgreSQL refuses to run as root; then it runs as the 'postgres' user the Debian package creates.</summary>
     private static string[] RunAsPostgresUser()

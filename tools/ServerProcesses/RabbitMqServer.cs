@@ -1,9 +1,5 @@
 using System.Diagnostics;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json.Serialization;
 
 namespace Transformation.ServerProcesses;
 
@@ -28,10 +24,9 @@ public sealed record RabbitMqServerOptions
 }
 
 /// <summary>
-/// A RabbitMQ broker process with the management plugin (its HTTP API creates vhosts and lets tests
-/// inspect queues), started from the installed binaries with a private Erlang port mapper.
+/// A RabbitMQ broker process with the management plugin, started from the installed binaries with a private Erlang port mapper.
 /// </summary>
-public sealed class RabbitMqServer : IAsyncDisposable
+public sealed class RabbitMqServer : RabbitMqBroker
 {
     public const string DebianPackage = "rabbitmq-server";
 
@@ -40,33 +35,18 @@ public sealed class RabbitMqServer : IAsyncDisposable
     private readonly string _root;
     private readonly int _distributionPort;
     private readonly int _portMapperPort;
-    private readonly HttpClient _management;
     private SupervisedProcess? _process;
 
     private RabbitMqServer(RabbitMqServerOptions options, RunDirectory? temporary, string root, int[] ports)
+        : base(ports[0], ports[1], options.UserName, options.Password ?? Convert.ToHexString(RandomNumberGenerator.GetBytes(12)))
     {
         _options = options;
         _temporary = temporary;
         _root = root;
-        (AmqpPort, ManagementPort, _distributionPort, _portMapperPort) = (ports[0], ports[1], ports[2], ports[3]);
-        UserName = options.UserName;
-        Password = options.Password ?? Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
-        _management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ManagementPort}/api/"), Timeout = TimeSpan.FromSeconds(30) };
-        _management.DefaultRequestHeaders.Authorization =
-            new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{UserName}:{Password}")));
+        (_distributionPort, _portMapperPort) = (ports[2], ports[3]);
     }
 
-    public string Host { get; } = "127.0.0.1";
-
-    public int AmqpPort { get; }
-
-    public int ManagementPort { get; }
-
-    public string UserName { get; }
-
-    public string Password { get; }
-
-    public bool IsRunning => _process is not null;
+    public override bool IsRunning => _process is not null;
 
     public static async Task<RabbitMqServer> StartAsync(RabbitMqServerOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -113,34 +93,6 @@ public sealed class RabbitMqServer : IAsyncDisposable
         }
     }
 
-    /// <summary>An amqp:// address for a virtual host, with this server's credentials.</summary>
-    public Uri AmqpUri(string virtualHost = "/") =>
-        new($"amqp://{Uri.EscapeDataString(UserName)}:{Uri.EscapeDataString(Password)}@{Host}:{AmqpPort}/{Uri.EscapeDataString(virtualHost)}");
-
-    public async Task CreateVirtualHostAsync(string name, CancellationToken cancellationToken = default)
-    {
-        var vhost = Uri.EscapeDataString(name);
-        (await _management.PutAsync($"vhosts/{vhost}", null, cancellationToken)).EnsureSuccessStatusCode();
-        var permissions = JsonContent.Create(new { configure = ".*", write = ".*", read = ".*" });
-        (await _management.PutAsync($"permissions/{vhost}/{Uri.EscapeDataString(UserName)}", permissions, cancellationToken)).EnsureSuccessStatusCode();
-    }
-
-    public async Task DeleteVirtualHostAsync(string name, CancellationToken cancellationToken = default)
-    {
-        var response = await _management.DeleteAsync($"vhosts/{Uri.EscapeDataString(name)}", cancellationToken);
-        if (response.StatusCode != System.Net.HttpStatusCode.NotFound)
-        {
-            response.EnsureSuccessStatusCode();
-        }
-    }
-
-    public async Task<IReadOnlyList<string>> VirtualHostsAsync(CancellationToken cancellationToken = default) =>
-        (await _management.GetFromJsonAsync<List<NamedResource>>("vhosts", cancellationToken))!.Select(v => v.Name).ToList();
-
-    /// <summary>The queues of a virtual host as the broker reports them (name, messages ready, arguments).</summary>
-    public async Task<IReadOnlyList<QueueInfo>> QueuesAsync(string virtualHost, CancellationToken cancellationToken = default) =>
-        (await _management.GetFromJsonAsync<List<QueueInfo>>($"queues/{Uri.EscapeDataString(virtualHost)}", cancellationToken))!;
-
     /// <summary>Kills the broker, as a crash or an outage would; the data stays for <see cref="RestartAsync"/>.</summary>
     public async Task KillAsync()
     {
@@ -154,7 +106,7 @@ public sealed class RabbitMqServer : IAsyncDisposable
     }
 
     /// <summary>Stops the broker gracefully (SIGTERM to the node); the data stays.</summary>
-    public async Task StopAsync()
+    public override async Task StopAsync()
     {
         if (_process is null)
         {
@@ -167,7 +119,7 @@ public sealed class RabbitMqServer : IAsyncDisposable
     }
 
     /// <summary>Starts the broker again on the same ports with the same data, after a stop or a kill.</summary>
-    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    public override async Task RestartAsync(CancellationToken cancellationToken = default)
     {
         if (_process is null)
         {
@@ -176,7 +128,7 @@ public sealed class RabbitMqServer : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    protected override async ValueTask DisposeBrokerAsync()
     {
         if (_temporary is null)
         {
@@ -187,7 +139,6 @@ public sealed class RabbitMqServer : IAsyncDisposable
             await KillAsync(); // Throwaway data: no need to wait for a graceful stop.
         }
 
-        _management.Dispose();
         _temporary?.Dispose();
     }
 
@@ -254,25 +205,12 @@ public sealed class RabbitMqServer : IAsyncDisposable
                 throw new InvalidOperationException($"RabbitMQ did not start on port {AmqpPort}:\n{log}");
             }
 
-            if (FreePorts.IsListening(AmqpPort) && await ManagementAnswersAsync(cancellationToken))
+            if (await IsReadyAsync(cancellationToken))
             {
                 return;
             }
 
             await Task.Delay(200, cancellationToken);
-        }
-    }
-
-    private async Task<bool> ManagementAnswersAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            using var response = await _management.GetAsync("overview", cancellationToken);
-            return response.IsSuccessStatusCode;
-        }
-        catch (HttpRequestException)
-        {
-            return false;
         }
     }
 
@@ -300,13 +238,4 @@ public sealed class RabbitMqServer : IAsyncDisposable
 
         return File.ReadAllText(file).Trim();
     }
-
-    private sealed record NamedResource([property: JsonPropertyName("name")] string Name);
 }
-
-public sealed record QueueInfo(
-    [property: JsonPropertyName("name")] string Name,
-    [property: JsonPropertyName("durable")] bool Durable,
-    [property: JsonPropertyName("auto_delete")] bool AutoDelete,
-    [property: JsonPropertyName("messages")] long? Messages,
-    [property: JsonPropertyName("arguments")] Dictionary<string, object> Arguments);

@@ -36,7 +36,8 @@ build_image() {
   echo "Building $tag from Debian $SUITE: ${PACKAGES[*]}" >&2
   local started=$SECONDS id
   # Imported untagged and tagged only once the whole file system arrived: a failed build leaves no tag to be trusted later.
-  id=$(mmdebstrap --quiet --variant=essential --include="${PACKAGES[*]}" \
+  # mmdebstrap signals its whole process group when it fails: setsid gives it a group of its own, away from the caller's.
+  id=$(setsid --wait mmdebstrap --quiet --variant=essential --include="${PACKAGES[*]}" \
       --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
       --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
       "${hooks[@]}" \
@@ -55,6 +56,9 @@ if [ "${1:-}" = "--tag" ]; then
   exit
 fi
 [ "$(id -u)" -eq 0 ] || { echo "Building images needs root (mmdebstrap and the Docker engine)." >&2; exit 1; }
+# One build at a time on a machine: test assemblies starting in parallel may each ask for the same image.
+exec 9>/run/lock/transformation-images.lock
+flock 9
 for name in "${@:-${IMAGES[@]}}"; do
   build_image "$name"
 done

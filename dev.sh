@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Servers the fixtures and the local run start, the independent gRPC peer of the interop tests,
-# HTTP/2 load tooling for the benchmarks; util-linux gives setsid and setpriv.
+# HTTP/2 load tooling for the benchmarks; util-linux gives setsid and setpriv. When a Docker engine answers (tools/images/engine.sh
+# installs and starts one as root) the test fixtures run PostgreSQL and RabbitMQ as containers of images built from Debian packages.
 DEBIAN_PACKAGES=(postgresql-15 rabbitmq-server erlang-base python3 python3-grpcio python3-protobuf nghttp2-client util-linux procps chromium fonts-dejavu-core)
 
 install_prerequisites() {
@@ -45,14 +46,48 @@ run_system() {
 run_tests() {
   local results=TestResults
   rm -rf "$results"
+  prepare_containers
   dotnet build Transformation.sln -c Release -nologo -v quiet
   local status=0
   # Test assemblies run in parallel, each with its own servers; a hung test fails the run instead of stalling it.
   dotnet test Transformation.sln -c Release --no-build --results-directory "$results" \
     --logger "trx" --logger "console;verbosity=minimal" --blame-hang-timeout 10m "$@" || status=$?
   check_no_servers_left || status=1
+  check_no_containers_left || status=1
   summarize "$results"
   return $status
+}
+
+# The fixtures start PostgreSQL and RabbitMQ as containers (Testcontainers) when a Docker engine answers: start one (as root)
+# and build the images before the tests, so that no test waits for a build. Without an engine they start server processes.
+prepare_containers() {
+  # Each container of this run carries the run's label (tests/TestSupport/ServerContainers.cs), for the check afterwards.
+  export TRANSFORMATION_TEST_RUN="dev-$$-$(date +%s)"
+  # Debian's engine speaks API 1.41; Ryuk's image cannot be pulled, the fixtures and check_no_containers_left clean up.
+  export DOCKER_API_VERSION=1.41 TESTCONTAINERS_RYUK_DISABLED=true
+  if ! tools/images/engine.sh; then
+    echo "No Docker engine: the tests start PostgreSQL and RabbitMQ as server processes." >&2
+    export TRANSFORMATION_TEST_SERVERS=processes
+    return
+  fi
+  local started=$SECONDS
+  tools/images/build.sh >/dev/null
+  echo "Images ready in $((SECONDS - started)) s"
+}
+
+# Every fixture removes its containers; a leftover is a failure of the suite, and is removed here.
+check_no_containers_left() {
+  [ "${TRANSFORMATION_TEST_SERVERS:-}" = processes ] && return 0
+  local filter="label=transformation.test-run=$TRANSFORMATION_TEST_RUN" left
+  for _ in $(seq 1 30); do
+    left=$(docker ps -aq --filter "$filter")
+    [ -z "$left" ] && return 0
+    sleep 1
+  done
+  echo "Containers of the test fixtures were left behind (now removed):" >&2
+  docker ps -a --filter "$filter" --format '{{.ID}} {{.Image}} {{.Status}}' >&2
+  docker rm -f $left >/dev/null
+  return 1
 }
 
 # Every fixture removes its servers and folders; a leftover is a failure of the suite.

@@ -7,7 +7,7 @@
 #
 # Each image is a folder here: image.conf (PACKAGES, RUN_AS, CUSTOMIZE: a mmdebstrap customize hook) and entrypoint.
 # The tag, transformation/NAME:HASH, hashes this script and that folder, so a machine that has the tag skips the build.
-# Needs root (mmdebstrap) and a Docker engine that answers (tools/images/engine.sh).
+# Needs a Docker engine that answers (tools/images/engine.sh), and root to build (mmdebstrap).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -23,11 +23,19 @@ image_tag() {
 build_image() {
   local name=$1 tag
   tag=$(image_tag "$name")
-  if docker image inspect "$tag" >/dev/null 2>&1; then
-    echo "$tag"
-    return
+  if ! docker image inspect "$tag" >/dev/null 2>&1; then
+    [ "$(id -u)" -eq 0 ] || { echo "$tag is not built yet, and building it needs root (mmdebstrap)." >&2; return 1; }
+    # One build at a time on a machine: test assemblies starting in parallel may each ask for the same image.
+    exec 9>/run/lock/transformation-images.lock
+    flock 9
+    docker image inspect "$tag" >/dev/null 2>&1 || import_image "$name" "$tag"
+    exec 9>&-
   fi
+  echo "$tag"
+}
 
+import_image() {
+  local name=$1 tag=$2
   local PACKAGES=() RUN_AS="" CUSTOMIZE=""
   # shellcheck source=/dev/null
   source "$name/image.conf"
@@ -48,17 +56,13 @@ build_image() {
     | docker import --change "USER $RUN_AS" --change 'ENTRYPOINT ["/usr/local/bin/entrypoint"]' -)
   docker tag "$id" "$tag"
   echo "Built $tag in $((SECONDS - started)) s" >&2
-  echo "$tag"
 }
 
 if [ "${1:-}" = "--tag" ]; then
   image_tag "${2:?--tag needs an image name}"
   exit
 fi
-[ "$(id -u)" -eq 0 ] || { echo "Building images needs root (mmdebstrap and the Docker engine)." >&2; exit 1; }
-# One build at a time on a machine: test assemblies starting in parallel may each ask for the same image.
-exec 9>/run/lock/transformation-images.lock
-flock 9
+docker info >/dev/null 2>&1 || { echo "No Docker engine answers (tools/images/engine.sh installs and starts one, as root)." >&2; exit 1; }
 for name in "${@:-${IMAGES[@]}}"; do
   build_image "$name"
 done

@@ -108,6 +108,28 @@ public sealed partial class RoleJourneyTests
     }
 
     [Fact]
+    public async Task HrRevisesADimensionWhichIsStoredAsANewVersion()
+    {
+        await using var context = await _system.Browser.NewContextAsync();
+        var page = await Browsing.SignInAsync(context, Portal, "hr", Seed.Hr, Roles.Hr);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Revise Openness" }).ClickAsync();
+        var form = page.GetByTestId("revise-dimension");
+        await form.GetByLabel("Name", new() { Exact = true }).FillAsync("");
+        await form.GetByRole(AriaRole.Button, new() { NameRegex = Browsing.Text("^Save as version") }).ClickAsync();
+        await Expect(form.Locator("#problem-fields-name")).ToHaveTextAsync("Give the dimension a name.");
+
+        // The name stays (the other journeys read it); what it means is said more precisely.
+        await form.GetByLabel("Name", new() { Exact = true }).FillAsync("Openness");
+        await form.GetByLabel("Description").FillAsync("Anyone can say what they think, to anyone, without fear.");
+        await form.GetByRole(AriaRole.Button, new() { NameRegex = Browsing.Text("^Save as version") }).ClickAsync();
+        await Expect(page.GetByTestId("dimension-done")).ToHaveTextAsync(Browsing.Text("^Saved: Openness is at version \\d+\\.$"));
+        await Expect(page.GetByTestId("dimensions").GetByRole(AriaRole.Row).Filter(new() { HasText = "Openness" })).ToContainTextAsync("to anyone, without fear.");
+        var stored = await new Seed.ServiceCalls(_system.Baselines.Client, Transformation.Baselines.V1.BaselinesReflection.Descriptor.Services[0])
+            .Call<Transformation.Baselines.V1.ListDimensionsRequest, Transformation.Baselines.V1.ListDimensionsResponse>("ListDimensions", new(), _system.Token(Seed.Hr, Roles.Hr), Ct);
+        stored.Dimensions.Single(d => d.DimensionId == "openness").Fields.Description.ShouldBe("Anyone can say what they think, to anyone, without fear.");
+    }
+
+    [Fact]
     public async Task OnlyHrIsOfferedToChangeTheCatalogueOrTheRules()
     {
         foreach (var (person, roles) in new[] { (Seed.ChangeManager, new[] { Roles.ChangeManager }), (Seed.Executive, new[] { Roles.Executive }) })

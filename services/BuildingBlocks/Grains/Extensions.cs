@@ -32,6 +32,7 @@ public static class Extensions
 
         // A call that found no live silo (one died and the cluster has not declared it dead yet) or timed out is retried, not failed.
         builder.Services.AddTransientFailure(e => e is OrleansMessageRejectionException or ConnectionFailedException or TimeoutException);
+        builder.Services.AddHealthChecks().AddCheck<SiloReadiness>(SiloReadiness.Name, tags: [ServiceDefaults.Extensions.ReadyTag]);
         builder.UseOrleans(silo =>
         {
             UseClustering(silo, options, name);

@@ -413,6 +413,7 @@ public sealed class InitiativesServiceTests(PostgresDatabase postgres, RabbitMqV
             IdempotencyKey = "sv-story", InitiativeId = id, Title = "Sales feels heard", Body = "The pulse says so.",
         }, _manager)).Story;
         var evidence = story.Evidence.Goals.Single();
+        evidence.Kind.ShouldBe(GoalKind.SurveyScore);
         (evidence.Before, evidence.BeforeSurvey.AssessmentId, evidence.After, evidence.AfterSurvey.AssessmentId).ShouldBe((3.2, "sv-q1", 4.1, "sv-q2"));
     }
 

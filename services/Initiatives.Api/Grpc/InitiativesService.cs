@@ -516,6 +516,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
                     {
                         // The published assessments are the evidence: the score when the initiative started and the latest.
                         GoalId = g.GoalId,
+                        Kind = g.Kind,
                         Before = initiative.SurveyAtStart.GetValueOrDefault(g.GoalId)?.Score ?? 0,
                         After = initiative.Survey.GetValueOrDefault(g.GoalId)?.Score ?? 0,
                         Target = g.Target,
@@ -525,6 +526,7 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
                     : new GoalEvidence
                     {
                         GoalId = g.GoalId,
+                        Kind = g.Kind,
                         Before = initiative.Baseline.GetValueOrDefault(g.GoalId),
                         After = Model.Initiatives.GoalValue(initiative, g, now),
                         Target = g.Target,

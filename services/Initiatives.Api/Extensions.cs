@@ -1,3 +1,4 @@
+using Transformation.Baselines.V1;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
@@ -28,6 +29,7 @@ public static class Extensions
         ["ActivateInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
         ["CompleteInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
         ["CancelInitiative"] = RpcAccess.Roles(Roles.ChangeManager, Roles.Executive),
+        // Retired (always FAILED_PRECONDITION: survey scores come from Baselines); still declared, as every RPC is.
         ["SetSurveyScore"] = RpcAccess.Roles(Roles.ChangeManager),
         // Only the initiative's own change manager (checked in the handler and the model).
         ["UpdateInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
@@ -78,6 +80,7 @@ public static class Extensions
         services.AddSubscription<EmployeeUpdated, EmployeeUpdatedHandler>();
         services.AddSubscription<EmployeeLeft, EmployeeLeftHandler>();
         services.AddSubscription<EmployeeErased, EmployeeErasedHandler>();
+        services.AddSubscription<ScoresPublished, ScoresPublishedHandler>();
         return builder;
     }
 

@@ -57,14 +57,11 @@ public static class Extensions
         builder.AddGrpcHosting();
 
         // The service's tables exist before the event bus's consumers start (hosted services start in registration order).
-        services.AddSingleton<InitiativesDatabase>();
-        services.AddHostedService<InitiativesSchema>();
+        services.AddInitiativeGrains();
         builder.AddEventBus();
-        services.AddSingleton<InitiativeStore>();
         // The silo starts before the progress pump that calls its grains (and stops after it).
         builder.AddGrains(provider => provider.GetRequiredService<InitiativesDatabase>().DataSource);
 
-        services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ProgressPump>();
         services.AddHostedService(provider => provider.GetRequiredService<ProgressPump>());
         services.AddSingleton<ObservationWriter>();
@@ -82,6 +79,20 @@ public static class Extensions
         services.AddSubscription<EmployeeErased, EmployeeErasedHandler>();
         services.AddSubscription<ScoresPublished, ScoresPublishedHandler>();
         return builder;
+    }
+
+    /// <summary>
+    /// What the initiative grains need in their silo's services: the service's database (its tables created at start, a
+    /// hosted service to register before whatever reads them), the store that writes a grain's state with its events and
+    /// audit row, and the clock. The outbox comes with the event bus. The service and the grain tests' clusters both use it.
+    /// </summary>
+    public static IServiceCollection AddInitiativeGrains(this IServiceCollection services)
+    {
+        services.AddSingleton<InitiativesDatabase>();
+        services.AddHostedService<InitiativesSchema>();
+        services.AddSingleton<InitiativeStore>();
+        services.AddSingleton(TimeProvider.System);
+        return services;
     }
 
     public static WebApplication MapInitiativesService(this WebApplication app)

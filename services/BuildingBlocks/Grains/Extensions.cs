@@ -36,14 +36,27 @@ public static class Extensions
         builder.UseOrleans(silo =>
         {
             UseClustering(silo, options, name);
-            silo.AddReminders();
-            silo.Services.AddSingleton<IReminderTable>(provider =>
-                new PostgresReminderTable(database(provider), provider.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
-            silo.AddIncomingGrainCallFilter<DomainFailures>();
-            silo.AddOutgoingGrainCallFilter<DomainFailures>();
+            silo.AddGrainDefaults(database);
             configure?.Invoke(silo);
         });
         return builder;
+    }
+
+    /// <summary>
+    /// What every silo of ours has whatever its clustering (the services' silos, and the grain tests' clusters of
+    /// Orleans' test host): durable reminders in the service's PostgreSQL database (<paramref name="database"/>), kept
+    /// per service id, and domain failures (<see cref="DomainException"/>) carried across grain calls.
+    /// </summary>
+    public static ISiloBuilder AddGrainDefaults(this ISiloBuilder silo, Func<IServiceProvider, NpgsqlDataSource> database)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        ArgumentNullException.ThrowIfNull(database);
+        silo.AddReminders();
+        silo.Services.AddSingleton<IReminderTable>(provider =>
+            new PostgresReminderTable(database(provider), provider.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
+        silo.AddIncomingGrainCallFilter<DomainFailures>();
+        silo.AddOutgoingGrainCallFilter<DomainFailures>();
+        return silo;
     }
 
     private static void UseClustering(ISiloBuilder silo, GrainsOptions options, string name)

@@ -1,7 +1,6 @@
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
-using Transformation.GrpcHosting;
 using Transformation.Initiatives.Api.Grains;
 using Transformation.Initiatives.Api.Infrastructure;
 using Transformation.Initiatives.Api.Model;
@@ -18,6 +17,7 @@ namespace Transformation.Initiatives.FunctionalTests;
 public sealed class InitiativeGrainClusterTests(PostgresDatabase postgres) : IClassFixture<PostgresDatabase>, IAsyncLifetime
 {
     private static readonly Caller Manager = new("cm-1", new HashSet<string>(StringComparer.Ordinal) { Roles.ChangeManager, Roles.Employee });
+    private static readonly Caller Sponsor = new("exec-1", new HashSet<string>(StringComparer.Ordinal) { Roles.Executive, Roles.Employee });
     private InitiativesCluster _cluster = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -29,9 +29,9 @@ public sealed class InitiativeGrainClusterTests(PostgresDatabase postgres) : ICl
     /// <summary>The initiative's grain as each silo's grain factory reaches it.</summary>
     private IInitiativeGrain[] Grains(string id) => [.. _cluster.Cluster.GetActiveSilos().Select(silo => InitiativesCluster.Factory(silo).GetGrain<IInitiativeGrain>(id))];
 
-    private static InitiativeDefinition Definition() => InitiativeDefinition.From(new InitiativeDraft
+    private static InitiativeDefinition Definition(string name = "Customer first") => InitiativeDefinition.From(new InitiativeDraft
     {
-        Name = "Customer first",
+        Name = name,
         Purpose = "Put the customer at the centre",
         SponsorId = "exec-1",
         ScopeOrgUnitIds = { "sales" },
@@ -46,12 +46,12 @@ public sealed class InitiativeGrainClusterTests(PostgresDatabase postgres) : ICl
 
     private Task<long> VersionAsync(string id) => ScalarAsync("SELECT version FROM actor_state WHERE actor_type = 'initiative' AND actor_id = @p", id);
 
-    /// <summary>Writes from both silos at once, alternating; each write is a survey score under its own idempotency key.</summary>
+    /// <summary>Writes from both silos at once, alternating; each write is an edit under its own idempotency key.</summary>
     private Task<InitiativeState[]> WriteFromBothSilosAsync(string id, int writes, string prefix)
     {
         var grains = Grains(id);
         return Task.WhenAll(Enumerable.Range(0, writes).Select(i =>
-            grains[i % grains.Length].SetSurveyScoreAsync(new Command(Manager, $"{prefix}-{i}"), "survey", 1 + (i % 5))));
+            grains[i % grains.Length].UpdateAsync(new Command(Manager, $"{prefix}-{i}"), Definition($"Customer first {prefix}-{i}"), $"{prefix}-{i}")));
     }
 
     [Fact]
@@ -120,9 +120,9 @@ public sealed class InitiativeGrainClusterTests(PostgresDatabase postgres) : ICl
         // The grain activates on the survivor from what was stored, and takes writes on top of it.
         var grain = InitiativesCluster.Factory(survivor).GetGrain<IInitiativeGrain>(id);
         var state = await grain.GetAsync();
-        state.Name.ShouldBe("Customer first");
+        state.Name.ShouldStartWith("Customer first before-");
         state.AppliedKeys.Count.ShouldBe(Writes);
-        (await grain.SetSurveyScoreAsync(new Command(Manager, "after"), "survey", 5)).AppliedKeys.Count.ShouldBe(Writes + 1);
+        (await grain.UpdateAsync(new Command(Manager, "after"), Definition("Customer first after"), "after")).AppliedKeys.Count.ShouldBe(Writes + 1);
         (await VersionAsync(id)).ShouldBe(1 + Writes + 1);
         (await _cluster.HostOfAsync(grain)).SiloAddress.ShouldBe(survivor.SiloAddress);
     }
@@ -143,15 +143,15 @@ public sealed class InitiativeGrainClusterTests(PostgresDatabase postgres) : ICl
 
         // The activation's write is refused, whichever silo sends it, and nothing of it is stored.
         var fromOther = InitiativesCluster.Factory(other).GetGrain<IInitiativeGrain>("stale");
-        await Should.ThrowAsync<InconsistentStateException>(() => fromOther.SetSurveyScoreAsync(new Command(Manager, "stale-score"), "survey", 4));
+        await Should.ThrowAsync<InconsistentStateException>(() => fromOther.SponsorAsync(new Command(Sponsor, "stale-sponsor")));
         (await VersionAsync("stale")).ShouldBe(2);
         (await ScalarAsync("SELECT count(*) FROM audit_log WHERE entity_id = @p", "stale")).ShouldBe(1);
         (await ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE aggregate_id = @p", "stale")).ShouldBe(1);
 
         // The refused activation is gone: the next call reads the other writer's state, and the retried write applies on top of it.
-        var retried = await fromOther.SetSurveyScoreAsync(new Command(Manager, "stale-score"), "survey", 4);
+        var retried = await fromOther.SponsorAsync(new Command(Sponsor, "stale-sponsor"));
         retried.Name.ShouldBe("Renamed elsewhere");
-        retried.SurveyScores["survey"].ShouldBe(4);
+        retried.Status.ShouldBe(InitiativeStatus.Sponsored);
         (await VersionAsync("stale")).ShouldBe(3);
     }
 
@@ -162,18 +162,19 @@ public sealed class InitiativeGrainClusterTests(PostgresDatabase postgres) : ICl
         await ProposeAsync(grains[0], "refused");
 
         // One silo holds the activation: for the other, the refusal crosses from silo to silo as well.
-        foreach (var grain in grains)
+        foreach (var (grain, i) in grains.Select((grain, i) => (grain, i)))
         {
-            var invalid = await Should.ThrowAsync<RpcException>(() => grain.SetSurveyScoreAsync(new Command(Manager, "bad-goal"), "no-such-goal", 4));
-            invalid.StatusCode.ShouldBe(StatusCode.InvalidArgument);
-            invalid.Status.Detail.ShouldBe("Unknown goal.");
-            invalid.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations.Single().Field.ShouldBe("goal_id");
+            var key = $"edit-{i}";
+            await grain.UpdateAsync(new Command(Manager, key), Definition("Customers first"), "first edit");
+            var reused = await Should.ThrowAsync<RpcException>(() => grain.UpdateAsync(new Command(Manager, key), Definition("Another name"), "second edit"));
+            reused.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
+            reused.Status.Detail.ShouldBe("This idempotency key was used for a different edit.");
 
             var stranger = new Caller("cm-2", new HashSet<string>(StringComparer.Ordinal) { Roles.ChangeManager });
             var denied = await Should.ThrowAsync<RpcException>(() => grain.CompleteAsync(new Command(stranger, "not-mine")));
             denied.StatusCode.ShouldBe(StatusCode.PermissionDenied);
         }
 
-        (await VersionAsync("refused")).ShouldBe(1);
+        (await VersionAsync("refused")).ShouldBe(1 + grains.Length);
     }
 }

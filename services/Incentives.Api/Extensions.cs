@@ -60,8 +60,7 @@ public static class Extensions
         builder.AddGrpcHosting();
 
         // The service's tables exist before the event bus's consumers start (hosted services start in registration order).
-        services.AddSingleton<IncentivesDatabase>();
-        services.AddHostedService<IncentivesSchema>();
+        services.AddLedgerGrains();
         // One silo co-hosted for the employees' ledger grains: it starts before the event bus's consumers that call them.
         builder.AddGrains(provider => provider.GetRequiredService<IncentivesDatabase>().DataSource);
         builder.AddEventBus();
@@ -70,7 +69,6 @@ public static class Extensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RulesStore>();
         services.AddSingleton<BehaviourCache>();
-        services.AddSingleton<LedgerActivations>();
         services.AddSingleton<RewardPipeline>();
         services.AddSingleton<FeedHub>();
         services.AddHostedService(provider => provider.GetRequiredService<FeedHub>());
@@ -85,6 +83,19 @@ public static class Extensions
         services.AddSubscription<EmployeeLeft, EmployeeLeftHandler>();
         services.AddSubscription<EmployeeErased, EmployeeErasedHandler>();
         return builder;
+    }
+
+    /// <summary>
+    /// What the employees' ledger grains need in their silo's services: the service's database (its tables created at
+    /// start, a hosted service to register before whatever reads them) and the silo's record of its active ledgers. The
+    /// service and the grain tests' clusters both use it.
+    /// </summary>
+    public static IServiceCollection AddLedgerGrains(this IServiceCollection services)
+    {
+        services.AddSingleton<IncentivesDatabase>();
+        services.AddHostedService<IncentivesSchema>();
+        services.AddSingleton<LedgerActivations>();
+        return services;
     }
 
     public static WebApplication MapIncentivesService(this WebApplication app)

@@ -1,3 +1,4 @@
+using Transformation.Baselines.V1;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
@@ -28,6 +29,7 @@ public static class Extensions
         ["ActivateInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
         ["CompleteInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
         ["CancelInitiative"] = RpcAccess.Roles(Roles.ChangeManager, Roles.Executive),
+        // Retired (always FAILED_PRECONDITION: survey scores come from Baselines); still declared, as every RPC is.
         ["SetSurveyScore"] = RpcAccess.Roles(Roles.ChangeManager),
         // Only the initiative's own change manager (checked in the handler and the model).
         ["UpdateInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
@@ -55,14 +57,11 @@ public static class Extensions
         builder.AddGrpcHosting();
 
         // The service's tables exist before the event bus's consumers start (hosted services start in registration order).
-        services.AddSingleton<InitiativesDatabase>();
-        services.AddHostedService<InitiativesSchema>();
+        services.AddInitiativeGrains();
         builder.AddEventBus();
-        services.AddSingleton<InitiativeStore>();
         // The silo starts before the progress pump that calls its grains (and stops after it).
         builder.AddGrains(provider => provider.GetRequiredService<InitiativesDatabase>().DataSource);
 
-        services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ProgressPump>();
         services.AddHostedService(provider => provider.GetRequiredService<ProgressPump>());
         services.AddSingleton<ObservationWriter>();
@@ -78,7 +77,22 @@ public static class Extensions
         services.AddSubscription<EmployeeUpdated, EmployeeUpdatedHandler>();
         services.AddSubscription<EmployeeLeft, EmployeeLeftHandler>();
         services.AddSubscription<EmployeeErased, EmployeeErasedHandler>();
+        services.AddSubscription<ScoresPublished, ScoresPublishedHandler>();
         return builder;
+    }
+
+    /// <summary>
+    /// What the initiative grains need in their silo's services: the service's database (its tables created at start, a
+    /// hosted service to register before whatever reads them), the store that writes a grain's state with its events and
+    /// audit row, and the clock. The outbox comes with the event bus. The service and the grain tests' clusters both use it.
+    /// </summary>
+    public static IServiceCollection AddInitiativeGrains(this IServiceCollection services)
+    {
+        services.AddSingleton<InitiativesDatabase>();
+        services.AddHostedService<InitiativesSchema>();
+        services.AddSingleton<InitiativeStore>();
+        services.AddSingleton(TimeProvider.System);
+        return services;
     }
 
     public static WebApplication MapInitiativesService(this WebApplication app)

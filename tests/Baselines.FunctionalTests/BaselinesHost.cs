@@ -3,6 +3,7 @@ using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using RabbitMQ.Client;
 using Transformation.Baselines.Api;
 using Transformation.Baselines.V1;
@@ -113,4 +114,18 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
     }
 
     public Task<long> ScalarAsync(string sql) => TestSql.ScalarAsync(_database.ConnectionString, sql, Ct);
+
+    /// <summary>The data (protobuf JSON) of the last event of <paramref name="topic"/> the service wrote to its outbox for <paramref name="aggregateId"/>.</summary>
+    public async Task<string> LastEventDataAsync(string topic, string aggregateId)
+    {
+        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand("""
+            SELECT (convert_from(envelope, 'UTF8')::jsonb -> 'data')::text FROM eventbus_outbox
+            WHERE topic = @topic AND aggregate_id = @id ORDER BY sequence DESC LIMIT 1
+            """, connection);
+        command.Parameters.AddWithValue("topic", topic);
+        command.Parameters.AddWithValue("id", aggregateId);
+        return (string?)await command.ExecuteScalarAsync(Ct) ?? throw new InvalidOperationException($"No {topic} event for {aggregateId}.");
+    }
 }

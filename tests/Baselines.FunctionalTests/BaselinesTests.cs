@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Transformation.Baselines.V1;
@@ -112,6 +113,31 @@ public sealed class BaselinesTests(BaselinesHost host) : IClassFixture<Baselines
         (b.Suppressed || bShort.Suppressed).ShouldBeTrue();
         // Root minus a minus b (with descendants) would be the 2 at root.
         (withDescendants.Suppressed || a.Suppressed || b.Suppressed).ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task PublishingSendsEachUnitsScoresAsHrReadsThemWithSmallGroupsSuppressed()
+    {
+        var id = await SetUpAsync("s5");
+        await host.SubmitAsync(id, Rows("s5-a", 12, 4, 2));
+        await host.SubmitAsync(id, Rows("s5-b", 3, 2, 4));
+        await host.CloseAsync(id);
+        await host.CallAsync<PublishScoresRequest, PublishScoresResponse>("PublishScores", new PublishScoresRequest { IdempotencyKey = "p-s5", AssessmentId = id });
+
+        var published = JsonParser.Default.Parse<ScoresPublished>(await host.LastEventDataAsync("scores-published", id));
+        (published.AssessmentId, published.Assessment.Title, published.Assessment.Published, published.MinimumGroupSize).ShouldBe((id, "Q1", true, 5));
+        published.Scores.Select(s => s.OrgUnitId).Order(StringComparer.Ordinal).ShouldBe(["s5-a", "s5-b", "s5-root"]);
+        foreach (var score in published.Scores)
+        {
+            score.DimensionId.ShouldBe("s5-trust");
+            score.IncludeDescendants.ShouldBeTrue();
+            score.ShouldBe((await ScoresAsync(id, score.OrgUnitId)).Scores.Single());
+        }
+
+        // b's 3 respondents are below the minimum (and a would give them away as the root minus a): neither carries a figure.
+        published.Scores.Where(s => s.Suppressed).Select(s => s.OrgUnitId).Order(StringComparer.Ordinal).ShouldBe(["s5-a", "s5-b"]);
+        published.Scores.Where(s => s.Suppressed).ShouldAllBe(s => s.N == 0 && s.Mean == 0);
+        published.Scores.Single(s => s.OrgUnitId == "s5-root").N.ShouldBe(15);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Orleans.Hosting.Kubernetes;
 using Transformation.ServiceDefaults;
 using DefaultEndpoints = Transformation.ServiceDefaults.Extensions;
 
@@ -177,6 +178,14 @@ public sealed class CodeTests
     }
 
     /// <summary>Keys the manifests set for a container that the service does not read (OpenTelemetry's, .NET's and helper variables aside).</summary>
+    /// <summary>What Orleans' Kubernetes hosting reads from the environment (not configuration keys of ours).</summary>
+    private static readonly HashSet<string> OrleansKubernetesVariables = new(StringComparer.Ordinal)
+    {
+        KubernetesHostingOptions.PodIPEnvironmentVariable, KubernetesHostingOptions.PodNameEnvironmentVariable,
+        KubernetesHostingOptions.PodNamespaceEnvironmentVariable, KubernetesHostingOptions.ServiceIdEnvironmentVariable,
+        KubernetesHostingOptions.ClusterIdEnvironmentVariable,
+    };
+
     private static List<string> UnreadKeys(BuiltService service, Dictionary<string, object?> container, Manifests manifests)
     {
         var helpers = Manifests.ReferencedVariables(container).ToHashSet(StringComparer.Ordinal);
@@ -186,6 +195,7 @@ public sealed class CodeTests
         return set
             .Where(name => !helpers.Contains(name))
             .Where(name => !name.StartsWith("OTEL_", StringComparison.Ordinal) && !name.StartsWith("DOTNET_", StringComparison.Ordinal) && !name.StartsWith("ASPNETCORE_", StringComparison.Ordinal))
+            .Where(name => !OrleansKubernetesVariables.Contains(name))
             .Where(name => !service.Reads(ServiceHosts.ConfigurationKey(name)))
             .ToList();
     }

@@ -54,6 +54,15 @@ internal static class Kustomize
             {
                 item.Map("metadata")!["namespace"] = ns;
             }
+
+            // As kustomize's namespace transformer: a binding's service accounts are those of the namespace it moves to.
+            foreach (var subject in objects.Where(o => o.Text("kind") is "RoleBinding" or "ClusterRoleBinding").SelectMany(b => b.Maps("subjects")))
+            {
+                if (subject.Text("kind") == "ServiceAccount")
+                {
+                    subject["namespace"] = ns;
+                }
+            }
         }
 
         foreach (var image in kustomization.Maps("images"))

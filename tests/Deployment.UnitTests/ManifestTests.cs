@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Orleans.Hosting.Kubernetes;
 
 namespace Transformation.Deployment.UnitTests;
 
@@ -126,23 +127,65 @@ public sealed class ManifestTests
         }
     }
 
-    [Fact]
-    public void OnlyStatelessServicesAutoscaleAndActorServicesRunOneInstanceAtATime()
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void GrainServicesRunTheirReplicasAsOneOrleansClusterAndOnlyStatelessServicesAutoscale(string overlay)
     {
-        var prod = Manifests.Overlay("prod");
-        var autoscaled = prod.OfKind("HorizontalPodAutoscaler").Select(a => a.Text("spec", "scaleTargetRef", "name")).ToHashSet(StringComparer.Ordinal);
-        autoscaled.ShouldNotBeEmpty();
-        foreach (var deployment in prod.OfKind("Deployment"))
+        var manifests = Manifests.Overlay(overlay);
+        var autoscaled = manifests.OfKind("HorizontalPodAutoscaler").Select(a => a.Text("spec", "scaleTargetRef", "name")).ToHashSet(StringComparer.Ordinal);
+        var grainServices = 0;
+        foreach (var deployment in manifests.OfKind("Deployment"))
         {
             var name = deployment.Text("metadata", "name")!;
-            // An Orleans silo on localhost clustering: each instance would be a cluster of its own.
-            var environment = prod.Environment(Manifests.Container(deployment, "app"), ServiceHosts.SecretStandIn);
-            if (environment.ContainsKey("Grains__SiloPort"))
+            var container = Manifests.Container(deployment, "app");
+            var environment = manifests.Environment(container, ServiceHosts.SecretStandIn);
+            if (!environment.ContainsKey("Grains__SiloPort"))
             {
-                autoscaled.ShouldNotContain(name);
-                deployment.Text("spec", "replicas").ShouldBe("1");
-                deployment.Text("spec", "strategy", "type").ShouldBe("Recreate", $"{name}: a rolling update would run two activations of a grain");
+                continue;
             }
+
+            grainServices++;
+            // Membership in Redis, the pod's address and identity from Kubernetes.
+            (environment["Grains__Clustering"], environment["Grains__Kubernetes"]).ShouldBe(("Redis", "true"), name);
+            Manifests.SecretReferences(container).ShouldContain(("redis", "connectionString"));
+            var labels = deployment.Strings("spec", "template", "metadata", "labels");
+            (labels["orleans/serviceId"], labels["orleans/clusterId"]).ShouldBe((environment["Service__Name"], environment["Service__Name"]), name);
+            var fields = container.Maps("env").Where(v => v.Text("valueFrom", "fieldRef", "fieldPath") is not null)
+                .ToDictionary(v => v.Text("name")!, v => v.Text("valueFrom", "fieldRef", "fieldPath")!, StringComparer.Ordinal);
+            fields.ShouldContainKeyAndValue(KubernetesHostingOptions.PodIPEnvironmentVariable, "status.podIP");
+            fields.ShouldContainKeyAndValue(KubernetesHostingOptions.PodNameEnvironmentVariable, "metadata.name");
+            fields.ShouldContainKeyAndValue(KubernetesHostingOptions.PodNamespaceEnvironmentVariable, "metadata.namespace");
+            fields.ShouldContainKeyAndValue(KubernetesHostingOptions.ServiceIdEnvironmentVariable, $"metadata.labels['{KubernetesHostingOptions.ServiceIdLabel}']");
+            fields.ShouldContainKeyAndValue(KubernetesHostingOptions.ClusterIdEnvironmentVariable, $"metadata.labels['{KubernetesHostingOptions.ClusterIdLabel}']");
+
+            // Orleans' Kubernetes agent may see and delete the pods of its namespace, through the pod's own service account.
+            var account = deployment.Text("spec", "template", "spec", "serviceAccountName").ShouldNotBeNull(name);
+            deployment.Text("spec", "template", "spec", "automountServiceAccountToken").ShouldNotBe("false", name);
+            manifests.Get("ServiceAccount", account).ShouldNotBeNull();
+            var binding = manifests.OfKind("RoleBinding").Single(b => b.Maps("subjects").Any(s => s.Text("kind") == "ServiceAccount" && s.Text("name") == account));
+            var rule = manifests.Get("Role", binding.Text("roleRef", "name")!).Maps("rules").Single();
+            rule.At("resources").ShouldBeOfType<List<object?>>().ShouldBe(["pods"]);
+            rule.At("verbs").ShouldBeOfType<List<object?>>().ShouldBe(["get", "list", "watch", "delete"], ignoreOrder: true);
+
+            // A fixed number of silos, replaced one at a time (a new one joins before an old one leaves).
+            autoscaled.ShouldNotContain(name);
+            deployment.Text("spec", "strategy", "type").ShouldBe("RollingUpdate", name);
+            deployment.Text("spec", "strategy", "rollingUpdate", "maxUnavailable").ShouldBe("0", name);
+            if (overlay == "prod")
+            {
+                int.Parse(deployment.Text("spec", "replicas")!, CultureInfo.InvariantCulture).ShouldBeGreaterThanOrEqualTo(2, $"{name}: one Orleans cluster of several silos");
+            }
+
+            // Its migration Job runs a silo of its own for the moment it lasts: it never joins the cluster.
+            var job = manifests.Get("Job", $"{name}-migrate");
+            var jobEnvironment = manifests.Environment(Manifests.Container(job, "migrate"), ServiceHosts.SecretStandIn);
+            (jobEnvironment["Grains__Clustering"], jobEnvironment["Grains__Kubernetes"]).ShouldBe(("Localhost", "false"), $"{name}-migrate");
+        }
+
+        grainServices.ShouldBe(2);
+        if (overlay == "prod")
+        {
+            autoscaled.ShouldNotBeEmpty();
         }
     }
 

@@ -106,6 +106,7 @@ internal static class ServiceHosts
     {
         ("postgres", _) => $"Host=transformation-db-rw;Database={key};Username={key};Password=stand-in",
         ("rabbitmq", "connectionString") => "amqp://transformation:stand-in@transformation-mq:5672/",
+        ("redis", "connectionString") => "transformation-redis:6379,password=stand-in",
         ("service-token", "privateKey") => ServiceTokenKey.Value.Private,
         ("service-token", "publicKey") => ServiceTokenKey.Value.Public,
         ("portal-oidc", "clientSecret") => "stand-in",

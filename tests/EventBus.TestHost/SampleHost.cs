@@ -57,9 +57,18 @@ public sealed class PoisonSwitch
 {
     private int _attempts;
 
+    private int _outages;
+
     public bool Enabled { get; set; }
 
     public int Attempts => Volatile.Read(ref _attempts);
+
+    /// <summary>How many more times the poison event's handler fails with a <see cref="TimeoutException"/> (a dependency timing out).</summary>
+    public int Outages
+    {
+        get => Volatile.Read(ref _outages);
+        set => Volatile.Write(ref _outages, value);
+    }
 
     private int _batchAttempts;
     private int _batchCalls;
@@ -75,6 +84,8 @@ public sealed class PoisonSwitch
     public int LargestBatch => Volatile.Read(ref _largestBatch);
 
     internal void Hit() => Interlocked.Increment(ref _attempts);
+
+    internal bool TakeOutage() => Interlocked.Decrement(ref _outages) >= 0;
 
     internal void HitInBatch() => Interlocked.Increment(ref _batchAttempts);
 
@@ -101,6 +112,11 @@ public sealed class EffectWriter(IOptions<ServiceOptions> service, PoisonSwitch 
         if (string.Equals(message.Note, "poison", StringComparison.Ordinal))
         {
             poison.Hit();
+            if (poison.TakeOutage())
+            {
+                throw new TimeoutException($"A dependency of event {message.AggregateId}/{message.Number} timed out.");
+            }
+
             if (poison.Enabled)
             {
                 throw new InvalidOperationException($"Poison event {message.AggregateId}/{message.Number}.");

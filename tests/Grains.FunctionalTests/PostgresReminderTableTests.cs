@@ -4,11 +4,15 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Orleans.TestingHost;
 using Transformation.TestSupport;
 
 namespace Transformation.Grains.FunctionalTests;
 
-/// <summary>Our Orleans reminder table against a real PostgreSQL database, directly and under a real silo (AddGrains).</summary>
+/// <summary>
+/// Our Orleans reminder table against a real PostgreSQL database: directly, under a real silo (AddGrains), and under a
+/// two-silo cluster of Orleans' test host (AddGrainDefaults).
+/// </summary>
 public sealed class PostgresReminderTableTests(PostgresDatabase postgres) : IClassFixture<PostgresDatabase>, IAsyncLifetime
 {
     private static readonly DateTime Start = new(2026, 1, 1, 8, 30, 0, DateTimeKind.Utc);
@@ -110,6 +114,39 @@ public sealed class PostgresReminderTableTests(PostgresDatabase postgres) : ICla
         using var restarted = await StartSiloAsync(probe);
         (await probe.Fired.Task.WaitAsync(TimeSpan.FromSeconds(60), Ct)).ShouldBe("remind-me/tick");
         await restarted.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task AReminderRegisteredWhileTwoSilosRunFiresAfterEverySiloStoppedAndASiloStartedAgain()
+    {
+        // Orleans' test host: a cluster of two silos with its own membership, our reminder table in PostgreSQL.
+        var probe = new ReminderProbe();
+        var builder = new InProcessTestClusterBuilder(2);
+        builder.Options.ConfigureFileLogging = false;
+        builder.ConfigureSiloHost((_, host) => host.Services.AddSingleton(probe));
+        builder.ConfigureSilo((_, silo) => silo.AddGrainDefaults(_ => _dataSource));
+        await using var cluster = builder.Build();
+        await cluster.DeployAsync(Ct);
+        cluster.GetActiveSilos().Count().ShouldBe(2);
+        foreach (var (silo, name) in cluster.GetActiveSilos().Zip(["remind-a", "remind-b"]))
+        {
+            await silo.ServiceProvider.GetRequiredService<IGrainFactory>().GetGrain<IReminderTestGrain>(name).RegisterAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(1));
+        }
+
+        await cluster.StopAllSilosAsync(Ct);
+        cluster.GetActiveSilos().ShouldBeEmpty();
+
+        // Nothing of the reminders lived in the silos: they are in the table, one brought forward so that it is due a second from now.
+        await using (var due = _dataSource.CreateCommand(
+            "UPDATE grain_reminders SET start_at = now() + interval '1 second' WHERE service_id = $1 AND grain_id LIKE '%remind-b' AND name = 'tick'"))
+        {
+            due.Parameters.Add(new NpgsqlParameter<string> { TypedValue = cluster.Options.ServiceId });
+            (await due.ExecuteNonQueryAsync(Ct)).ShouldBe(1);
+        }
+
+        probe.Fired.Task.IsCompleted.ShouldBeFalse();
+        await cluster.StartAdditionalSiloAsync();
+        (await probe.Fired.Task.WaitAsync(TimeSpan.FromSeconds(60), Ct)).ShouldBe("remind-b/tick");
     }
 
     private async Task<IHost> StartSiloAsync(ReminderProbe probe)

@@ -93,6 +93,7 @@ public sealed class GrpcServerFixture : IAsyncLifetime
         builder.AddServiceDefaults();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddGrpcHosting();
+        builder.Services.AddTransientFailure(e => e is TimeoutException);
         builder.Services.AddSingleton(Observations);
         builder.Services.AddHealthChecks().AddCheck("test-readiness", Readiness, tags: [Extensions.ReadyTag]);
         _app = builder.Build();

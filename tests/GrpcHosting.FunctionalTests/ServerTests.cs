@@ -32,6 +32,20 @@ public sealed class ServerTests(GrpcServerFixture server) : IClassFixture<GrpcSe
     }
 
     [Fact]
+    public async Task ADeclaredTransientFailureIsUnavailableWithoutItsTextAndAnyOtherUnknown()
+    {
+        using var client = GrpcTestClient.Create(server.Address);
+
+        var transient = await Should.ThrowAsync<Grpc.Core.RpcException>(
+            client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { DependencyTimeout = true }));
+        var unexpected = await Should.ThrowAsync<Grpc.Core.RpcException>(client.UnaryAsync<EchoRequest, EchoResponse>(Echo, new EchoRequest { Crash = true }));
+
+        (transient.StatusCode, transient.Status.Detail).ShouldBe((Grpc.Core.StatusCode.Unavailable, "The service is briefly unavailable; please try again."));
+        unexpected.StatusCode.ShouldBe(Grpc.Core.StatusCode.Unknown);
+        unexpected.Status.Detail.ShouldNotContain("secret");
+    }
+
+    [Fact]
     public async Task GzipRequestsAreAnsweredWithGzip()
     {
         var (client, wire) = WireRecorder.Client(server.Address);

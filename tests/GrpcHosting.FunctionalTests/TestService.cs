@@ -57,6 +57,11 @@ public sealed class TestService(ServerObservations observations) : Transformatio
             throw new InvalidOperationException("secret internal detail");
         }
 
+        if (request.DependencyTimeout)
+        {
+            throw new TimeoutException("secret dependency detail");
+        }
+
         if (request.IgnoreCancellationMs > 0)
         {
             await Task.Delay(request.IgnoreCancellationMs, CancellationToken.None);

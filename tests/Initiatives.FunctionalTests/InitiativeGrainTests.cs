@@ -1,7 +1,6 @@
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
-using Transformation.GrpcHosting;
 using Transformation.Initiatives.Api.Grains;
 using Transformation.Initiatives.Api.Model;
 using Transformation.Initiatives.V1;
@@ -15,6 +14,7 @@ public sealed class InitiativeGrainTests(PostgresDatabase postgres, RabbitMqVirt
     : IClassFixture<PostgresDatabase>, IClassFixture<RabbitMqVirtualHost>, IAsyncLifetime
 {
     private static readonly Caller Manager = new("cm-1", new HashSet<string>(StringComparer.Ordinal) { Roles.ChangeManager, Roles.Employee });
+    private static readonly Caller Sponsor = new("exec-1", new HashSet<string>(StringComparer.Ordinal) { Roles.Executive, Roles.Employee });
     private readonly TestIdentity _identity = new();
     private InitiativesHost _host = null!;
 
@@ -30,9 +30,9 @@ public sealed class InitiativeGrainTests(PostgresDatabase postgres, RabbitMqVirt
 
     private IInitiativeGrain Grain(string id) => _host.Services.GetRequiredService<IGrainFactory>().GetGrain<IInitiativeGrain>(id);
 
-    private static InitiativeDefinition Definition() => InitiativeDefinition.From(new InitiativeDraft
+    private static InitiativeDefinition Definition(string name = "Customer first") => InitiativeDefinition.From(new InitiativeDraft
     {
-        Name = "Customer first",
+        Name = name,
         Purpose = "Put the customer at the centre",
         SponsorId = "exec-1",
         ScopeOrgUnitIds = { "sales" },
@@ -56,7 +56,7 @@ public sealed class InitiativeGrainTests(PostgresDatabase postgres, RabbitMqVirt
         const int Writes = 50;
         var grain = await ProposedAsync("concurrent");
 
-        await Task.WhenAll(Enumerable.Range(0, Writes).Select(i => grain.SetSurveyScoreAsync(new Command(Manager, $"score-{i}"), "survey", 1 + (i % 5))));
+        await Task.WhenAll(Enumerable.Range(0, Writes).Select(i => grain.UpdateAsync(new Command(Manager, $"edit-{i}"), Definition($"Customer first {i}"), $"edit-{i}")));
 
         // Every write was applied once, in its own version, with its own audit row and event: none lost, none overwritten.
         var state = await grain.GetAsync();
@@ -78,15 +78,15 @@ public sealed class InitiativeGrainTests(PostgresDatabase postgres, RabbitMqVirt
             WHERE actor_type = 'initiative' AND actor_id = @p
             """, Ct, "stale");
 
-        await Should.ThrowAsync<InconsistentStateException>(() => grain.SetSurveyScoreAsync(new Command(Manager, "stale-score"), "survey", 4));
+        await Should.ThrowAsync<InconsistentStateException>(() => grain.SponsorAsync(new Command(Sponsor, "stale-sponsor")));
         (await VersionAsync("stale")).ShouldBe(2);
         (await _host.ScalarAsync("SELECT count(*) FROM audit_log WHERE entity_id = @p", Ct, "stale")).ShouldBe(1);
         (await _host.ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE aggregate_id = @p", Ct, "stale")).ShouldBe(1);
 
         // The refused activation is gone: the next call reads the other writer's state, and the retried write applies on top of it.
-        var retried = await grain.SetSurveyScoreAsync(new Command(Manager, "stale-score"), "survey", 4);
+        var retried = await grain.SponsorAsync(new Command(Sponsor, "stale-sponsor"));
         retried.Name.ShouldBe("Renamed elsewhere");
-        retried.SurveyScores["survey"].ShouldBe(4);
+        retried.Status.ShouldBe(InitiativeStatus.Sponsored);
         (await VersionAsync("stale")).ShouldBe(3);
     }
 
@@ -95,10 +95,10 @@ public sealed class InitiativeGrainTests(PostgresDatabase postgres, RabbitMqVirt
     {
         var grain = await ProposedAsync("refused");
 
-        var invalid = await Should.ThrowAsync<RpcException>(() => grain.SetSurveyScoreAsync(new Command(Manager, "bad-goal"), "no-such-goal", 4));
-        invalid.StatusCode.ShouldBe(StatusCode.InvalidArgument);
-        invalid.Status.Detail.ShouldBe("Unknown goal.");
-        invalid.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations.Single().Field.ShouldBe("goal_id");
+        await grain.UpdateAsync(new Command(Manager, "edit"), Definition("Customers first"), "first edit");
+        var reused = await Should.ThrowAsync<RpcException>(() => grain.UpdateAsync(new Command(Manager, "edit"), Definition("Another name"), "second edit"));
+        reused.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
+        reused.Status.Detail.ShouldBe("This idempotency key was used for a different edit.");
 
         var stranger = new Caller("cm-2", new HashSet<string>(StringComparer.Ordinal) { Roles.ChangeManager });
         var denied = await Should.ThrowAsync<RpcException>(() => grain.CompleteAsync(new Command(stranger, "not-mine")));

@@ -5,6 +5,7 @@ using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
+using BaselinesV1 = Transformation.Baselines.V1;
 
 namespace Transformation.Initiatives.FunctionalTests;
 
@@ -348,6 +349,74 @@ public sealed class InitiativesServiceTests(PostgresDatabase postgres, RabbitMqV
 
     // ---- Progress and stories ----
 
+    /// <summary>Baselines' ScoresPublished as Baselines sends it (published now): one score per unit of the population with its descendants.</summary>
+    private Task PublishScoresAsync(string assessmentId, DateTimeOffset closedAt, params BaselinesV1.Score[] scores) => _host.PublishAsync(
+    [
+        new BaselinesV1.ScoresPublished
+        {
+            AssessmentId = assessmentId,
+            PublishedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+            Assessment = new BaselinesV1.Assessment
+            {
+                AssessmentId = assessmentId, Title = "Pulse " + assessmentId, ClosesAt = Timestamp.FromDateTimeOffset(closedAt),
+                Status = BaselinesV1.AssessmentStatus.Closed, Published = true, PopulationOrgUnitIds = { "org" },
+            },
+            Scores = { scores },
+            MinimumGroupSize = 5,
+        },
+    ], Ct);
+
+    private static BaselinesV1.Score Listening(string unit, double mean, long n) =>
+        new() { DimensionId = "listening", OrgUnitId = unit, IncludeDescendants = true, N = n, Mean = mean };
+
+    private static BaselinesV1.Score Suppressed(string unit) => new() { DimensionId = "listening", OrgUnitId = unit, IncludeDescendants = true, Suppressed = true };
+
+    [Fact]
+    public async Task APublishedAssessmentReachesTheSurveyGoalWhichCitesItAndNeverUsesASuppressedScore()
+    {
+        var draft = Draft("Listening sales");
+        draft.Goals.Clear();
+        draft.Goals.Add(new Goal { GoalId = "listening", Kind = GoalKind.SurveyScore, Target = 4, DimensionId = "listening" });
+        draft.Milestones.Clear();
+        draft.Milestones.Add(new Milestone
+        {
+            MilestoneId = "heard", Name = "Sales feels heard", GoalId = "listening", Target = 4, DueOn = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddDays(90)),
+        });
+
+        // Published before the initiative starts: its "before".
+        await PublishScoresAsync("sv-q1", DateTimeOffset.UtcNow.AddDays(-30), Listening("org", 3.0, 40), Listening("sales", 3.2, 20), Suppressed("ops"));
+        await _host.WaitUntilAsync("SELECT count(*) FROM published_assessments WHERE assessment_id = @p", 1, Ct, "sv-q1");
+        var id = (await _host.CallAsync<ProposeInitiativeRequest, ProposeInitiativeResponse>("ProposeInitiative",
+            new ProposeInitiativeRequest { IdempotencyKey = "sv-1", Initiative = draft }, _manager)).Initiative.InitiativeId;
+        await _host.CallAsync<SponsorInitiativeRequest, SponsorInitiativeResponse>("SponsorInitiative",
+            new SponsorInitiativeRequest { IdempotencyKey = "sv-1-s", InitiativeId = id }, _sponsor);
+        var started = (await _host.CallAsync<ActivateInitiativeRequest, ActivateInitiativeResponse>("ActivateInitiative",
+            new ActivateInitiativeRequest { IdempotencyKey = "sv-1-a", InitiativeId = id }, _manager)).Initiative.Progress.Goals.Single();
+        (started.Value, started.Survey.AssessmentId, started.Survey.AssessmentTitle, started.Survey.Respondents).ShouldBe((3.2, "sv-q1", "Pulse sv-q1", 20L));
+
+        // Two later publications: the latest measured suppressed sales (too few answered), so the goal reads the one before it.
+        await PublishScoresAsync("sv-q2", DateTimeOffset.UtcNow.AddDays(-10), Listening("org", 3.9, 40), Listening("sales", 4.1, 25), Listening("ops", 3.7, 15));
+        await PublishScoresAsync("sv-q3", DateTimeOffset.UtcNow.AddDays(-1), Listening("org", 3.5, 12), Suppressed("sales"), Suppressed("ops"));
+        await _host.WaitUntilAsync("SELECT count(*) FROM published_assessments WHERE assessment_id LIKE 'sv-q%'", 3, Ct);
+        var followed = await WaitForProgressAsync(id, i => i.Progress.Goals.Single().Survey?.AssessmentId == "sv-q2");
+        followed.Progress.Goals.Single().Value.ShouldBe(4.1);
+        followed.Definition.Milestones.Single().ReachedAt.ShouldNotBeNull();
+        await _host.WaitUntilAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'milestone-reached' AND aggregate_id = @p", 1, Ct, id);
+        (await _host.ScalarAsync("""
+            SELECT count(*) FROM eventbus_outbox WHERE topic = 'initiative-progressed' AND aggregate_id = @p
+              AND convert_from(envelope, 'UTF8')::jsonb -> 'data' -> 'goals' -> 0 -> 'survey' ->> 'assessmentId' = 'sv-q2'
+            """, Ct, id)).ShouldBe(1);
+
+        // A story cites both assessments: the score when the initiative started and the latest.
+        var story = (await _host.CallAsync<DraftSuccessStoryRequest, DraftSuccessStoryResponse>("DraftSuccessStory", new DraftSuccessStoryRequest
+        {
+            IdempotencyKey = "sv-story", InitiativeId = id, Title = "Sales feels heard", Body = "The pulse says so.",
+        }, _manager)).Story;
+        var evidence = story.Evidence.Goals.Single();
+        evidence.Kind.ShouldBe(GoalKind.SurveyScore);
+        (evidence.Before, evidence.BeforeSurvey.AssessmentId, evidence.After, evidence.AfterSurvey.AssessmentId).ShouldBe((3.2, "sv-q1", 4.1, "sv-q2"));
+    }
+
     [Fact]
     public async Task TheInitiativeFoldsObservationsIntoProgressReachesItsMilestoneAndPublishesAStory()
     {
@@ -375,15 +444,13 @@ public sealed class InitiativesServiceTests(PostgresDatabase postgres, RabbitMqV
         await _host.WaitUntilAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'milestone-reached' AND aggregate_id = @p", 1, Ct, id);
         (await _host.ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'initiative-progressed' AND aggregate_id = @p", Ct, id)).ShouldBeGreaterThanOrEqualTo(2);
 
-        var survey = await _host.CallAsync<SetSurveyScoreRequest, SetSurveyScoreResponse>("SetSurveyScore",
-            new SetSurveyScoreRequest { IdempotencyKey = "sv", InitiativeId = id, GoalId = "survey", Score = 3.5 }, _manager);
-        survey.Initiative.Progress.Goals.Single(g => g.GoalId == "survey").Value.ShouldBe(3.5);
-        foreach (var (key, score) in new[] { ("sv-nan", double.NaN), ("sv-high", 99), ("sv-zero", 0) })
-        {
-            var outOfRange = await Should.ThrowAsync<RpcException>(() => _host.CallAsync<SetSurveyScoreRequest, SetSurveyScoreResponse>("SetSurveyScore",
-                new SetSurveyScoreRequest { IdempotencyKey = key, InitiativeId = id, GoalId = "survey", Score = score }, _manager));
-            outOfRange.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations.Single().Field.ShouldBe("score");
-        }
+        // Nobody types a survey score: the retired call says where scores come from and changes nothing; none is published yet.
+        var typed = await Should.ThrowAsync<RpcException>(() => _host.CallAsync<SetSurveyScoreRequest, SetSurveyScoreResponse>("SetSurveyScore",
+            new SetSurveyScoreRequest { IdempotencyKey = "sv", InitiativeId = id, GoalId = "survey", Score = 3.5 }, _manager));
+        typed.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
+        typed.Status.Detail.ShouldContain("Baselines");
+        var noScore = (await GetAsync(id)).Initiative.Progress.Goals.Single(g => g.GoalId == "survey");
+        (noScore.Value, noScore.Survey).ShouldBe((0, null));
 
         // A story: drafted by the change manager, published by the sponsor only, then on the feed with reactions once per person.
         var observationId = (await _host.CallAsync<ListObservationsRequest, ListObservationsResponse>("ListObservations",
@@ -394,6 +461,7 @@ public sealed class InitiativesServiceTests(PostgresDatabase postgres, RabbitMqV
         }, _manager)).Story;
         story.Evidence.Goals.Single(g => g.GoalId == "adoption").After.ShouldBe(0.5);
         story.Evidence.Goals.Single(g => g.GoalId == "adoption").Before.ShouldBe(0);
+        story.Evidence.Goals.Single(g => g.GoalId == "survey").ShouldSatisfyAllConditions(g => g.BeforeSurvey.ShouldBeNull(), g => g.AfterSurvey.ShouldBeNull());
         var notManager = await Should.ThrowAsync<RpcException>(() => _host.CallAsync<DraftSuccessStoryRequest, DraftSuccessStoryResponse>("DraftSuccessStory",
             new DraftSuccessStoryRequest { IdempotencyKey = "story-x", InitiativeId = id, Title = "t", Body = "b" }, _host.Token("cm-2", Roles.ChangeManager)));
         notManager.StatusCode.ShouldBe(StatusCode.PermissionDenied);

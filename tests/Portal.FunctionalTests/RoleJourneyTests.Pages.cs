@@ -306,7 +306,7 @@ public sealed partial class RoleJourneyTests
         var manager = await Browsing.SignInAsync(managerContext, Portal, "change", Seed.ChangeManager, Roles.ChangeManager);
         var card = manager.GetByTestId("initiative").Filter(new() { HasText = "Customer first" });
         await card.GetByText("Edit Customer first").ClickAsync();
-        await card.GetByLabel("Goal \"helped\": description").FillAsync("Customers helped, end to end");
+        await card.GetByLabel("Goal 1: what it measures").FillAsync("Customers helped, end to end");
         await card.GetByRole(AriaRole.Button, new() { Name = "Save the changes" }).ClickAsync();
         await Expect(manager.GetByRole(AriaRole.Status)).ToHaveTextAsync("Customer first is saved.");
 
@@ -334,11 +334,11 @@ public sealed partial class RoleJourneyTests
         var card = page.GetByTestId("initiative").Filter(new() { HasText = "Open doors" });
         await card.GetByText("Edit Open doors").ClickAsync();
         await card.GetByLabel("Purpose").FillAsync("Leaders hold open hours every week, and write down what they heard.");
-        await card.GetByLabel("Goal \"adoption\": target (share of people, 0 to 1)").FillAsync("2");
+        await card.GetByLabel("Goal 1: target (share of people, 0 to 1)").FillAsync("2");
         await card.GetByRole(AriaRole.Button, new() { Name = "Save the changes" }).ClickAsync();
         // An adoption goal above 1 is refused in the browser, next to its field, with the range; nothing is sent.
         await Expect(card.GetByTestId("number-problem")).ToHaveTextAsync("2 is out of range: enter a number from 0 to 1.");
-        await card.GetByLabel("Goal \"adoption\": target (share of people, 0 to 1)").FillAsync("0.6");
+        await card.GetByLabel("Goal 1: target (share of people, 0 to 1)").FillAsync("0.6");
         await card.GetByRole(AriaRole.Button, new() { Name = "Save the changes" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync("Open doors is saved.");
         await Expect(card).ToContainTextAsync("Leaders hold open hours every week, and write down what they heard.");

@@ -183,6 +183,7 @@ public sealed partial class RoleJourneyTests : IClassFixture<PortalSystem>
             ["hr/behaviours"] = "[data-testid=behaviours]",
             ["change"] = "[data-testid=initiative]",
             ["change/observations"] = "#employee option[value=e1]",
+            ["change/propose"] = "#sponsor-search",
             ["me"] = "[data-testid=live-status]",
             ["stories"] = "text=Recent public recognition",
             ["behaviours"] = "[data-testid=desired-behaviours]",

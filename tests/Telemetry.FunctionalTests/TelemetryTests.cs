@@ -8,6 +8,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using Transformation.EventBus;
 using Grpc.Core;
+using Transformation.Grains;
 using Transformation.GrpcHosting;
 using Transformation.Probe.V1;
 using Transformation.ServiceDefaults;
@@ -57,12 +58,14 @@ public sealed class TelemetryTests(PostgresDatabase database, RabbitMqVirtualHos
         handlerTrace.ShouldBe(call.TraceId);
         receiver.TraceServiceNames().ShouldBe(["probe"]);
 
-        // Metrics of every kind the service has: ASP.NET Core's (each gRPC call is an HTTP/2 request), the runtime's, the event bus's.
+        // Metrics of every kind the service has: ASP.NET Core's (each gRPC call is an HTTP/2 request), the runtime's, the event bus's,
+        // its Orleans silo's (what an operator watches of the cluster).
         var metrics = receiver.Metrics();
         metrics.ShouldContain(("Microsoft.AspNetCore.Hosting", "http.server.request.duration"));
         metrics.ShouldContain(m => m.Meter == "System.Runtime" && m.Instrument.StartsWith("dotnet.gc.", StringComparison.Ordinal));
         metrics.ShouldContain(("Transformation.probe", "eventbus.handled"));
         metrics.ShouldContain(("Transformation.probe", "eventbus.published"));
+        metrics.ShouldContain(m => m.Meter == "Microsoft.Orleans" && m.Instrument.StartsWith("orleans-", StringComparison.Ordinal));
 
         receiver.LogRecords().ShouldBeGreaterThan(0);
     }
@@ -94,6 +97,8 @@ public sealed class TelemetryTests(PostgresDatabase database, RabbitMqVirtualHos
             ["EventBus:RabbitMq"] = vhost.AmqpUri.ToString(),
             ["EventBus:ReconnectDelay"] = "00:00:00.500",
             ["OTEL_METRIC_EXPORT_INTERVAL"] = "60000",
+            ["Grains:SiloPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
+            ["Grains:GatewayPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
         };
         foreach (var (key, value) in settings)
         {
@@ -103,6 +108,7 @@ public sealed class TelemetryTests(PostgresDatabase database, RabbitMqVirtualHos
         builder.Configuration.AddInMemoryCollection(configuration);
         builder.AddServiceDefaults();
         builder.AddGrpcHosting();
+        builder.AddGrains(provider => provider.GetRequiredService<NpgsqlDataSource>());
         builder.AddEventBus();
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(database.ConnectionString));
         builder.Services.AddSingleton(handled);

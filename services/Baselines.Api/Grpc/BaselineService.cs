@@ -321,8 +321,18 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             var before = assessment.Clone();
             assessment.Published = true;
             await AuditAsync(connection, transaction, "assessment", assessment.AssessmentId, caller, before, assessment, ct);
-            await outbox.EnqueueAsync(connection, transaction, assessment.AssessmentId,
-                new ScoresPublished { AssessmentId = assessment.AssessmentId, PublishedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()) }, ct);
+            // What other services may use: every dimension for each unit of the population with its descendants, suppressed as hr sees it.
+            var tree = await scores.TreeAsync(connection, ct, transaction);
+            var units = assessment.PopulationOrgUnitIds.SelectMany(tree.SelfAndDescendants).Distinct(StringComparer.Ordinal)
+                .Select(unit => new GroupKey(unit, true, null, null, null)).ToList();
+            await outbox.EnqueueAsync(connection, transaction, assessment.AssessmentId, new ScoresPublished
+            {
+                AssessmentId = assessment.AssessmentId,
+                PublishedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+                Assessment = assessment,
+                Scores = { await ScoresAsync(connection, assessment, [], units, "", ct) },
+                MinimumGroupSize = scores.MinimumGroupSize,
+            }, ct);
             return new PublishScoresResponse { Assessment = assessment };
         }, context.CancellationToken);
     }

@@ -25,6 +25,7 @@ public static class Extensions
         services.AddSingleton<EventBusMetrics>();
         services.AddSingleton<EventBusDataSource>();
         services.AddSingleton<Outbox>();
+        services.TryAddSingleton<TransientFailures>();
         services.AddSingleton<EventProcessor>();
         services.AddSingleton<DeadLetters>();
         services.AddSingleton<IEventPublisher>(provider =>

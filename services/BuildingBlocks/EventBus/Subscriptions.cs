@@ -106,6 +106,7 @@ internal sealed partial class EventProcessor(
     IOptions<EventBusOptions> options,
     EventBusMetrics metrics,
     ServiceTelemetry telemetry,
+    TransientFailures transientFailures,
     ILogger<EventProcessor> logger)
 {
     private const string InsertInbox = "INSERT INTO eventbus_inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
@@ -167,12 +168,13 @@ internal sealed partial class EventProcessor(
 
                 return handled ? Outcome.Handled : Outcome.Duplicate;
             }
-            catch (NpgsqlException exception) when (exception.IsTransient && !cancellationToken.IsCancellationRequested)
+            catch (Exception exception) when ((exception is NpgsqlException { IsTransient: true } || transientFailures.Matches(exception))
+                && !cancellationToken.IsCancellationRequested)
             {
-                // The database is unreachable or busy: not the event's fault, so this does not use up its attempts.
+                // The database or a silo of the cluster is unreachable or busy: not the event's fault, so this does not use up its attempts.
                 attempt--;
                 outage++;
-                LogDatabaseUnavailable(exception, consumer);
+                LogDependencyUnavailable(exception, consumer);
                 await Task.Delay(_retry.DelayAfter(Math.Min(outage, 10), Random.Shared.NextDouble()), cancellationToken);
             }
             catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
@@ -354,8 +356,8 @@ internal sealed partial class EventProcessor(
         return true;
     }
 
-    [LoggerMessage(LogLevel.Warning, "{Consumer} cannot reach its database; retrying without counting an attempt.")]
-    private partial void LogDatabaseUnavailable(Exception exception, string consumer);
+    [LoggerMessage(LogLevel.Warning, "{Consumer} cannot reach its database or a silo of its cluster; retrying without counting an attempt.")]
+    private partial void LogDependencyUnavailable(Exception exception, string consumer);
 
     [LoggerMessage(LogLevel.Information, "A batch of {Count} on {Consumer} failed; handling its events one by one.")]
     private partial void LogBatchFailed(Exception exception, string consumer, int count);

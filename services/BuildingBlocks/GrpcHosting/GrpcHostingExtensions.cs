@@ -4,6 +4,7 @@ using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -23,6 +24,7 @@ public static class GrpcHostingExtensions
         var services = builder.Services;
         services.AddSingleton<RpcMethodPolicies>();
         services.AddSingleton<WriteRateLimits>();
+        services.TryAddSingleton<TransientFailures>();
         services.AddSingleton<RpcPolicyInterceptor>();
         services.AddGrpc(grpc =>
         {

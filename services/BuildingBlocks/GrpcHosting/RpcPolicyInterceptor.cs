@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Options;
+using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
 
 // A failure too large to send is replaced by its bounded copy, not rethrown as it was.
@@ -13,10 +14,11 @@ namespace Transformation.GrpcHosting;
 /// Runs before every handler: refuses callers the RPC's access does not admit (UNAUTHENTICATED, PERMISSION_DENIED
 /// naming the roles), rate-limits calls that change data (RESOURCE_EXHAUSTED), checks each request message against
 /// <see cref="InputLimits"/> (INVALID_ARGUMENT), answers a gzip request with gzip, and bounds the failure a handler
-/// throws (<see cref="StatusBounds"/>). Unexpected exceptions are left to Grpc.AspNetCore, which logs them and sends
-/// only UNKNOWN.
+/// throws (<see cref="StatusBounds"/>), and answers a transient failure of a dependency (<see cref="TransientFailures"/>) with
+/// UNAVAILABLE. Other unexpected exceptions are left to Grpc.AspNetCore, which logs them and sends only UNKNOWN.
 /// </summary>
-internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRateLimits writeLimits, IOptions<GrpcHostingOptions> options) : Interceptor
+internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRateLimits writeLimits, TransientFailures transientFailures,
+    IOptions<GrpcHostingOptions> options) : Interceptor
 {
     private readonly GrpcHostingOptions _options = options.Value;
 
@@ -51,6 +53,10 @@ internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRate
         {
             throw bounded;
         }
+        catch (Exception e) when (e is not RpcException && transientFailures.Matches(e))
+        {
+            throw Unavailable(e);
+        }
     }
 
     public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
@@ -67,6 +73,10 @@ internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRate
         {
             throw bounded;
         }
+        catch (Exception e) when (e is not RpcException && transientFailures.Matches(e))
+        {
+            throw Unavailable(e);
+        }
     }
 
     public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
@@ -81,6 +91,10 @@ internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRate
         {
             throw bounded;
         }
+        catch (Exception e) when (e is not RpcException && transientFailures.Matches(e))
+        {
+            throw Unavailable(e);
+        }
     }
 
     private static async Task<TResponse> GzipUnaryAsync<TRequest, TResponse>(TRequest request, GzipResponseContext gzip, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -92,7 +106,7 @@ internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRate
         return response;
     }
 
-    private static async Task<TResponse> BoundedAsync<TResponse>(Task<TResponse> call)
+    private async Task<TResponse> BoundedAsync<TResponse>(Task<TResponse> call)
     {
         try
         {
@@ -102,7 +116,15 @@ internal sealed class RpcPolicyInterceptor(RpcMethodPolicies policies, WriteRate
         {
             throw bounded;
         }
+        catch (Exception e) when (e is not RpcException && transientFailures.Matches(e))
+        {
+            throw Unavailable(e);
+        }
     }
+
+    /// <summary>A dependency failed for a moment (a silo of the cluster died, say): the call is worth making again.</summary>
+    private static RpcException Unavailable(Exception exception) =>
+        new(new Status(StatusCode.Unavailable, "The service is briefly unavailable; please try again.", exception));
 
     private void Admit(ServerCallContext context)
     {

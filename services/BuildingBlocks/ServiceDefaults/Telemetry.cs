@@ -43,8 +43,9 @@ public static class TelemetryExtensions
     public static IReadOnlyList<string> TraceSources { get; } = [ServiceTelemetry.Prefix + "*", "Microsoft.AspNetCore", "Grpc.Net.Client", "System.Net.Http"];
 
     /// <summary>
-    /// Metrics: ours ("Transformation.*": event bus, actors, the services' own) and the instruments .NET has built in for
-    /// HTTP servers (every gRPC call is an HTTP/2 request), HTTP clients, the runtime (GC, thread pool, CPU, memory) and Npgsql's pools.
+    /// Metrics: ours ("Transformation.*": event bus, the services' own), the instruments .NET has built in for HTTP servers
+    /// (every gRPC call is an HTTP/2 request), HTTP clients, the runtime (GC, thread pool, CPU, memory) and Npgsql's pools,
+    /// and Orleans' own where a service co-hosts a silo (activations per grain type, messaging, membership, reminders).
     /// </summary>
     public static IReadOnlyList<string> Meters { get; } =
     [
@@ -58,6 +59,7 @@ public static class TelemetryExtensions
         "System.Net.Http",
         "System.Runtime",
         "Npgsql",
+        "Microsoft.Orleans",
     ];
 
     /// <summary>Registers the service's telemetry; when <see cref="OtlpEndpointKey"/> is set, exports traces, metrics and logs over OTLP.</summary>

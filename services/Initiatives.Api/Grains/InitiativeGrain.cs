@@ -34,15 +34,16 @@ public interface IInitiativeGrain : IGrainWithStringKey
 
     Task<InitiativeState> CancelAsync(Command command);
 
-    Task<InitiativeState> SetSurveyScoreAsync(Command command, string goalId, double score);
-
     /// <summary>
     /// Replaces the editable definition (the change manager's); progress is folded again when the scope or behaviours change.
     /// <paramref name="fingerprint"/> identifies the edit's content: the idempotency key reused for another edit is refused.
     /// </summary>
     Task<InitiativeState> UpdateAsync(Command command, InitiativeDefinition changes, string fingerprint);
 
-    /// <summary>Folds the observations logged since the checkpoint; returns how many it folded.</summary>
+    /// <summary>
+    /// Folds the observations logged since the checkpoint (an active initiative) and reads the survey scores again when Baselines
+    /// published an assessment since they were read (a proposed, sponsored or active one); returns how many observations it folded.
+    /// </summary>
     Task<int> CatchUpAsync();
 
     [ReadOnly]
@@ -78,6 +79,7 @@ public sealed class InitiativeGrain(InitiativeStore store, InitiativesDatabase d
 
         var now = time.GetUtcNow();
         var next = Model.Initiatives.Propose(Id, command.IdempotencyKey, draft, changeManagerId, now);
+        next = (await SurveyReaderAsync(next, CancellationToken.None))(next);
         var proposed = new InitiativeProposed
         {
             InitiativeId = Id,
@@ -101,8 +103,27 @@ public sealed class InitiativeGrain(InitiativeStore store, InitiativesDatabase d
 
     public async Task<InitiativeState> ActivateAsync(Command command)
     {
-        var horizon = await HorizonAsync(CancellationToken.None);
-        var result = await ApplyAsync(command, "activate", state => Transition(state, Model.Initiatives.Activate(state, command.Caller, time.GetUtcNow(), horizon), command));
+        var (horizon, _) = await HorizonAsync(CancellationToken.None);
+        var readSurvey = await SurveyReaderAsync(State, CancellationToken.None);
+        var result = await ApplyAsync(command, "activate", state =>
+        {
+            var now = time.GetUtcNow();
+            var activated = Model.Initiatives.Activate(state, command.Caller, now, horizon);
+            if (activated.Status == state.Status)
+            {
+                return (state, []);
+            }
+
+            // The survey scores published by now are the survey goals' "before"; one may have reached a milestone already.
+            var (next, reached) = Model.Initiatives.Evaluate(readSurvey(activated), now);
+            var (_, events) = Transition(state, next, command);
+            if (reached.Length > 0)
+            {
+                events.AddRange(ProgressEvents(next, reached, now));
+            }
+
+            return (next, events);
+        });
         await this.RegisterOrUpdateReminder(MilestoneReminder, TimeSpan.FromHours(1), TimeSpan.FromHours(6));
         return result;
     }
@@ -112,13 +133,6 @@ public sealed class InitiativeGrain(InitiativeStore store, InitiativesDatabase d
 
     public Task<InitiativeState> CancelAsync(Command command) =>
         ApplyAsync(command, "cancel", state => Transition(state, Model.Initiatives.Cancel(state, command.Caller, time.GetUtcNow()), command));
-
-    public Task<InitiativeState> SetSurveyScoreAsync(Command command, string goalId, double score) => ApplyAsync(command, "survey-score", state =>
-    {
-        var now = time.GetUtcNow();
-        var (next, reached) = Model.Initiatives.Evaluate(Model.Initiatives.SetSurveyScore(state, command.Caller, goalId, score), now);
-        return (next, ProgressEvents(next, reached, now));
-    });
 
     public async Task<InitiativeState> UpdateAsync(Command command, InitiativeDefinition changes, string fingerprint)
     {
@@ -142,10 +156,12 @@ public sealed class InitiativeGrain(InitiativeStore store, InitiativesDatabase d
         if (Model.Initiatives.NeedsRefold(State, next))
         {
             // Progress folded over the old scope or behaviours no longer holds: fold the log again from the activation checkpoint.
-            var folded = await FoldAsync(next, await HorizonAsync(CancellationToken.None), now, CancellationToken.None);
+            var folded = await FoldAsync(next, (await HorizonAsync(CancellationToken.None)).Horizon, now, CancellationToken.None);
             (next, reached) = (folded.Next, folded.Reached);
         }
 
+        // The goals, their dimensions or the scope may have changed: the survey scores are read again for the new definition.
+        next = (await SurveyReaderAsync(next, CancellationToken.None))(next);
         next = Model.Initiatives.FillBaseline(next, now);
         var (evaluated, reachedNow) = Model.Initiatives.Evaluate(next, now);
         next = evaluated with { AppliedKeys = evaluated.AppliedKeys.SetItem(command.IdempotencyKey, operation) };
@@ -172,27 +188,67 @@ public sealed class InitiativeGrain(InitiativeStore store, InitiativesDatabase d
 
     public async Task<int> CatchUpAsync()
     {
-        if (State.Status != InitiativeStatus.Active)
+        if (State.Status is not (InitiativeStatus.Proposed or InitiativeStatus.Sponsored or InitiativeStatus.Active))
         {
             return 0;
         }
 
         var cancellationToken = CancellationToken.None;
-        var horizon = await HorizonAsync(cancellationToken);
-        if (horizon <= State.FoldedBelowXid)
+        var (horizon, publications) = await HorizonAsync(cancellationToken);
+        var active = State.Status == InitiativeStatus.Active;
+        var fold = active && horizon > State.FoldedBelowXid;
+        if (!fold && publications == State.SurveyPublicationsSeen)
         {
             return 0;
         }
 
         var now = time.GetUtcNow();
-        var (next, reached, count, peopleChanged) = await FoldAsync(State, horizon, now, cancellationToken);
-        if (count == 0 && !peopleChanged)
+        var next = State;
+        if (publications != State.SurveyPublicationsSeen)
+        {
+            next = (await SurveyReaderAsync(next, cancellationToken))(next);
+        }
+
+        var surveyChanged = Model.Initiatives.SurveyChanged(State, next);
+        var (reached, count, peopleChanged) = (ImmutableArray<MilestoneDefinition>.Empty, 0, false);
+        if (fold)
+        {
+            (next, reached, count, peopleChanged) = await FoldAsync(next, horizon, now, cancellationToken);
+        }
+        else if (active && surveyChanged)
+        {
+            (next, reached) = Model.Initiatives.Evaluate(next, now);
+        }
+
+        var progressed = count > 0 || peopleChanged || surveyChanged;
+        if (!progressed && next.SurveyPublicationsSeen == State.SurveyPublicationsSeen)
         {
             return 0;
         }
 
-        await WriteStateAsync(next, ProgressEvents(next, reached, now).Select(e => new OutgoingEvent(Id, e)).ToList());
+        // A publication that changes no figure is only remembered as seen (no event); a changed figure of an active initiative is progress.
+        var events = active && progressed ? ProgressEvents(next, reached, now).Select(e => new OutgoingEvent(Id, e)).ToList() : [];
+        await WriteStateAsync(progressed ? next : State with { SurveyPublicationsSeen = next.SurveyPublicationsSeen }, events);
         return count;
+    }
+
+    /// <summary>
+    /// Reads the published scores the survey goals of <paramref name="state"/> need (its scope and dimensions) and how many
+    /// assessments are known; returns the rule that gives a state its survey readings from them (<see cref="Model.Initiatives.ReadSurvey"/>).
+    /// </summary>
+    private async Task<Func<InitiativeState, InitiativeState>> SurveyReaderAsync(InitiativeState state, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        long publications;
+        await using (var command = connection.Command(null, "SELECT count(*) FROM published_assessments"))
+        {
+            publications = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        var dimensions = state.Goals.Where(g => g.Kind == GoalKind.SurveyScore).Select(g => g.DimensionId).Distinct(StringComparer.Ordinal).ToList();
+        var (units, published) = dimensions.Count == 0 ? ([], [])
+            : await LocalCopies.PublishedScoresAsync(connection, state.Scope, dimensions, cancellationToken);
+        return s => Model.Initiatives.ReadSurvey(s, published, units, publications);
     }
 
     /// <summary>Folds the observations logged from the state's checkpoint up to <paramref name="horizon"/> (no write).</summary>
@@ -301,11 +357,16 @@ public sealed class InitiativeGrain(InitiativeStore store, InitiativesDatabase d
             (connection, transaction, cancellationToken) => AuditLog.AppendAsync(connection, transaction, "initiative", Id, command.Caller.Subject, before, after, cancellationToken));
     }
 
-    /// <summary>Every transaction below the current snapshot's xmin has finished: observations below it can no longer appear.</summary>
-    private async Task<ulong> HorizonAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Every transaction below the current snapshot's xmin has finished: observations below it can no longer appear. With it,
+    /// how many assessments Baselines has published (rows are only added: a larger count means one to read).
+    /// </summary>
+    private async Task<(ulong Horizon, long Publications)> HorizonAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var command = connection.Command(null, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text");
-        return ulong.Parse((string)(await command.ExecuteScalarAsync(cancellationToken))!, CultureInfo.InvariantCulture);
+        await using var command = connection.Command(null, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, (SELECT count(*) FROM published_assessments)");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (ulong.Parse(reader.GetString(0), CultureInfo.InvariantCulture), reader.GetInt64(1));
     }
 }

@@ -58,12 +58,11 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
     public override async Task<CancelInitiativeResponse> CancelInitiative(CancelInitiativeRequest request, ServerCallContext context) =>
         new() { Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context, (grain, command) => grain.CancelAsync(command)) };
 
-    public override async Task<SetSurveyScoreResponse> SetSurveyScore(SetSurveyScoreRequest request, ServerCallContext context) =>
-        new()
-        {
-            Initiative = await Lifecycle(request.IdempotencyKey, request.InitiativeId, context,
-                (grain, command) => grain.SetSurveyScoreAsync(command, request.GoalId, request.Score)),
-        };
+    /// <summary>Retired: nobody types a survey score. Kept on the surface so that an old client learns why (not UNIMPLEMENTED).</summary>
+    public override Task<SetSurveyScoreResponse> SetSurveyScore(SetSurveyScoreRequest request, ServerCallContext context) =>
+        throw new RpcException(new Status(StatusCode.FailedPrecondition,
+            "Survey scores are not typed in: a survey-score goal reads the score of its dimension for the initiative's scope from the latest "
+            + "assessment published in Baselines. Close and publish the assessment there."));
 
     /// <summary>
     /// The initiative's change manager (only: hr and executives do not edit another's initiative) replaces its editable
@@ -512,13 +511,26 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
             TotalPoints = rewards.Sum(r => r.Points),
             Goals =
             {
-                initiative.Goals.Select(g => new GoalEvidence
-                {
-                    GoalId = g.GoalId,
-                    Before = initiative.Baseline.GetValueOrDefault(g.GoalId),
-                    After = Model.Initiatives.GoalValue(initiative, g, now),
-                    Target = g.Target,
-                }),
+                initiative.Goals.Select(g => g.Kind == GoalKind.SurveyScore
+                    ? new GoalEvidence
+                    {
+                        // The published assessments are the evidence: the score when the initiative started and the latest.
+                        GoalId = g.GoalId,
+                        Kind = g.Kind,
+                        Before = initiative.SurveyAtStart.GetValueOrDefault(g.GoalId)?.Score ?? 0,
+                        After = initiative.Survey.GetValueOrDefault(g.GoalId)?.Score ?? 0,
+                        Target = g.Target,
+                        BeforeSurvey = Model.Initiatives.ToProto(initiative.SurveyAtStart.GetValueOrDefault(g.GoalId)),
+                        AfterSurvey = Model.Initiatives.ToProto(initiative.Survey.GetValueOrDefault(g.GoalId)),
+                    }
+                    : new GoalEvidence
+                    {
+                        GoalId = g.GoalId,
+                        Kind = g.Kind,
+                        Before = initiative.Baseline.GetValueOrDefault(g.GoalId),
+                        After = Model.Initiatives.GoalValue(initiative, g, now),
+                        Target = g.Target,
+                    }),
             },
         };
         return evidence;

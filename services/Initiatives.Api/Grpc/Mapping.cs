@@ -38,7 +38,7 @@ internal static class Mapping
             UnacceptableObservations = state.UnacceptableObservations,
             AtRisk = state.AtRisk,
             PeopleInScope = state.PeopleInScope,
-            Goals = { state.Goals.Select(g => new GoalFigure { GoalId = g.GoalId, Value = Model.Initiatives.GoalValue(state, g, now), Target = g.Target }) },
+            Goals = { state.Goals.Select(g => Model.Initiatives.Figure(state, g, now)) },
             Periods =
             {
                 state.PeopleByPeriod.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new PeriodAdoption

@@ -90,6 +90,22 @@ public sealed class InitiativesSchema(InitiativesDatabase database) : Microsoft.
         ALTER TABLE rewards ADD COLUMN IF NOT EXISTS revoked_at timestamptz;
         CREATE INDEX IF NOT EXISTS rewards_observation ON rewards (observation_id);
         CREATE INDEX IF NOT EXISTS rewards_initiative ON rewards (initiative_id);
+        -- Baselines' published assessments and their scores per dimension and unit (with descendants), as ScoresPublished sent them.
+        CREATE TABLE IF NOT EXISTS published_assessments (
+            assessment_id      text        PRIMARY KEY,
+            title              text        NOT NULL,
+            measured_at        timestamptz NOT NULL,
+            published_at       timestamptz NOT NULL,
+            minimum_group_size integer     NOT NULL);
+        CREATE TABLE IF NOT EXISTS published_scores (
+            assessment_id text             NOT NULL,
+            dimension_id  text             NOT NULL,
+            org_unit_id   text             NOT NULL,
+            suppressed    boolean          NOT NULL,
+            n             bigint           NOT NULL,
+            mean          double precision NOT NULL,
+            PRIMARY KEY (assessment_id, dimension_id, org_unit_id));
+        CREATE INDEX IF NOT EXISTS published_scores_group ON published_scores (org_unit_id, dimension_id);
         CREATE TABLE IF NOT EXISTS success_stories (
             story_id        uuid        PRIMARY KEY,
             initiative_id   text        NOT NULL,

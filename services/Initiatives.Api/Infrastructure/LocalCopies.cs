@@ -1,4 +1,5 @@
 using Npgsql;
+using Transformation.Baselines.V1;
 using Transformation.Directory.V1;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.Api.Model;
@@ -8,7 +9,8 @@ namespace Transformation.Initiatives.Api.Infrastructure;
 
 /// <summary>
 /// The copies this service keeps of other services' data: the behaviour catalogue (Incentives) and who works where
-/// (Directory), upserted only when the event's version is newer, so redelivered and reordered events change nothing.
+/// (Directory), upserted only when the event's version is newer, so redelivered and reordered events change nothing; and the
+/// published survey scores (Baselines), kept as first published.
 /// </summary>
 public static class LocalCopies
 {
@@ -73,6 +75,70 @@ public static class LocalCopies
             ON CONFLICT (reward_id) DO UPDATE SET revoked_at = excluded.revoked_at
             """, revoked.RewardId, revoked.ObservationId, revoked.EmployeeId, revoked.Points, (revoked.RevokedAt?.ToDateTimeOffset() ?? DateTimeOffset.UtcNow));
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>A published assessment and its scores per dimension and unit with descendants; a redelivery or a second publication changes nothing.</summary>
+    public static async Task InsertPublishedScoresAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ScoresPublished published,
+        CancellationToken cancellationToken)
+    {
+        var assessment = published.Assessment;
+        var scores = published.Scores.Where(s => s.IncludeDescendants && s.DimensionId.Length > 0 && s.OrgUnitId.Length > 0).ToList();
+        await connection.ExecuteAsync(transaction, """
+            INSERT INTO published_assessments (assessment_id, title, measured_at, published_at, minimum_group_size) VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (assessment_id) DO NOTHING
+            """, cancellationToken, published.AssessmentId, assessment.Title, assessment.ClosesAt.ToDateTimeOffset(), published.PublishedAt.ToDateTimeOffset(),
+            published.MinimumGroupSize);
+        await connection.ExecuteAsync(transaction, """
+            INSERT INTO published_scores (assessment_id, dimension_id, org_unit_id, suppressed, n, mean)
+            SELECT $1, * FROM unnest($2::text[], $3::text[], $4::boolean[], $5::bigint[], $6::double precision[])
+            ON CONFLICT DO NOTHING
+            """, cancellationToken, published.AssessmentId, scores.Select(s => s.DimensionId).ToArray(), scores.Select(s => s.OrgUnitId).ToArray(),
+            scores.Select(s => s.Suppressed).ToArray(), scores.Select(s => s.N).ToArray(), scores.Select(s => s.Mean).ToArray());
+    }
+
+    /// <summary>
+    /// What survey-score goals read for a scope: its units that are not below another of them (each stands for itself and its
+    /// descendants), and the published assessments with their scores of <paramref name="dimensionIds"/> for those units.
+    /// </summary>
+    public static async Task<(string[] ScopeUnits, List<PublishedAssessment> Published)> PublishedScoresAsync(NpgsqlConnection connection,
+        IEnumerable<string> scope, IEnumerable<string> dimensionIds, CancellationToken cancellationToken)
+    {
+        string[] units;
+        await using (var command = connection.Command(null, """
+            WITH RECURSIVE chain(start, unit, depth) AS (
+                SELECT s, s, 0 FROM unnest($1::text[]) AS s
+                UNION ALL
+                SELECT c.start, u.parent_id, c.depth + 1 FROM chain c JOIN org_units u ON u.org_unit_id = c.unit WHERE u.parent_id <> '' AND c.depth < 64)
+            SELECT coalesce(array_agg(DISTINCT c.start), '{}') FROM chain c
+            WHERE c.depth = 0 AND NOT EXISTS (SELECT 1 FROM chain a WHERE a.start = c.start AND a.depth > 0 AND a.unit = ANY($1))
+            """, Sql.TextArray(scope)))
+        {
+            units = (string[])(await command.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        var published = new Dictionary<string, (PublishedAssessment Assessment, List<PublishedScore> Scores)>(StringComparer.Ordinal);
+        await using (var command = connection.Command(null, """
+            SELECT a.assessment_id, a.title, a.measured_at, a.published_at, a.minimum_group_size, s.dimension_id, s.org_unit_id, s.suppressed, s.n, s.mean
+            FROM published_scores s JOIN published_assessments a ON a.assessment_id = s.assessment_id
+            WHERE s.org_unit_id = ANY($1) AND s.dimension_id = ANY($2)
+            """, Sql.TextArray(units), Sql.TextArray(dimensionIds)))
+        {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var id = reader.GetString(0);
+                if (!published.TryGetValue(id, out var entry))
+                {
+                    var scores = new List<PublishedScore>();
+                    published[id] = entry = (new PublishedAssessment(id, reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2),
+                        reader.GetFieldValue<DateTimeOffset>(3), reader.GetInt32(4), scores), scores);
+                }
+
+                entry.Scores.Add(new PublishedScore(reader.GetString(5), reader.GetString(6), reader.GetBoolean(7), reader.GetInt64(8), reader.GetDouble(9)));
+            }
+        }
+
+        return (units, published.Values.Select(p => p.Assessment).ToList());
     }
 
     /// <summary>Resolves the behaviours, employees and initiatives a batch refers to, in one round trip.</summary>

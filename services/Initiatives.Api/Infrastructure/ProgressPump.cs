@@ -5,7 +5,7 @@ namespace Transformation.Initiatives.Api.Infrastructure;
 /// <summary>
 /// Drives the initiative grains' folds: after observations commit (signalled), and every second regardless (observations
 /// written by other instances, transactions that were still open at the last fold, a restart), every active initiative
-/// catches up with the observation log.
+/// catches up with the observation log (and every proposed, sponsored or active one with the survey scores published).
 /// </summary>
 public sealed partial class ProgressPump(InitiativesDatabase database, IGrainFactory grains, ILogger<ProgressPump> logger) : BackgroundService
 {
@@ -58,7 +58,9 @@ public sealed partial class ProgressPump(InitiativesDatabase database, IGrainFac
     private async Task<List<string>> ActiveAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        await using var command = connection.Command(null, "SELECT actor_id FROM actor_state WHERE actor_type = 'initiative' AND (state->>'status')::int = 3");
+        // Active ones fold observations; proposed and sponsored ones too read survey scores Baselines publishes.
+        await using var command = connection.Command(null,
+            "SELECT actor_id FROM actor_state WHERE actor_type = 'initiative' AND (state->>'status')::int IN (1, 2, 3)");
         var ids = new List<string>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

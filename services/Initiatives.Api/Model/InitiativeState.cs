@@ -117,10 +117,9 @@ public sealed record InitiativeState
     [Id(19)]
     public int PeopleInScope { get; init; }
 
-    [Id(20)]
-    public ImmutableDictionary<string, double> SurveyScores { get; init; } = ImmutableDictionary<string, double>.Empty.WithComparers(StringComparer.Ordinal);
+    // Id 20 held survey scores typed by hand (retired: they come from Baselines, see Survey).
 
-    /// <summary>Goal figures when the initiative became active: the "before" of success stories.</summary>
+    /// <summary>Goal figures of adoption and count goals when the initiative became active: the "before" of success stories (survey goals: <see cref="SurveyAtStart"/>).</summary>
     [Id(21)]
     public ImmutableDictionary<string, double> Baseline { get; init; } = ImmutableDictionary<string, double>.Empty.WithComparers(StringComparer.Ordinal);
 
@@ -141,6 +140,19 @@ public sealed record InitiativeState
     /// <summary>Idempotency keys of lifecycle writes already applied (key → operation).</summary>
     [Id(25)]
     public ImmutableDictionary<string, string> AppliedKeys { get; init; } = ImmutableDictionary<string, string>.Empty.WithComparers(StringComparer.Ordinal);
+
+    /// <summary>Survey-score goal → the latest published score of its dimension for the scope (no entry: no score yet).</summary>
+    [Id(26)]
+    public ImmutableDictionary<string, ScoreReading> Survey { get; init; } = ImmutableDictionary<string, ScoreReading>.Empty.WithComparers(StringComparer.Ordinal);
+
+    /// <summary>Survey-score goal → the score published when the initiative became active (no entry: there was none).</summary>
+    [Id(27)]
+    public ImmutableDictionary<string, ScoreReading> SurveyAtStart { get; init; } =
+        ImmutableDictionary<string, ScoreReading>.Empty.WithComparers(StringComparer.Ordinal);
+
+    /// <summary>How many published assessments this service knew when <see cref="Survey"/> was read (a new one: read again).</summary>
+    [Id(28)]
+    public long SurveyPublicationsSeen { get; init; }
 
     public bool Exists => InitiativeId.Length > 0;
 }

@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using System.Globalization;
 using Google.Protobuf.Collections;
 using Google.Protobuf.WellKnownTypes;
-using Transformation.GrpcHosting;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
 using Grpc.Core;
@@ -20,9 +19,7 @@ public static class Initiatives
     /// <summary>The largest goal or milestone target (a count of observations).</summary>
     public const double MaxTarget = 1_000_000_000;
 
-    /// <summary>The agreement scale of the surveys a survey-score goal reads.</summary>
-    public const double MinSurveyScore = 1;
-
+    /// <summary>The top of the agreement scale (1 to 5) of the surveys a survey-score goal reads.</summary>
     public const double MaxSurveyScore = 5;
 
     public static string Period(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture);
@@ -95,6 +92,11 @@ public static class Initiatives
             if (goal.Kind == GoalKind.Unspecified)
             {
                 violations.Add(($"initiative.goals[{i}].kind", "The goal's kind is required."));
+            }
+
+            if (goal.Kind == GoalKind.SurveyScore && string.IsNullOrWhiteSpace(goal.DimensionId))
+            {
+                violations.Add(($"initiative.goals[{i}].dimension_id", "A survey-score goal names the culture dimension whose published score it reads."));
             }
 
             // Written so that NaN fails too.
@@ -185,7 +187,10 @@ public static class Initiatives
 
         RequireStatus(state, InitiativeStatus.Sponsored);
         var active = state with { Status = InitiativeStatus.Active, ActivatedAt = now, FoldedBelowXid = foldFromXid, ActivatedFromXid = foldFromXid };
-        return active with { Baseline = active.Goals.ToImmutableDictionary(g => g.GoalId, g => GoalValue(active, g, now), StringComparer.Ordinal) };
+        return active with
+        {
+            Baseline = active.Goals.Where(g => g.Kind != GoalKind.SurveyScore).ToImmutableDictionary(g => g.GoalId, g => GoalValue(active, g, now), StringComparer.Ordinal),
+        };
     }
 
     public static InitiativeState Complete(InitiativeState state, Caller caller, DateTimeOffset now)
@@ -222,31 +227,37 @@ public static class Initiatives
         return state with { Status = InitiativeStatus.Cancelled, ClosedAt = now };
     }
 
-    public static InitiativeState SetSurveyScore(InitiativeState state, Caller caller, string goalId, double score)
+    /// <summary>
+    /// The survey-score goals' figures from the published assessments Baselines sent (<see cref="SurveyScores.Read"/>), for
+    /// <paramref name="scopeUnits"/> (the scope's units, none below another); an active or closed initiative's "before" is the
+    /// score published by the time it became active. <paramref name="publicationsSeen"/>: how many assessments were known.
+    /// </summary>
+    public static InitiativeState ReadSurvey(InitiativeState state, IReadOnlyCollection<PublishedAssessment> published, IReadOnlyCollection<string> scopeUnits,
+        long publicationsSeen)
     {
-        RequireManager(state, caller);
-        var goal = state.Goals.FirstOrDefault(g => string.Equals(g.GoalId, goalId, StringComparison.Ordinal));
-        if (goal is null || goal.Kind != GoalKind.SurveyScore)
+        var goals = state.Goals.Where(g => g.Kind == GoalKind.SurveyScore).ToList();
+        ImmutableDictionary<string, ScoreReading> Readings(DateTimeOffset? publishedBy) => goals
+            .Select(g => (g.GoalId, Reading: SurveyScores.Read(published, scopeUnits, g.DimensionId, publishedBy)))
+            .Where(r => r.Reading is not null)
+            .ToImmutableDictionary(r => r.GoalId, r => r.Reading!, StringComparer.Ordinal);
+        return state with
         {
-            throw RpcErrors.InvalidArgument("Unknown goal.", ("goal_id", "The id of one of the initiative's survey score goals is required."));
-        }
-
-        if (!(score is >= MinSurveyScore and <= MaxSurveyScore))
-        {
-            throw RpcErrors.InvalidArgument("The score is out of range.", ("score", $"A score on the survey's scale, from {MinSurveyScore} to {MaxSurveyScore}."));
-        }
-
-        if (state.Status is InitiativeStatus.Completed or InitiativeStatus.Cancelled)
-        {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, "The initiative is closed."));
-        }
-
-        return state with { SurveyScores = state.SurveyScores.SetItem(goalId, score) };
+            Survey = Readings(null),
+            SurveyAtStart = state.ActivatedAt is { } started ? Readings(started) : ImmutableDictionary<string, ScoreReading>.Empty.WithComparers(StringComparer.Ordinal),
+            SurveyPublicationsSeen = publicationsSeen,
+        };
     }
+
+    /// <summary>Whether two states' survey readings differ (the figures or the assessments they cite).</summary>
+    public static bool SurveyChanged(InitiativeState before, InitiativeState after) =>
+        !SameReadings(before.Survey, after.Survey) || !SameReadings(before.SurveyAtStart, after.SurveyAtStart);
+
+    private static bool SameReadings(ImmutableDictionary<string, ScoreReading> a, ImmutableDictionary<string, ScoreReading> b) =>
+        a.Count == b.Count && a.All(r => b.TryGetValue(r.Key, out var other) && r.Value == other);
 
     /// <summary>
     /// The change manager replaces the editable definition of an initiative that is not closed. Milestones keep their reached
-    /// date when their id, goal and target are unchanged; survey scores and baselines stay for goals of the same id and kind.
+    /// date when their id, goal and target are unchanged; baselines stay for goals of the same id and kind (survey readings are read again).
     /// When an active initiative's scope or target behaviours change, its observation progress is reset to the activation
     /// checkpoint, to be folded again from the observation log (<see cref="NeedsRefold"/>).
     /// </summary>
@@ -282,7 +293,6 @@ public static class Initiatives
             TargetBehaviours = [.. changes.TargetBehaviours.Distinct(StringComparer.Ordinal)],
             Goals = goals,
             Milestones = milestones,
-            SurveyScores = state.SurveyScores.Where(s => Kept(s.Key)).ToImmutableDictionary(StringComparer.Ordinal),
             Baseline = state.Baseline.Where(b => Kept(b.Key)).ToImmutableDictionary(StringComparer.Ordinal),
         };
         return NeedsRefold(state, next)
@@ -301,11 +311,11 @@ public static class Initiatives
         after.Status == InitiativeStatus.Active
         && (!before.Scope.ToHashSet(StringComparer.Ordinal).SetEquals(after.Scope) || !before.TargetBehaviours.ToHashSet(StringComparer.Ordinal).SetEquals(after.TargetBehaviours));
 
-    /// <summary>An active initiative's goals added by an edit get their baseline (the "before" of stories): the figure now.</summary>
+    /// <summary>An active initiative's adoption and count goals added by an edit get their baseline (the "before" of stories): the figure now.</summary>
     public static InitiativeState FillBaseline(InitiativeState state, DateTimeOffset now) =>
         state.Status != InitiativeStatus.Active ? state : state with
         {
-            Baseline = state.Goals.Where(g => !state.Baseline.ContainsKey(g.GoalId))
+            Baseline = state.Goals.Where(g => g.Kind != GoalKind.SurveyScore && !state.Baseline.ContainsKey(g.GoalId))
                 .Aggregate(state.Baseline, (baseline, g) => baseline.SetItem(g.GoalId, GoalValue(state, g, now))),
         };
 
@@ -365,7 +375,7 @@ public static class Initiatives
             }
 
             var goal = state.Goals.FirstOrDefault(g => string.Equals(g.GoalId, milestone.GoalId, StringComparison.Ordinal));
-            if (goal is null || GoalValue(state, goal, now) < milestone.Target)
+            if (goal is null || !HasFigure(state, goal) || GoalValue(state, goal, now) < milestone.Target)
             {
                 return milestone;
             }
@@ -382,12 +392,35 @@ public static class Initiatives
     public static double Adoption(InitiativeState state, string period) =>
         state.PeopleInScope == 0 ? 0 : Math.Min(1, (double)(state.PeopleByPeriod.TryGetValue(period, out var people) ? people.Count : 0) / state.PeopleInScope);
 
+    /// <summary>The goal's figure now (a survey-score goal with no published score yet: 0, and <see cref="HasFigure"/> is false).</summary>
     public static double GoalValue(InitiativeState state, GoalDefinition goal, DateTimeOffset now) => goal.Kind switch
     {
         GoalKind.Adoption => Adoption(state, Period(now)),
         GoalKind.Count => state.DesiredObservations,
-        GoalKind.SurveyScore => state.SurveyScores.GetValueOrDefault(goal.GoalId),
+        GoalKind.SurveyScore => state.Survey.TryGetValue(goal.GoalId, out var reading) ? reading.Score : 0,
         _ => 0,
+    };
+
+    /// <summary>False for a survey-score goal while no reportable score of its dimension has been published for the scope.</summary>
+    public static bool HasFigure(InitiativeState state, GoalDefinition goal) => goal.Kind != GoalKind.SurveyScore || state.Survey.ContainsKey(goal.GoalId);
+
+    /// <summary>The goal's figure as the contracts carry it, with the published assessment a survey-score goal reads.</summary>
+    public static GoalFigure Figure(InitiativeState state, GoalDefinition goal, DateTimeOffset now) => new()
+    {
+        GoalId = goal.GoalId,
+        Value = GoalValue(state, goal, now),
+        Target = goal.Target,
+        Survey = goal.Kind == GoalKind.SurveyScore ? ToProto(state.Survey.GetValueOrDefault(goal.GoalId)) : null,
+    };
+
+    public static V1.SurveyReading? ToProto(ScoreReading? reading) => reading is null ? null : new V1.SurveyReading
+    {
+        AssessmentId = reading.AssessmentId,
+        AssessmentTitle = reading.Title,
+        MeasuredAt = Timestamp.FromDateTimeOffset(reading.MeasuredAt),
+        PublishedAt = Timestamp.FromDateTimeOffset(reading.PublishedAt),
+        Respondents = reading.Respondents,
+        Score = reading.Score,
     };
 
     public static InitiativeProgressed Progressed(InitiativeState state, DateTimeOffset now)
@@ -404,7 +437,7 @@ public static class Initiatives
             AtRisk = state.AtRisk,
             ProgressedAt = Timestamp.FromDateTimeOffset(now),
         };
-        progressed.Goals.AddRange(state.Goals.Select(g => new GoalFigure { GoalId = g.GoalId, Value = GoalValue(state, g, now), Target = g.Target }));
+        progressed.Goals.AddRange(state.Goals.Select(g => Figure(state, g, now)));
         return progressed;
     }
 

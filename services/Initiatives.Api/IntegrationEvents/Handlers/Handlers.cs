@@ -1,3 +1,4 @@
+using Transformation.Baselines.V1;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
 using Transformation.Incentives.V1;
@@ -74,4 +75,16 @@ public sealed class EmployeeErasedHandler : IHandleEvent<EmployeeErased>
 {
     public Task HandleAsync(EmployeeErased message, EventContext context, CancellationToken cancellationToken) =>
         LocalCopies.EraseEmployeeAsync(context.Connection, context.Transaction, message.EmployeeId, message.Version, cancellationToken);
+}
+
+/// <summary>
+/// Baselines published an assessment's scores: kept for the survey-score goals, which read them on their next catch-up
+/// (<see cref="Grains.IInitiativeGrain.CatchUpAsync"/>). A publication sent before the event carried its scores has nothing to keep.
+/// </summary>
+public sealed class ScoresPublishedHandler : IHandleEvent<ScoresPublished>
+{
+    public Task HandleAsync(ScoresPublished message, EventContext context, CancellationToken cancellationToken) =>
+        message.Assessment is null || message.PublishedAt is null || message.Assessment.ClosesAt is null || message.AssessmentId.Length == 0
+            ? Task.CompletedTask
+            : LocalCopies.InsertPublishedScoresAsync(context.Connection, context.Transaction, message, cancellationToken);
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
-using StackExchange.Redis;
 
 namespace Transformation.ServerProcesses;
 
@@ -8,7 +7,7 @@ namespace Transformation.ServerProcesses;
 /// A throwaway Redis server process (the Orleans clusters' membership store in tests), started from the installed binary on a
 /// free loopback port, with a generated password and nothing written to disk.
 /// </summary>
-public sealed class RedisServer : IAsyncDisposable
+public sealed class RedisServer : RedisEndpoint, IAsyncDisposable
 {
     public const string DebianPackage = "redis-server";
 
@@ -16,21 +15,11 @@ public sealed class RedisServer : IAsyncDisposable
     private readonly SupervisedProcess _process;
 
     private RedisServer(RunDirectory run, SupervisedProcess process, int port, string password)
+        : base(port, password)
     {
         _run = run;
         _process = process;
-        Port = port;
-        Password = password;
     }
-
-    public string Host { get; } = "127.0.0.1";
-
-    public int Port { get; }
-
-    public string Password { get; }
-
-    /// <summary>The StackExchange.Redis configuration string for this server.</summary>
-    public string ConnectionString => $"{Host}:{Port},password={Password}";
 
     public static async Task<RedisServer> StartAsync(CancellationToken cancellationToken = default)
     {
@@ -82,16 +71,17 @@ public sealed class RedisServer : IAsyncDisposable
                 throw new InvalidOperationException($"Redis exited while starting on port {Port}:\n{_process.LogTail()}");
             }
 
-            try
+            if (await AnswersAsync(cancellationToken))
             {
-                await using var connection = await ConnectionMultiplexer.ConnectAsync($"{ConnectionString},connectTimeout=1000,abortConnect=true");
-                await connection.GetDatabase().PingAsync();
                 return;
             }
-            catch (RedisConnectionException) when (waited.Elapsed < TimeSpan.FromSeconds(30))
+
+            if (waited.Elapsed > TimeSpan.FromSeconds(30))
             {
-                await Task.Delay(100, cancellationToken);
+                throw new InvalidOperationException($"Redis did not answer on port {Port} within 30 s:\n{_process.LogTail()}");
             }
+
+            await Task.Delay(100, cancellationToken);
         }
     }
 }

@@ -62,7 +62,7 @@ internal sealed class DaprSidecarStandIn(Uri rabbitMq, string appId, int retries
         _grpc.MapGrpcService<PublishApi>();
         await _grpc.StartAsync(cancellationToken);
         GrpcEndpoint = $"http://127.0.0.1:{port}";
-        (_connection, _channel) = await ConnectAsync(cancellationToken);
+        _channel = await OpenChannelAsync(cancellationToken);
     }
 
     /// <summary>Reads the app's subscriptions and starts delivering each subscription's queue to its route.</summary>
@@ -81,7 +81,7 @@ internal sealed class DaprSidecarStandIn(Uri rabbitMq, string appId, int retries
             var deadLetterTopic = Field(subscription, "deadLetterTopic");
             var pubSubName = Field(subscription, "pubsubname")!;
             var queue = EventNames.Queue(appId, topic);
-            var (_, channel) = await ConnectAsync(cancellationToken);
+            var channel = await OpenChannelAsync(cancellationToken);
             await RabbitMqTopology.DeclareSubscriptionAsync(channel, topic, queue, cancellationToken);
             var consumer = new AsyncEventingBasicConsumer(channel);
             consumer.ReceivedAsync += (_, message) => DeliverAsync(channel, message, route, deadLetterTopic, pubSubName);
@@ -103,7 +103,7 @@ internal sealed class DaprSidecarStandIn(Uri rabbitMq, string appId, int retries
 
         if (_connection is not null)
         {
-            await _connection.DisposeAsync(); // Closes the subscriptions' channels too: they share no state with it.
+            await _connection.DisposeAsync(); // And with it every channel: the publishing one and the subscriptions'.
         }
     }
 
@@ -161,12 +161,12 @@ internal sealed class DaprSidecarStandIn(Uri rabbitMq, string appId, int retries
         }
     }
 
-    private async Task<(IConnection, IChannel)> ConnectAsync(CancellationToken cancellationToken)
+    /// <summary>A channel with publisher confirms (the component's publisherConfirm) on the stand-in's one connection.</summary>
+    private async Task<IChannel> OpenChannelAsync(CancellationToken cancellationToken)
     {
         _connection ??= await new ConnectionFactory { Uri = rabbitMq }.CreateConnectionAsync(cancellationToken);
-        var channel = await _connection.CreateChannelAsync(
+        return await _connection.CreateChannelAsync(
             new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
-        return (_connection, channel);
     }
 
     /// <summary>

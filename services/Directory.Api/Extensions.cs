@@ -60,6 +60,7 @@ public static class Extensions
     {
         app.MapDefaultEndpoints();
         app.MapGrpcService<DirectoryService>(AccessMap);
+        app.MapEventBus(); // DaprSidecar mode: the sidecar's subscription list and delivery routes, on the HTTP port
         app.MapScim();
         return app;
     }

@@ -79,6 +79,7 @@ public static class Extensions
         app.UseAuthentication();
         app.MapDefaultEndpoints();
         app.MapGrpcService<EndStateService>(AccessMap);
+        app.MapEventBus(); // DaprSidecar mode: the sidecar's subscription list and delivery routes, on the HTTP port
         return app;
     }
 }

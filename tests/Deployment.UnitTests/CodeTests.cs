@@ -1,8 +1,10 @@
 using System.Globalization;
+using Dapr;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Hosting.Kubernetes;
+using Transformation.EventBus;
 using Transformation.ServiceDefaults;
 using DefaultEndpoints = Transformation.ServiceDefaults.Extensions;
 
@@ -82,14 +84,10 @@ public sealed class CodeTests
         if (host.ServesGrpc)
         {
             ports["grpc"].ShouldBe(options.GrpcPort);
-            annotations["dapr.io/app-port"].ShouldBe(options.GrpcPort.ToString(CultureInfo.InvariantCulture));
-            annotations["dapr.io/app-protocol"].ShouldBe("grpc");
         }
         else
         {
             ports.Keys.ShouldBe(["http"]);
-            annotations["dapr.io/app-port"].ShouldBe(options.HttpPort.ToString(CultureInfo.InvariantCulture));
-            annotations["dapr.io/app-protocol"].ShouldBe("http");
         }
 
         foreach (var (key, port) in new[] { ("Service:GrpcPort", options.GrpcPort), ("Service:HttpPort", options.HttpPort) })
@@ -121,6 +119,81 @@ public sealed class CodeTests
 
         // Settings: every key the manifests set is one the service reads.
         UnreadKeys(service, container, manifests).ShouldBeEmpty($"{overlay}/{appId}: settings the service does not read");
+    }
+
+    public static TheoryData<string, string, EventBusMode> OverlaysServicesAndModes()
+    {
+        var data = new TheoryData<string, string, EventBusMode>();
+        foreach (var overlay in Manifests.Overlays)
+        {
+            foreach (var (appId, _) in Repository.DeployableProjects())
+            {
+                foreach (var mode in Enum.GetValues<EventBusMode>())
+                {
+                    data.Add(overlay, appId, mode);
+                }
+            }
+        }
+
+        return data;
+    }
+
+    /// <summary>
+    /// The sidecar calls the app on <c>dapr.io/app-port</c> speaking <c>dapr.io/app-protocol</c>: that must be what the service
+    /// serves there, in the mode its ConfigMap sets and in the other one (switching EventBus__Mode is all it takes). Only the
+    /// HTTP port speaks what Dapr's "http" protocol does (HTTP/1.1); the gRPC port is h2c only, and Dapr's "grpc" protocol would
+    /// ask it for Dapr's AppCallback service, which no service serves, so the sidecar would never read /dapr/subscribe.
+    /// In DaprSidecar mode the service serves the subscription list and a route per subscription on that port; in RabbitMq
+    /// mode neither (the sidecar reads a 404 as "no subscriptions", and the service consumes its queues itself).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(OverlaysServicesAndModes))]
+    public async Task TheDaprAnnotationsPointTheSidecarAtWhatTheServiceServesInEachMode(string overlay, string appId, EventBusMode mode)
+    {
+        var manifests = Manifests.Overlay(overlay);
+        var project = Repository.DeployableProjects().Single(p => p.AppId == appId).ProjectDirectory;
+        var deployment = manifests.Get("Deployment", appId);
+        var environment = manifests.Environment(Manifests.Container(deployment, "app"), ServiceHosts.SecretStandIn);
+        var configured = environment.TryGetValue("EventBus__Mode", out var setting) ? Enum.Parse<EventBusMode>(setting) : new EventBusOptions().Mode;
+        environment["EventBus__Mode"] = mode.ToString();
+        await using var service = ServiceHosts.Build(appId, project, environment);
+        var options = service.App.Services.GetRequiredService<IOptions<ServiceOptions>>().Value;
+        var hasEventBus = service.Sections.ContainsKey(EventBusOptions.Section);
+        if (!hasEventBus && mode != configured)
+        {
+            return; // The portal has no event bus: nothing changes with the mode.
+        }
+
+        var annotations = deployment.Strings("spec", "template", "metadata", "annotations");
+        var appPort = int.Parse(annotations["dapr.io/app-port"], CultureInfo.InvariantCulture);
+        appPort.ShouldBe(options.HttpPort, $"{overlay}/{appId}: dapr.io/app-port must be the HTTP/1.1 port {options.HttpPort} (Service__HttpPort), not {appPort}");
+        annotations["dapr.io/app-protocol"].ShouldBe("http", $"{overlay}/{appId}: the sidecar speaks HTTP/1.1 to port {appPort}");
+
+        var endpoints = ((IEndpointRouteBuilder)service.App).DataSources.SelectMany(s => s.Endpoints).OfType<RouteEndpoint>().ToList();
+        var subscribe = endpoints.Where(e => e.RoutePattern.RawText?.Trim('/') == "dapr/subscribe").ToList();
+        var deliveries = endpoints.Where(e => e.Metadata.GetMetadata<ITopicMetadata>() is not null).ToList();
+        var topics = service.App.Services.GetServices<Subscription>().Select(s => s.Topic).ToList();
+        if (mode == EventBusMode.RabbitMq || !hasEventBus)
+        {
+            subscribe.ShouldBeEmpty($"{appId} in {mode} mode must not offer the sidecar subscriptions");
+            deliveries.ShouldBeEmpty();
+            return;
+        }
+
+        subscribe.ShouldHaveSingleItem($"{appId} in DaprSidecar mode serves no /dapr/subscribe");
+        deliveries.Select(e => e.Metadata.GetMetadata<ITopicMetadata>()!.Name).ShouldBe(topics, ignoreOrder: true, $"{appId}: a delivery route per subscription");
+        deliveries.ShouldAllBe(e => e.RoutePattern.Parameters.Count == 0); // Dapr.AspNetCore lists only routes without parameters.
+        foreach (var delivery in deliveries)
+        {
+            // What the sidecar drops or gives up on goes where the broker dead-letters the queue (DaprComponentTests).
+            var topic = delivery.Metadata.GetMetadata<ITopicMetadata>()!.Name;
+            delivery.Metadata.GetMetadata<IDeadLetterTopicMetadata>()?.DeadLetterTopic.ShouldBe(EventNames.DeadLetterExchange(EventNames.Queue(appId, topic)), $"{appId}: {topic}");
+        }
+
+        foreach (var endpoint in subscribe.Concat(deliveries))
+        {
+            endpoint.Metadata.GetMetadata<IHostMetadata>().ShouldNotBeNull().Hosts.ShouldBe([$"*:{appPort}"], $"{appId}: {endpoint.RoutePattern.RawText} is not on dapr.io/app-port");
+        }
     }
 
     [Theory]

@@ -83,6 +83,27 @@ public sealed class DaprComponentTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public async Task WhatTheSidecarSendsToASubscriptionsDeadLetterTopicLandsInItsDeadLetterQueue(string overlay)
+    {
+        // In sidecar mode each subscription names dlx-<queue> as its deadLetterTopic (CodeTests checks that the services do).
+        // The sidecar publishes a dropped message there as to any topic: the component declares an exchange named as the topic,
+        // of its exchangeKind, durable and deletedWhenUnused, which must be the dead-letter exchange the queue was declared
+        // with (else PRECONDITION_FAILED), bound to dlq-<queue>.
+        var metadata = Metadata(overlay);
+        var channel = DispatchProxy.Create<IChannel, RecordingChannel>();
+        var recording = (RecordingChannel)(object)channel;
+        var queue = EventNames.Queue(AppId, Topic);
+        await RabbitMqTopology.DeclareSubscriptionAsync(channel, Topic, queue, TestContext.Current.CancellationToken);
+
+        var deadLetterTopic = EventNames.DeadLetterExchange(queue);
+        var published = Exchange(deadLetterTopic, metadata.GetValueOrDefault("exchangeKind", "fanout"),
+            bool.Parse(metadata.GetValueOrDefault("durable", "true")), bool.Parse(metadata.GetValueOrDefault("deletedWhenUnused", "true")));
+        recording.Declarations.ShouldContain(published);
+        recording.Declarations.ShouldContain(Binding(EventNames.DeadLetterQueue(queue), deadLetterTopic, ""));
+    }
+
     [Fact]
     public void TheModelOfDaprSeesADifferenceInTheComponent()
     {

@@ -65,6 +65,17 @@ public sealed class TyeTests
         System.IO.Directory.GetFiles(components, "*.yaml").ShouldContain(file => Yaml.LoadAll(file).Any(d => d.Text("kind") == "Component"));
     }
 
+    [Fact]
+    public void TheSidecarsSpeakHttpToTheHttpPortAsInTheManifests()
+    {
+        // Tye's Dapr extension gives each sidecar the service's "http" binding (Service__HttpPort, checked above) as app port:
+        // the protocol must be what that port speaks, as dapr.io/app-protocol in k8s/ (CodeTests).
+        var dapr = Tye.Maps("extensions").Single(e => e.Text("name") == "dapr");
+        dapr.Text("app-protocol").ShouldBe("http");
+        Tye.Maps("services").Where(s => s.Text("project") is not null)
+            .ShouldAllBe(s => s.Maps("bindings").Any(b => b.Text("name") == "http" && b.Text("protocol") == "http"));
+    }
+
     /// <summary>A Tye service's env: KEY=VALUE entries, or a bare KEY whose value Tye takes from the shell (null here).</summary>
     private static Dictionary<string, string?> Environment(Dictionary<string, object?> service) =>
         (service.At("env") as List<object?> ?? []).Cast<string>().ToDictionary(

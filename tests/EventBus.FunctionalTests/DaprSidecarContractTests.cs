@@ -1,15 +1,13 @@
-using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
-using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using RabbitMQ.Client;
 using Transformation.EventBus.TestHost;
 using Transformation.Samples.V1;
 using Transformation.ServiceDefaults;
@@ -18,49 +16,40 @@ using Transformation.TestSupport;
 namespace Transformation.EventBus.FunctionalTests;
 
 /// <summary>
-/// Sidecar mode, checked with the requests a Dapr sidecar sends (protocols.md §2.1–2.4): subscription discovery,
-/// deliveries and their SUCCESS/RETRY/DROP/404 replies on the HTTP/1.1 port, and publishing through the sidecar's API.
+/// Sidecar mode with Dapr.AspNetCore and DaprClient, driven as <c>daprd</c> drives an app (<see cref="DaprSidecarStandIn"/>:
+/// the runtime's gRPC publish API, the subscription list, deliveries from the broker with each reply's consequence).
+/// A run with a real daprd is not part of CI (README: "Dapr sidecar mode").
 /// </summary>
-public sealed class DaprSidecarContractTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>, IAsyncLifetime
+public sealed class DaprSidecarContractTests(PostgresDatabase database, RabbitMqVirtualHost vhost)
+    : IClassFixture<PostgresDatabase>, IClassFixture<RabbitMqVirtualHost>, IAsyncLifetime
 {
-    private readonly ConcurrentQueue<(string Path, string? ContentType, string Body)> _publishes = new();
-    private WebApplication? _sidecar;
+    // One app id per test: its own queue, dead-letter queue and effects.
+    private readonly string _appId = "theta-" + Guid.NewGuid().ToString("N")[..8];
+    private DaprSidecarStandIn? _sidecar;
     private WebApplication? _service;
-    private HttpClient? _http;
+    private Uri? _app;
 
-    private HttpClient Http => _http!;
+    private DaprSidecarStandIn Sidecar => _sidecar!;
+
+    private string Queue => EventNames.Queue(_appId, Samples.Topic);
 
     public async ValueTask InitializeAsync()
     {
         var ct = TestContext.Current.CancellationToken;
         await SampleHost.EnsureEffectTableAsync(database.ConnectionString, ct);
-
-        // A stand-in sidecar: refuses the first publish as a broker failure would (500 ERR_PUBSUB_PUBLISH_MESSAGE), then answers 204.
-        var sidecarPort = Samples.FreePort();
-        var sidecar = WebApplication.CreateSlimBuilder();
-        sidecar.Logging.ClearProviders();
-        sidecar.WebHost.UseUrls($"http://127.0.0.1:{sidecarPort}");
-        _sidecar = sidecar.Build();
-        _sidecar.MapPost("/v1.0/publish/{pubsub}/{**topic}", async (HttpRequest request) =>
-        {
-            using var reader = new StreamReader(request.Body);
-            _publishes.Enqueue((request.Path.Value!, request.ContentType, await reader.ReadToEndAsync()));
-            return _publishes.Count == 1
-                ? Results.Json(new { errorCode = "ERR_PUBSUB_PUBLISH_MESSAGE", message = "broker down" }, statusCode: 500)
-                : Results.NoContent();
-        });
-        await _sidecar.StartAsync(ct);
+        _sidecar = new DaprSidecarStandIn(vhost.AmqpUri, _appId, retries: 1);
+        await _sidecar.StartPublishApiAsync(ct);
 
         var httpPort = Samples.FreePort();
         var builder = WebApplication.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Service:Name"] = "theta",
+            ["Service:Name"] = _appId,
             ["Service:BindAddress"] = "localhost",
-            ["Service:GrpcPort"] = Samples.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Service:HttpPort"] = httpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Service:GrpcPort"] = Samples.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["Service:HttpPort"] = httpPort.ToString(CultureInfo.InvariantCulture),
             ["EventBus:Mode"] = "DaprSidecar",
-            ["EventBus:DaprHttpPort"] = sidecarPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["DAPR_GRPC_ENDPOINT"] = _sidecar.GrpcEndpoint, // What the sidecar injector sets (or DAPR_GRPC_PORT).
             ["EventBus:Database"] = database.ConnectionString,
             ["EventBus:MaxAttempts"] = "2",
             ["EventBus:RetryBaseDelay"] = "00:00:00.010",
@@ -75,122 +64,152 @@ public sealed class DaprSidecarContractTests(PostgresDatabase database) : IClass
         _service.MapDefaultEndpoints();
         _service.MapEventBus();
         await _service.StartAsync(ct);
-        _http = new HttpClient { BaseAddress = new Uri($"http://localhost:{httpPort}") };
+        _app = new Uri($"http://127.0.0.1:{httpPort}/");
+        await _sidecar.SubscribeAsync(_app, ct);
     }
 
     public async ValueTask DisposeAsync()
     {
-        _http?.Dispose();
+        if (_sidecar is not null)
+        {
+            await _sidecar.DisposeAsync();
+        }
+
         if (_service is not null)
         {
             await _service.StopAsync();
             await _service.DisposeAsync();
         }
-
-        if (_sidecar is not null)
-        {
-            await _sidecar.DisposeAsync();
-        }
     }
 
     [Fact]
-    public async Task TheSidecarDiscoversTheSubscriptions()
+    public void TheSidecarReadsOneRouteAndDeadLetterTopicPerSubscription()
+    {
+        var subscription = Sidecar.Subscriptions.EnumerateArray().ShouldHaveSingleItem();
+        DaprSidecarStandIn.Field(subscription, "pubsubname").ShouldBe("pubsub");
+        DaprSidecarStandIn.Field(subscription, "topic").ShouldBe(Samples.Topic);
+        DaprSidecarStandIn.Field(subscription, "route")!.TrimStart('/').ShouldBe("eventbus/sample-recorded");
+        // The exchange the broker dead-letters the queue into: what the sidecar drops lands in dlq-<queue> too.
+        DaprSidecarStandIn.Field(subscription, "deadLetterTopic").ShouldBe(EventNames.DeadLetterExchange(Queue));
+    }
+
+    [Fact]
+    public async Task AnEventDeliveredTwiceHasOneEffect()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/dapr/subscribe");
-        request.Headers.Add("dapr-app-id", "theta");
-        using var response = await Http.SendAsync(request, ct);
+        var body = DaprEnvelope("twice-" + _appId, """{"aggregateId":"sidecar-a","number":"501"}""");
+        await PublishAsDaprAsync(body, ct);
+        await PublishAsDaprAsync(body, ct);
 
-        response.StatusCode.ShouldBe(HttpStatusCode.OK);
-        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
-        var subscription = json.RootElement.EnumerateArray().ShouldHaveSingleItem();
-        subscription.GetProperty("pubsubname").GetString().ShouldBe("pubsub");
-        subscription.GetProperty("topic").GetString().ShouldBe("sample-recorded");
-        subscription.GetProperty("route").GetString().ShouldBe("/eventbus/sample-recorded");
+        await Samples.EventuallyAsync(() => Task.FromResult(Sidecar.Deliveries.Count == 2), TimeSpan.FromSeconds(30), "both deliveries answered", ct);
+        Sidecar.Deliveries.ShouldAllBe(d => d.Status == HttpStatusCode.OK && d.Reply == "SUCCESS");
+        (await Samples.EffectsAsync(database.ConnectionString, _appId, ct)).ShouldBe(1);
+        (await Samples.ScalarAsync(database.ConnectionString, $"SELECT count(*) FROM eventbus_inbox WHERE consumer = '{Queue}' AND event_id = 'twice-{_appId}'", ct)).ShouldBe(1);
+        (await Samples.ReadyAsync(vhost.AmqpUri, EventNames.DeadLetterQueue(Queue), ct)).ShouldBe(0u);
     }
 
     [Fact]
-    public async Task ADeliveryIsHandledOnceAndARedeliveryChangesNothing()
+    public async Task ARetryIsDeliveredAgainAndThenHandledOnce()
     {
         var ct = TestContext.Current.CancellationToken;
-        var body = DaprEnvelope("delivery-once", """{"aggregateId":"sidecar-a","number":"501"}""");
+        var poison = _service!.Services.GetRequiredService<PoisonSwitch>();
+        poison.Failures = 2; // Both attempts of the first delivery (MaxAttempts 2).
 
-        (await DeliverAsync("/eventbus/sample-recorded", body, ct)).ShouldBe((HttpStatusCode.OK, "SUCCESS"));
-        (await DeliverAsync("/eventbus/sample-recorded", body, ct)).ShouldBe((HttpStatusCode.OK, "SUCCESS"));
+        await PublishAsDaprAsync(DaprEnvelope("retried-" + _appId, """{"aggregateId":"sidecar-r","number":"503","note":"poison"}"""), ct);
 
-        (await Samples.ScalarAsync(database.ConnectionString, "SELECT count(*) FROM sample_effects WHERE number = 501", ct)).ShouldBe(1);
+        await Samples.EventuallyAsync(() => Task.FromResult(Sidecar.Deliveries.Count == 2), TimeSpan.FromSeconds(30), "the delivery and its retry answered", ct);
+        Sidecar.Deliveries.Select(d => d.Reply).ShouldBe(["RETRY", "SUCCESS"]);
+        poison.Attempts.ShouldBe(3);
+        (await Samples.EffectsAsync(database.ConnectionString, _appId, ct)).ShouldBe(1);
+        (await Samples.ReadyAsync(vhost.AmqpUri, EventNames.DeadLetterQueue(Queue), ct)).ShouldBe(0u);
     }
 
     [Fact]
-    public async Task AHandlerThatKeepsFailingAsksForARetryAndLeavesNoEffect()
+    public async Task AHandlerThatKeepsFailingIsRetriedThenDeadLetteredAndNeverAcknowledged()
     {
         var ct = TestContext.Current.CancellationToken;
         var poison = _service!.Services.GetRequiredService<PoisonSwitch>();
         poison.Enabled = true;
 
-        var reply = await DeliverAsync("/eventbus/sample-recorded", DaprEnvelope("delivery-poison", """{"aggregateId":"sidecar-p","number":"502","note":"poison"}"""), ct);
+        await PublishAsDaprAsync(DaprEnvelope("poison-" + _appId, """{"aggregateId":"sidecar-p","number":"502","note":"poison"}"""), ct);
 
-        reply.ShouldBe((HttpStatusCode.OK, "RETRY"));
-        poison.Attempts.ShouldBe(2);
-        (await Samples.ScalarAsync(database.ConnectionString, "SELECT count(*) FROM sample_effects WHERE number = 502", ct)).ShouldBe(0);
+        var deadLetters = EventNames.DeadLetterQueue(Queue);
+        await Samples.EventuallyAsync(async () => await Samples.ReadyAsync(vhost.AmqpUri, deadLetters, ct) == 1, TimeSpan.FromSeconds(30), "the poison event dead-lettered", ct);
+        Sidecar.Deliveries.Select(d => d.Reply).ShouldBe(["RETRY", "RETRY"]); // The delivery and the sidecar's retry; never SUCCESS.
+        poison.Attempts.ShouldBe(4); // Two attempts in the app per delivery.
+        (await Samples.EffectsAsync(database.ConnectionString, _appId, ct)).ShouldBe(0);
+        (await DeadLetterIdsAsync(deadLetters, ct)).ShouldBe(["poison-" + _appId]);
     }
 
     [Fact]
-    public async Task AnUnreadableDeliveryIsDroppedAndAnUnknownRouteIsNotFound()
+    public async Task AnUnreadableDeliveryIsDroppedToTheDeadLettersAndAnUnknownRouteIsNotFound()
     {
         var ct = TestContext.Current.CancellationToken;
-        (await DeliverAsync("/eventbus/sample-recorded", "this is not a cloud event", ct)).ShouldBe((HttpStatusCode.OK, "DROP"));
+        // A CloudEvent (the sidecar parses that much before delivering) whose data is no SampleRecorded.
+        await PublishAsDaprAsync(DaprEnvelope("unreadable-" + _appId, """{"aggregateId":"sidecar-u","number":"not a number"}"""), ct);
 
-        var unknown = await DeliverAsync("/eventbus/no-such-topic", DaprEnvelope("delivery-unknown", "{}"), ct);
-        unknown.Status.ShouldBe(HttpStatusCode.NotFound);
+        var deadLetters = EventNames.DeadLetterQueue(Queue);
+        await Samples.EventuallyAsync(async () => await Samples.ReadyAsync(vhost.AmqpUri, deadLetters, ct) == 1, TimeSpan.FromSeconds(30), "the unreadable event dead-lettered", ct);
+        Sidecar.Deliveries.Select(d => d.Reply).ShouldBe(["DROP"]); // Not retried.
+        (await DeadLetterIdsAsync(deadLetters, ct)).ShouldBe(["unreadable-" + _appId]);
+
+        using var http = new HttpClient();
+        using var unknown = await http.PostAsync(new Uri(_app!, "eventbus/no-such-topic"), new StringContent(DaprEnvelope("unknown", "{}"), Encoding.UTF8, "application/cloudevents+json"), ct);
+        unknown.StatusCode.ShouldBe(HttpStatusCode.NotFound);
     }
 
     [Fact]
-    public async Task TheRelayPublishesThroughTheSidecarAndRetriesWhatItRefused()
+    public async Task TheRelayPublishesEachStoredCloudEventThroughDaprClientUnchangedAndRetriesWhatTheSidecarRefused()
     {
         var ct = TestContext.Current.CancellationToken;
+        byte[] stored;
         await using (var connection = new NpgsqlConnection(database.ConnectionString))
         {
             await connection.OpenAsync(ct);
             await using var transaction = await connection.BeginTransactionAsync(ct);
             await _service!.Services.GetRequiredService<Outbox>().EnqueueAsync(connection, transaction, "sidecar-out",
                 new SampleRecorded { AggregateId = "sidecar-out", Number = 900 }, ct);
+            await using var read = new NpgsqlCommand("SELECT envelope FROM eventbus_outbox WHERE aggregate_id = 'sidecar-out'", connection, transaction);
+            stored = (byte[])(await read.ExecuteScalarAsync(ct))!;
             await transaction.CommitAsync(ct);
         }
 
-        await Samples.EventuallyAsync(async () => await Samples.UnsentAsync(database.ConnectionString, ct) == 0,
-            TimeSpan.FromSeconds(30), "the outbox row sent through the sidecar", ct);
-
-        var publishes = _publishes.ToList();
-        publishes.Count.ShouldBe(2); // Refused once, published again.
-        foreach (var (path, contentType, body) in publishes)
+        // Refused once (as a broker failure), published again; then the sidecar delivers it back to this app, which handles it once.
+        await Samples.EventuallyAsync(async () => await Samples.EffectsAsync(database.ConnectionString, _appId, ct) == 1,
+            TimeSpan.FromSeconds(30), "the event published through the sidecar and delivered back", ct);
+        var publishes = Sidecar.Publishes;
+        publishes.Count.ShouldBe(2);
+        foreach (var publish in publishes)
         {
-            path.ShouldBe("/v1.0/publish/pubsub/sample-recorded");
-            contentType.ShouldBe("application/cloudevents+json");
-            var envelope = CloudEvent.Parse(Encoding.UTF8.GetBytes(body));
-            envelope.Type.ShouldBe("transformation.samples.sample-recorded.v1");
-            (envelope.Source, envelope.Subject).ShouldBe(("theta", "sidecar-out"));
-            envelope.DataAs(SampleRecorded.Parser).Number.ShouldBe(900);
+            (publish.PubsubName, publish.Topic, publish.DataContentType).ShouldBe(("pubsub", Samples.Topic, "application/cloudevents+json"));
+            publish.Data.ToByteArray().ShouldBe(stored);
         }
 
-        CloudEvent.Parse(Encoding.UTF8.GetBytes(publishes[0].Body)).Id.ShouldBe(CloudEvent.Parse(Encoding.UTF8.GetBytes(publishes[1].Body)).Id);
+        var envelope = CloudEvent.Parse(stored);
+        (envelope.Source, envelope.Subject, envelope.Type).ShouldBe((_appId, "sidecar-out", "transformation.samples.sample-recorded.v1"));
+        (await Samples.ScalarAsync(database.ConnectionString, $"SELECT count(*) FROM eventbus_inbox WHERE consumer = '{Queue}' AND event_id = '{envelope.Id}'", ct)).ShouldBe(1);
     }
 
-    /// <summary>What the sidecar POSTs: the CloudEvent bytes from the broker, Content-Type application/cloudevents+json, trace and pubsubName headers.</summary>
-    private async Task<(HttpStatusCode Status, string? Reply)> DeliverAsync(string path, string body, CancellationToken ct)
+    /// <summary>What the component puts on the queue after a sidecar's publish: the CloudEvent bytes, text/plain, persistent.</summary>
+    private async Task PublishAsDaprAsync(string body, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8) };
-        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/cloudevents+json");
-        request.Headers.Add("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-        request.Headers.Add("pubsubName", "pubsub");
-        using var response = await Http.SendAsync(request, ct);
-        if (response.StatusCode != HttpStatusCode.OK)
+        await using var connection = await new ConnectionFactory { Uri = vhost.AmqpUri }.CreateConnectionAsync(ct);
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
+        await channel.BasicPublishAsync(Samples.Topic, "", mandatory: false, new BasicProperties { ContentType = "text/plain", Persistent = true }, Encoding.UTF8.GetBytes(body), ct);
+    }
+
+    private async Task<List<string>> DeadLetterIdsAsync(string queue, CancellationToken ct)
+    {
+        await using var connection = await new ConnectionFactory { Uri = vhost.AmqpUri }.CreateConnectionAsync(ct);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
+        var ids = new List<string>();
+        while (await channel.BasicGetAsync(queue, autoAck: false, ct) is { } message)
         {
-            return (response.StatusCode, null);
+            using var json = JsonDocument.Parse(message.Body);
+            ids.Add(json.RootElement.GetProperty("id").GetString()!);
         }
 
-        var reply = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
-        return (response.StatusCode, reply.GetProperty("status").GetString());
+        return ids;
     }
 
     private static string DaprEnvelope(string id, string data) =>

@@ -70,6 +70,15 @@ public sealed class PoisonSwitch
         set => Volatile.Write(ref _outages, value);
     }
 
+    private int _failures;
+
+    /// <summary>How many more times the poison event's handler fails with an error of its own, after which it succeeds.</summary>
+    public int Failures
+    {
+        get => Volatile.Read(ref _failures);
+        set => Volatile.Write(ref _failures, value);
+    }
+
     private int _batchAttempts;
     private int _batchCalls;
     private int _largestBatch;
@@ -86,6 +95,8 @@ public sealed class PoisonSwitch
     internal void Hit() => Interlocked.Increment(ref _attempts);
 
     internal bool TakeOutage() => Interlocked.Decrement(ref _outages) >= 0;
+
+    internal bool TakeFailure() => Interlocked.Decrement(ref _failures) >= 0;
 
     internal void HitInBatch() => Interlocked.Increment(ref _batchAttempts);
 
@@ -117,7 +128,7 @@ public sealed class EffectWriter(IOptions<ServiceOptions> service, PoisonSwitch 
                 throw new TimeoutException($"A dependency of event {message.AggregateId}/{message.Number} timed out.");
             }
 
-            if (poison.Enabled)
+            if (poison.Enabled || poison.TakeFailure())
             {
                 throw new InvalidOperationException($"Poison event {message.AggregateId}/{message.Number}.");
             }

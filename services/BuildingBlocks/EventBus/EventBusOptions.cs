@@ -7,7 +7,10 @@ public enum EventBusMode
     /// <summary>Publish to and consume from RabbitMQ directly, with Dapr's topology.</summary>
     RabbitMq,
 
-    /// <summary>Publish through the Dapr sidecar's HTTP API; the sidecar delivers to our HTTP routes.</summary>
+    /// <summary>
+    /// Publish through the Dapr sidecar with DaprClient; the sidecar delivers to the routes <c>app.MapEventBus()</c> maps with
+    /// Dapr.AspNetCore on the HTTP port.
+    /// </summary>
     DaprSidecar,
 }
 
@@ -28,10 +31,6 @@ public sealed class EventBusOptions
     /// <summary>The Dapr pubsub component's name: written into every envelope, used in sidecar mode.</summary>
     [Required]
     public string PubSubName { get; set; } = "pubsub";
-
-    /// <summary>The sidecar's HTTP port (Dapr sets DAPR_HTTP_PORT).</summary>
-    [Range(1, 65535)]
-    public int DaprHttpPort { get; set; } = 3500;
 
     /// <summary>Unacknowledged deliveries per subscription (Dapr's prefetchCount).</summary>
     [Range(1, 65535)]

@@ -1,4 +1,7 @@
+using Dapr;
+using Dapr.Client;
 using Google.Protobuf;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -12,7 +15,8 @@ public static class Extensions
     /// <summary>
     /// The event bus from the "EventBus" section: the outbox and its relay, the schema at start-up, and, in
     /// RabbitMq mode, the consumers of the subscriptions (<see cref="AddSubscription{TEvent, THandler}"/>).
-    /// In DaprSidecar mode the relay publishes through the sidecar and <c>app.MapEventBus()</c> serves its deliveries.
+    /// In DaprSidecar mode the relay publishes through the sidecar with DaprClient (gRPC, at DAPR_GRPC_ENDPOINT or
+    /// DAPR_GRPC_PORT, which the sidecar injector sets) and <c>app.MapEventBus()</c> serves its deliveries.
     /// </summary>
     public static IHostApplicationBuilder AddEventBus(this IHostApplicationBuilder builder)
     {
@@ -28,11 +32,16 @@ public static class Extensions
         services.TryAddSingleton<TransientFailures>();
         services.AddSingleton<EventProcessor>();
         services.AddSingleton<DeadLetters>();
+        if (options.Mode == EventBusMode.DaprSidecar)
+        {
+            services.AddDaprClient((provider, dapr) => dapr.UseGrpcEndpoint(DaprDefaults.GetDefaultGrpcEndpoint(provider.GetRequiredService<IConfiguration>())));
+        }
+
         services.AddSingleton<IEventPublisher>(provider =>
         {
             var current = provider.GetRequiredService<IOptions<EventBusOptions>>().Value;
             return current.Mode == EventBusMode.DaprSidecar
-                ? new DaprSidecarPublisher(new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{current.DaprHttpPort}/") }, current.PubSubName)
+                ? new DaprSidecarPublisher(provider.GetRequiredService<DaprClient>(), current.PubSubName)
                 : new RabbitMqPublisher(current.RabbitMq ?? throw new OptionsValidationException(
                     EventBusOptions.Section, typeof(EventBusOptions), ["EventBus:RabbitMq is required in RabbitMq mode."]), service.Name);
         });

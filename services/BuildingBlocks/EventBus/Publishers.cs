@@ -1,4 +1,4 @@
-using System.Net.Http.Headers;
+using Dapr.Client;
 using RabbitMQ.Client;
 
 namespace Transformation.EventBus;
@@ -74,33 +74,24 @@ internal sealed class RabbitMqPublisher(Uri rabbitMq, string appId) : IEventPubl
     }
 }
 
-/// <summary>Publishes through the sidecar: <c>POST /v1.0/publish/{pubsub}/{topic}</c> with the CloudEvent as the body (Dapr keeps its fields).</summary>
-internal sealed class DaprSidecarPublisher(HttpClient http, string pubSubName) : IEventPublisher
+/// <summary>
+/// Publishes through the sidecar with <see cref="DaprClient"/> (its gRPC PublishEvent), each stored CloudEvent handed over as it
+/// is: with the content type application/cloudevents+json the sidecar keeps its fields (id, source, type, subject, trace
+/// context) and adds topic and pubsubname, so that subscribers' inboxes see our envelope's id.
+/// </summary>
+internal sealed class DaprSidecarPublisher(DaprClient dapr, string pubSubName) : IEventPublisher
 {
-    private static readonly MediaTypeHeaderValue CloudEventContentType = new(CloudEvent.MediaType);
-
     public async Task PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
     {
         // One at a time: the sidecar answers each publish only after the broker confirmed it, and order per aggregate matters.
         foreach (var message in messages)
         {
-            using var content = new ByteArrayContent(message.Envelope);
-            content.Headers.ContentType = CloudEventContentType;
-            var path = $"v1.0/publish/{Uri.EscapeDataString(pubSubName)}/{Uri.EscapeDataString(message.Topic)}";
-            using var response = await http.PostAsync(new Uri(path, UriKind.Relative), content, cancellationToken);
-            if (!response.IsSuccessStatusCode)
-            {
-                var error = await response.Content.ReadAsStringAsync(cancellationToken);
-                throw new HttpRequestException($"The Dapr sidecar refused the publish to {message.Topic}: {(int)response.StatusCode} {error}", null, response.StatusCode);
-            }
+            await dapr.PublishByteEventAsync(pubSubName, message.Topic, message.Envelope, CloudEvent.MediaType, cancellationToken: cancellationToken);
         }
     }
 
     public ValueTask ResetAsync() => ValueTask.CompletedTask;
 
-    public ValueTask DisposeAsync()
-    {
-        http.Dispose();
-        return ValueTask.CompletedTask;
-    }
+    // The DaprClient belongs to the container, which disposes of it.
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -79,8 +79,7 @@ public sealed partial class RoleJourneyTests
         await page.GetByLabel("Behaviour 1: observed by").SelectOptionAsync(new SelectOptionValue { Label = "A customer" });
         await page.GetByLabel("Behaviour 1: points").FillAsync("25");
         await page.GetByLabel("Behaviour 1: points").BlurAsync();
-        await page.GetByRole(AriaRole.Button, new() { NameRegex = Browsing.Text("^Save the rules as version") }).ClickAsync();
-        await Expect(page.GetByText(Browsing.Text("^Version \\d+ of the rules is in force\\.$"))).ToBeVisibleAsync();
+        await SaveRulesAsync(page);
 
         var rules = (await RulesAsync()).Rules;
         rules.Badges.Select(b => (b.Name, b.Threshold)).ShouldBe([("Customer champion", 400)]);
@@ -93,15 +92,13 @@ public sealed partial class RoleJourneyTests
         await Expect(page.GetByLabel("Behaviour 1: points")).ToHaveValueAsync("25");
         await page.GetByLabel("Badge 1: earned at this many points").FillAsync("500");
         await page.GetByLabel("Badge 1: earned at this many points").BlurAsync();
-        await page.GetByRole(AriaRole.Button, new() { NameRegex = Browsing.Text("^Save the rules as version") }).ClickAsync();
-        await Expect(page.GetByText(Browsing.Text("^Version \\d+ of the rules is in force\\.$"))).ToBeVisibleAsync();
+        await SaveRulesAsync(page);
         (await RulesAsync()).Rules.Badges.Single().Threshold.ShouldBe(500);
         await page.KeepScreenshotAsync("hr-badge-and-behaviour-points");
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Remove badge 1" }).ClickAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Remove behaviour 1's points" }).ClickAsync();
-        await page.GetByRole(AriaRole.Button, new() { NameRegex = Browsing.Text("^Save the rules as version") }).ClickAsync();
-        await Expect(page.GetByText(Browsing.Text("^Version \\d+ of the rules is in force\\.$"))).ToBeVisibleAsync();
+        await SaveRulesAsync(page);
         var after = (await RulesAsync()).Rules;
         after.Badges.ShouldBeEmpty();
         after.BehaviourPoints.ShouldBeEmpty();
@@ -150,4 +147,16 @@ public sealed partial class RoleJourneyTests
 
     private Task<GetIncentiveRulesResponse> RulesAsync() =>
         IncentivesCalls.Call<GetIncentiveRulesRequest, GetIncentiveRulesResponse>("GetIncentiveRules", new GetIncentiveRulesRequest(), _system.Token(Seed.Hr, Roles.Hr), Ct);
+
+    /// <summary>
+    /// Saves the rules page and waits for the confirmation of that very version: the previous save's confirmation stays on the
+    /// page until the new one replaces it, so waiting for any version would read the rules before this save.
+    /// </summary>
+    private static async Task SaveRulesAsync(IPage page)
+    {
+        var save = page.GetByRole(AriaRole.Button, new() { NameRegex = Browsing.Text("^Save the rules as version \\d+$") });
+        var version = (await save.TextContentAsync())!.Trim().Split(' ')[^1];
+        await save.ClickAsync();
+        await Expect(page.GetByText(Browsing.Text($"^Version {version} of the rules is in force\\.$"))).ToBeVisibleAsync();
+    }
 }

@@ -49,6 +49,7 @@ run_tests() {
   rm -rf "$results"
   prepare_containers
   dotnet build Transformation.sln -c Release -nologo -v quiet
+  build_service_images
   local status=0
   # Test assemblies run in parallel, each with its own servers; a hung test fails the run instead of stalling it.
   dotnet test Transformation.sln -c Release --no-build --results-directory "$results" \
@@ -60,7 +61,8 @@ run_tests() {
 }
 
 # The fixtures start PostgreSQL and RabbitMQ as containers (Testcontainers) when a Docker engine answers: start one (as root)
-# and build the images before the tests, so that no test waits for a build. Without an engine they start server processes.
+# and build the images (the servers' and the services' runtime) before the tests, so that no test waits for a build. Without
+# an engine they start server processes.
 prepare_containers() {
   # Each container of this run carries the run's label (tests/TestSupport/ServerContainers.cs), for the check afterwards.
   export TRANSFORMATION_TEST_RUN="dev-$$-$(date +%s)"
@@ -72,8 +74,17 @@ prepare_containers() {
     return
   fi
   local started=$SECONDS
-  tools/images/build.sh >/dev/null
+  tools/images/build.sh --debian >/dev/null
   echo "Images ready in $((SECONDS - started)) s"
+}
+
+# The images of the six deployables (k8s/), which the image scenario runs: each published from the build just made onto the
+# runtime image (seconds each once built), only where the fixtures run containers.
+build_service_images() {
+  [ "${TRANSFORMATION_TEST_SERVERS:-}" = processes ] && return 0
+  local started=$SECONDS
+  tools/images/build.sh --services >/dev/null
+  echo "Service images ready in $((SECONDS - started)) s"
 }
 
 # Every fixture removes its containers; a leftover is a failure of the suite, and is removed here.

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Dapr;
 using Microsoft.AspNetCore.Routing;
@@ -49,6 +50,29 @@ public sealed class CodeTests
             manifests.Find("Service", appId).ShouldNotBeNull($"{overlay}: no Service for {appId}");
             manifests.Find("ConfigMap", appId + "-settings").ShouldNotBeNull($"{overlay}: no ConfigMap for {appId}");
             manifests.Find("PodDisruptionBudget", appId).ShouldNotBeNull($"{overlay}: no PodDisruptionBudget for {appId}");
+        }
+    }
+
+    [Fact]
+    public async Task EveryImageTheBaseManifestsRunIsOneThatToolsImagesBuildsForItsProject()
+    {
+        var manifests = Manifests.Overlay("dev");
+        foreach (var (appId, _) in Repository.DeployableProjects())
+        {
+            var image = Manifests.Container(manifests.Get("Deployment", appId), "app").Text("image")!;
+            image.ShouldBe($"transformation/{appId}:dev");
+
+            // What ServiceImagesScenario runs: tools/images/build.sh builds transformation/APPID from the project.
+            var start = new ProcessStartInfo(Path.Combine(Repository.Root, "tools", "images", "build.sh"), ["--tag", appId])
+            {
+                UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
+            };
+            using var build = Process.Start(start)!;
+            var errors = build.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+            var tag = await build.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+            await build.WaitForExitAsync(TestContext.Current.CancellationToken);
+            build.ExitCode.ShouldBe(0, $"tools/images/build.sh --tag {appId}: {await errors}");
+            tag.Trim().ShouldMatch($"^transformation/{appId}:[0-9a-f]{{12}}$");
         }
     }
 

@@ -116,7 +116,21 @@ internal sealed class DaprSidecarStandIn(Uri rabbitMq, string appId, int retries
             content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/cloudevents+json");
             using var request = new HttpRequestMessage(HttpMethod.Post, route) { Content = content };
             request.Headers.Add("pubsubName", pubSubName);
-            using var response = await _http.SendAsync(request);
+            HttpResponseMessage response;
+            try
+            {
+                response = await _http.SendAsync(request);
+            }
+            catch (HttpRequestException)
+            {
+                // As daprd treats an app call that failed on the wire (a pooled connection closed under it, say): the attempt
+                // is made again, and the delivery is never left unanswered. Not an answer of the app, so not among Deliveries.
+                attempt--;
+                await Task.Delay(100);
+                continue;
+            }
+
+            using var _ = response;
             var reply = response.IsSuccessStatusCode ? Status(await response.Content.ReadAsStringAsync()) : null;
             _deliveries.Enqueue((route.AbsolutePath, response.StatusCode, reply));
             if (response.IsSuccessStatusCode && reply is null or "" or "SUCCESS")

@@ -1,22 +1,15 @@
-using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
-using Transformation.Directory.V1;
 using Transformation.Initiatives.Api;
 using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
 using Inc = Transformation.Incentives.V1;
 using IncentivesApi = Transformation.Incentives.Api;
-using IncPolarity = Transformation.Initiatives.V1.Polarity;
-using IncSource = Transformation.Initiatives.V1.ObservationSource;
 
 namespace Transformation.Scenarios.FunctionalTests;
 
 /// <summary>Acceptance 2: Initiatives and Incentives on one vhost, each with its own database.</summary>
 public sealed class ObservedToRewardedScenario(PostgresFixture postgres, RabbitMqVirtualHost rabbitMq) : IClassFixture<RabbitMqVirtualHost>
 {
-    private static readonly string[] People = ["exec-1", "cm-1", "e1", "e2"];
-
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
@@ -37,87 +30,9 @@ public sealed class ObservedToRewardedScenario(PostgresFixture postgres, RabbitM
         var manager = identity.TokenFor("cm-1", Roles.ChangeManager);
         var sponsor = identity.TokenFor("exec-1", Roles.Executive);
 
-        // The Directory's events reach both services.
-        await TestEvents.PublishAsync(rabbitMq.AmqpUri,
-        [
-            new OrgUnitChanged { OrgUnit = new OrgUnitSnapshot { OrgUnitId = "sales", Name = "Sales", Version = 1 } },
-            .. People.Select(id => (IMessage)new EmployeeJoined
-            {
-                Employee = new EmployeeSnapshot { EmployeeId = id, OrgUnitId = "sales", Active = true, Version = 1, Roles = { Role.Employee } },
-            }),
-        ], Ct);
-        await TestSql.WaitUntilAsync(initiativesDb, "SELECT count(*) FROM employees", 4, Ct);
-        await TestSql.WaitUntilAsync(incentivesDb, "SELECT count(*) FROM employees", 4, Ct);
-
-        // Incentives defines the behaviour (its catalogue events reach Initiatives) and a rule.
-        await incentivesClient.Unary<Inc.DefineBehaviourRequest, Inc.DefineBehaviourResponse>(Inc.IncentivesReflection.Descriptor, "DefineBehaviour", new Inc.DefineBehaviourRequest
-        {
-            IdempotencyKey = "d1",
-            BehaviourId = "helps-customers",
-            Behaviour = new Inc.BehaviourDraft { Name = "Helps customers", Description = "Goes the extra mile", Polarity = IncPolarity.Desired },
-        }, hr);
-        await incentivesClient.Unary<Inc.UpdateIncentiveRulesRequest, Inc.UpdateIncentiveRulesResponse>(Inc.IncentivesReflection.Descriptor, "UpdateIncentiveRules",
-            new Inc.UpdateIncentiveRulesRequest
-            {
-                IdempotencyKey = "r1",
-                Rules = new Inc.IncentiveRules
-                {
-                    Period = Inc.PeriodKind.Month,
-                    SourcePoints = { new Inc.SourcePoints { Source = IncSource.Manager, Points = 10 } },
-                    CapPerEmployee = 100,
-                    ApprovalThreshold = 1000,
-                    AntiGaming = new Inc.AntiGamingRules(),
-                    ObservationsPublic = true,
-                },
-            }, hr);
-        await TestSql.WaitUntilAsync(initiativesDb, "SELECT count(*) FROM behaviours WHERE behaviour_id = 'helps-customers'", 1, Ct);
-
-        // An active initiative targeting it.
-        var id = (await initiativesClient.Unary<ProposeInitiativeRequest, ProposeInitiativeResponse>(InitiativesReflection.Descriptor, "ProposeInitiative",
-            new ProposeInitiativeRequest
-            {
-                IdempotencyKey = "p1",
-                Initiative = new InitiativeDraft
-                {
-                    Name = "Customer first",
-                    Purpose = "The customer at the centre",
-                    SponsorId = "exec-1",
-                    ScopeOrgUnitIds = { "sales" },
-                    TargetBehaviourIds = { "helps-customers" },
-                    Goals = { new Goal { GoalId = "count", Kind = GoalKind.Count, Target = 1 } },
-                },
-            }, manager)).Initiative.InitiativeId;
-        await initiativesClient.Unary<SponsorInitiativeRequest, SponsorInitiativeResponse>(InitiativesReflection.Descriptor, "SponsorInitiative",
-            new SponsorInitiativeRequest { IdempotencyKey = "s1", InitiativeId = id }, sponsor);
-        await initiativesClient.Unary<ActivateInitiativeRequest, ActivateInitiativeResponse>(InitiativesReflection.Descriptor, "ActivateInitiative",
-            new ActivateInitiativeRequest { IdempotencyKey = "a1", InitiativeId = id }, manager);
-
-        // Recorded here …
-        var observationId = (await initiativesClient.Unary<RecordObservationRequest, RecordObservationResponse>(InitiativesReflection.Descriptor, "RecordObservation",
-            new RecordObservationRequest
-            {
-                Observation = new ObservationInput
-                {
-                    IdempotencyKey = "o1", EmployeeId = "e1", BehaviourId = "helps-customers", Source = ObservationSource.Manager, ObserverId = "cm-1",
-                    ObservedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow), Evidence = "ticket 42", InitiativeId = id,
-                },
-            }, manager)).ObservationId;
-
-        // … rewarded there, and the reward comes back as evidence.
-        await TestSql.WaitUntilAsync(incentivesDb, $"SELECT count(*) FROM eventbus_outbox WHERE topic = 'reward-granted' AND aggregate_id = 'e1'", 1, Ct);
-        await TestSql.WaitUntilAsync(initiativesDb, $"SELECT count(*) FROM rewards WHERE observation_id = '{observationId}' AND points = 10", 1, Ct);
-
-        // The initiative's progress moved.
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        Initiative initiative;
-        while ((initiative = (await initiativesClient.Unary<GetInitiativeRequest, GetInitiativeResponse>(InitiativesReflection.Descriptor, "GetInitiative",
-            new GetInitiativeRequest { InitiativeId = id }, sponsor)).Initiative).Progress.DesiredObservations < 1)
-        {
-            DateTime.UtcNow.ShouldBeLessThan(deadline);
-            await Task.Delay(100, Ct);
-        }
-
-        initiative.Progress.Goals.Single().Value.ShouldBe(1);
+        // Defined, recorded here, rewarded there, and the initiative's progress moved.
+        var (id, observationId) = await Scenario.ObserveAndRewardAsync(rabbitMq.AmqpUri, initiativesDb, incentivesDb, initiativesClient, incentivesClient,
+            identity, Ct);
 
         // A story's evidence shows it.
         var story = (await initiativesClient.Unary<DraftSuccessStoryRequest, DraftSuccessStoryResponse>(InitiativesReflection.Descriptor, "DraftSuccessStory",

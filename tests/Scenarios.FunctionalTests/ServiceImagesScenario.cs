@@ -1,15 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.RegularExpressions;
-using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
-using Transformation.Directory.V1;
-using Transformation.Initiatives.V1;
 using Transformation.ServiceDefaults.Identity;
 using Transformation.TestSupport;
-using Inc = Transformation.Incentives.V1;
-using IncPolarity = Transformation.Initiatives.V1.Polarity;
-using IncSource = Transformation.Initiatives.V1.ObservationSource;
 
 namespace Transformation.Scenarios.FunctionalTests;
 
@@ -19,8 +12,6 @@ namespace Transformation.Scenarios.FunctionalTests;
 /// </summary>
 public sealed partial class ServiceImagesScenario(ServiceImages images) : IClassFixture<ServiceImages>
 {
-    private static readonly string[] People = ["exec-1", "cm-1", "e1", "e2"];
-
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
@@ -34,87 +25,9 @@ public sealed partial class ServiceImagesScenario(ServiceImages images) : IClass
         var manager = images.Identity.TokenFor("cm-1", Roles.ChangeManager);
         var sponsor = images.Identity.TokenFor("exec-1", Roles.Executive);
 
-        // The Directory's events reach both services.
-        await TestEvents.PublishAsync(images.AmqpUri,
-        [
-            new OrgUnitChanged { OrgUnit = new OrgUnitSnapshot { OrgUnitId = "sales", Name = "Sales", Version = 1 } },
-            .. People.Select(id => (IMessage)new EmployeeJoined
-            {
-                Employee = new EmployeeSnapshot { EmployeeId = id, OrgUnitId = "sales", Active = true, Version = 1, Roles = { Role.Employee } },
-            }),
-        ], Ct);
-        await TestSql.WaitUntilAsync(initiativesDb, "SELECT count(*) FROM employees", 4, Ct);
-        await TestSql.WaitUntilAsync(incentivesDb, "SELECT count(*) FROM employees", 4, Ct);
-
-        // Incentives defines the behaviour (its catalogue events reach Initiatives) and a rule.
-        await incentives.Unary<Inc.DefineBehaviourRequest, Inc.DefineBehaviourResponse>(Inc.IncentivesReflection.Descriptor, "DefineBehaviour", new Inc.DefineBehaviourRequest
-        {
-            IdempotencyKey = "d1",
-            BehaviourId = "helps-customers",
-            Behaviour = new Inc.BehaviourDraft { Name = "Helps customers", Description = "Goes the extra mile", Polarity = IncPolarity.Desired },
-        }, hr);
-        await incentives.Unary<Inc.UpdateIncentiveRulesRequest, Inc.UpdateIncentiveRulesResponse>(Inc.IncentivesReflection.Descriptor, "UpdateIncentiveRules",
-            new Inc.UpdateIncentiveRulesRequest
-            {
-                IdempotencyKey = "r1",
-                Rules = new Inc.IncentiveRules
-                {
-                    Period = Inc.PeriodKind.Month,
-                    SourcePoints = { new Inc.SourcePoints { Source = IncSource.Manager, Points = 10 } },
-                    CapPerEmployee = 100,
-                    ApprovalThreshold = 1000,
-                    AntiGaming = new Inc.AntiGamingRules(),
-                    ObservationsPublic = true,
-                },
-            }, hr);
-        await TestSql.WaitUntilAsync(initiativesDb, "SELECT count(*) FROM behaviours WHERE behaviour_id = 'helps-customers'", 1, Ct);
-
-        // An active initiative targeting it: its grain lives in the Initiatives container's silo.
-        var id = (await initiatives.Unary<ProposeInitiativeRequest, ProposeInitiativeResponse>(InitiativesReflection.Descriptor, "ProposeInitiative",
-            new ProposeInitiativeRequest
-            {
-                IdempotencyKey = "p1",
-                Initiative = new InitiativeDraft
-                {
-                    Name = "Customer first",
-                    Purpose = "The customer at the centre",
-                    SponsorId = "exec-1",
-                    ScopeOrgUnitIds = { "sales" },
-                    TargetBehaviourIds = { "helps-customers" },
-                    Goals = { new Goal { GoalId = "count", Kind = GoalKind.Count, Target = 1 } },
-                },
-            }, manager)).Initiative.InitiativeId;
-        await initiatives.Unary<SponsorInitiativeRequest, SponsorInitiativeResponse>(InitiativesReflection.Descriptor, "SponsorInitiative",
-            new SponsorInitiativeRequest { IdempotencyKey = "s1", InitiativeId = id }, sponsor);
-        await initiatives.Unary<ActivateInitiativeRequest, ActivateInitiativeResponse>(InitiativesReflection.Descriptor, "ActivateInitiative",
-            new ActivateInitiativeRequest { IdempotencyKey = "a1", InitiativeId = id }, manager);
-
-        // Recorded through Initiatives' gRPC port …
-        var observationId = (await initiatives.Unary<RecordObservationRequest, RecordObservationResponse>(InitiativesReflection.Descriptor, "RecordObservation",
-            new RecordObservationRequest
-            {
-                Observation = new ObservationInput
-                {
-                    IdempotencyKey = "o1", EmployeeId = "e1", BehaviourId = "helps-customers", Source = ObservationSource.Manager, ObserverId = "cm-1",
-                    ObservedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow), Evidence = "ticket 42", InitiativeId = id,
-                },
-            }, manager)).ObservationId;
-
-        // … rewarded by Incentives, and the reward comes back to Initiatives.
-        await TestSql.WaitUntilAsync(incentivesDb, "SELECT count(*) FROM eventbus_outbox WHERE topic = 'reward-granted' AND aggregate_id = 'e1'", 1, Ct);
-        await TestSql.WaitUntilAsync(initiativesDb, $"SELECT count(*) FROM rewards WHERE observation_id = '{observationId}' AND points = 10", 1, Ct);
-
-        // The initiative's progress moved.
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        Initiative initiative;
-        while ((initiative = (await initiatives.Unary<GetInitiativeRequest, GetInitiativeResponse>(InitiativesReflection.Descriptor, "GetInitiative",
-            new GetInitiativeRequest { InitiativeId = id }, sponsor)).Initiative).Progress.DesiredObservations < 1)
-        {
-            DateTime.UtcNow.ShouldBeLessThan(deadline);
-            await Task.Delay(100, Ct);
-        }
-
-        initiative.Progress.Goals.Single().Value.ShouldBe(1);
+        // Recorded through the Initiatives image's gRPC port, rewarded by the Incentives image, the reward back in Initiatives,
+        // the initiative's progress moved (its grain in the Initiatives container's silo).
+        await Scenario.ObserveAndRewardAsync(images.AmqpUri, initiativesDb, incentivesDb, initiatives, incentives, images.Identity, Ct);
     }
 
     [Fact]

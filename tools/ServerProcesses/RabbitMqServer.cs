@@ -176,6 +176,7 @@ public sealed class RabbitMqServer : RabbitMqBroker
             ["RABBITMQ_DIST_PORT"] = _distributionPort.ToString(),
             ["ERL_EPMD_PORT"] = _portMapperPort.ToString(),
             ["ERL_EPMD_ADDRESS"] = "127.0.0.1",
+            ["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}", // distribution on loopback only
             ["RABBITMQ_MNESIA_BASE"] = Path.Combine(_root, "mnesia"),
             ["RABBITMQ_LOG_BASE"] = Path.Combine(_root, "log"),
             ["RABBITMQ_CONFIG_FILE"] = config,

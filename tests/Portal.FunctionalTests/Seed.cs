@@ -189,14 +189,25 @@ public static class Seed
         return new Seeded(active, proposed);
     }
 
+    private static readonly string[] Departments = ["sales", "support"];
+
     /// <summary>An assessment over Acme with six respondents in each department (answers per respondent, both items), then closed.</summary>
-    private static async Task MeasureAsync(ServiceCalls baselines, string hr, string id, AssessmentKind kind, DateTimeOffset opens, DateTimeOffset closes,
-        int[] answers, CancellationToken ct)
+    private static Task MeasureAsync(ServiceCalls baselines, string hr, string id, AssessmentKind kind, DateTimeOffset opens, DateTimeOffset closes,
+        int[] answers, CancellationToken ct) =>
+        SurveyAsync(baselines, hr, id, kind, opens, closes, [Root],
+            Departments.SelectMany(unit => answers.Select((a, r) => new ResponseRow
+            {
+                RespondentToken = $"{id}-{unit}-{r}", OrgUnitId = unit, Answers = { a, Math.Min(5, a + 1) },
+            })), ct);
+
+    /// <summary>An assessment of the two items over a population, with these responses (numbered as CSV lines from 2), then closed.</summary>
+    public static async Task SurveyAsync(ServiceCalls baselines, string hr, string id, AssessmentKind kind, DateTimeOffset opens, DateTimeOffset closes,
+        string[] population, IEnumerable<ResponseRow> responses, CancellationToken ct)
     {
         await baselines.Call<CreateAssessmentRequest, CreateAssessmentResponse>("CreateAssessment", new CreateAssessmentRequest
         {
             IdempotencyKey = "assessment-" + id, AssessmentId = id, Title = id, Kind = kind,
-            OpensAt = Timestamp.FromDateTimeOffset(opens), ClosesAt = Timestamp.FromDateTimeOffset(closes), PopulationOrgUnitIds = { Root }, ItemIds = { "q1", "q2" },
+            OpensAt = Timestamp.FromDateTimeOffset(opens), ClosesAt = Timestamp.FromDateTimeOffset(closes), PopulationOrgUnitIds = { population }, ItemIds = { "q1", "q2" },
         }, hr, ct);
         var call = baselines.Client.ClientStreaming<SubmitResponsesRequest, SubmitResponsesResponse>(baselines.Method("SubmitResponses"), ServiceCalls.Options(hr, ct));
         using (call)
@@ -204,12 +215,10 @@ public static class Seed
             await call.RequestStream.WriteAsync(new SubmitResponsesRequest { Header = new SubmitResponsesHeader { AssessmentId = id } }, ct);
             var rows = new SubmitResponsesRequest();
             var line = 2;
-            foreach (var unit in new[] { "sales", "support" })
+            foreach (var row in responses)
             {
-                for (var r = 0; r < answers.Length; r++)
-                {
-                    rows.Rows.Add(new ResponseRow { Line = line++, RespondentToken = $"{id}-{unit}-{r}", OrgUnitId = unit, Answers = { answers[r], Math.Min(5, answers[r] + 1) } });
-                }
+                row.Line = line++;
+                rows.Rows.Add(row);
             }
 
             await call.RequestStream.WriteAsync(rows, ct);

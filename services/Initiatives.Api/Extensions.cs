@@ -34,7 +34,8 @@ public static class Extensions
         // Only the initiative's own change manager (checked in the handler and the model).
         ["UpdateInitiative"] = RpcAccess.Roles(Roles.ChangeManager),
         ["GetInitiative"] = RpcAccess.SignedIn,
-        ["ListInitiatives"] = RpcAccess.Roles(Roles.Hr, Roles.Executive, Roles.ChangeManager),
+        // Everyone, narrowed in the handler (InitiativeAccess): employees list only the initiatives reaching their unit.
+        ["ListInitiatives"] = RpcAccess.SignedIn,
         ["RecordObservation"] = Recorders,
         ["RecordObservations"] = Recorders,
         ["ListObservations"] = RpcAccess.Roles(Roles.Hr, Roles.ChangeManager, Roles.Executive),

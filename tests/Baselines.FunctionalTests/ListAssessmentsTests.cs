@@ -5,11 +5,11 @@ using Grpc.Core;
 
 namespace Transformation.Baselines.FunctionalTests;
 
-/// <summary>ListAssessments over the real service: every assessment, the latest to open first, with a status filter; hr and executives only.</summary>
+/// <summary>ListAssessments over the real service: every assessment, the latest to open first, with a status filter; hr and executives list all, anyone else the published ones.</summary>
 public sealed class ListAssessmentsTests(BaselinesHost host) : IClassFixture<BaselinesHost>
 {
     [Fact]
-    public async Task HrAndExecutivesListEveryAssessmentLatestFirstAndFilterByStatus()
+    public async Task HrAndExecutivesListEveryAssessmentLatestFirstAndFilterByStatusEmployeesThePublishedOnes()
     {
         var hr = host.Identity.TokenFor("hr-list", Roles.Hr);
         await host.UnitsAsync(("l-root", ""));
@@ -52,9 +52,13 @@ public sealed class ListAssessmentsTests(BaselinesHost host) : IClassFixture<Bas
         var page = (await host.CallAsync<ListAssessmentsRequest, ListAssessmentsResponse>("ListAssessments", new ListAssessmentsRequest { PageSize = 1 }, hr)).Assessments;
         page.Select(a => a.AssessmentId).ShouldBe(["autumn"]);
 
-        var refused = await Should.ThrowAsync<RpcException>(() => host.CallAsync<ListAssessmentsRequest, ListAssessmentsResponse>("ListAssessments",
-            new ListAssessmentsRequest(), host.Identity.TokenFor("e-list", Roles.Employee)));
-        refused.StatusCode.ShouldBe(StatusCode.PermissionDenied);
+        var employee = host.Identity.TokenFor("e-list", Roles.Employee);
+        (await host.CallAsync<ListAssessmentsRequest, ListAssessmentsResponse>("ListAssessments", new ListAssessmentsRequest(), employee)).Assessments
+            .ShouldBeEmpty();
+        await host.CallAsync<PublishScoresRequest, PublishScoresResponse>("PublishScores",
+            new PublishScoresRequest { IdempotencyKey = "l-publish", AssessmentId = "summer" }, hr);
+        (await host.CallAsync<ListAssessmentsRequest, ListAssessmentsResponse>("ListAssessments", new ListAssessmentsRequest(), employee)).Assessments
+            .Select(a => a.AssessmentId).ShouldBe(["summer"]);
         var invalid = await Should.ThrowAsync<RpcException>(() => host.CallAsync<ListAssessmentsRequest, ListAssessmentsResponse>("ListAssessments",
             new ListAssessmentsRequest { PageSize = 501 }, hr));
         invalid.StatusCode.ShouldBe(StatusCode.InvalidArgument);

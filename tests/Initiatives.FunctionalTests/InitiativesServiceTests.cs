@@ -165,6 +165,41 @@ public sealed class InitiativesServiceTests(PostgresDatabase postgres, RabbitMqV
     }
 
     [Fact]
+    public async Task EmployeesListOnlyTheRunningInitiativesThatReachTheirUnit()
+    {
+        var sales = await ActiveInitiativeAsync("reach-sales");
+        var proposed = (await _host.CallAsync<ProposeInitiativeRequest, ProposeInitiativeResponse>("ProposeInitiative",
+            new ProposeInitiativeRequest { IdempotencyKey = "reach-proposed", Initiative = Draft("Not started") }, _manager)).Initiative.InitiativeId;
+        var opsDraft = Draft("Ops first");
+        opsDraft.ScopeOrgUnitIds.Clear();
+        opsDraft.ScopeOrgUnitIds.Add("ops");
+        var ops = (await _host.CallAsync<ProposeInitiativeRequest, ProposeInitiativeResponse>("ProposeInitiative",
+            new ProposeInitiativeRequest { IdempotencyKey = "reach-ops", Initiative = opsDraft }, _manager)).Initiative.InitiativeId;
+        await _host.CallAsync<SponsorInitiativeRequest, SponsorInitiativeResponse>("SponsorInitiative",
+            new SponsorInitiativeRequest { IdempotencyKey = "reach-ops-s", InitiativeId = ops }, _sponsor);
+        await _host.CallAsync<ActivateInitiativeRequest, ActivateInitiativeResponse>("ActivateInitiative",
+            new ActivateInitiativeRequest { IdempotencyKey = "reach-ops-a", InitiativeId = ops }, _manager);
+
+        async Task<List<Initiative>> ReachingAsync(string employee) =>
+            [.. (await _host.CallAsync<ListInitiativesRequest, ListInitiativesResponse>("ListInitiatives", new ListInitiativesRequest { ReachingMe = true },
+                _host.Token(employee, Roles.Employee))).Initiatives];
+
+        // e2 works in sales-north, under sales: the active sales initiative reaches them; a proposal and ops' do not.
+        var e2 = await ReachingAsync("e2");
+        e2.Select(i => i.InitiativeId).ShouldContain(sales);
+        e2.Select(i => i.InitiativeId).ShouldNotContain(proposed);
+        e2.Select(i => i.InitiativeId).ShouldNotContain(ops);
+        e2.ShouldAllBe(i => (i.Status == InitiativeStatus.Active || i.Status == InitiativeStatus.Completed)
+            && i.Definition.ScopeOrgUnitIds.Any(u => u == "sales" || u == "sales-north" || u == "org"));
+        (await ReachingAsync("o1")).Select(i => i.InitiativeId).ShouldBe([ops]);
+
+        // Without asking for their own, an employee lists nothing.
+        var denied = await Should.ThrowAsync<RpcException>(() => _host.CallAsync<ListInitiativesRequest, ListInitiativesResponse>("ListInitiatives",
+            new ListInitiativesRequest(), _host.Token("e1", Roles.Employee)));
+        denied.StatusCode.ShouldBe(StatusCode.PermissionDenied);
+    }
+
+    [Fact]
     public async Task AProposalWithUnknownReferencesNamesItsFieldsAndStoresNothing()
     {
         var draft = Draft();

@@ -80,4 +80,32 @@ public sealed partial class RoleJourneyTests
         shown.Where(s => !s.Figures).ShouldAllBe(s => !s.Text.Contains("ignores me"));
         shown.ShouldAllBe(s => !s.Text.Contains("ignores me. (Support)") && !s.Text.Contains("1.50")); // nor Support's mean
     }
+
+    [Fact]
+    public async Task AnEmployeeSeesTheInitiativesReachingTheirUnitAndTheScoresHrPublishes()
+    {
+        await using var context = await _system.Browser.NewContextAsync();
+        var emma = await Browsing.SignInAsync(context, Portal, "", "e1", Roles.Employee);
+        var customerFirst = emma.GetByTestId("our-initiatives").Locator("article").Filter(new() { HasText = "Customer first" });
+        await Expect(customerFirst).ToContainTextAsync("Own every customer problem end to end.");
+        await Expect(customerFirst).ToContainTextAsync(Browsing.Text("Customers helped:\\s+\\d+ of 10"));
+        await Expect(emma.GetByTestId("our-scores")).ToBeVisibleAsync();
+
+        // HR publishes the autumn pulse; the organisation's scores (and only those) appear on every employee's home page.
+        await using var hrContext = await _system.Browser.NewContextAsync();
+        var hana = await Browsing.SignInAsync(hrContext, Portal, "hr?assessment=pulse-autumn", Seed.Hr, Roles.Hr);
+        var publish = hana.GetByRole(AriaRole.Button, new() { Name = "Publish the scores to everyone" });
+        if (await publish.CountAsync() > 0)
+        {
+            await publish.ClickAsync();
+        }
+
+        await Expect(hana.GetByText("Scores are published.")).ToBeVisibleAsync();
+        await emma.ReloadAsync();
+        var chart = emma.Locator("svg[data-chart=our-scores]");
+        await Expect(chart).ToContainTextAsync("Customer focus");
+        await Expect(chart).ToContainTextAsync("3.67");
+        await Expect(emma.GetByTestId("our-scores")).ToContainTextAsync("the whole of Acme");
+        await emma.KeepScreenshotAsync("employee-home-initiatives-and-scores");
+    }
 }

@@ -257,8 +257,8 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         await using var command = connection.Command(null, """
             SELECT a.assessment_id, a.title, a.kind, a.opens_at, a.closes_at, a.population, a.status, a.published, a.respondents,
                    coalesce((SELECT array_agg(i.item_id ORDER BY i.position) FROM assessment_items i WHERE i.assessment_id = a.assessment_id), '{}')
-            FROM assessments a WHERE $1 = 0 OR a.status = $1 ORDER BY a.opens_at DESC, a.assessment_id LIMIT $2
-            """, (int)request.Status, request.PageSize == 0 ? 100 : request.PageSize);
+            FROM assessments a WHERE ($1 = 0 OR a.status = $1) AND ($3 OR a.published) ORDER BY a.opens_at DESC, a.assessment_id LIMIT $2
+            """, (int)request.Status, request.PageSize == 0 ? 100 : request.PageSize, Access.ListsEveryAssessment(context.Caller()));
         await using var reader = await command.ExecuteReaderAsync(ct);
         var response = new ListAssessmentsResponse();
         while (await reader.ReadAsync(ct))

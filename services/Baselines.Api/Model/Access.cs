@@ -10,7 +10,7 @@ public static class Access
     public static readonly string[] ScoreReaders = [Roles.Hr, Roles.Executive, Roles.ChangeManager, Roles.Service];
     public static readonly string[] Submitters = [Roles.Hr, Roles.Service];
 
-    /// <summary>Who lists every assessment (anyone signed in may open one by its id).</summary>
+    /// <summary>Who lists every assessment; anyone else signed in lists the published ones (and may open one by its id).</summary>
     public static readonly string[] AssessmentListers = [Roles.Hr, Roles.Executive];
 
     /// <summary>Who reads the free-text comments (of reportable groups only).</summary>
@@ -18,6 +18,8 @@ public static class Access
 
     /// <summary>Who reads the audit trail.</summary>
     public static readonly string[] Auditors = [Roles.Hr, Roles.Executive];
+
+    public static bool ListsEveryAssessment(Caller caller) => caller.IsInAnyRole(AssessmentListers);
 
     public static bool CanReadAllScores(Caller caller) => caller.IsInAnyRole(ScoreReaders);
 

@@ -120,14 +120,27 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
     public override async Task<ListInitiativesResponse> ListInitiatives(ListInitiativesRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
-        var everything = caller.IsInAnyRole(Roles.Hr, Roles.Executive);
+        var listing = InitiativeAccess.Listing(caller, request.ReachingMe);
+        if (listing == InitiativeListing.Denied)
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "Employees list the initiatives that reach their own unit (reaching_me)."));
+        }
+
         var ct = context.CancellationToken;
         await using var connection = await database.OpenAsync(ct);
         await using var command = connection.Command(null, """
-            SELECT state::text FROM actor_state WHERE actor_type = 'initiative'
-              AND ($1 = 0 OR (state->>'status')::int = $1) AND ($2 OR state->>'changeManagerId' = $3)
+            WITH RECURSIVE mine(id, depth) AS (
+                SELECT org_unit_id, 0 FROM employees WHERE employee_id = $3 AND active
+                UNION ALL
+                SELECT u.parent_id, m.depth + 1 FROM mine m JOIN org_units u ON u.org_unit_id = m.id WHERE u.parent_id <> '' AND m.depth < 64)
+            SELECT state::text FROM actor_state WHERE actor_type = 'initiative' AND ($1 = 0 OR (state->>'status')::int = $1)
+              AND CASE $2
+                WHEN 0 THEN true
+                WHEN 1 THEN state->>'changeManagerId' = $3
+                ELSE (state->>'status')::int IN (3, 4) AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(state->'scope') s WHERE s IN (SELECT id FROM mine))
+              END
             ORDER BY state->>'proposedAt'
-            """, (int)request.Status, everything, caller.Subject);
+            """, (int)request.Status, (int)listing, caller.Subject);
         var response = new ListInitiativesResponse();
         var now = time.GetUtcNow();
         await using var reader = await command.ExecuteReaderAsync(ct);

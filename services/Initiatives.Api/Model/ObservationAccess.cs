@@ -12,3 +12,28 @@ public sealed record ObservationAccess(bool Everything, string Subject)
 {
     public static ObservationAccess For(Caller caller) => new(caller.IsInRole(Roles.Hr), caller.Subject);
 }
+
+/// <summary>Which initiatives a caller lists: the one rule ListInitiatives applies.</summary>
+public enum InitiativeListing
+{
+    /// <summary>HR and executives: every initiative.</summary>
+    Everything,
+
+    /// <summary>A change manager: the initiatives they run.</summary>
+    Running,
+
+    /// <summary>Anyone signed in, asking for it: the active and completed initiatives that reach their own unit.</summary>
+    ReachingMe,
+
+    /// <summary>Nothing: an employee who did not ask for the initiatives reaching them.</summary>
+    Denied,
+}
+
+public static class InitiativeAccess
+{
+    public static InitiativeListing Listing(Caller caller, bool reachingMe) =>
+        reachingMe ? InitiativeListing.ReachingMe
+        : caller.IsInAnyRole(Roles.Hr, Roles.Executive) ? InitiativeListing.Everything
+        : caller.IsInRole(Roles.ChangeManager) ? InitiativeListing.Running
+        : InitiativeListing.Denied;
+}

@@ -36,6 +36,14 @@ public static class Extensions
         ["ListComments"] = RpcAccess.Roles(Access.CommentReaders),
         ["GetDimensionScores"] = RpcAccess.Roles(Access.ScoreReaders),
         ["ListAuditEntries"] = RpcAccess.Roles(Access.Auditors),
+        ["OpenSurvey"] = RpcAccess.Roles(Access.Editors),
+        ["ExtendSurvey"] = RpcAccess.Roles(Access.Editors),
+        ["GetResponseRates"] = RpcAccess.Roles(Access.Editors),
+        // Anyone invited, narrowed in the handler to the caller's own invitation.
+        ["ListMySurveys"] = RpcAccess.SignedIn,
+        ["GetMySurvey"] = RpcAccess.SignedIn,
+        ["SaveSurveyDraft"] = RpcAccess.SignedIn,
+        ["SubmitSurvey"] = RpcAccess.SignedIn,
     };
 
     public static WebApplicationBuilder AddBaselinesService(this WebApplicationBuilder builder)
@@ -55,6 +63,11 @@ public static class Extensions
         services.AddSingleton<ScoreCache>();
         services.AddSingleton<BaselineService>();
         services.AddSubscription<OrgUnitChanged, OrgUnitChangedHandler>();
+        services.AddSubscription<EmployeeJoined, EmployeeHandlers>();
+        services.AddSubscription<EmployeeMoved, EmployeeHandlers>();
+        services.AddSubscription<EmployeeUpdated, EmployeeHandlers>();
+        services.AddSubscription<EmployeeLeft, EmployeeHandlers>();
+        services.AddSubscription<EmployeeErased, EmployeeHandlers>();
         return builder;
     }
 

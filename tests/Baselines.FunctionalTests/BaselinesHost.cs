@@ -113,6 +113,22 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
             units.Select(u => u.Id).ToArray());
     }
 
+    /// <summary>Publishes employees joining as the Directory does and waits until they are kept.</summary>
+    public async Task EmployeesAsync(params (string Id, string Unit)[] employees)
+    {
+        await TestEvents.PublishAsync(_vhost.AmqpUri, employees.Select(e => new EmployeeJoined
+        {
+            Employee = new EmployeeSnapshot { EmployeeId = e.Id, OrgUnitId = e.Unit, DisplayName = e.Id, Active = true, Version = 1, Roles = { Role.Employee } },
+        }), Ct);
+        await TestSql.WaitUntilAsync(_database.ConnectionString, "SELECT count(*) FROM employees WHERE employee_id = ANY(@p)", employees.Length, Ct,
+            employees.Select(e => e.Id).ToArray());
+    }
+
+    /// <summary>An employee's token: the subject is the employee id, as the portal's sign-in issues it.</summary>
+    public string EmployeeToken(string employeeId) => Identity.TokenFor(employeeId, Roles.Employee);
+
+    public string ConnectionString => _database.ConnectionString;
+
     public Task<long> ScalarAsync(string sql) => TestSql.ScalarAsync(_database.ConnectionString, sql, Ct);
 
     /// <summary>The data (protobuf JSON) of the last event of <paramref name="topic"/> the service wrote to its outbox for <paramref name="aggregateId"/>.</summary>

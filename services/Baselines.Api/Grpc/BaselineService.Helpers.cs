@@ -115,11 +115,11 @@ public sealed partial class BaselineService
     }
 
     private static async Task<Assessment> LoadAssessmentAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string assessmentId,
-        CancellationToken ct, bool forUpdate = false)
+        CancellationToken ct, bool forUpdate = false, bool forShare = false)
     {
         await using (var command = connection.Command(transaction, $"""
-            SELECT title, kind, opens_at, closes_at, population, status, published, respondents FROM assessments WHERE assessment_id = $1
-            {(forUpdate ? "FOR UPDATE" : "")}
+            SELECT title, kind, opens_at, closes_at, population, status, published, respondents, survey, exclude_sub_units FROM assessments WHERE assessment_id = $1
+            {(forUpdate ? "FOR UPDATE" : forShare ? "FOR SHARE" : "")}
             """, assessmentId))
         await using (var reader = await command.ExecuteReaderAsync(ct))
         {
@@ -133,7 +133,7 @@ public sealed partial class BaselineService
                 AssessmentId = assessmentId, Title = reader.GetString(0), Kind = (AssessmentKind)reader.GetInt32(1),
                 OpensAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(2)), ClosesAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(3)),
                 PopulationOrgUnitIds = { reader.GetFieldValue<string[]>(4) }, Status = (AssessmentStatus)reader.GetInt32(5), Published = reader.GetBoolean(6),
-                Respondents = reader.GetInt64(7),
+                Respondents = reader.GetInt64(7), Survey = reader.GetBoolean(8), ExcludeSubUnits = reader.GetBoolean(9),
             };
             await reader.DisposeAsync();
             await using var items = connection.Command(transaction, "SELECT item_id FROM assessment_items WHERE assessment_id = $1 ORDER BY position", assessmentId);

@@ -6,6 +6,8 @@ using Transformation.Baselines.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Grpc.Core;
+using Npgsql;
+using Transformation.ServiceDefaults.Identity;
 
 namespace Transformation.Baselines.Api.Grpc;
 
@@ -157,6 +159,14 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
     public override async Task<CreateAssessmentResponse> CreateAssessment(CreateAssessmentRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
+        ThrowIfAny(ValidateAssessment(request));
+        return await IdempotentAsync("CreateAssessment", caller, request, CreateAssessmentResponse.Parser, async (connection, transaction, ct) =>
+            new CreateAssessmentResponse { Assessment = await InsertAssessmentAsync(connection, transaction, caller, request, survey: false, excludeSubUnits: false, ct) },
+            context.CancellationToken);
+    }
+
+    private static List<(string, string)> ValidateAssessment(CreateAssessmentRequest request)
+    {
         var violations = new List<(string, string)>();
         RequireKey(request.IdempotencyKey, violations);
         OptionalId(request.AssessmentId, "assessment_id", violations);
@@ -185,57 +195,60 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             violations.Add(("item_ids", "At least one item, each once."));
         }
 
-        ThrowIfAny(violations);
-        return await IdempotentAsync("CreateAssessment", caller, request, CreateAssessmentResponse.Parser, async (connection, transaction, ct) =>
+        return violations;
+    }
+
+    /// <summary>Creates a (valid) assessment with its items, its audit entry and its AssessmentOpened event: imported, or answered in the product.</summary>
+    private async Task<Assessment> InsertAssessmentAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Caller caller, CreateAssessmentRequest request,
+        bool survey, bool excludeSubUnits, CancellationToken ct)
+    {
+        var tree = await scores.TreeAsync(connection, ct, transaction);
+        var unknownUnit = request.PopulationOrgUnitIds.FirstOrDefault(u => !tree.Contains(u));
+        if (unknownUnit is not null)
         {
-            var tree = await scores.TreeAsync(connection, ct, transaction);
-            var unknownUnit = request.PopulationOrgUnitIds.FirstOrDefault(u => !tree.Contains(u));
-            if (unknownUnit is not null)
-            {
-                throw RpcErrors.InvalidArgument("Unknown org unit.", ("population_org_unit_ids", $"'{unknownUnit}' is not an org unit."));
-            }
+            throw RpcErrors.InvalidArgument("Unknown org unit.", ("population_org_unit_ids", $"'{unknownUnit}' is not an org unit."));
+        }
 
-            var items = new Dictionary<string, (string Dimension, bool Reverse)>(StringComparer.Ordinal);
-            await using (var command = connection.Command(transaction, "SELECT item_id, dimension_id, reverse_scored FROM items WHERE item_id = ANY($1)",
-                (object)request.ItemIds.ToArray()))
-            await using (var reader = await command.ExecuteReaderAsync(ct))
+        var items = new Dictionary<string, (string Dimension, bool Reverse)>(StringComparer.Ordinal);
+        await using (var command = connection.Command(transaction, "SELECT item_id, dimension_id, reverse_scored FROM items WHERE item_id = ANY($1)",
+            (object)request.ItemIds.ToArray()))
+        await using (var reader = await command.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
             {
-                while (await reader.ReadAsync(ct))
-                {
-                    items[reader.GetString(0)] = (reader.GetString(1), reader.GetBoolean(2));
-                }
+                items[reader.GetString(0)] = (reader.GetString(1), reader.GetBoolean(2));
             }
+        }
 
-            var unknownItem = request.ItemIds.Select((id, index) => (id, index)).FirstOrDefault(i => !items.ContainsKey(i.id));
-            if (unknownItem.id is not null)
-            {
-                throw RpcErrors.InvalidArgument("Unknown item.", ($"item_ids[{unknownItem.index}]", $"'{unknownItem.id}' is not an item."));
-            }
+        var unknownItem = request.ItemIds.Select((id, index) => (id, index)).FirstOrDefault(i => !items.ContainsKey(i.id));
+        if (unknownItem.id is not null)
+        {
+            throw RpcErrors.InvalidArgument("Unknown item.", ($"item_ids[{unknownItem.index}]", $"'{unknownItem.id}' is not an item."));
+        }
 
-            var assessment = new Assessment
-            {
-                AssessmentId = request.AssessmentId.Length > 0 ? request.AssessmentId : Guid.CreateVersion7().ToString("n"), Title = request.Title.Trim(),
-                Kind = request.Kind, OpensAt = request.OpensAt, ClosesAt = request.ClosesAt, Status = AssessmentStatus.Open,
-                PopulationOrgUnitIds = { request.PopulationOrgUnitIds }, ItemIds = { request.ItemIds },
-            };
-            if (await connection.ExecuteAsync(transaction, """
-                INSERT INTO assessments (assessment_id, title, kind, opens_at, closes_at, population, status) VALUES ($1, $2, $3, $4, $5, $6, $7)
-                ON CONFLICT DO NOTHING
-                """, ct, assessment.AssessmentId, assessment.Title, (int)assessment.Kind, assessment.OpensAt!.ToDateTimeOffset(),
-                assessment.ClosesAt!.ToDateTimeOffset(), request.PopulationOrgUnitIds.ToArray(), (int)AssessmentStatus.Open) == 0)
-            {
-                throw new RpcException(new Status(StatusCode.AlreadyExists, $"The assessment {assessment.AssessmentId} exists already."));
-            }
+        var assessment = new Assessment
+        {
+            AssessmentId = request.AssessmentId.Length > 0 ? request.AssessmentId : Guid.CreateVersion7().ToString("n"), Title = request.Title.Trim(),
+            Kind = request.Kind, OpensAt = request.OpensAt, ClosesAt = request.ClosesAt, Status = AssessmentStatus.Open,
+            PopulationOrgUnitIds = { request.PopulationOrgUnitIds }, ItemIds = { request.ItemIds }, Survey = survey, ExcludeSubUnits = excludeSubUnits,
+        };
+        if (await connection.ExecuteAsync(transaction, """
+            INSERT INTO assessments (assessment_id, title, kind, opens_at, closes_at, population, status, survey, exclude_sub_units)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING
+            """, ct, assessment.AssessmentId, assessment.Title, (int)assessment.Kind, assessment.OpensAt!.ToDateTimeOffset(),
+            assessment.ClosesAt!.ToDateTimeOffset(), request.PopulationOrgUnitIds.ToArray(), (int)AssessmentStatus.Open, survey, excludeSubUnits) == 0)
+        {
+            throw new RpcException(new Status(StatusCode.AlreadyExists, $"The assessment {assessment.AssessmentId} exists already."));
+        }
 
-            await connection.ExecuteAsync(transaction, """
-                INSERT INTO assessment_items (assessment_id, position, item_id, dimension_id, reverse_scored)
-                SELECT $1, p.ordinality - 1, p.item, i.dimension_id, i.reverse_scored FROM unnest($2::text[]) WITH ORDINALITY AS p(item, ordinality)
-                JOIN items i ON i.item_id = p.item
-                """, ct, assessment.AssessmentId, request.ItemIds.ToArray());
-            await AuditAsync(connection, transaction, "assessment", assessment.AssessmentId, caller, null, assessment, ct);
-            await outbox.EnqueueAsync(connection, transaction, assessment.AssessmentId, new AssessmentOpened { Assessment = assessment }, ct);
-            return new CreateAssessmentResponse { Assessment = assessment };
-        }, context.CancellationToken);
+        await connection.ExecuteAsync(transaction, """
+            INSERT INTO assessment_items (assessment_id, position, item_id, dimension_id, reverse_scored)
+            SELECT $1, p.ordinality - 1, p.item, i.dimension_id, i.reverse_scored FROM unnest($2::text[]) WITH ORDINALITY AS p(item, ordinality)
+            JOIN items i ON i.item_id = p.item
+            """, ct, assessment.AssessmentId, request.ItemIds.ToArray());
+        await AuditAsync(connection, transaction, "assessment", assessment.AssessmentId, caller, null, assessment, ct);
+        await outbox.EnqueueAsync(connection, transaction, assessment.AssessmentId, new AssessmentOpened { Assessment = assessment }, ct);
+        return assessment;
     }
 
     public override async Task<GetAssessmentResponse> GetAssessment(GetAssessmentRequest request, ServerCallContext context)
@@ -255,7 +268,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         var ct = context.CancellationToken;
         await using var connection = await database.OpenAsync(ct);
         await using var command = connection.Command(null, """
-            SELECT a.assessment_id, a.title, a.kind, a.opens_at, a.closes_at, a.population, a.status, a.published, a.respondents,
+            SELECT a.assessment_id, a.title, a.kind, a.opens_at, a.closes_at, a.population, a.status, a.published, a.respondents, a.survey, a.exclude_sub_units,
                    coalesce((SELECT array_agg(i.item_id ORDER BY i.position) FROM assessment_items i WHERE i.assessment_id = a.assessment_id), '{}')
             FROM assessments a WHERE ($1 = 0 OR a.status = $1) AND ($3 OR a.published) ORDER BY a.opens_at DESC, a.assessment_id LIMIT $2
             """, (int)request.Status, request.PageSize == 0 ? 100 : request.PageSize, Access.ListsEveryAssessment(context.Caller()));
@@ -268,7 +281,8 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
                 AssessmentId = reader.GetString(0), Title = reader.GetString(1), Kind = (AssessmentKind)reader.GetInt32(2),
                 OpensAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(3)), ClosesAt = Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(4)),
                 PopulationOrgUnitIds = { reader.GetFieldValue<string[]>(5) }, Status = (AssessmentStatus)reader.GetInt32(6), Published = reader.GetBoolean(7),
-                Respondents = reader.GetInt64(8), ItemIds = { reader.GetFieldValue<string[]>(9) },
+                Respondents = reader.GetInt64(8), Survey = reader.GetBoolean(9), ExcludeSubUnits = reader.GetBoolean(10),
+                ItemIds = { reader.GetFieldValue<string[]>(11) },
             });
         }
 
@@ -281,7 +295,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         var violations = new List<(string, string)>();
         RequireKey(request.IdempotencyKey, violations);
         ThrowIfAny(violations);
-        return await IdempotentAsync("CloseAssessment", caller, request, CloseAssessmentResponse.Parser, async (connection, transaction, ct) =>
+        var closed = await IdempotentAsync("CloseAssessment", caller, request, CloseAssessmentResponse.Parser, async (connection, transaction, ct) =>
         {
             var assessment = await LoadAssessmentAsync(connection, transaction, request.AssessmentId, ct, forUpdate: true);
             if (assessment.Status == AssessmentStatus.Closed)
@@ -290,9 +304,18 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             }
 
             var now = time.GetUtcNow();
+            var before = assessment.Clone();
+            if (assessment.Survey)
+            {
+                // The answers submitted in the product go through the CSV import's ingestion: the same responses, cells and comments.
+                var tree = await scores.TreeAsync(connection, ct, transaction);
+                var units = assessment.PopulationOrgUnitIds.SelectMany(tree.SelfAndDescendants).ToHashSet(StringComparer.Ordinal);
+                var items = await LoadItemsAsync(connection, transaction, assessment.AssessmentId, ct);
+                assessment.Respondents += await SurveyStore.IngestAsync(connection, transaction, assessment.AssessmentId, items, units, ct);
+            }
+
             await connection.ExecuteAsync(transaction, "UPDATE assessments SET status = $2, closed_at = $3 WHERE assessment_id = $1", ct,
                 assessment.AssessmentId, (int)AssessmentStatus.Closed, now);
-            var before = assessment.Clone();
             assessment.Status = AssessmentStatus.Closed;
             await AuditAsync(connection, transaction, "assessment", assessment.AssessmentId, caller, before, assessment, ct);
             await outbox.EnqueueAsync(connection, transaction, assessment.AssessmentId, new AssessmentClosed
@@ -301,6 +324,12 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
             }, ct);
             return new CloseAssessmentResponse { Assessment = assessment };
         }, context.CancellationToken);
+        if (closed.Assessment.Survey)
+        {
+            await SurveyStore.VacuumAsync(database, context.CancellationToken);
+        }
+
+        return closed;
     }
 
     public override async Task<PublishScoresResponse> PublishScores(PublishScoresRequest request, ServerCallContext context)
@@ -355,6 +384,11 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
         if (assessment.Status != AssessmentStatus.Open)
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, "The assessment is closed: no more responses."));
+        }
+
+        if (assessment.Survey)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "The assessment is answered in the product: its responses are not imported."));
         }
 
         var items = await LoadItemsAsync(connection, transaction, assessment.AssessmentId, ct);

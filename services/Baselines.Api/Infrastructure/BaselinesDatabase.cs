@@ -27,6 +27,7 @@ public sealed class BaselinesSchema(BaselinesDatabase database) : IHostedService
 
     // Comments are kept apart from responses: the four attributes and the text, no token, no key shared with a response.
     // Responses hold no identity: the token is stored only as a SHA-256 hash (per assessment), with four coarse attributes.
+    // Surveys answered in the product: see SurveyStore for how the "has answered" marks, drafts and answers are kept apart.
     // The audit trail (AuditLog.Ddl) is append-only: the database refuses UPDATE, DELETE and TRUNCATE on it.
     public const string Ddl = """
         CREATE TABLE IF NOT EXISTS org_units (org_unit_id text PRIMARY KEY, parent_id text NOT NULL DEFAULT '', name text NOT NULL DEFAULT '',
@@ -50,6 +51,16 @@ public sealed class BaselinesSchema(BaselinesDatabase database) : IHostedService
         CREATE INDEX IF NOT EXISTS comments_by_assessment ON comments (assessment_id, org_unit_id);
         CREATE TABLE IF NOT EXISTS baselines (scope_org_unit_id text NOT NULL, assessment_id text NOT NULL, set_by text NOT NULL, set_at timestamptz NOT NULL,
             superseded_at timestamptz, PRIMARY KEY (scope_org_unit_id, set_at));
+        ALTER TABLE assessments ADD COLUMN IF NOT EXISTS survey boolean NOT NULL DEFAULT false;
+        ALTER TABLE assessments ADD COLUMN IF NOT EXISTS exclude_sub_units boolean NOT NULL DEFAULT false;
+        CREATE TABLE IF NOT EXISTS employees (employee_id text PRIMARY KEY, org_unit_id text NOT NULL, active boolean NOT NULL, version bigint NOT NULL);
+        CREATE TABLE IF NOT EXISTS invitations (assessment_id text NOT NULL, employee_id text NOT NULL, org_unit_id text NOT NULL,
+            answered boolean NOT NULL DEFAULT false, PRIMARY KEY (assessment_id, employee_id));
+        CREATE TABLE IF NOT EXISTS survey_drafts (assessment_id text NOT NULL, employee_id text NOT NULL, answers bytea NOT NULL,
+            PRIMARY KEY (assessment_id, employee_id));
+        CREATE TABLE IF NOT EXISTS survey_answers (answer_id uuid PRIMARY KEY, assessment_id text NOT NULL, org_unit_id text NOT NULL,
+            answers smallint[] NOT NULL, comment text NOT NULL);
+        CREATE INDEX IF NOT EXISTS survey_answers_by_assessment ON survey_answers (assessment_id);
         CREATE TABLE IF NOT EXISTS idempotency (scope text NOT NULL, key text NOT NULL, request_hash bytea NOT NULL, response bytea, PRIMARY KEY (scope, key));
         """ + AuditLog.Ddl;
 

@@ -4,7 +4,7 @@ using Transformation.EventBus;
 
 namespace Transformation.Baselines.Api.IntegrationEvents.Handlers;
 
-/// <summary>Keeps the org tree from the Directory's versioned snapshots (upserted when newer). Employees are never copied.</summary>
+/// <summary>Keeps the org tree from the Directory's versioned snapshots (upserted when newer). Employees: EmployeeHandlers.</summary>
 public sealed class OrgUnitChangedHandler(ScoreCache cache) : IHandleEvent<OrgUnitChanged>
 {
     public async Task HandleAsync(OrgUnitChanged message, EventContext context, CancellationToken cancellationToken)

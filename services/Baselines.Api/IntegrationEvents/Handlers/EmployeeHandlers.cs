@@ -1,0 +1,33 @@
+using Transformation.Directory.V1;
+using Transformation.EventBus;
+
+namespace Transformation.Baselines.Api.IntegrationEvents.Handlers;
+
+/// <summary>
+/// Keeps who works in which unit, to invite a survey's population: the id, the unit and whether the person is active,
+/// upserted when newer. No name, email or role: the surveys need none of them.
+/// </summary>
+public sealed class EmployeeHandlers :
+    IHandleEvent<EmployeeJoined>, IHandleEvent<EmployeeMoved>, IHandleEvent<EmployeeUpdated>, IHandleEvent<EmployeeLeft>, IHandleEvent<EmployeeErased>
+{
+    public Task HandleAsync(EmployeeJoined message, EventContext context, CancellationToken cancellationToken) => UpsertAsync(message.Employee, context, cancellationToken);
+
+    public Task HandleAsync(EmployeeMoved message, EventContext context, CancellationToken cancellationToken) => UpsertAsync(message.Employee, context, cancellationToken);
+
+    public Task HandleAsync(EmployeeUpdated message, EventContext context, CancellationToken cancellationToken) => UpsertAsync(message.Employee, context, cancellationToken);
+
+    public Task HandleAsync(EmployeeLeft message, EventContext context, CancellationToken cancellationToken) => UpsertAsync(message.Employee, context, cancellationToken);
+
+    public Task HandleAsync(EmployeeErased message, EventContext context, CancellationToken cancellationToken) =>
+        context.Connection.ExecuteAsync(context.Transaction, """
+            INSERT INTO employees (employee_id, org_unit_id, active, version) VALUES ($1, '', false, $2)
+            ON CONFLICT (employee_id) DO UPDATE SET active = false, version = excluded.version WHERE employees.version < excluded.version
+            """, cancellationToken, message.EmployeeId, message.Version);
+
+    private static Task UpsertAsync(EmployeeSnapshot? employee, EventContext context, CancellationToken cancellationToken) =>
+        employee is null ? Task.CompletedTask : context.Connection.ExecuteAsync(context.Transaction, """
+            INSERT INTO employees (employee_id, org_unit_id, active, version) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (employee_id) DO UPDATE SET org_unit_id = excluded.org_unit_id, active = excluded.active, version = excluded.version
+            WHERE employees.version < excluded.version
+            """, cancellationToken, employee.EmployeeId, employee.OrgUnitId, employee.Active, employee.Version);
+}

@@ -78,4 +78,34 @@ public sealed partial class RoleJourneyTests
         (await IncentivesCalls.Call<GetPointsBalanceRequest, GetPointsBalanceResponse>("GetPointsBalance", new GetPointsBalanceRequest(), spender, Ct))
             .Balance.ShouldBe(before - 5);
     }
+
+    [Fact]
+    public async Task HrAddsALimitedRewardForOneUnitWithdrawsItOnlyOnceConfirmedAndExportsFulfilledRedemptions()
+    {
+        await using var context = await _system.Browser.NewContextAsync();
+        var page = await Browsing.SignInAsync(context, Portal, "hr/rewards", Seed.Hr, Roles.Hr);
+        await page.GetByLabel("Name", new() { Exact = true }).FillAsync("Team lunch");
+        await page.GetByLabel("Points it costs").FillAsync("40");
+        await page.GetByLabel("Limited stock").CheckAsync();
+        await page.GetByLabel("Stock", new() { Exact = true }).FillAsync("4");
+        await page.GetByLabel("Support and its teams").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add the reward" }).ClickAsync();
+        await Expect(page.GetByTestId("reward-done")).ToHaveTextAsync("Added: Team lunch, for 40 points.");
+        var row = page.GetByTestId("rewards").GetByRole(AriaRole.Row).Filter(new() { HasText = "Team lunch" });
+        await Expect(row).ToContainTextAsync("Support");
+        await Expect(row).ToContainTextAsync("4");
+
+        await row.GetByRole(AriaRole.Button, new() { Name = "Withdraw Team lunch" }).ClickAsync();
+        await Expect(row.GetByTestId("confirm-withdraw")).ToContainTextAsync("Withdraw Team lunch? Nobody can redeem it any more.");
+        await row.GetByRole(AriaRole.Button, new() { Name = "Keep it" }).ClickAsync();
+        await Expect(row).Not.ToContainTextAsync("(withdrawn)");
+        await row.GetByRole(AriaRole.Button, new() { Name = "Withdraw Team lunch" }).ClickAsync();
+        await row.GetByRole(AriaRole.Button, new() { Name = "Yes, withdraw Team lunch" }).ClickAsync();
+        await Expect(page.GetByTestId("reward-done")).ToHaveTextAsync("Team lunch is withdrawn: nobody can redeem it any more.");
+        await Expect(row).ToContainTextAsync("(withdrawn)");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Export as CSV" }).ClickAsync();
+        await Expect(page.GetByTestId("export-csv")).ToHaveValueAsync(Browsing.Text("^employee_id,employee_name,reward_id,reward,quantity,points,fulfilled_at"));
+        await page.KeepScreenshotAsync("hr-reward-catalogue");
+    }
 }

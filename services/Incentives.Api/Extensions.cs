@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
 using Transformation.Grains;
@@ -50,6 +51,17 @@ public static class Extensions
         // Call-outs: in aggregate to leaders, one by one to hr only.
         ["GetCallOutReport"] = RpcAccess.Roles(Model.Access.CallOutReportRoles),
         ["ListCallOuts"] = RpcAccess.Roles(Roles.Hr),
+
+        // The reward catalogue: hr defines it and exports what was fulfilled; employees spend their own points (the handler
+        // redeems for the caller only); balances and reviews are filtered per caller in the handlers (own, as manager, as hr).
+        ["DefineCatalogueReward"] = RpcAccess.Roles(Roles.Hr),
+        ["ReviseCatalogueReward"] = RpcAccess.Roles(Roles.Hr),
+        ["ListCatalogueRewards"] = RpcAccess.SignedIn,
+        ["GetPointsBalance"] = RpcAccess.SignedIn,
+        ["RedeemPoints"] = RpcAccess.Roles(Roles.Employee),
+        ["ListRedemptions"] = RpcAccess.SignedIn,
+        ["ReviewRedemption"] = RpcAccess.SignedIn,
+        ["ExportRedemptions"] = RpcAccess.Roles(Roles.Hr),
     };
 
     public static WebApplicationBuilder AddIncentivesService(this WebApplicationBuilder builder)
@@ -95,6 +107,10 @@ public static class Extensions
         services.AddSingleton<IncentivesDatabase>();
         services.AddHostedService<IncentivesSchema>();
         services.AddSingleton<LedgerActivations>();
+        // Redemptions commit in the ledgers' turns, with their events in the outbox.
+        services.TryAddSingleton<Outbox>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<Redemptions>();
         return services;
     }
 

@@ -34,4 +34,19 @@ public sealed class AccessTests(PostgresDatabase postgres, RabbitMqVirtualHost r
         access["SetLeaderboardPreference"].AllowedRoles.ShouldBeEmpty(); // Anyone signed in, for themselves.
         access["SetLeaderboardPreference"].IsAnonymous.ShouldBeFalse();
     }
+
+    [Fact]
+    public void OnlyHrDefinesTheRewardCatalogueAndExportsRedemptionsAndEmployeesRedeem()
+    {
+        var access = Extensions.AccessMap;
+        access["DefineCatalogueReward"].AllowedRoles.ShouldBe([Roles.Hr]);
+        access["ReviseCatalogueReward"].AllowedRoles.ShouldBe([Roles.Hr]);
+        access["ExportRedemptions"].AllowedRoles.ShouldBe([Roles.Hr]);
+        access["RedeemPoints"].AllowedRoles.ShouldBe([Roles.Employee]); // for the caller only: the request names nobody
+        foreach (var perCaller in new[] { "ListCatalogueRewards", "GetPointsBalance", "ListRedemptions", "ReviewRedemption" })
+        {
+            access[perCaller].IsAnonymous.ShouldBeFalse();
+            access[perCaller].AllowedRoles.ShouldBeEmpty(); // any signed-in caller; the handler filters by who they are
+        }
+    }
 }

@@ -1,5 +1,9 @@
 using System.Collections.Immutable;
+using Google.Protobuf;
+using Grpc.Core;
 using Orleans.Concurrency;
+using Transformation.GrpcHosting;
+using Transformation.Incentives.V1;
 using Transformation.Incentives.Api.Infrastructure;
 using Transformation.Incentives.Api.Model;
 
@@ -24,6 +28,15 @@ public interface ILedgerGrain : IGrainWithStringKey
 
     Task<Decision> RevokeAsync(string observationId, string period, int points, int rulesVersion, ImmutableArray<string> withdrawnBadges);
 
+    /// <summary>
+    /// The employee spends points on a catalogue reward: decided and committed in this turn (<see cref="Redemptions.RedeemAsync"/>),
+    /// so this employee's redemptions are checked against the balance one at a time and none can spend what another spent.
+    /// </summary>
+    Task<RedemptionOutcome> RedeemAsync(RedeemCommand command);
+
+    /// <summary>A held redemption of this employee approved or rejected (refunded), in this employee's turn order as every debit.</summary>
+    Task<RedemptionOutcome> ReviewRedemptionAsync(ReviewRedemptionCommand command);
+
     [ReadOnly]
     Task<LedgerState> GetStateAsync();
 
@@ -42,7 +55,7 @@ public interface ILedgerGrain : IGrainWithStringKey
 /// A batch that calls many inactive ledgers folds them together beforehand (<see cref="LedgerActivations"/>): the
 /// activation takes that state when one is waiting, else folds its own.
 /// </summary>
-public sealed class LedgerGrain(IncentivesDatabase database, LedgerActivations activations) : Grain, ILedgerGrain
+public sealed class LedgerGrain(IncentivesDatabase database, LedgerActivations activations, Redemptions redemptions) : Grain, ILedgerGrain
 {
     private LedgerState _state = new();
 
@@ -81,6 +94,12 @@ public sealed class LedgerGrain(IncentivesDatabase database, LedgerActivations a
     public Task<Decision> RevokeAsync(string observationId, string period, int points, int rulesVersion, ImmutableArray<string> withdrawnBadges) =>
         Apply(_state.Revoke(observationId, period, points, rulesVersion, withdrawnBadges));
 
+    public Task<RedemptionOutcome> RedeemAsync(RedeemCommand command) =>
+        RedemptionOutcome.OfAsync(() => redemptions.RedeemAsync(Id, command.Request, CancellationToken.None));
+
+    public Task<RedemptionOutcome> ReviewRedemptionAsync(ReviewRedemptionCommand command) =>
+        RedemptionOutcome.OfAsync(() => redemptions.ReviewAsync(Id, command.ReviewerId, command.ReviewerIsHr, command.Request, CancellationToken.None));
+
     public Task<LedgerState> GetStateAsync() => Task.FromResult(_state);
 
     public Task DeactivateAsync()
@@ -111,5 +130,69 @@ public sealed class LedgerGrain(IncentivesDatabase database, LedgerActivations a
     {
         _state = result.Next;
         return Task.FromResult(result.Decision);
+    }
+}
+
+/// <summary>A redemption for the grain's employee (the request as received: its idempotency key and hash go with it).</summary>
+[GenerateSerializer]
+[Immutable]
+public sealed record RedeemCommand([property: Id(0)] byte[] RequestBytes)
+{
+    public RedeemPointsRequest Request => RedeemPointsRequest.Parser.ParseFrom(RequestBytes);
+
+    public static RedeemCommand Of(RedeemPointsRequest request) => new(request.ToByteArray());
+}
+
+/// <summary>A review of a held redemption of the grain's employee.</summary>
+[GenerateSerializer]
+[Immutable]
+public sealed record ReviewRedemptionCommand([property: Id(0)] byte[] RequestBytes, [property: Id(1)] string ReviewerId, [property: Id(2)] bool ReviewerIsHr)
+{
+    public ReviewRedemptionRequest Request => ReviewRedemptionRequest.Parser.ParseFrom(RequestBytes);
+
+    public static ReviewRedemptionCommand Of(ReviewRedemptionRequest request, string reviewerId, bool reviewerIsHr) =>
+        new(request.ToByteArray(), reviewerId, reviewerIsHr);
+}
+
+/// <summary>
+/// What a redemption turn answered: the response message's bytes, or the gRPC refusal (code, message and field violations)
+/// that the service raises again; an RpcException itself does not cross grain calls.
+/// </summary>
+[GenerateSerializer]
+[Immutable]
+public sealed record RedemptionOutcome(
+    [property: Id(0)] byte[] Response,
+    [property: Id(1)] int Code,
+    [property: Id(2)] string Message,
+    [property: Id(3)] ImmutableArray<string> Fields,
+    [property: Id(4)] ImmutableArray<string> Descriptions)
+{
+    public static async Task<RedemptionOutcome> OfAsync<T>(Func<Task<T>> work)
+        where T : IMessage
+    {
+        try
+        {
+            return new((await work()).ToByteArray(), (int)StatusCode.OK, "", [], []);
+        }
+        catch (RpcException e)
+        {
+            var violations = e.GetDetail<Google.Rpc.BadRequest>()?.FieldViolations ?? [];
+            return new([], (int)e.StatusCode, e.Status.Detail, [.. violations.Select(v => v.Field)], [.. violations.Select(v => v.Description)]);
+        }
+    }
+
+    /// <summary>The response, or the refusal thrown again.</summary>
+    public T Unwrap<T>(MessageParser<T> parser)
+        where T : IMessage<T>
+    {
+        ArgumentNullException.ThrowIfNull(parser);
+        if (Code == (int)StatusCode.OK)
+        {
+            return parser.ParseFrom(Response);
+        }
+
+        throw Fields.IsEmpty
+            ? new RpcException(new Status((StatusCode)Code, Message))
+            : RpcErrors.InvalidArgument(Message, Fields.Zip(Descriptions));
     }
 }

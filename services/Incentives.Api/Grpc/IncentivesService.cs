@@ -19,7 +19,7 @@ using Grpc.Core;
 namespace Transformation.Incentives.Api.Grpc;
 
 /// <summary>The gRPC surface: validates, checks the caller, calls the model and the stores, maps.</summary>
-public sealed class IncentivesService(IncentivesDatabase database, Outbox outbox, RulesStore rulesStore, BehaviourCache behaviours, RewardPipeline pipeline,
+public sealed partial class IncentivesService(IncentivesDatabase database, Outbox outbox, RulesStore rulesStore, BehaviourCache behaviours, RewardPipeline pipeline,
     IGrainFactory grains, FeedHub feeds, IHostApplicationLifetime lifetime, IHostEnvironment environment, IOptions<IncentivesOptions> options, TimeProvider time) : V1.IncentivesService.IncentivesServiceBase
 {
     private const int MaxPage = 500;

@@ -145,6 +145,37 @@ public sealed class IncentivesSchema(IncentivesDatabase database) : Microsoft.Ex
             reward_id   text        NOT NULL,
             awarded_at  timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (employee_id, badge_id));
+        -- The reward catalogue: the current version of each reward (its history is in the audit trail). stock NULL = unlimited.
+        CREATE TABLE IF NOT EXISTS catalogue_rewards (
+            catalogue_reward_id text        PRIMARY KEY,
+            version             integer     NOT NULL,
+            name                text        NOT NULL,
+            description         text        NOT NULL,
+            points_cost         integer     NOT NULL CHECK (points_cost > 0),
+            stock               integer     CHECK (stock >= 0),
+            requires_approval   boolean     NOT NULL,
+            approval_threshold  integer     NOT NULL,
+            eligible_unit_ids   text[]      NOT NULL,
+            withdrawn           boolean     NOT NULL DEFAULT false,
+            changed_by          text        NOT NULL,
+            changed_at          timestamptz NOT NULL);
+        -- Points spent on catalogue rewards: held (1) and fulfilled (2) redemptions are debited from the balance, rejected (3) ones refunded.
+        CREATE TABLE IF NOT EXISTS redemptions (
+            redemption_id       text        PRIMARY KEY,
+            employee_id         text        NOT NULL,
+            catalogue_reward_id text        NOT NULL,
+            reward_name         text        NOT NULL,
+            reward_version      integer     NOT NULL,
+            quantity            integer     NOT NULL CHECK (quantity > 0),
+            points              integer     NOT NULL CHECK (points > 0),
+            status              smallint    NOT NULL,
+            requested_at        timestamptz NOT NULL,
+            reviewed_by         text        NOT NULL DEFAULT '',
+            review_note         text        NOT NULL DEFAULT '',
+            fulfilled_at        timestamptz);
+        CREATE INDEX IF NOT EXISTS redemptions_employee ON redemptions (employee_id, requested_at DESC);
+        CREATE INDEX IF NOT EXISTS redemptions_held ON redemptions (requested_at) WHERE status = 1;
+        CREATE INDEX IF NOT EXISTS redemptions_fulfilled ON redemptions (fulfilled_at) WHERE status = 2;
         CREATE TABLE IF NOT EXISTS leaderboard_preferences (
             employee_id text        PRIMARY KEY,
             opted_out   boolean     NOT NULL,

@@ -33,13 +33,17 @@ using Inc = Transformation.Incentives.V1;
 //    observation stamped with its send time; observation-to-reward = the time a subscriber of RewardGranted on the broker (in
 //    this process) receives its reward minus that send time, both from this process's clock; also the outcome row's stored
 //    time (occurred_at, stamped by Incentives before its commit, same machine clock) minus the send time.
-// Usage: dotnet run -c Release --project benchmarks/Initiatives.Benchmarks -- [observations=50000] [employees=5000] [rate=2000] [seconds=20] [streamSize=1000] [streams=4] [tickMs=10] [keepRelayed=0]
+// 3. Issue 27: the throughput part alternates (`rounds` times) with ReferencePipeline, the same flow with nothing but the
+//    servers; the ratio real / reference is reported per round.
+// Usage: dotnet run -c Release --project benchmarks/Initiatives.Benchmarks -- [observations=50000] [employees=5000] [rate=2000] [seconds=20] [streamSize=1000] [streams=4] [tickMs=10] [keepRelayed=0] [rounds=1]
 //        (name=value, or the values alone in this order)
 var settings = new Dictionary<string, int>(StringComparer.Ordinal)
 {
     ["observations"] = 50_000, ["employees"] = 5_000, ["rate"] = 2_000, ["seconds"] = 20, ["streamSize"] = 1_000, ["streams"] = 4, ["tickMs"] = 10,
     // 1: both services mark relayed outbox rows sent and keep them a day (EventBus:SentRetention) instead of deleting them (the default).
     ["keepRelayed"] = 0,
+    // Issue 27: how many times the throughput part and the reference pipeline run, alternately.
+    ["rounds"] = 1,
 };
 var order = settings.Keys.ToArray();
 for (var i = 0; i < args.Length; i++)
@@ -166,83 +170,39 @@ while (await ProgressAsync() < warmUp.Length)
 
 await QuiesceAsync("after the warm-up");
 
-// ---- 1. Throughput ----
-var inputs = Inputs("t", total);
-var outcomesBefore = await CountAsync(incentivesDb, "SELECT count(*) FROM outcomes");
-var progressBefore = await ProgressAsync();
-var loadBeforeThroughput = LoadAverage();
-Console.WriteLine($"Throughput: {total:N0} observations in calls of {streamSize:N0}, {streams} at a time… (load average: {loadBeforeThroughput})");
+// ---- 1. Throughput, alternating with the reference pipeline (issue 27) ----
+var referenceDb = await postgres.CreateDatabaseAsync("reference");
+var referenceRewardsDb = await postgres.CreateDatabaseAsync("reference_rewards");
+await rabbitMq.CreateVirtualHostAsync("reference");
+var reference = new ReferencePipeline(referenceDb, referenceRewardsDb, rabbitMq.AmqpUri("reference"));
+await reference.CreateAsync();
 var cpu = new CpuMeter(postgres.DataDirectory);
-cpu.Start();
-var clock = Stopwatch.StartNew();
-TimeSpan? durableAt = null, rewardedAt = null, progressedAt = null;
-var durable = 0;
-var nextCall = -1;
-using (var monitor = new CancellationTokenSource())
+Throughput? real = null;
+var ratios = new List<double>();
+for (var round = 1; round <= settings["rounds"]; round++)
 {
-    var lines = MonitorAsync(clock, () => $"durable {Volatile.Read(ref durable),7:N0}", outcomesBefore, progressBefore, monitor.Token);
-    var sending = Task.WhenAll(Enumerable.Range(0, streams).Select(_ => Task.Run(async () =>
-    {
-        int call;
-        while ((call = Interlocked.Increment(ref nextCall)) * streamSize < total)
-        {
-            var slice = new ArraySegment<ObservationInput>(inputs, call * streamSize, Math.Min(streamSize, total - (call * streamSize)));
-            await RecordAsync(slice, null, 0);
-            if (Interlocked.Add(ref durable, slice.Count) == total)
-            {
-                durableAt = clock.Elapsed;
-            }
-        }
-    })));
-    while (rewardedAt is null || progressedAt is null)
-    {
-        if (sending.IsFaulted)
-        {
-            await sending;
-        }
-
-        if (rewardedAt is null && await CountAsync(incentivesDb, "SELECT count(*) FROM outcomes") - outcomesBefore >= total)
-        {
-            rewardedAt = clock.Elapsed;
-        }
-
-        if (progressedAt is null && await ProgressAsync() - progressBefore >= total)
-        {
-            progressedAt = clock.Elapsed;
-        }
-
-        if (clock.Elapsed > TimeSpan.FromMinutes(20))
-        {
-            throw new TimeoutException("The throughput part did not finish in 20 minutes.");
-        }
-
-        await Task.Delay(100);
-    }
-
-    await sending;
-    await monitor.CancelAsync();
-    await lines;
+    real = await ThroughputAsync($"t{round}");
+    await QuiesceAsync($"after round {round}");
+    Console.WriteLine($"Reference pipeline, round {round}: {total:N0} observations in batches of {streamSize:N0}, {streams} at a time… (load average: {LoadAverage()})");
+    cpu.Start();
+    var floor = await reference.RunAsync(total, employees, streamSize, streams, CancellationToken.None);
+    var floorRate = total / floor.TotalSeconds;
+    ratios.Add(real.Rate / floorRate);
+    Console.WriteLine($"  reference end to end: {total:N0} in {floor.TotalSeconds:F2} s = {floorRate:N0} observations/s (load average: {LoadAverage()})");
+    Console.WriteLine($"  {cpu.Since(total)}");
+    Console.WriteLine($"  round {round}: real / reference = {real.Rate:N0} / {floorRate:N0} = {ratios[^1]:F3}");
 }
 
-var endToEnd = rewardedAt.Value > progressedAt.Value ? rewardedAt.Value : progressedAt.Value;
-var throughputCpu = cpu.Since(total);
-var loadAfterThroughput = LoadAverage();
-var granted = await CountAsync(incentivesDb, "SELECT count(*) FROM outcomes WHERE status = 0");
-Console.WriteLine($"  (a) durable (every call answered)   {durableAt!.Value.TotalSeconds,7:F2} s  {total / durableAt.Value.TotalSeconds,8:N0} obs/s");
-Console.WriteLine($"  (b) every observation has an outcome {rewardedAt.Value.TotalSeconds,7:F2} s  {total / rewardedAt.Value.TotalSeconds,8:N0} obs/s ({granted:N0} granted in all)");
-Console.WriteLine($"  (c) progress counts every one        {progressedAt.Value.TotalSeconds,7:F2} s  {total / progressedAt.Value.TotalSeconds,8:N0} obs/s");
-Console.WriteLine($"  end to end (b and c): {total:N0} in {endToEnd.TotalSeconds:F2} s = {total / endToEnd.TotalSeconds:N0} observations/s (load average: {loadAfterThroughput})");
-Console.WriteLine($"  {throughputCpu}");
+Console.WriteLine($"Throughput ratio real / reference per round: {string.Join(", ", ratios.Select(r => r.ToString("F3", CultureInfo.InvariantCulture)))}; mean {ratios.Average():F3}");
 
 // ---- The raw COPY of the same rows ----
 var loadBeforeCopy = LoadAverage();
-var copySeconds = await CopyAsync(inputs);
+var copySeconds = await CopyAsync(real!.Inputs);
 var loadAfterCopy = LoadAverage();
 var copyRate = total / copySeconds;
-var e2eRate = total / endToEnd.TotalSeconds;
 Console.WriteLine($"COPY (binary, same rows, table of the observations table's shape, fsync on): {total:N0} in {copySeconds:F2} s = {copyRate:N0} rows/s " +
     $"(load average before {loadBeforeCopy}, after {loadAfterCopy})");
-Console.WriteLine($"ratio end to end / COPY: {e2eRate / copyRate:F3}");
+Console.WriteLine($"ratio end to end / COPY: {real.Rate / copyRate:F3}");
 
 // ---- 2. Latency at a steady offered rate ----
 await QuiesceAsync("after the throughput part");
@@ -273,16 +233,16 @@ var answered = 0;
 var sent = 0;
 var inFlight = new List<Task>();
 cpu.Start();
-clock.Restart();
+var offerClock = Stopwatch.StartNew();
 using (var monitor = new CancellationTokenSource())
 {
-    var lines = MonitorAsync(clock, () => $"offered {Volatile.Read(ref sent),6:N0} durable {Volatile.Read(ref answered),6:N0} rewards seen {received.Count,6:N0}",
+    var lines = MonitorAsync(offerClock, () => $"offered {Volatile.Read(ref sent),6:N0} durable {Volatile.Read(ref answered),6:N0} rewards seen {received.Count,6:N0}",
         latencyOutcomesBefore, latencyProgressBefore, monitor.Token);
     using (var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(tickMs)))
     {
         while (sent < count && await timer.WaitForNextTickAsync())
         {
-            var due = Math.Min(count, (int)(clock.Elapsed.TotalSeconds * rate)) - sent;
+            var due = Math.Min(count, (int)(offerClock.Elapsed.TotalSeconds * rate)) - sent;
             if (due <= 0)
             {
                 continue;
@@ -305,11 +265,11 @@ using (var monitor = new CancellationTokenSource())
         }
     }
 
-    var offeredFor = clock.Elapsed;
+    var offeredFor = offerClock.Elapsed;
     await Task.WhenAll(inFlight);
     Console.WriteLine($"  offered {count:N0} in {offeredFor.TotalSeconds:F2} s = {count / offeredFor.TotalSeconds:N0}/s");
-    var deadline = clock.Elapsed + TimeSpan.FromMinutes(5);
-    while (ids.Any(id => !received.ContainsKey(id!)) && clock.Elapsed < deadline)
+    var deadline = offerClock.Elapsed + TimeSpan.FromMinutes(5);
+    while (ids.Any(id => !received.ContainsKey(id!)) && offerClock.Elapsed < deadline)
     {
         await Task.Delay(100);
     }
@@ -344,8 +304,8 @@ Report("send → RewardGranted received from the broker", measured.Where(i => re
 
 Console.WriteLine();
 Console.WriteLine("| observations | end-to-end obs/s | durable s / (b) s / (c) s | COPY rows/s | ratio | load before → after (1 min) |");
-Console.WriteLine($"| {total:N0} | {e2eRate:N0} | {durableAt.Value.TotalSeconds:F1} / {rewardedAt.Value.TotalSeconds:F1} / {progressedAt.Value.TotalSeconds:F1} | " +
-    $"{copyRate:N0} | {e2eRate / copyRate:F3} | {loadBeforeThroughput.Split(' ')[0]} → {loadAfterThroughput.Split(' ')[0]} |");
+Console.WriteLine($"| {total:N0} | {real.Rate:N0} | {real.DurableAt.TotalSeconds:F1} / {real.RewardedAt.TotalSeconds:F1} / {real.ProgressedAt.TotalSeconds:F1} | " +
+    $"{copyRate:N0} | {real.Rate / copyRate:F3} | {real.LoadBefore.Split(' ')[0]} → {real.LoadAfter.Split(' ')[0]} |");
 
 initiativesClient.Dispose();
 incentivesClient.Dispose();
@@ -354,6 +314,78 @@ await initiatives.DisposeAsync();
 await incentives.StopAsync();
 await incentives.DisposeAsync();
 return;
+
+// One timed pass of `total` fresh observations through the real services (see the header).
+async Task<Throughput> ThroughputAsync(string prefix)
+{
+    var inputs = Inputs(prefix, total);
+    var outcomesBefore = await CountAsync(incentivesDb, "SELECT count(*) FROM outcomes");
+    var progressBefore = await ProgressAsync();
+    var loadBeforeThroughput = LoadAverage();
+    Console.WriteLine($"Throughput: {total:N0} observations in calls of {streamSize:N0}, {streams} at a time… (load average: {loadBeforeThroughput})");
+    cpu.Start();
+    var clock = Stopwatch.StartNew();
+    TimeSpan? durableAt = null, rewardedAt = null, progressedAt = null;
+    var durable = 0;
+    var nextCall = -1;
+    using (var monitor = new CancellationTokenSource())
+    {
+        var lines = MonitorAsync(clock, () => $"durable {Volatile.Read(ref durable),7:N0}", outcomesBefore, progressBefore, monitor.Token);
+        var sending = Task.WhenAll(Enumerable.Range(0, streams).Select(_ => Task.Run(async () =>
+        {
+            int call;
+            while ((call = Interlocked.Increment(ref nextCall)) * streamSize < total)
+            {
+                var slice = new ArraySegment<ObservationInput>(inputs, call * streamSize, Math.Min(streamSize, total - (call * streamSize)));
+                await RecordAsync(slice, null, 0);
+                if (Interlocked.Add(ref durable, slice.Count) == total)
+                {
+                    durableAt = clock.Elapsed;
+                }
+            }
+        })));
+        while (rewardedAt is null || progressedAt is null)
+        {
+            if (sending.IsFaulted)
+            {
+                await sending;
+            }
+
+            if (rewardedAt is null && await CountAsync(incentivesDb, "SELECT count(*) FROM outcomes") - outcomesBefore >= total)
+            {
+                rewardedAt = clock.Elapsed;
+            }
+
+            if (progressedAt is null && await ProgressAsync() - progressBefore >= total)
+            {
+                progressedAt = clock.Elapsed;
+            }
+
+            if (clock.Elapsed > TimeSpan.FromMinutes(20))
+            {
+                throw new TimeoutException("The throughput part did not finish in 20 minutes.");
+            }
+
+            await Task.Delay(100);
+        }
+
+        await sending;
+        await monitor.CancelAsync();
+        await lines;
+    }
+
+    var endToEnd = rewardedAt.Value > progressedAt.Value ? rewardedAt.Value : progressedAt.Value;
+    var throughputCpu = cpu.Since(total);
+    var loadAfterThroughput = LoadAverage();
+    var granted = await CountAsync(incentivesDb, "SELECT count(*) FROM outcomes WHERE status = 0");
+    Console.WriteLine($"  (a) durable (every call answered)   {durableAt!.Value.TotalSeconds,7:F2} s  {total / durableAt.Value.TotalSeconds,8:N0} obs/s");
+    Console.WriteLine($"  (b) every observation has an outcome {rewardedAt.Value.TotalSeconds,7:F2} s  {total / rewardedAt.Value.TotalSeconds,8:N0} obs/s ({granted:N0} granted in all)");
+    Console.WriteLine($"  (c) progress counts every one        {progressedAt.Value.TotalSeconds,7:F2} s  {total / progressedAt.Value.TotalSeconds,8:N0} obs/s");
+    Console.WriteLine($"  end to end (b and c): {total:N0} in {endToEnd.TotalSeconds:F2} s = {total / endToEnd.TotalSeconds:N0} observations/s (load average: {loadAfterThroughput})");
+    Console.WriteLine($"  {throughputCpu}");
+
+    return new Throughput(inputs, total / endToEnd.TotalSeconds, durableAt!.Value, rewardedAt.Value, progressedAt.Value, loadBeforeThroughput, loadAfterThroughput);
+}
 
 // The machine's 1, 5 and 15 minute load averages (the runs share it with other work).
 static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";

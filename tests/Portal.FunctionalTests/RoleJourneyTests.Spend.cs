@@ -13,14 +13,19 @@ public sealed partial class RoleJourneyTests
     [Fact]
     public async Task AnEmployeeRedeemsAfterConfirmingAndTheirManagerRejectsAHeldRedemptionWhichRefundsIt()
     {
-        // Two people of their own: a colleague recognises the spender twice (10 points).
+        // Two people in a unit of their own (the other journeys count the seeded units' people): a colleague recognises the
+        // spender twice (10 points).
         var hr = _system.Token(Seed.Hr, Roles.Hr);
         var directory = new Seed.ServiceCalls(_system.Directory.Client, DirectoryReflection.Descriptor.Services[0]);
+        await directory.Call<UpsertOrgUnitRequest, UpsertOrgUnitResponse>("UpsertOrgUnit", new UpsertOrgUnitRequest
+        {
+            IdempotencyKey = "unit-stores", OrgUnitId = "stores", Name = "Stores", ParentId = Seed.Root, Kind = OrgUnitKind.Department,
+        }, hr, Ct);
         foreach (var (id, name) in new[] { ("s1", "Sam Spender"), ("s2", "Sara Giver") })
         {
             await directory.Call<UpsertEmployeeRequest, UpsertEmployeeResponse>("UpsertEmployee", new UpsertEmployeeRequest
             {
-                IdempotencyKey = "person-" + id, EmployeeId = id, DisplayName = name, Email = id + "@acme.test", OrgUnitId = "sales",
+                IdempotencyKey = "person-" + id, EmployeeId = id, DisplayName = name, Email = id + "@acme.test", OrgUnitId = "stores",
                 ManagerId = Seed.Executive, Active = true, Roles = { Role.Employee },
             }, hr, Ct);
         }

@@ -40,7 +40,7 @@ public sealed class LedgerGrainClusterTests(PostgresDatabase postgres) : IClassF
         var decisions = await Task.WhenAll(Enumerable.Range(0, Observations).SelectMany(i => ledgers.Select(async ledger =>
         {
             var observation = Seen("e-cluster", i);
-            var evaluated = (await ledger.EvaluateAllAsync([observation], Rules, [[]])).Single();
+            var evaluated = (await ledger.EvaluateAllAsync([observation], Rules, [[]], settleUnbudgeted: false)).Single();
             evaluated.Verdict.ShouldBe(Verdict.Granted);
             return (await ledger.SettleAllAsync([observation.ObservationId], [true], Rules)).Single();
         })));

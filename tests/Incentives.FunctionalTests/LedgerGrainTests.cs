@@ -47,7 +47,7 @@ public sealed class LedgerGrainTests(PostgresDatabase postgres, RabbitMqVirtualH
         var decisions = await Task.WhenAll(Enumerable.Range(0, Calls).Select(async i =>
         {
             var observation = Seen("e-lg", i);
-            var evaluated = (await ledger.EvaluateAllAsync([observation], Rules, [[]])).Single();
+            var evaluated = (await ledger.EvaluateAllAsync([observation], Rules, [[]], settleUnbudgeted: false)).Single();
             evaluated.Verdict.ShouldBe(Verdict.Granted);
             return (await ledger.SettleAllAsync([observation.ObservationId], [true], Rules)).Single();
         }));

@@ -16,8 +16,13 @@ namespace Transformation.Incentives.Api.Grains;
 /// </summary>
 public interface ILedgerGrain : IGrainWithStringKey
 {
-    /// <summary>Decides observations of this employee in order (one turn for a whole batch); flags are per observation.</summary>
-    Task<ImmutableArray<Decision>> EvaluateAllAsync(ImmutableArray<Observation> observations, RuleSet rules, ImmutableArray<ImmutableArray<string>> flags);
+    /// <summary>
+    /// Decides observations of this employee in order (one turn for a whole batch); flags are per observation. With
+    /// <paramref name="settleUnbudgeted"/> (the caller found no budget for any (unit, period) of the batch) a decision in the
+    /// period of its observation is settled in the same turn, as a budget-less grant is: no second call for it.
+    /// </summary>
+    Task<ImmutableArray<Decision>> EvaluateAllAsync(ImmutableArray<Observation> observations, RuleSet rules, ImmutableArray<ImmutableArray<string>> flags,
+        bool settleUnbudgeted);
 
     /// <summary>Completes evaluated observations once their budget charges are known, in order.</summary>
     Task<ImmutableArray<Decision>> SettleAllAsync(ImmutableArray<string> observationIds, ImmutableArray<bool> budgetReserved, RuleSet rules);
@@ -61,12 +66,18 @@ public sealed class LedgerGrain(IncentivesDatabase database, LedgerActivations a
 
     private string Id => this.GetPrimaryKeyString();
 
-    public Task<ImmutableArray<Decision>> EvaluateAllAsync(ImmutableArray<Observation> observations, RuleSet rules, ImmutableArray<ImmutableArray<string>> flags)
+    public Task<ImmutableArray<Decision>> EvaluateAllAsync(ImmutableArray<Observation> observations, RuleSet rules, ImmutableArray<ImmutableArray<string>> flags,
+        bool settleUnbudgeted)
     {
         var decisions = ImmutableArray.CreateBuilder<Decision>(observations.Length);
         for (var i = 0; i < observations.Length; i++)
         {
             (var decision, _state) = _state.Evaluate(observations[i], rules, flags[i]);
+            if (settleUnbudgeted && decision.HoldsPoints && string.Equals(decision.Period, rules.PeriodOf(observations[i].ObservedAt), StringComparison.Ordinal))
+            {
+                (decision, _state) = _state.Settle(decision.ObservationId, budgetReserved: true, rules);
+            }
+
             decisions.Add(decision);
         }
 

@@ -306,11 +306,11 @@ public sealed class RewardPipeline(IGrainFactory grains, LedgerActivations activ
     /// <see cref="ChargeAsync"/> checks again, at the end of the transaction, that each charge still fits.
     /// </summary>
     private static async Task<(Dictionary<(string OrgUnitId, string Period), string> BudgetOf, Dictionary<(string BudgetUnitId, string Period), int> Left)>
-        ReadBudgetsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<BudgetClaim> claims, CancellationToken cancellationToken)
+        ReadBudgetsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, HashSet<(string OrgUnitId, string Period)> pairs,
+            CancellationToken cancellationToken)
     {
         var budgetOf = new Dictionary<(string, string), string>();
         var left = new Dictionary<(string, string), int>();
-        var pairs = claims.Select(c => (c.OrgUnitId, c.Period)).Distinct().ToList();
         if (pairs.Count == 0)
         {
             return (budgetOf, left);
@@ -368,12 +368,18 @@ public sealed class RewardPipeline(IGrainFactory grains, LedgerActivations activ
             activations.Offer(await LedgerStore.FoldAsync(connection, transaction, cold, cancellationToken));
         }
 
+        // The budgets of the (unit, period) each observation falls in, read before deciding: when none has a budget (no
+        // budgets at all, the common case) the ledgers settle their grants in the deciding turn, one grain call per employee.
+        var pairs = observations.Select(o => (o.OrgUnitId, rules.PeriodOf(o.ObservedAt))).ToHashSet();
+        var (budgetOf, left) = await ReadBudgetsAsync(connection, transaction, pairs, cancellationToken);
+        var unbudgeted = budgetOf.Count == 0;
         var decisions = new Decision[observations.Count];
         try
         {
             await Task.WhenAll(byEmployee.Select(async g =>
             {
-                var made = await grains.GetGrain<ILedgerGrain>(g.Key).EvaluateAllAsync([.. g.Select(i => observations[i])], rules, [.. g.Select(i => flags[i])]);
+                var made = await grains.GetGrain<ILedgerGrain>(g.Key).EvaluateAllAsync([.. g.Select(i => observations[i])], rules, [.. g.Select(i => flags[i])],
+                    unbudgeted);
                 var k = 0;
                 foreach (var i in g)
                 {
@@ -388,7 +394,20 @@ public sealed class RewardPipeline(IGrainFactory grains, LedgerActivations activ
 
         var holding = Enumerable.Range(0, decisions.Length).Where(i => decisions[i].HoldsPoints).ToList();
         var claims = holding.Select(i => new BudgetClaim(observations[i].OrgUnitId, decisions[i].Period, decisions[i].Points)).ToList();
-        var (budgetOf, left) = await ReadBudgetsAsync(connection, transaction, claims, cancellationToken);
+        if (claims.Any(c => !pairs.Contains((c.OrgUnitId, c.Period))))
+        {
+            // A retried observation decided under earlier rules, in another period: read for what the decisions claim.
+            (budgetOf, left) = await ReadBudgetsAsync(connection, transaction, claims.Select(c => (c.OrgUnitId, c.Period)).ToHashSet(), cancellationToken);
+            unbudgeted = false;
+        }
+
+        if (unbudgeted)
+        {
+            // Settled in the deciding turn: every grant is unbudgeted (reserved, charged to no budget).
+            return ([.. decisions.Select(d => (d, d.HoldsPoints ? new BudgetCharge(true, "") : (BudgetCharge?)null))],
+                new Dictionary<(string BudgetUnitId, string Period), int>());
+        }
+
         var (charges, spent) = BudgetAllocation.Allocate(claims, budgetOf, left);
         var result = new (Decision, BudgetCharge?)[decisions.Length];
         var chargeOf = new Dictionary<int, BudgetCharge>();

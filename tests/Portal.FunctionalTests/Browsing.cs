@@ -50,6 +50,14 @@ public static partial class Browsing
         await Expect(page.Locator("main[data-interactive=true]")).ToBeAttachedAsync();
     }
 
+    /// <summary>Picks a person in a people picker as a person does: types part of the name, then adds them from what the Directory found.</summary>
+    public static async Task PickPersonAsync(this IPage page, string pickerId, string name)
+    {
+        await page.Locator("#" + pickerId).FillAsync(name.Split(' ')[0]);
+        await page.GetByTestId(pickerId + "-found").GetByRole(AriaRole.Button, new() { Name = "Add " + name, Exact = true }).ClickAsync();
+        await Expect(page.GetByTestId(pickerId + "-picked")).ToContainTextAsync(name);
+    }
+
     /// <summary>Keeps the page as a PNG in <see cref="ScreenshotFolder"/> and attaches it to the test's result.</summary>
     public static async Task KeepScreenshotAsync(this IPage page, string name)
     {

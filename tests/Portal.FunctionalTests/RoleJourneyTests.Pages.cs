@@ -120,7 +120,7 @@ public sealed partial class RoleJourneyTests
         await using var giverContext = await _system.Browser.NewContextAsync();
         var giver = await Browsing.SignInAsync(giverContext, Portal, "me/give", "e5", Roles.Employee);
         await Expect(giver.GetByTestId("allowance")).ToContainTextAsync("you may give 50 points per month, and 50 are left now.");
-        await giver.Locator("#recipient").SelectOptionAsync("e2");
+        await giver.PickPersonAsync("recipient", "Erik Berg");
         await giver.Locator("#give-behaviour").SelectOptionAsync("helps-customers");
         await giver.GetByLabel("Message").FillAsync("Took my customer's call while I was ill.");
         await giver.GetByRole(AriaRole.Button, new() { Name = "Give recognition" }).ClickAsync();

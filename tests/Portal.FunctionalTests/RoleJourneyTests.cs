@@ -91,7 +91,7 @@ public sealed partial class RoleJourneyTests : IClassFixture<PortalSystem>
 
         await page.OpenAsync(Portal, "change/observations");
         await Expect(page.Locator("#initiative")).ToHaveValueAsync(_system.Seeded.ActiveInitiativeId);
-        await page.Locator("#employee").SelectOptionAsync("e2");
+        await page.PickPersonAsync("employee", "Erik Berg");
         await page.Locator("#behaviour").SelectOptionAsync("helps-customers");
         await page.GetByLabel("Evidence (a short text or a link)").FillAsync("Stayed on a customer's outage call until it was fixed");
         await page.GetByRole(AriaRole.Button, new() { Name = "Record the observation" }).ClickAsync();
@@ -121,7 +121,7 @@ public sealed partial class RoleJourneyTests : IClassFixture<PortalSystem>
 
         await using var managerContext = await _system.Browser.NewContextAsync();
         var manager = await Browsing.SignInAsync(managerContext, Portal, "change/observations", Seed.ChangeManager, Roles.ChangeManager);
-        await manager.Locator("#employee").SelectOptionAsync("e1");
+        await manager.PickPersonAsync("employee", "Emma Stone");
         await manager.Locator("#behaviour").SelectOptionAsync("helps-customers");
         await manager.GetByLabel("Evidence (a short text or a link)").FillAsync("Welcomed a new customer in their own language");
         await manager.GetByRole(AriaRole.Button, new() { Name = "Record the observation" }).ClickAsync();
@@ -182,7 +182,7 @@ public sealed partial class RoleJourneyTests : IClassFixture<PortalSystem>
             ["hr"] = "[data-testid=dimensions]",
             ["hr/behaviours"] = "[data-testid=behaviours]",
             ["change"] = "[data-testid=initiative]",
-            ["change/observations"] = "#employee option[value=e1]",
+            ["change/observations"] = "#behaviour option[value=helps-customers]",
             ["change/propose"] = "#sponsor-search",
             ["me"] = "[data-testid=live-status]",
             ["stories"] = "text=Recent public recognition",

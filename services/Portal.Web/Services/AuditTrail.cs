@@ -128,24 +128,67 @@ public sealed class AuditTrail(BaselinesClient baselines, InitiativesClient init
             change ?? (before.Length == 0 ? "created" : after.Length == 0 ? "removed" : "changed"));
 
     /// <summary>
-    /// The fields a change set, altered or removed, by their JSON paths ("fields.name", "targets[0].targetScore"), in
-    /// document order; at most <paramref name="max"/>, values shortened for reading.
+    /// The fields a change set, altered or removed, in words ("source points 1 › source"), in document order; enum values
+    /// in words, ids by the name <paramref name="name"/> knows (an id with no name known is left out when no person could
+    /// read it: a uuid or a hash), times as dates; at most <paramref name="max"/>, values shortened for reading.
     /// </summary>
-    public static List<FieldChange> Changes(string before, string after, int max = 12)
+    public static List<FieldChange> Changes(string before, string after, Func<string, string?>? name = null, int max = 12)
     {
         var (old, @new) = (Flatten(before), Flatten(after));
         var changes = new List<FieldChange>();
-        foreach (var (path, value) in @new)
+        foreach (var (path, value) in @new.Concat(old.Where(o => !@new.ContainsKey(o.Key)).Select(o => KeyValuePair.Create(o.Key, ""))))
         {
             var earlier = old.GetValueOrDefault(path, "");
             if (!string.Equals(earlier, value, StringComparison.Ordinal))
             {
-                changes.Add(new FieldChange(path, Short(earlier), Short(value)));
+                var (was, now) = (Readable(earlier, name), Readable(value, name));
+                if (was is not null && now is not null)
+                {
+                    changes.Add(new FieldChange(Words.OfPath(path), Short(was), Short(now)));
+                }
             }
         }
 
-        changes.AddRange(old.Where(o => !@new.ContainsKey(o.Key)).Select(o => new FieldChange(o.Key, Short(o.Value), "")));
         return changes.Count > max ? [.. changes.Take(max), new FieldChange($"… and {changes.Count - max} more", "", "")] : changes;
+    }
+
+    /// <summary>Who made a change, in words: a person's name, or the service that made it on its own.</summary>
+    public static string ChangedBy(string changedBy, Func<string, string?> name) =>
+        changedBy.StartsWith("service:", StringComparison.Ordinal)
+            ? $"{CultureInfo.InvariantCulture.TextInfo.ToTitleCase(changedBy["service:".Length..])} service (automatic)"
+        : name(changedBy) ?? changedBy;
+
+    /// <summary>The changed thing's id as a person reads it: its name when known; an id no person reads is left out.</summary>
+    public static string Entity(string entityId, Func<string, string?> name) =>
+        name(entityId) ?? (Words.IsOpaqueId(entityId) ? "" : entityId);
+
+    // A value as people read it; null for an id nobody reads and no name is known for.
+    private static string? Readable(string value, Func<string, string?>? name)
+    {
+        if (value.Length == 0)
+        {
+            return value;
+        }
+
+        if (Words.OfConstant(value) is { } words)
+        {
+            return words;
+        }
+
+        if (name?.Invoke(value) is { } named)
+        {
+            return named;
+        }
+
+        if (Words.IsOpaqueId(value))
+        {
+            return null;
+        }
+
+        return value.Length > 18 && value[4] == '-' && value[10] == 'T'
+            && DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
+            ? at.ToString("d MMM yyyy HH:mm", CultureInfo.InvariantCulture)
+            : value;
     }
 
     private static Dictionary<string, string> Flatten(string json)

@@ -23,6 +23,11 @@ public sealed class OrgSnapshot(IReadOnlyList<OrgUnitSnapshot> units, IReadOnlyL
     public string UnitName(string orgUnitId) =>
         orgUnitId.Length == 0 ? "" : _units.TryGetValue(orgUnitId, out var unit) && unit.Name.Length > 0 ? unit.Name : orgUnitId;
 
+    /// <summary>The name of the person or org unit with this id; null when there is none.</summary>
+    public string? NameOf(string id) =>
+        _people.TryGetValue(id, out var person) && person.DisplayName.Length > 0 ? person.DisplayName
+        : _units.TryGetValue(id, out var unit) && unit.Name.Length > 0 ? unit.Name : null;
+
     public EmployeeSnapshot? Person(string employeeId) => _people.GetValueOrDefault(employeeId);
 
     /// <summary>How deep a unit sits (the root is 0), for indenting.</summary>

@@ -55,6 +55,24 @@ public sealed partial class RoleJourneyTests
     }
 
     [Fact]
+    public void TheSweepVisitsEveryRouteOfThePortal()
+    {
+        // Every @page of the portal's assembly (but sign-in and the error page, which are no place a person browses to).
+        var routes = typeof(Transformation.Portal.Web.Extensions).Assembly.GetTypes()
+            .SelectMany(t => t.GetCustomAttributes(typeof(Microsoft.AspNetCore.Components.RouteAttribute), inherit: false))
+            .Select(a => ((Microsoft.AspNetCore.Components.RouteAttribute)a).Template.TrimStart('/'))
+            .Where(template => template is not ("signin" or "error"))
+            .ToList();
+        routes.ShouldNotBeEmpty();
+        var visited = SweepPages().Select(p => p.Path.Split('?')[0]).ToList();
+        routes.Where(template =>
+        {
+            var pattern = new Regex("^" + Regex.Replace(Regex.Escape(template), @"\\\{[^}]+}", "[^/]+", RegexOptions.None, TimeSpan.FromSeconds(1)) + "$", RegexOptions.None, TimeSpan.FromSeconds(1));
+            return !visited.Any(pattern.IsMatch);
+        }).ShouldBeEmpty("every page is in SweepPages()");
+    }
+
+    [Fact]
     public async Task EveryPageAsEveryRoleShowsOnlyWordsAPersonUsesAndTheDeniedPageWhereTheRoleMayNotGo()
     {
         await SeedWhatTheSweepShowsAsync();

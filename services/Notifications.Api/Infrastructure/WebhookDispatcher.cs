@@ -100,10 +100,10 @@ public sealed partial class WebhookDispatcher(
             : retry.ShouldRetry(attempt - due.AttemptBase)
                 ? (WebhookDeliveryStatus.Pending, now + retry.DelayAfter(attempt - due.AttemptBase, Random.Shared.NextDouble()))
                 : (WebhookDeliveryStatus.Dead, now);
-        await connection.ExecuteAsync(transaction, """
-            INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error) VALUES ($1, $2, $3, $4, $5);
-            UPDATE webhook_deliveries SET attempts = $2, status = $6, next_attempt_at = $7 WHERE delivery_id = $1;
-            """, cancellationToken, due.DeliveryId, attempt, now, statusCode, error ?? "", (int)status, next);
+        await connection.ExecuteAsync(transaction, "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error) VALUES ($1, $2, $3, $4, $5)",
+            cancellationToken, due.DeliveryId, attempt, now, statusCode, error ?? "");
+        await connection.ExecuteAsync(transaction, "UPDATE webhook_deliveries SET attempts = $2, status = $3, next_attempt_at = $4 WHERE delivery_id = $1",
+            cancellationToken, due.DeliveryId, attempt, (int)status, next);
         await transaction.CommitAsync(cancellationToken);
         if (status == WebhookDeliveryStatus.Dead)
         {

@@ -18,6 +18,9 @@ public sealed class NotificationsHost(PostgresFixture postgres, RabbitMqFixture 
 
     public GrpcTestClient Client { get; private set; } = null!;
 
+    /// <summary>The service's gRPC address (a new one after each start).</summary>
+    public Uri Address { get; private set; } = null!;
+
     public Uri AmqpUri => _vhost.AmqpUri;
 
     public string Database => _database.ConnectionString;
@@ -52,6 +55,7 @@ public sealed class NotificationsHost(PostgresFixture postgres, RabbitMqFixture 
             [.. Identity.Settings, .. defaults.Where(d => !Settings.ContainsKey(d.Key)), .. Settings],
             b => b.AddNotificationsService(), a => a.MapNotificationsService(), Ct);
         _app = service.App;
+        Address = service.Address;
         Client?.Dispose();
         Client = GrpcTestClient.Create(service.Address);
     }

@@ -89,6 +89,7 @@ internal static class ServiceHosts
         ["baselines"] = new(true, b => Baselines.Api.Extensions.AddBaselinesService(b), a => Baselines.Api.Extensions.MapBaselinesService(a)),
         ["initiatives"] = new(true, b => Initiatives.Api.Extensions.AddInitiativesService(b), a => Initiatives.Api.Extensions.MapInitiativesService(a)),
         ["endstate"] = new(true, b => EndState.Api.Extensions.AddEndStateService(b), a => EndState.Api.Extensions.MapEndStateService(a)),
+        ["notifications"] = new(true, b => Notifications.Api.Extensions.AddNotificationsService(b), a => Notifications.Api.Extensions.MapNotificationsService(a)),
         ["portal"] = new(false, b => Portal.Web.Extensions.AddPortal(b), a => Portal.Web.Extensions.MapPortal(a)),
     };
 

@@ -6,7 +6,7 @@ using Transformation.TestSupport;
 namespace Transformation.Scenarios.FunctionalTests;
 
 /// <summary>
-/// The six deployables as containers of their own images (tools/images/build.sh builds each one the machine lacks), run as
+/// The seven deployables as containers of their own images (tools/images/build.sh builds each one the machine lacks), run as
 /// k8s/ runs them: as uid 1654, on a read-only root file system with a tmpfs /tmp, no capabilities and no privilege
 /// escalation; on the host network, each on free loopback ports (Service__*, Grains__* in the environment), over the
 /// run's PostgreSQL (a database each) and RabbitMQ (a virtual host of this class) containers. Ready once each answers
@@ -15,7 +15,7 @@ namespace Transformation.Scenarios.FunctionalTests;
 public sealed class ServiceImages(PostgresFixture postgres, RabbitMqFixture rabbitMq) : IAsyncLifetime
 {
     /// <summary>The images of k8s/base/services (transformation/NAME), in the order they start: the portal last.</summary>
-    public static readonly string[] Names = ["directory", "incentives", "baselines", "initiatives", "endstate", "portal"];
+    public static readonly string[] Names = ["directory", "incentives", "baselines", "initiatives", "endstate", "notifications", "portal"];
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
@@ -57,6 +57,7 @@ public sealed class ServiceImages(PostgresFixture postgres, RabbitMqFixture rabb
                 ["EndState__BaselinesAddress"] = address("baselines"),
                 ["EndState__ServiceTokenKey"] = Identity.Tokens.PrivateKeyPem,
             },
+            ["notifications"] = new Dictionary<string, string>(),
         };
 
         try

@@ -7,18 +7,21 @@ namespace Transformation.TestSupport;
 /// <summary>Publishes events as their producers do, for tests of a consumer: a CloudEvent on the topic's fanout exchange, persistent, confirmed.</summary>
 public static class TestEvents
 {
-    public static async Task PublishAsync(Uri amqpUri, IEnumerable<IMessage> events, CancellationToken cancellationToken)
+    public static Task PublishAsync(Uri amqpUri, IEnumerable<IMessage> events, CancellationToken cancellationToken) =>
+        PublishAsync(amqpUri, events.Select(message =>
+            CloudEvent.Create(message, message.Descriptor.File.Package.Split('.')[1], "subject", "pubsub", Guid.NewGuid())), cancellationToken);
+
+    /// <summary>Publishes these CloudEvents as they are (a test may send one twice, as a redelivering broker would).</summary>
+    public static async Task PublishAsync(Uri amqpUri, IEnumerable<CloudEvent> cloudEvents, CancellationToken cancellationToken)
     {
-        var list = events.ToList();
+        var list = cloudEvents.ToList();
         var factory = new ConnectionFactory { Uri = amqpUri };
         await using var connection = await factory.CreateConnectionAsync(cancellationToken);
-        await ExchangesExistAsync(connection, list.Select(m => EventNames.Topic(m.Descriptor)).Distinct(StringComparer.Ordinal), cancellationToken);
+        await ExchangesExistAsync(connection, list.Select(e => e.Topic!).Distinct(StringComparer.Ordinal), cancellationToken);
         await using var channel = await connection.CreateChannelAsync(
             new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
-        foreach (var message in list)
+        foreach (var cloudEvent in list)
         {
-            var producer = message.Descriptor.File.Package.Split('.')[1];
-            var cloudEvent = CloudEvent.Create(message, producer, "subject", "pubsub", Guid.NewGuid());
             await channel.BasicPublishAsync(cloudEvent.Topic!, "", mandatory: false,
                 new BasicProperties { Persistent = true, ContentType = CloudEvent.MediaType }, cloudEvent.ToUtf8Json(), cancellationToken);
         }

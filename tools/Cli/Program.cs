@@ -10,6 +10,7 @@ var root = new RootCommand("transform: run Transformation locally and work with 
     Transformation.Cli.Demo.DemoCommand.Create(),
     Transformation.Cli.Export.ExportCommand.Create(),
     Transformation.Cli.Load.LoadCommand.Create(),
+    Transformation.Cli.Webhooks.WebhooksCommand.Create(),
 };
 // Ctrl-C cancels the running command; stopping the brokers gracefully can take several seconds.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromMinutes(1) });

@@ -2,7 +2,7 @@
 # The images, built on this machine with no image registry (none is reachable):
 #  - postgres, rabbitmq, redis, and runtime (the services' base) from Debian bookworm packages: mmdebstrap makes a root file
 #    system of the essential set plus the image's packages, `docker import` turns it into an image;
-#  - directory, incentives, baselines, initiatives, endstate, portal: the deployables of k8s/, each published
+#  - directory, incentives, baselines, initiatives, endstate, notifications, portal: the deployables of k8s/, each published
 #    framework-dependent (`dotnet publish -c Release`) and copied onto the runtime image by `docker build`.
 #
 #   tools/images/build.sh [NAME...]    builds each image this machine lacks and prints its tag; --debian names the Debian
@@ -22,8 +22,8 @@ MIRROR=http://deb.debian.org/debian
 IMAGES=(postgres rabbitmq redis runtime)
 # Each deployable's image (named as k8s/base/services names it) and its project under services/.
 declare -A SERVICES=([directory]=Directory.Api [incentives]=Incentives.Api [baselines]=Baselines.Api
-  [initiatives]=Initiatives.Api [endstate]=EndState.Api [portal]=Portal.Web)
-SERVICE_ORDER=(directory incentives baselines initiatives endstate portal)
+  [initiatives]=Initiatives.Api [endstate]=EndState.Api [notifications]=Notifications.Api [portal]=Portal.Web)
+SERVICE_ORDER=(directory incentives baselines initiatives endstate notifications portal)
 # What every service is built from besides its own folder (paths from the repository's root).
 SERVICE_INPUTS=(services/BuildingBlocks protos Directory.Build.props Directory.Packages.props global.json nuget.config .editorconfig)
 ROOT=$(cd ../.. && pwd)

@@ -19,6 +19,8 @@ public sealed record LocalService(string Name, string Project, int GrpcPort, int
     /// </summary>
     public static IReadOnlyList<LocalService> All { get; } =
     [
+        // Notifications hears every producer's events (outbound webhooks), so its queues come first.
+        new("notifications", "Notifications.Api", 5110, 5210),
         new("directory", "Directory.Api", 5060, 5160),
         new("baselines", "Baselines.Api", 5080, 5180),
         // The services with Orleans grains co-host a silo each: its own silo and gateway ports on the one machine.

@@ -1,0 +1,4 @@
+using Transformation.TestSupport;
+
+[assembly: AssemblyFixture(typeof(PostgresFixture))]
+[assembly: AssemblyFixture(typeof(RabbitMqFixture))]

@@ -23,6 +23,7 @@ public sealed class MailedBaselinesHost(PostgresFixture postgres, RabbitMqFixtur
         ["Baselines:Mail:PortalAddress"] = Portal,
         ["Baselines:Mail:PollInterval"] = "00:00:00.100",
         ["Baselines:Mail:RetryDelay"] = "00:00:00.200",
+        ["Baselines:Mail:ReminderCheckInterval"] = "00:00:00.200",
     };
 
     public async ValueTask InitializeAsync()
@@ -98,6 +99,39 @@ public sealed class SurveyMailTests(MailedBaselinesHost mailed) : IClassFixture<
         Smtp.Messages().Where(m => (m.Subject ?? "").StartsWith("Reminder", StringComparison.Ordinal) && Body(m).Contains(Link(id), StringComparison.Ordinal))
             .Select(m => m.To.Mailboxes.Single().Address).Order(StringComparer.Ordinal).ShouldBe(notAnswered.Select(Address).Order(StringComparer.Ordinal));
         reminders.ShouldAllBe(m => Body(m).Contains(Link(id), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AScheduledReminderDueNowIsQueuedByItselfAndRecorded()
+    {
+        var employees = await SurveysTests.OrganisationAsync(Host, "ml6", inA: 2, inB: 1);
+        // Closes in 7 days with a reminder 8 days before the close: due at once.
+        var opened = await Host.CallAsync<OpenSurveyRequest, OpenSurveyResponse>("OpenSurvey", new OpenSurveyRequest
+        {
+            IdempotencyKey = "open-ml6", AssessmentId = "ml6-pulse", Title = "Scheduled pulse", Kind = AssessmentKind.Pulse,
+            ClosesAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTime(DateTime.UtcNow.AddDays(7)), PopulationOrgUnitIds = { "ml6-root" },
+            ItemIds = { "ml6-i1" }, Reminders = new SurveyReminderSchedule { DaysBeforeClose = 8 },
+        });
+
+        var reminders = await ReceivedByAsync(employees, "Reminder: Scheduled pulse");
+        reminders.Count.ShouldBe(employees.Length);
+        await TestSql.WaitUntilAsync(Host.ConnectionString, "SELECT count(*) FROM assessments WHERE assessment_id = 'ml6-pulse' AND reminded_at IS NOT NULL", 1, Ct);
+        opened.Invited.ShouldBe(3);
+    }
+
+    [Fact]
+    public async Task ABadReminderScheduleIsRefusedNamingItsFieldsAndNothingIsOpened()
+    {
+        await SurveysTests.OrganisationAsync(Host, "ml7", inA: 1, inB: 0);
+        var error = await Should.ThrowAsync<RpcException>(() => Host.CallAsync<OpenSurveyRequest, OpenSurveyResponse>("OpenSurvey", new OpenSurveyRequest
+        {
+            IdempotencyKey = "open-ml7", AssessmentId = "ml7-pulse", Title = "Pulse", Kind = AssessmentKind.Pulse,
+            ClosesAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTime(DateTime.UtcNow.AddDays(7)), PopulationOrgUnitIds = { "ml7-root" },
+            ItemIds = { "ml7-i1" }, Reminders = new SurveyReminderSchedule { EveryDays = -1, DaysBeforeClose = 366 },
+        }));
+        error.StatusCode.ShouldBe(StatusCode.InvalidArgument);
+        error.GetDetail<BadRequest>()!.FieldViolations.Select(v => v.Field).ShouldBe(["reminders.every_days", "reminders.days_before_close"]);
+        (await Host.ScalarAsync("SELECT count(*) FROM assessments WHERE assessment_id = 'ml7-pulse'")).ShouldBe(0);
     }
 
     [Fact]

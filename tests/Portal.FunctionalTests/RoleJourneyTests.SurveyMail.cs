@@ -15,99 +15,113 @@ public sealed partial class RoleJourneyTests
     [Fact]
     public async Task HrOpensAPulseForTwoUnitsTheInviteesAnswerFromTheirMailAReminderReachesOnlyTheRestAndTheResultsShowAfterClose()
     {
-        // Partners gets two people: fewer than the portal's minimum group of 3, while Sales has 3 (cm-1, e1, e2).
+        // Two units of its own (other journeys add people to the seeded ones): Field with 3 people, the portal's minimum group,
+        // and Studio with 2.
+        var hrToken = _system.Token(Seed.Hr, Roles.Hr);
         var directory = new Seed.ServiceCalls(_system.Directory.Client, DirectoryReflection.Descriptor.Services[0]);
-        foreach (var (id, name) in new[] { ("p1", "Pia Park"), ("p2", "Paul Pine") })
+        foreach (var (id, name) in new[] { ("field", "Field"), ("studio", "Studio") })
+        {
+            await directory.Call<UpsertOrgUnitRequest, UpsertOrgUnitResponse>("UpsertOrgUnit", new UpsertOrgUnitRequest
+            {
+                IdempotencyKey = "unit-" + id, OrgUnitId = id, Name = name, ParentId = Seed.Root, Kind = OrgUnitKind.Department,
+            }, hrToken, Ct);
+        }
+
+        foreach (var (id, name, unit) in new[]
+        {
+            ("f1", "Fay Ford", "field"), ("f2", "Finn Fox", "field"), ("f3", "Flo Frost", "field"), ("t1", "Tia Todd", "studio"), ("t2", "Tom Tate", "studio"),
+        })
         {
             await directory.Call<UpsertEmployeeRequest, UpsertEmployeeResponse>("UpsertEmployee", new UpsertEmployeeRequest
             {
-                IdempotencyKey = "person-" + id, EmployeeId = id, DisplayName = name, Email = id + "@acme.test", OrgUnitId = "partners",
+                IdempotencyKey = "person-" + id, EmployeeId = id, DisplayName = name, Email = id + "@acme.test", OrgUnitId = unit,
                 ManagerId = Seed.Executive, Active = true, Roles = { Role.Employee },
-            }, _system.Token(Seed.Hr, Roles.Hr), Ct);
+            }, hrToken, Ct);
         }
 
-        await TestSupport.TestSql.WaitUntilAsync(_system.Baselines.Database, "SELECT count(*) FROM employees WHERE org_unit_id = 'partners' AND email <> ''", 2, Ct);
+        await TestSupport.TestSql.WaitUntilAsync(_system.Baselines.Database,
+            "SELECT count(*) FROM employees WHERE org_unit_id IN ('field', 'studio') AND email <> ''", 5, Ct);
 
-        // HR opens the pulse for Sales and Partners.
+        // HR opens the pulse for Field and Studio.
         await using var hrContext = await _system.Browser.NewContextAsync();
         var hr = await Browsing.SignInAsync(hrContext, Portal, "hr/surveys", Seed.Hr, Roles.Hr);
-        await hr.GetByText("Open a survey").ClickAsync();
+        await hr.Locator("summary", new() { HasText = "Open a survey" }).ClickAsync();
         await hr.GetByLabel("Title").FillAsync("Spring pulse");
-        await hr.GetByLabel("Sales", new() { Exact = true }).CheckAsync();
-        await hr.GetByLabel("Partners", new() { Exact = true }).CheckAsync();
+        await hr.GetByLabel("Field", new() { Exact = true }).CheckAsync();
+        await hr.GetByLabel("Studio", new() { Exact = true }).CheckAsync();
         await hr.GetByLabel("We put the customer's problem first.").CheckAsync();
         await hr.GetByLabel("I can say what I think without fear.").CheckAsync();
         await hr.GetByRole(AriaRole.Button, new() { Name = "Open the survey" }).ClickAsync();
         await Expect(hr.GetByTestId("survey-done")).ToHaveTextAsync("Opened: 5 people invited; their invitations are on their way.");
 
         // Each invitee's invitation arrives with a link to the survey's answering page on the portal.
-        string[] invitees = ["cm-1", "e1", "e2", "p1", "p2"];
+        string[] invitees = ["f1", "f2", "f3", "t1", "t2"];
         var invitations = await InvitationsAsync("Spring pulse", invitees);
         var links = invitations.ToDictionary(m => m.To.Mailboxes.Single().Address, m => LinkIn(m), StringComparer.Ordinal);
         links.Values.Distinct().ShouldHaveSingleItem();
-        var link = links["e1@acme.test"];
+        var link = links["f1@acme.test"];
         link.ToString().ShouldStartWith($"{Portal}me/surveys/");
         var path = link.AbsolutePath.TrimStart('/');
 
-        // Emma follows her link, saves, comes back and submits.
+        // Fay follows her link, saves, comes back and submits.
         await using (var context = await _system.Browser.NewContextAsync())
         {
-            var emma = await Browsing.SignInAsync(context, Portal, path, "e1", Roles.Employee);
-            await Expect(emma.GetByRole(AriaRole.Heading, new() { Name = "Spring pulse" })).ToBeVisibleAsync();
-            await emma.GetByRole(AriaRole.Radiogroup, new() { Name = "We put the customer's problem first." }).GetByLabel("Agree", new() { Exact = true }).CheckAsync();
-            await emma.GetByRole(AriaRole.Button, new() { Name = "Save", Exact = true }).ClickAsync();
-            await Expect(emma.GetByTestId("survey-done")).ToHaveTextAsync("Saved. You can come back and finish later.");
-            await emma.GotoAsync(link.ToString());
-            await Expect(emma.Locator("main[data-interactive=true]")).ToBeAttachedAsync();
-            await Expect(emma.GetByRole(AriaRole.Radiogroup, new() { Name = "We put the customer's problem first." }).GetByLabel("Agree", new() { Exact = true })).ToBeCheckedAsync();
-            await emma.GetByRole(AriaRole.Radiogroup, new() { Name = "I can say what I think without fear." }).GetByLabel("Strongly agree").CheckAsync();
-            await emma.GetByRole(AriaRole.Button, new() { Name = "Submit", Exact = true }).ClickAsync();
-            await Expect(emma.GetByTestId("survey-done")).ToContainTextAsync("Submitted.");
+            var fay = await Browsing.SignInAsync(context, Portal, path, "f1", Roles.Employee);
+            await Expect(fay.GetByRole(AriaRole.Heading, new() { Name = "Spring pulse" })).ToBeVisibleAsync();
+            await fay.GetByRole(AriaRole.Radiogroup, new() { Name = "We put the customer's problem first." }).GetByLabel("Agree", new() { Exact = true }).CheckAsync();
+            await fay.GetByRole(AriaRole.Button, new() { Name = "Save", Exact = true }).ClickAsync();
+            await Expect(fay.GetByTestId("survey-done")).ToHaveTextAsync("Saved. You can come back and finish later.");
+            await fay.GotoAsync(link.ToString());
+            await Expect(fay.Locator("main[data-interactive=true]")).ToBeAttachedAsync();
+            await Expect(fay.GetByRole(AriaRole.Radiogroup, new() { Name = "We put the customer's problem first." }).GetByLabel("Agree", new() { Exact = true })).ToBeCheckedAsync();
+            await fay.GetByRole(AriaRole.Radiogroup, new() { Name = "I can say what I think without fear." }).GetByLabel("Strongly agree").CheckAsync();
+            await fay.GetByRole(AriaRole.Button, new() { Name = "Submit", Exact = true }).ClickAsync();
+            await Expect(fay.GetByTestId("survey-done")).ToContainTextAsync("Submitted.");
         }
 
-        // Erik has the survey open twice: the second submission is refused.
+        // Finn has the survey open twice: the second submission is refused.
         await using (var context = await _system.Browser.NewContextAsync())
         {
-            var erik = await Browsing.SignInAsync(context, Portal, path, "e2", Roles.Employee);
+            var finn = await Browsing.SignInAsync(context, Portal, path, "f2", Roles.Employee);
             var again = await context.NewPageAsync();
             await again.GotoAsync(link.ToString());
             await Expect(again.Locator("main[data-interactive=true]")).ToBeAttachedAsync();
-            foreach (var page in new[] { erik, again })
+            foreach (var page in new[] { finn, again })
             {
                 await page.GetByRole(AriaRole.Radiogroup, new() { Name = "We put the customer's problem first." }).GetByLabel("Disagree", new() { Exact = true }).CheckAsync();
                 await page.GetByRole(AriaRole.Radiogroup, new() { Name = "I can say what I think without fear." }).GetByLabel("Agree", new() { Exact = true }).CheckAsync();
                 await page.GetByRole(AriaRole.Button, new() { Name = "Submit", Exact = true }).ClickAsync();
             }
 
-            await Expect(erik.GetByTestId("survey-done")).ToContainTextAsync("Submitted.");
+            await Expect(finn.GetByTestId("survey-done")).ToContainTextAsync("Submitted.");
             await Expect(again.GetByRole(AriaRole.Alert)).ToContainTextAsync("answered once");
         }
 
-        // Pia, in Partners, answers too.
+        // Tia, in Studio, answers too.
         await using (var context = await _system.Browser.NewContextAsync())
         {
-            var pia = await Browsing.SignInAsync(context, Portal, links["p1@acme.test"].AbsolutePath.TrimStart('/'), "p1", Roles.Employee);
-            await pia.GetByRole(AriaRole.Radiogroup, new() { Name = "We put the customer's problem first." }).GetByLabel("Strongly agree").CheckAsync();
-            await pia.GetByRole(AriaRole.Radiogroup, new() { Name = "I can say what I think without fear." }).GetByLabel("Agree", new() { Exact = true }).CheckAsync();
-            await pia.GetByRole(AriaRole.Button, new() { Name = "Submit", Exact = true }).ClickAsync();
-            await Expect(pia.GetByTestId("survey-done")).ToContainTextAsync("Submitted.");
+            var tia = await Browsing.SignInAsync(context, Portal, links["t1@acme.test"].AbsolutePath.TrimStart('/'), "t1", Roles.Employee);
+            await tia.GetByRole(AriaRole.Radiogroup, new() { Name = "We put the customer's problem first." }).GetByLabel("Strongly agree").CheckAsync();
+            await tia.GetByRole(AriaRole.Radiogroup, new() { Name = "I can say what I think without fear." }).GetByLabel("Agree", new() { Exact = true }).CheckAsync();
+            await tia.GetByRole(AriaRole.Button, new() { Name = "Submit", Exact = true }).ClickAsync();
+            await Expect(tia.GetByTestId("survey-done")).ToContainTextAsync("Submitted.");
         }
 
-        // The response rate shows for Sales (3 invited), not for Partners (2).
+        // The response rate shows for Field (3 invited), not for Studio (2).
         await hr.ReloadAsync();
         await Expect(hr.Locator("main[data-interactive=true]")).ToBeAttachedAsync();
         var rates = hr.GetByTestId("response-rates");
-        await Expect(rates.GetByRole(AriaRole.Row, new() { NameRegex = Browsing.Text("^Sales") })).ToHaveTextAsync(Browsing.Text("Sales\\s*3\\s*2\\s*67\\s?%"));
-        await Expect(rates.GetByRole(AriaRole.Row, new() { NameRegex = Browsing.Text("^Partners") })).ToHaveTextAsync(Browsing.Text("Partners\\s*Too few to show"));
+        await Expect(rates.GetByRole(AriaRole.Row, new() { NameRegex = Browsing.Text("^Field") })).ToHaveTextAsync(Browsing.Text("Field\\s*3\\s*2\\s*67\\s?%"));
+        await Expect(rates.GetByRole(AriaRole.Row, new() { NameRegex = Browsing.Text("^Studio") })).ToHaveTextAsync(Browsing.Text("Studio\\s*Too few to show"));
         await hr.KeepScreenshotAsync("hr-survey-response-rates");
 
-        // A reminder now reaches exactly those who have not answered: Carl and Paul.
+        // A reminder now reaches exactly those who have not answered: Flo and Tom.
         await hr.GetByRole(AriaRole.Button, new() { Name = "Send a reminder now" }).ClickAsync();
         await Expect(hr.GetByTestId("survey-done")).ToHaveTextAsync("A reminder is on its way to the 2 people who have not answered yet.");
         await _system.Smtp.WaitForAsync(all => Reminders(all).Count >= 2, Ct);
         await TestSupport.TestSql.WaitUntilAsync(_system.Baselines.Database, "SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL", 0, Ct);
         var reminders = Reminders(_system.Smtp.Messages());
-        reminders.Select(m => m.To.Mailboxes.Single().Address).Order(StringComparer.Ordinal).ShouldBe(["cm-1@acme.test", "p2@acme.test"]);
+        reminders.Select(m => m.To.Mailboxes.Single().Address).Order(StringComparer.Ordinal).ShouldBe(["f3@acme.test", "t2@acme.test"]);
         reminders.ShouldAllBe(m => LinkIn(m) == link);
 
         // HR closes it early; the results show.

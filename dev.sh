@@ -8,11 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Servers the fixtures and the local run start (Redis: the membership of the Orleans cluster tests), the independent gRPC peer
-# of the interop tests, HTTP/2 load tooling for the benchmarks; util-linux gives setsid and setpriv. When a Docker engine answers
+# Servers the fixtures and the local run start (Redis: the membership of the Orleans cluster tests; aiosmtpd: the SMTP server that
+# receives the surveys' mail), the independent gRPC peer of the interop tests, HTTP/2 load tooling for the benchmarks; util-linux
+# gives setsid and setpriv. When a Docker engine answers
 # (tools/images/engine.sh installs and starts one as root) the test fixtures run PostgreSQL, RabbitMQ and Redis as containers of
 # images built from Debian packages.
-DEBIAN_PACKAGES=(postgresql-15 rabbitmq-server erlang-base redis-server python3 python3-grpcio python3-protobuf nghttp2-client util-linux procps chromium fonts-dejavu-core)
+DEBIAN_PACKAGES=(postgresql-15 rabbitmq-server erlang-base redis-server python3 python3-aiosmtpd python3-grpcio python3-protobuf nghttp2-client util-linux procps chromium fonts-dejavu-core)
 
 install_prerequisites() {
   command -v dotnet >/dev/null || { echo "The .NET 10 SDK is required: https://learn.microsoft.com/dotnet/core/install/linux-debian" >&2; exit 1; }

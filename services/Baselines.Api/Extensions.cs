@@ -44,6 +44,9 @@ public static class Extensions
         ["GetMySurvey"] = RpcAccess.SignedIn,
         ["SaveSurveyDraft"] = RpcAccess.SignedIn,
         ["SubmitSurvey"] = RpcAccess.SignedIn,
+        ["SendSurveyReminder"] = RpcAccess.Roles(Access.Editors),
+        ["ListSurveyMailTemplates"] = RpcAccess.Roles(Access.Editors),
+        ["SetSurveyMailTemplate"] = RpcAccess.Roles(Access.Editors),
     };
 
     public static WebApplicationBuilder AddBaselinesService(this WebApplicationBuilder builder)
@@ -62,6 +65,8 @@ public static class Extensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ScoreCache>();
         services.AddSingleton<BaselineService>();
+        services.AddHostedService<SurveyMailSender>();
+        services.AddHostedService<SurveyReminderScheduler>();
         services.AddSubscription<OrgUnitChanged, OrgUnitChangedHandler>();
         services.AddSubscription<EmployeeJoined, EmployeeHandlers>();
         services.AddSubscription<EmployeeMoved, EmployeeHandlers>();

@@ -20,6 +20,7 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
     private readonly PostgresDatabase _database = new(postgres);
     private readonly RabbitMqVirtualHost _vhost = new(rabbitMq);
     private WebApplication? _app;
+    private readonly int _httpPort = Ports.Free();
     private IConnection? _broker;
 
     public TestIdentity Identity { get; } = new();
@@ -41,12 +42,26 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
         await _database.InitializeAsync();
         await _vhost.InitializeAsync();
         _broker = await new ConnectionFactory { Uri = _vhost.AmqpUri }.CreateConnectionAsync(Ct);
+        await StartAsync(Settings);
+    }
+
+    /// <summary>Stops the service and starts it again on the same database and ports, with <paramref name="settings"/> over the rest.</summary>
+    public async Task RestartAsync(IReadOnlyDictionary<string, string?> settings)
+    {
+        Client.Dispose();
+        await _app!.StopAsync(Ct);
+        await _app.DisposeAsync();
+        await StartAsync(settings);
+    }
+
+    private async Task StartAsync(IReadOnlyDictionary<string, string?> settings)
+    {
         var builder = WebApplication.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
         {
             ["Service:Name"] = "baselines",
             ["Service:GrpcPort"] = GrpcPort.ToString(CultureInfo.InvariantCulture),
-            ["Service:HttpPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
+            ["Service:HttpPort"] = _httpPort.ToString(CultureInfo.InvariantCulture),
             ["Service:BindAddress"] = "localhost",
             ["Service:ShutdownTimeout"] = "00:00:05",
             ["EventBus:Database"] = _database.ConnectionString,
@@ -56,7 +71,7 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
             ["Baselines:MinimumGroupSize"] = "5",
         });
         builder.Configuration.AddInMemoryCollection(Identity.Settings);
-        builder.Configuration.AddInMemoryCollection(Settings);
+        builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddBaselinesService();
         _app = builder.Build();
@@ -118,7 +133,10 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
     {
         await TestEvents.PublishAsync(_vhost.AmqpUri, employees.Select(e => new EmployeeJoined
         {
-            Employee = new EmployeeSnapshot { EmployeeId = e.Id, OrgUnitId = e.Unit, DisplayName = e.Id, Active = true, Version = 1, Roles = { Role.Employee } },
+            Employee = new EmployeeSnapshot
+            {
+                EmployeeId = e.Id, OrgUnitId = e.Unit, DisplayName = e.Id, Email = $"{e.Id}@acme.test", Active = true, Version = 1, Roles = { Role.Employee },
+            },
         }), Ct);
         await TestSql.WaitUntilAsync(_database.ConnectionString, "SELECT count(*) FROM employees WHERE employee_id = ANY(@p)", employees.Length, Ct,
             employees.Select(e => e.Id).ToArray());

@@ -31,7 +31,8 @@ public sealed record RunningService(string Name, WebApplication App, Uri Address
 /// The whole system for the browser tests: the five services in-process on free loopback ports (each with its own
 /// database on the real PostgreSQL, all on one RabbitMQ vhost), a small organisation seeded through their gRPC APIs,
 /// the portal (trusting the test issuer's key as its development signing key), a second portal whose Incentives
-/// address answers nothing, and headless Chromium driven by Playwright.
+/// address answers nothing, an SMTP server receiving the Baselines service's mail (with links to the first portal), and
+/// headless Chromium driven by Playwright.
 /// </summary>
 public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbitMq) : IAsyncLifetime
 {
@@ -55,6 +56,9 @@ public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbi
     private IPlaywright? _playwright;
 
     public TestIdentity Identity { get; } = new();
+
+    /// <summary>Where the Baselines service's survey invitations and reminders arrive.</summary>
+    public SmtpFixture Smtp { get; } = new();
 
     public RunningService Directory => Service("directory");
 
@@ -87,11 +91,18 @@ public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbi
         var browser = LaunchBrowserAsync();
         await rabbitMq.Server.CreateVirtualHostAsync(_vhost);
 
+        await Smtp.InitializeAsync();
+        var portalPort = Ports.Free();
+
         // All consumers run before anything is seeded (a queue only receives what is published after it exists).
         var baselinesPort = Ports.Free();
         await Task.WhenAll(
             StartAsync("directory", [], b => DirectoryApi.Extensions.AddDirectoryService(b), a => DirectoryApi.Extensions.MapDirectoryService(a)),
-            StartAsync("baselines", [new("Baselines:MinimumGroupSize", "3")],
+            StartAsync("baselines",
+                [
+                    new("Baselines:MinimumGroupSize", "3"), .. Smtp.Settings("Baselines:Mail"),
+                    new("Baselines:Mail:PortalAddress", $"http://127.0.0.1:{portalPort}/"), new("Baselines:Mail:PollInterval", "00:00:00.200"),
+                ],
                 b => BaselinesApi.Extensions.AddBaselinesService(b), a => BaselinesApi.Extensions.MapBaselinesService(a), baselinesPort),
             StartAsync("initiatives", [], b => InitiativesApi.Extensions.AddInitiativesService(b), a => InitiativesApi.Extensions.MapInitiativesService(a)),
             StartAsync("incentives", [new("Incentives:LeaderboardEnabled", "true")], b => IncentivesApi.Extensions.AddIncentivesService(b), a => IncentivesApi.Extensions.MapIncentivesService(a)),
@@ -100,7 +111,7 @@ public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbi
                 b => EndStateApi.Extensions.AddEndStateService(b), a => EndStateApi.Extensions.MapEndStateService(a)));
 
         Seeded = await Seed.OrganisationAsync(this, Ct);
-        PortalAddress = await StartPortalAsync(Incentives.Address);
+        PortalAddress = await StartPortalAsync(Incentives.Address, port: portalPort);
         PortalWithoutIncentivesAddress = await StartPortalAsync(new Uri($"http://127.0.0.1:{Ports.Free()}"));
         OpenIdProvider = await FakeOpenIdProvider.StartAsync(Identity, Ct);
         PortalWithOidcAddress = await StartPortalAsync(Incentives.Address, new Dictionary<string, string?>(StringComparer.Ordinal)
@@ -157,6 +168,8 @@ public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbi
             await rabbitMq.Server.DeleteVirtualHostAsync(_vhost);
         }
 
+        await Smtp.DisposeAsync();
+
         Identity.Dispose();
     }
 
@@ -184,9 +197,9 @@ public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbi
     /// <summary>
     /// A portal as `transform run` starts it: Development, bound to loopback (the demo sign-in runs nowhere else).
     /// </summary>
-    private async Task<Uri> StartPortalAsync(Uri incentives, IDictionary<string, string?>? overrides = null)
+    private async Task<Uri> StartPortalAsync(Uri incentives, IDictionary<string, string?>? overrides = null, int? port = null)
     {
-        var port = Ports.Free();
+        port ??= Ports.Free();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             ApplicationName = typeof(App).Assembly.GetName().Name,
@@ -195,7 +208,7 @@ public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbi
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(StringComparer.Ordinal)
         {
             ["Service:Name"] = "portal",
-            ["Service:HttpPort"] = port.ToString(CultureInfo.InvariantCulture),
+            ["Service:HttpPort"] = port.Value.ToString(CultureInfo.InvariantCulture),
             ["Service:BindAddress"] = "localhost",
             ["Service:ShutdownTimeout"] = "00:00:05",
             ["Services:Directory"] = Directory.Address.ToString(),

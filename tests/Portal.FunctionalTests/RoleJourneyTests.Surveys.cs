@@ -12,7 +12,7 @@ public sealed partial class RoleJourneyTests
     [Fact]
     public async Task AnEmployeeAnswersASurveyOnAPhoneSavingComingBackAndSubmittingOnce()
     {
-        await TestSupport.TestSql.WaitUntilAsync(_system.Baselines.Database, "SELECT count(*) FROM employees WHERE org_unit_id = 'sales' AND active", 3, Ct);
+        await TestSupport.TestSql.WaitUntilAsync(_system.Baselines.Database, "SELECT count(*) FROM employees WHERE employee_id IN ('cm-1', 'e1', 'e2') AND active", 3, Ct);
         var baselines = new Seed.ServiceCalls(_system.Baselines.Client, BaselinesReflection.Descriptor.Services[0]);
         await baselines.Call<OpenSurveyRequest, OpenSurveyResponse>("OpenSurvey", new OpenSurveyRequest
         {

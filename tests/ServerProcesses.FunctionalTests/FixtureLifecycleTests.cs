@@ -63,17 +63,20 @@ public sealed class FixtureLifecycleTests
         var postgres = new PostgresFixture();
         var rabbitMq = new RabbitMqFixture();
         var redis = new RedisFixture();
+        var smtp = new SmtpFixture();
         try
         {
             await postgres.InitializeAsync();
             await rabbitMq.InitializeAsync();
             await redis.InitializeAsync();
+            await smtp.InitializeAsync();
 
             // Every socket the servers listen on (RabbitMQ's Erlang distribution and port mapper included) is on 127.0.0.1.
             ListenersOutsideLoopback().Except(before).ShouldBeEmpty();
         }
         finally
         {
+            await smtp.DisposeAsync();
             await redis.DisposeAsync();
             await rabbitMq.DisposeAsync();
             await postgres.DisposeAsync();

@@ -21,6 +21,7 @@ public sealed partial class BaselineService
             PopulationOrgUnitIds = { request.PopulationOrgUnitIds }, ItemIds = { request.ItemIds },
         };
         var violations = ValidateAssessment(create);
+        violations.AddRange(SurveyMail.Validate(request.Reminders));
         if (request.ClosesAt is not null && request.ClosesAt.ToDateTimeOffset() <= time.GetUtcNow())
         {
             violations.Add(("closes_at", "A survey closes in the future."));
@@ -37,6 +38,10 @@ public sealed partial class BaselineService
             {
                 throw new RpcException(new Status(StatusCode.FailedPrecondition, "No active employee works in the population: nobody would be invited."));
             }
+
+            // The invitations by mail commit with the opening; SurveyMailSender delivers them.
+            await SurveyMailStore.SaveScheduleAsync(connection, transaction, assessment.AssessmentId, request.Reminders, ct);
+            await SurveyMailStore.InviteAsync(connection, transaction, assessment, options.Value.Mail.PortalUri, ct);
 
             return new OpenSurveyResponse { Assessment = assessment, Invited = invited };
         }, context.CancellationToken);
@@ -171,6 +176,48 @@ public sealed partial class BaselineService
         }
 
         return response;
+    }
+
+    public override async Task<SendSurveyReminderResponse> SendSurveyReminder(SendSurveyReminderRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = new List<(string, string)>();
+        RequireKey(request.IdempotencyKey, violations);
+        ThrowIfAny(violations);
+        return await IdempotentAsync("SendSurveyReminder", caller, request, SendSurveyReminderResponse.Parser, async (connection, transaction, ct) =>
+        {
+            var assessment = await LoadSurveyAsync(connection, transaction, request.AssessmentId, ct);
+            RequireOpenSurvey(assessment);
+            await connection.ExecuteAsync(transaction, "SELECT 1 FROM assessments WHERE assessment_id = $1 FOR UPDATE", ct, assessment.AssessmentId);
+            var response = new SendSurveyReminderResponse
+            {
+                Reminded = await SurveyMailStore.RemindAsync(connection, transaction, assessment.AssessmentId, assessment.Title,
+                    assessment.ClosesAt.ToDateTimeOffset(), options.Value.Mail.PortalUri, time.GetUtcNow(), ct),
+            };
+            await AuditAsync(connection, transaction, "reminder", assessment.AssessmentId, caller, null, response, ct);
+            return response;
+        }, context.CancellationToken);
+    }
+
+    public override async Task<ListSurveyMailTemplatesResponse> ListSurveyMailTemplates(ListSurveyMailTemplatesRequest request, ServerCallContext context)
+    {
+        await using var connection = await database.OpenAsync(context.CancellationToken);
+        return new ListSurveyMailTemplatesResponse { Templates = { await SurveyMailStore.TemplatesAsync(connection, null, context.CancellationToken) } };
+    }
+
+    public override async Task<SetSurveyMailTemplateResponse> SetSurveyMailTemplate(SetSurveyMailTemplateRequest request, ServerCallContext context)
+    {
+        var caller = context.Caller();
+        var violations = SurveyMail.Validate(request.Template);
+        RequireKey(request.IdempotencyKey, violations);
+        ThrowIfAny(violations);
+        return await IdempotentAsync("SetSurveyMailTemplate", caller, request, SetSurveyMailTemplateResponse.Parser, async (connection, transaction, ct) =>
+        {
+            var before = (await SurveyMailStore.TemplatesAsync(connection, transaction, ct)).Single(t => t.Kind == request.Template.Kind);
+            await SurveyMailStore.SaveTemplateAsync(connection, transaction, request.Template, ct);
+            await AuditAsync(connection, transaction, "mail-template", request.Template.Kind.ToString(), caller, before, request.Template, ct);
+            return new SetSurveyMailTemplateResponse { Template = request.Template };
+        }, context.CancellationToken);
     }
 
     /// <summary>The survey, open for answers now, and the caller's invitation (unit at opening), not yet answered; locked until the transaction ends.</summary>

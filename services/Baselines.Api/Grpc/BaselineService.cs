@@ -6,13 +6,15 @@ using Transformation.Baselines.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Grpc.Core;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Transformation.ServiceDefaults.Identity;
 
 namespace Transformation.Baselines.Api.Grpc;
 
 /// <summary>The gRPC surface: validates, checks the caller, calls the model and the stores, maps.</summary>
-public sealed partial class BaselineService(BaselinesDatabase database, Outbox outbox, ScoreCache scores, TimeProvider time) : V1.BaselineService.BaselineServiceBase
+public sealed partial class BaselineService(BaselinesDatabase database, Outbox outbox, ScoreCache scores, TimeProvider time, IOptions<BaselinesOptions> options)
+    : V1.BaselineService.BaselineServiceBase
 {
     // ---- Dimensions and items ----
 

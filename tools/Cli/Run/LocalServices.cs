@@ -175,6 +175,10 @@ public sealed class LocalServices : IAsyncDisposable
             // EndState calls Baselines as itself, with a token it signs with the key every service trusts locally.
             environment["EndState__BaselinesAddress"] = LocalService.Named("baselines").GrpcAddress;
             environment["EndState__ServiceTokenKey"] = issuer.PrivateKeyPem;
+            // Survey invitations and reminders go to the local SMTP server, with links to the local portal.
+            environment["Baselines__Mail__Host"] = "127.0.0.1";
+            environment["Baselines__Mail__Port"] = system.Smtp.Port.ToString();
+            environment["Baselines__Mail__PortalAddress"] = $"http://localhost:{LocalService.Named(LocalService.PortalName).HttpPort}/";
         }
 
         return SupervisedProcess.Start(["dotnet", dll], "TERM", Path.Combine(logDirectory, $"{service.Name}.log"),

@@ -13,15 +13,19 @@ public sealed class LocalSystem : IAsyncDisposable
     public const int DefaultPostgresPort = 55432;
     public const int DefaultAmqpPort = 55672;
 
-    private LocalSystem(PostgresServer postgres, RabbitMqServer rabbitMq)
+    private LocalSystem(PostgresServer postgres, RabbitMqServer rabbitMq, SmtpServer smtp)
     {
         Postgres = postgres;
         RabbitMq = rabbitMq;
+        Smtp = smtp;
     }
 
     public PostgresServer Postgres { get; }
 
     public RabbitMqServer RabbitMq { get; }
+
+    /// <summary>Receives the surveys' invitations and reminders; each message is a file of its Maildir.</summary>
+    public SmtpServer Smtp { get; }
 
     /// <summary>Outside the repository, where PostgreSQL's own user can reach it when we run as root.</summary>
     public static string DefaultDataDirectory => string.Equals(Environment.UserName, "root", StringComparison.Ordinal)
@@ -70,9 +74,10 @@ public sealed class LocalSystem : IAsyncDisposable
             AmqpPort = kept ? settings.AmqpPort : 0,
             ManagementPort = kept && settings.AmqpPort != 0 ? settings.AmqpPort + 1 : 0,
         }, cancellationToken);
+        var smtpTask = SmtpServer.StartAsync(kept ? Path.Combine(settings.DataDirectory!, "mail") : null, cancellationToken: cancellationToken);
         try
         {
-            await Task.WhenAll(postgresTask, rabbitMqTask);
+            await Task.WhenAll(postgresTask, rabbitMqTask, smtpTask);
         }
         catch
         {
@@ -87,10 +92,15 @@ public sealed class LocalSystem : IAsyncDisposable
                 await rabbitMqTask.Result.DisposeAsync();
             }
 
+            if (smtpTask.IsCompletedSuccessfully)
+            {
+                await smtpTask.Result.DisposeAsync();
+            }
+
             throw;
         }
 
-        return new LocalSystem(postgresTask.Result, rabbitMqTask.Result);
+        return new LocalSystem(postgresTask.Result, rabbitMqTask.Result, smtpTask.Result);
     }
 
     public void Describe(IAnsiConsole console)
@@ -99,12 +109,14 @@ public sealed class LocalSystem : IAsyncDisposable
         table.AddRow("PostgreSQL", Markup.Escape(Postgres.ConnectionString()));
         table.AddRow("RabbitMQ (AMQP)", Markup.Escape(RabbitMq.AmqpUri().ToString()));
         table.AddRow("RabbitMQ management", Markup.Escape($"http://127.0.0.1:{RabbitMq.ManagementPort}/ (user {RabbitMq.UserName})"));
+        table.AddRow("SMTP (survey mail)", Markup.Escape($"127.0.0.1:{Smtp.Port}; each message received is a file in {Smtp.ReceivedDirectory}"));
         table.AddRow("Data", Markup.Escape(Postgres.DataDirectory));
         console.Write(table);
     }
 
     public async ValueTask DisposeAsync()
     {
+        await Smtp.DisposeAsync();
         await RabbitMq.DisposeAsync();
         await Postgres.DisposeAsync();
     }

@@ -1,0 +1,119 @@
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using Microsoft.Extensions.Options;
+using MimeKit;
+
+namespace Transformation.Baselines.Api.Infrastructure;
+
+/// <summary>
+/// Delivers the <c>mail_outbox</c> rows through the SMTP server of <see cref="SurveyMailOptions"/>, oldest first. Each message is
+/// sent under its row's lock and marked sent in that row's transaction, so a restart neither loses one (an unsent row stays) nor
+/// sends one twice, except one whose SMTP acceptance and mark were cut apart by a crash: it goes again with the same Message-Id,
+/// by which mail clients drop the repeat. Several instances share the rows (SKIP LOCKED). Without a host nothing is sent.
+/// </summary>
+public sealed partial class SurveyMailSender(BaselinesDatabase database, IOptions<BaselinesOptions> options, ILogger<SurveyMailSender> logger)
+    : BackgroundService
+{
+    private readonly SurveyMailOptions _options = options.Value.Mail;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_options.Host.Length == 0)
+        {
+            LogNoHost();
+            return;
+        }
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (await SendBatchAsync(stoppingToken) == 0)
+                {
+                    await Task.Delay(_options.PollInterval, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception exception)
+            {
+                LogSendFailed(exception, _options.Host, _options.Port);
+                await Task.Delay(_options.RetryDelay, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    /// <summary>Sends up to a batch of queued messages over one SMTP connection; the number sent.</summary>
+    internal async Task<int> SendBatchAsync(CancellationToken ct)
+    {
+        using var smtp = new SmtpClient();
+        var sent = 0;
+        try
+        {
+            await using var connection = await database.OpenAsync(ct);
+            while (sent < _options.BatchSize)
+            {
+                await using var transaction = await connection.BeginTransactionAsync(ct);
+                MimeMessage? message = null;
+                Guid mailId = default;
+                await using (var command = connection.Command(transaction, """
+                    SELECT mail_id, recipient, subject, body FROM mail_outbox WHERE sent_at IS NULL ORDER BY sequence LIMIT 1 FOR UPDATE SKIP LOCKED
+                    """))
+                await using (var reader = await command.ExecuteReaderAsync(ct))
+                {
+                    if (await reader.ReadAsync(ct))
+                    {
+                        mailId = reader.GetGuid(0);
+                        message = Message(mailId, reader.GetString(1), reader.GetString(2), reader.GetString(3));
+                    }
+                }
+
+                if (message is null)
+                {
+                    break;
+                }
+
+                if (!smtp.IsConnected)
+                {
+                    await smtp.ConnectAsync(_options.Host, _options.Port, SecureSocketOptions.None, ct);
+                }
+
+                await smtp.SendAsync(message, ct);
+                await connection.ExecuteAsync(transaction, "UPDATE mail_outbox SET sent_at = now() WHERE mail_id = $1", ct, mailId);
+                await transaction.CommitAsync(ct);
+                sent++;
+            }
+        }
+        finally
+        {
+            if (smtp.IsConnected)
+            {
+                await smtp.DisconnectAsync(quit: true, CancellationToken.None);
+            }
+        }
+
+        return sent;
+    }
+
+    private MimeMessage Message(Guid mailId, string recipient, string subject, string body)
+    {
+        var message = new MimeMessage
+        {
+            // The row's id: a repeat after a crash carries the same one.
+            MessageId = $"{mailId:n}@{MailboxAddress.Parse(_options.From).Domain}",
+            Subject = subject,
+            Body = new TextPart("plain") { Text = body },
+        };
+        message.From.Add(MailboxAddress.Parse(_options.From));
+        message.To.Add(MailboxAddress.Parse(recipient));
+        return message;
+    }
+
+    [LoggerMessage(LogLevel.Information, "No SMTP host is configured (Baselines:Mail:Host): survey mail is queued, not sent.")]
+    private partial void LogNoHost();
+
+    [LoggerMessage(LogLevel.Warning, "Sending survey mail through {Host}:{Port} failed; the unsent messages stay queued and are tried again.")]
+    private partial void LogSendFailed(Exception exception, string host, int port);
+}

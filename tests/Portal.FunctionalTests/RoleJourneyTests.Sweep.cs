@@ -46,7 +46,7 @@ public sealed partial class RoleJourneyTests
             ("audit", [Roles.Hr, Roles.Executive]), ($"audit?service=Initiatives&entity=initiative&id={initiative}", [Roles.Hr, Roles.Executive]),
             ("endstate", [Roles.Hr, Roles.ChangeManager, Roles.Executive]), ($"endstate?scope={Seed.Root}", [Roles.Hr, Roles.ChangeManager, Roles.Executive]),
             ("hr", [Roles.Hr]), ($"hr?assessment={Seed.OpenAssessment}", [Roles.Hr]), ("hr?assessment=pulse-autumn", [Roles.Hr]),
-            ("hr/behaviours", [Roles.Hr]), ("hr/rules", [Roles.Hr]), ("hr/review", [Roles.Hr]), ("hr/rewards", [Roles.Hr]), ("hr/equity", [Roles.Hr]),
+            ("hr/behaviours", [Roles.Hr]), ("hr/rules", [Roles.Hr]), ("hr/review", [Roles.Hr]), ("hr/rewards", [Roles.Hr]), ("hr/surveys", [Roles.Hr]), ("hr/equity", [Roles.Hr]),
             ("hr/callouts", [Roles.Hr]), ("hr/concerns", [Roles.Hr]),
             ("change/propose", [Roles.ChangeManager, Roles.Hr]),
             ("change", [Roles.ChangeManager]), ("change/observations", [Roles.ChangeManager]), ($"change/observations?initiative={initiative}", [Roles.ChangeManager]),

@@ -11,13 +11,19 @@ public sealed class CleanupTests
     {
         var ct = TestContext.Current.CancellationToken;
         using var owner = StartTransformRun();
-        await WaitForLineAsync(owner, "Ready.", TimeSpan.FromMinutes(2));
-        var runs = Directory.GetDirectories(RunDirectory.Root, $"run-{owner.Id}-*");
-        runs.Length.ShouldBe(2); // one for PostgreSQL, one for RabbitMQ
-        runs.Sum(run => RunDirectory.ProcessesMarkedWith(run).Count).ShouldBeGreaterThan(2);
-
-        owner.Kill(); // SIGKILL: no clean-up code of the owner runs.
-        await owner.WaitForExitAsync(ct);
+        string[] runs;
+        try
+        {
+            await WaitForLineAsync(owner, "Ready.", TimeSpan.FromMinutes(2));
+            runs = Directory.GetDirectories(RunDirectory.Root, $"run-{owner.Id}-*");
+            runs.Length.ShouldBe(3); // one each for PostgreSQL, RabbitMQ and the SMTP server
+            runs.Sum(run => RunDirectory.ProcessesMarkedWith(run).Count).ShouldBeGreaterThan(2);
+        }
+        finally
+        {
+            owner.Kill(); // SIGKILL: no clean-up code of the owner runs (and, should an assertion fail, nothing outlives the test).
+            await owner.WaitForExitAsync(ct);
+        }
 
         await WaitUntilAsync(() => runs.All(run => RunDirectory.ProcessesMarkedWith(run).Count == 0), TimeSpan.FromSeconds(60));
         RunDirectory.SweepStale();

@@ -52,7 +52,7 @@ public static partial class Words
             return (words.Length == 0 ? Of(name) : words) + position;
         }));
 
-    /// <summary>Whether a value is an id no person types (a uuid or a long hex hash): pages show a name instead, or nothing.</summary>
+    /// <summary>Whether a value is an id no person types (a uuid or a long hex hash, alone or with a ":suffix"): pages show a name instead, or nothing.</summary>
     public static bool IsOpaqueId(string value) => OpaqueId().IsMatch(value);
 
     private static readonly Dictionary<string, string> Constants = new[]
@@ -79,6 +79,6 @@ public static partial class Words
     [GeneratedRegex("(?<=[a-z])Ids?$", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
     private static partial Regex IdSuffix();
 
-    [GeneratedRegex(@"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32,})$", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    [GeneratedRegex(@"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32,})(?::\S*)?$", RegexOptions.None, matchTimeoutMilliseconds: 1000)]
     private static partial Regex OpaqueId();
 }

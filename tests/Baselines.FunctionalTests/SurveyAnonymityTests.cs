@@ -62,7 +62,7 @@ public sealed class SurveyAnonymityTests(BaselinesHost host) : IClassFixture<Bas
         }
 
         varying.Order(StringComparer.Ordinal).ShouldBe(["answer_id", "answers", "comment"]);
-        (await ScalarAsync(connection, "SELECT count(*) FROM survey_drafts")).ShouldBe(0);
+        (await ScalarAsync(connection, $"SELECT count(*) FROM survey_drafts WHERE assessment_id = '{id}'")).ShouldBe(0);
 
         // After close: the responses and comments hold no person; no column, no physical order and no transaction id orders
         // the responses as they were submitted; the marks carry one transaction id and employee order; the answers are gone.

@@ -100,7 +100,7 @@ public sealed class SurveysTests(BaselinesHost host) : IClassFixture<BaselinesHo
         await SubmitAsync(host, id, "sv1-a00", back.Draft);
         var after = await MySurveyAsync(id, "sv1-a00");
         (after.Survey.Answered, after.Survey.HasDraft).ShouldBe((true, false));
-        (await host.ScalarAsync("SELECT count(*) FROM survey_drafts")).ShouldBe(0);
+        (await host.ScalarAsync($"SELECT count(*) FROM survey_drafts WHERE assessment_id = '{id}'")).ShouldBe(0); // the class's other tests keep theirs
 
         // Five more in a (i1 4, i2 2 reversed: trust 4; openness 5), both in b (trust 2, openness 1).
         foreach (var employee in employees.Where(e => e.StartsWith("sv1-a", StringComparison.Ordinal)).Skip(1))
@@ -176,7 +176,9 @@ public sealed class SurveysTests(BaselinesHost host) : IClassFixture<BaselinesHo
         await host.UnitsAsync(("sv3-elsewhere", ""));
         await host.EmployeesAsync(("sv3-outsider", "sv3-elsewhere"));
         var id = (await OpenAsync(host, "sv3")).Assessment.AssessmentId;
-        async Task<long> StoredAsync() => await host.ScalarAsync("SELECT (SELECT count(*) FROM survey_answers) + (SELECT count(*) FROM survey_drafts)"
+        async Task<long> StoredAsync() => await host.ScalarAsync(
+            $"SELECT (SELECT count(*) FROM survey_answers WHERE assessment_id IN ('{id}', 'sv3-nothing'))"
+            + $" + (SELECT count(*) FROM survey_drafts WHERE assessment_id IN ('{id}', 'sv3-nothing'))"
             + $" + (SELECT count(*) FROM invitations WHERE answered AND assessment_id = '{id}')");
         var stored = await StoredAsync();
 

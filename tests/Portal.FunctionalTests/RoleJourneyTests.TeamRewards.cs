@@ -82,5 +82,12 @@ public sealed partial class RoleJourneyTests
         await Expect(recognition).ToContainTextAsync("Leads a rescue: 1200 points");
         await Expect(recognition).ToContainTextAsync("granted");
         await Expect(report.GetByTestId("period-points")).ToHaveTextAsync("1200");
+
+        // The rescue's points are taken out of the rules again: the rules journeys count on rules without them.
+        var now = await IncentivesCalls.Call<GetIncentiveRulesRequest, GetIncentiveRulesResponse>("GetIncentiveRules", new GetIncentiveRulesRequest(), hr, Ct);
+        var without = now.Rules.Clone();
+        without.BehaviourPoints.Remove(without.BehaviourPoints.Single(p => p.BehaviourId == "leads-a-rescue"));
+        await IncentivesCalls.Call<UpdateIncentiveRulesRequest, UpdateIncentiveRulesResponse>("UpdateIncentiveRules",
+            new UpdateIncentiveRulesRequest { IdempotencyKey = "rules-rescue-undone", ExpectedVersion = now.Version, Rules = without }, hr, Ct);
     }
 }

@@ -45,23 +45,23 @@ public sealed partial class RoleJourneyTests
         var page = await Browsing.SignInAsync(context, Portal, "results?assessment=small-groups", Seed.Hr, Roles.Hr);
         var shown = new List<(string Text, bool Figures)>();
 
-        async Task<bool> ShowsFiguresAsync(string query)
+        async Task<bool> ShowsFiguresAsync(string query, string group)
         {
             await page.OpenAsync(Portal, "results?assessment=small-groups" + query);
-            await Expect(page.GetByTestId("scores")).ToBeVisibleAsync();
+            await Expect(page.Locator("#scores-heading")).ToHaveTextAsync(group); // this group's answer has arrived, not the last one's
             var figures = await page.GetByTestId("group-hidden").CountAsync() == 0;
             shown.Add((await page.Locator("main").InnerTextAsync(), figures));
             return figures;
         }
 
-        (await ShowsFiguresAsync("&unit=support")).ShouldBeFalse();
+        (await ShowsFiguresAsync("&unit=support", "Support with its sub-units")).ShouldBeFalse();
         await Expect(page.GetByTestId("comments-hidden")).ToBeVisibleAsync();
-        (await ShowsFiguresAsync("&unit=sales&tenure=10%2B")).ShouldBeFalse();
+        (await ShowsFiguresAsync("&unit=sales&tenure=10%2B", "Sales with its sub-units, tenure 10+")).ShouldBeFalse();
 
         // Acme with its sub-units minus Sales would be Support's two; Sales minus its tenure 0-2 would be the two of 10+.
-        var acme = await ShowsFiguresAsync("");
-        var sales = await ShowsFiguresAsync("&unit=sales");
-        var salesShort = await ShowsFiguresAsync("&unit=sales&tenure=0-2");
+        var acme = await ShowsFiguresAsync("", "Acme with its sub-units");
+        var sales = await ShowsFiguresAsync("&unit=sales", "Sales with its sub-units");
+        var salesShort = await ShowsFiguresAsync("&unit=sales&tenure=0-2", "Sales with its sub-units, tenure 0-2");
         (acme && sales).ShouldBeFalse();
         (sales && salesShort).ShouldBeFalse();
         (acme || sales || salesShort).ShouldBeTrue("a group large enough and not derivable shows its figures");

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 
 namespace Transformation.ServerProcesses;
@@ -60,28 +59,5 @@ public sealed class RedisServer : RedisEndpoint, IAsyncDisposable
         _run.Dispose();
     }
 
-    private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
-    {
-        var waited = Stopwatch.StartNew();
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"Redis exited while starting on port {Port}:\n{_process.LogTail()}");
-            }
-
-            if (await AnswersAsync(cancellationToken))
-            {
-                return;
-            }
-
-            if (waited.Elapsed > TimeSpan.FromSeconds(30))
-            {
-                throw new InvalidOperationException($"Redis did not answer on port {Port} within 30 s:\n{_process.LogTail()}");
-            }
-
-            await Task.Delay(100, cancellationToken);
-        }
-    }
+    private Task WaitUntilReadyAsync(CancellationToken cancellationToken) => _process.WaitUntilAnswersAsync("Redis", Port, AnswersAsync, cancellationToken);
 }

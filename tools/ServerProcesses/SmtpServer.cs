@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 
 namespace Transformation.ServerProcesses;
@@ -71,30 +70,7 @@ public sealed class SmtpServer : IAsyncDisposable
         _run.Dispose();
     }
 
-    private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
-    {
-        var waited = Stopwatch.StartNew();
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"aiosmtpd exited while starting on port {Port}:\n{_process.LogTail()}");
-            }
-
-            if (await GreetsAsync(cancellationToken))
-            {
-                return;
-            }
-
-            if (waited.Elapsed > TimeSpan.FromSeconds(30))
-            {
-                throw new InvalidOperationException($"aiosmtpd did not answer on port {Port} within 30 s:\n{_process.LogTail()}");
-            }
-
-            await Task.Delay(100, cancellationToken);
-        }
-    }
+    private Task WaitUntilReadyAsync(CancellationToken cancellationToken) => _process.WaitUntilAnswersAsync("aiosmtpd", Port, GreetsAsync, cancellationToken);
 
     /// <summary>True when the server sends its 220 greeting.</summary>
     private async Task<bool> GreetsAsync(CancellationToken cancellationToken)

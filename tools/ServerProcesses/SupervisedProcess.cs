@@ -96,6 +96,36 @@ public sealed class SupervisedProcess
         await WaitForGroupExitAsync(TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>
+    /// Polls <paramref name="answers"/> every 100 ms until the server answers; throws, with the log's tail, if the process
+    /// exits first or 30 s pass.
+    /// </summary>
+    public async Task WaitUntilAnswersAsync(string server, int port, Func<CancellationToken, Task<bool>> answers, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(answers);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (HasExited)
+            {
+                throw new InvalidOperationException($"{server} exited while starting on port {port}:\n{LogTail()}");
+            }
+
+            if (await answers(cancellationToken))
+            {
+                return;
+            }
+
+            if (waited.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                throw new InvalidOperationException($"{server} did not answer on port {port} within 30 s:\n{LogTail()}");
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+    }
+
     public string LogTail(int lines = 30)
     {
         try

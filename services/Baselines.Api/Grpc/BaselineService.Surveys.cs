@@ -230,18 +230,18 @@ public sealed partial class BaselineService
         var now = time.GetUtcNow();
         if (assessment.Status != AssessmentStatus.Open || assessment.ClosesAt.ToDateTimeOffset() <= now)
         {
-            throw RpcErrors.WithDetails(StatusCode.FailedPrecondition, $"The survey {assessment.AssessmentId} is closed: no more answers.", Violation("assessment_id", "Closed."));
+            throw RpcErrors.WithDetails(StatusCode.FailedPrecondition, $"The survey \"{assessment.Title}\" is closed: no more answers.", Violation("assessment_id", "Closed."));
         }
 
         if (assessment.OpensAt.ToDateTimeOffset() > now)
         {
-            throw RpcErrors.WithDetails(StatusCode.FailedPrecondition, $"The survey {assessment.AssessmentId} opens at {assessment.OpensAt}.",
+            throw RpcErrors.WithDetails(StatusCode.FailedPrecondition, $"The survey \"{assessment.Title}\" opens on {assessment.OpensAt.ToDateTimeOffset():d MMMM yyyy, HH:mm} UTC.",
                 Violation("assessment_id", "Not open yet."));
         }
 
         if (invitation.Answered)
         {
-            throw new RpcException(new Status(StatusCode.AlreadyExists, $"You have answered the survey {assessment.AssessmentId} already: it is answered once."));
+            throw new RpcException(new Status(StatusCode.AlreadyExists, $"You have answered the survey \"{assessment.Title}\" already: it is answered once."));
         }
 
         return (assessment, invitation.Unit);
@@ -297,7 +297,7 @@ public sealed partial class BaselineService
     }
 
     private static RpcException NotInvited(Assessment assessment) =>
-        new(new Status(StatusCode.NotFound, $"You are not invited to the survey {assessment.AssessmentId}: you are outside its population."));
+        new(new Status(StatusCode.NotFound, $"You are not invited to the survey \"{assessment.Title}\": you are outside its population."));
 
     private static Google.Rpc.PreconditionFailure Violation(string subject, string description) =>
         new() { Violations = { new Google.Rpc.PreconditionFailure.Types.Violation { Type = "STATE", Subject = subject, Description = description } } };

@@ -63,6 +63,13 @@ public sealed class EventBusOptions
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// How long a relay batch's publishes (with their confirms) may wait on the broker or the sidecar before the relay drops the
+    /// connection and starts again. RabbitMQ.Client 7.1–7.2 can wait forever on a socket that died mid-write
+    /// (rabbitmq-dotnet-client#1930, fixed after 7.2.2), so no broker call of ours waits without a bound.
+    /// </summary>
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// How long relayed outbox rows are kept (for inspection) before the relay deletes them. Zero, the default: each is deleted
     /// in the transaction that relays it (as Dapr's outbox does), which writes no new row version and keeps the relay fastest.
     /// </summary>

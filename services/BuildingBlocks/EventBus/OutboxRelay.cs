@@ -92,7 +92,12 @@ internal sealed partial class OutboxRelay(
         var batch = await ReadUnsentAsync(connection, transaction, cancellationToken);
         if (batch.Count > 0)
         {
-            await publisher.PublishAsync(batch, cancellationToken);
+            using (var publishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                publishing.CancelAfter(_options.PublishTimeout); // Past it the caller resets the publisher; the batch stays unsent.
+                await publisher.PublishAsync(batch, publishing.Token);
+            }
+
             // Without a retention for inspection, relayed rows go at once: no new row version and index entries to write, then vacuum.
             await using var markSent = new NpgsqlCommand(
                 _options.SentRetention > TimeSpan.Zero

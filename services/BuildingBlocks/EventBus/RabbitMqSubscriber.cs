@@ -108,17 +108,24 @@ internal sealed partial class RabbitMqSubscriber(
             deliveries.Writer.TryWrite((delivery.DeliveryTag, delivery.Body.ToArray())); // Refused only once the round ended: then it comes again.
             return Task.CompletedTask;
         };
-        _ = closed.Task.ContinueWith(_ => deliveries.Writer.TryComplete(), TaskScheduler.Default);
+        // The round's end also cancels acknowledgements in flight: RabbitMQ.Client 7.1–7.2 can otherwise wait forever to write
+        // one on a socket that died mid-write (rabbitmq-dotnet-client#1930), and the round would never end to reconnect.
+        var roundEnded = new CancellationTokenSource(); // No timer and no parent: nothing to dispose.
+        _ = closed.Task.ContinueWith(_ =>
+        {
+            deliveries.Writer.TryComplete();
+            roundEnded.Cancel();
+        }, TaskScheduler.Default);
         await channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: $"{queue}-{Guid.NewGuid():N}", consumer, stoppingToken);
 
         return Enumerable.Range(0, _options.Concurrency)
-            .Select(_ => Task.Run(() => WorkAsync(channel, subscription, queue, deliveries.Reader, closed, stoppingToken), CancellationToken.None))
+            .Select(_ => Task.Run(() => WorkAsync(channel, subscription, queue, deliveries.Reader, closed, roundEnded.Token, stoppingToken), CancellationToken.None))
             .ToArray();
     }
 
     /// <summary>Takes what has arrived (up to the batch size), handles it, then acks or nacks each delivery.</summary>
     private async Task WorkAsync(IChannel channel, Subscription subscription, string queue, ChannelReader<(ulong Tag, ReadOnlyMemory<byte> Body)> deliveries,
-        TaskCompletionSource closed, CancellationToken stoppingToken)
+        TaskCompletionSource closed, CancellationToken roundEnded, CancellationToken stoppingToken)
     {
         var batch = new List<(ulong Tag, ReadOnlyMemory<byte> Body)>(_options.BatchSize);
         try
@@ -141,12 +148,12 @@ internal sealed partial class RabbitMqSubscriber(
                 {
                     if (outcomes[i] is Outcome.Handled or Outcome.Duplicate)
                     {
-                        await channel.BasicAckAsync(batch[i].Tag, multiple: false, CancellationToken.None);
+                        await channel.BasicAckAsync(batch[i].Tag, multiple: false, roundEnded);
                     }
                     else
                     {
                         // No requeue: the broker dead-letters it to dlx-<queue>.
-                        await channel.BasicNackAsync(batch[i].Tag, multiple: false, requeue: false, CancellationToken.None);
+                        await channel.BasicNackAsync(batch[i].Tag, multiple: false, requeue: false, roundEnded);
                     }
                 }
             }
@@ -155,7 +162,7 @@ internal sealed partial class RabbitMqSubscriber(
         {
             // Shutting down: what is not acked comes again.
         }
-        catch (Exception exception) when (!channel.IsOpen)
+        catch (Exception exception) when (!channel.IsOpen || roundEnded.IsCancellationRequested)
         {
             // The channel died after a commit: the broker redelivers and the inbox makes it a no-op.
             LogAckLost(exception, queue);

@@ -12,6 +12,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using RabbitMQ.Client;
 using Transformation.Baselines.Api;
+using Transformation.Baselines.Benchmarks;
 using Transformation.Baselines.V1;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
@@ -31,10 +32,12 @@ using BaselinesImport = Transformation.Cli.Baselines.BaselinesImport;
 //    `transform baselines import` (tools/Cli's build, a child process under /usr/bin/time -v) against the service hosted
 //    here; reports the problem named, the rows stored (must be 0), and the peak RSS of the CLI and of this process (the
 //    service; its peak is reset before each import through /proc/self/clear_refs). The file is deleted afterwards.
+// 4. Surveys answered in the product (`-- survey [people=100000] [concurrency=16]`): see SurveyLoad.cs.
 var memoryMode = args.Length > 0 && string.Equals(args[0], "memory", StringComparison.Ordinal);
+var surveyMode = args.Length > 0 && string.Equals(args[0], "survey", StringComparison.Ordinal);
 var gigabytes = memoryMode && args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 2.5;
-int[] sizes = memoryMode ? [] : args.Length > 0 ? args[0].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : [100_000, 1_000_000];
-var heatmapCalls = !memoryMode && args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 50;
+int[] sizes = memoryMode || surveyMode ? [] : args.Length > 0 ? args[0].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : [100_000, 1_000_000];
+var heatmapCalls = !memoryMode && !surveyMode && args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 50;
 var batchSize = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1000;
 const int Dimensions = 10;
 const int Units = 50;
@@ -118,6 +121,15 @@ for (var d = 0; d < Dimensions; d++)
 if (memoryMode)
 {
     await MemoryAsync();
+    await app.StopAsync();
+    return 0;
+}
+
+if (surveyMode)
+{
+    var people = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 100_000;
+    var concurrency = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 16;
+    await SurveyLoad.RunAsync(client, database, identity, headers, units, items, Dimensions, people, concurrency);
     await app.StopAsync();
     return 0;
 }

@@ -457,8 +457,9 @@ public sealed partial class RoleJourneyTests
     private static async Task SetBehaviourPointsAsync(IPage hr, string behaviour, int points, int cap)
     {
         await VisitAsync(hr, "hr/rules");
+        await Expect(hr.GetByRole(AriaRole.Button, new() { NameRegex = Browsing.Text("^Save the rules as version") })).ToBeVisibleAsync(); // the rules are read
+        var n = await hr.GetByLabel(Browsing.Text("^Behaviour \\d+: points$")).CountAsync() + 1;
         await hr.GetByRole(AriaRole.Button, new() { Name = "Add points for one behaviour" }).ClickAsync();
-        var n = await hr.GetByLabel(Browsing.Text("^Behaviour \\d+: points$")).CountAsync();
         await hr.GetByLabel($"Behaviour {n}", new() { Exact = true }).SelectOptionAsync(new SelectOptionValue { Label = behaviour });
         await hr.GetByLabel($"Behaviour {n}: observed by").SelectOptionAsync(new SelectOptionValue { Label = "A manager" });
         await hr.GetByLabel($"Behaviour {n}: points").FillAsync(points.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -50,11 +50,14 @@ public static class Seed
     /// </summary>
     public static readonly (string Id, string Name)[] WholeJobUnits = [("harbour", "Harbour"), ("quay", "Quay"), ("dock", "Dock"), ("pier", "Pier"), ("wharf", "Wharf")];
 
-    /// <summary>The people of the whole-job journeys: two more executives (the other journeys' sponsors keep their inboxes), a change manager and the units' people.</summary>
+    /// <summary>
+    /// The people of the whole-job journeys: two more executives (the other journeys' sponsors keep their inboxes; in Harbour, so
+    /// that Acme's own members stay fewer than 5), a change manager and the units' people.
+    /// </summary>
     public static readonly (string Id, string Name, string Unit, string Manager, Role[] Roles)[] WholeJobPeople =
     [
-        ("exec-3", "Olga Owens", Root, "", [Role.Executive, Role.Employee]),
-        ("exec-4", "Piet Prins", Root, "", [Role.Executive, Role.Employee]),
+        ("exec-3", "Olga Owens", "harbour", "", [Role.Executive, Role.Employee]),
+        ("exec-4", "Piet Prins", "harbour", "", [Role.Executive, Role.Employee]),
         ("cm-2", "Dora Dahl", "dock", Executive, [Role.ChangeManager, Role.Employee]),
         ("d1", "Dan Drake", "dock", "cm-2", [Role.Employee]),
         ("d2", "Dina Dunn", "dock", "cm-2", [Role.Employee]),

@@ -42,6 +42,15 @@ public sealed class SearchTests(DirectoryHost host) : IClassFixture<DirectoryHos
     }
 
     [Fact]
+    public async Task PartOfAUnitsNameFindsThePeopleInIt()
+    {
+        var found = await SearchAsync(new SearchEmployeesRequest { Query = "ENGINEER" });
+
+        found.Employees.Select(e => e.DisplayName).ShouldBe(["Flo Eng", "Gus Eng", "Hal Eng", "Jo Eng", "Kit 100%_North"]);
+        (await SearchAsync(new SearchEmployeesRequest { Query = "engineer", Role = Role.Executive })).Employees.ShouldBeEmpty();
+    }
+
+    [Fact]
     public async Task ARoleNarrowsTheSearchToPeopleWithIt()
     {
         var found = await SearchAsync(new SearchEmployeesRequest { Query = "example", Role = Role.Executive });

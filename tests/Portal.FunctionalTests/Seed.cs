@@ -17,7 +17,7 @@ public sealed record Seeded(string ActiveInitiativeId, string ProposedInitiative
 
 /// <summary>
 /// A small organisation, entered through the services' own gRPC APIs as HR, a change manager and an executive would:
-/// Acme with Sales, Support and Partners (nobody in it yet), nine people (two of them executives), two culture dimensions with a baseline and a later pulse measurement, an
+/// Acme with Sales, Support and Partners (nobody in it yet), nine people (two of them executives), the whole-job journeys' units and people, two culture dimensions with a baseline and a later pulse measurement, an
 /// open pulse assessment, a proposed end state, a catalogue of three behaviours with incentive rules, an active
 /// initiative and a proposed one.
 /// </summary>
@@ -44,6 +44,31 @@ public static class Seed
         ("e5", "Esme Lake", "support", [Role.Employee]),
     ];
 
+    /// <summary>
+    /// Units of their own for the whole-job journeys (each role's data stays in its unit, whatever the order the tests run in),
+    /// each with fewer people than the call-out and equity minimum (5), as the seeded units.
+    /// </summary>
+    public static readonly (string Id, string Name)[] WholeJobUnits = [("harbour", "Harbour"), ("quay", "Quay"), ("dock", "Dock"), ("pier", "Pier"), ("wharf", "Wharf")];
+
+    /// <summary>
+    /// The people of the whole-job journeys: two more executives (the other journeys' sponsors keep their inboxes; in Harbour, so
+    /// that Acme's own members stay fewer than 5), a change manager and the units' people.
+    /// </summary>
+    public static readonly (string Id, string Name, string Unit, string Manager, Role[] Roles)[] WholeJobPeople =
+    [
+        ("exec-3", "Olga Owens", "harbour", "", [Role.Executive, Role.Employee]),
+        ("exec-4", "Piet Prins", "harbour", "", [Role.Executive, Role.Employee]),
+        ("cm-2", "Dora Dahl", "dock", Executive, [Role.ChangeManager, Role.Employee]),
+        ("d1", "Dan Drake", "dock", "cm-2", [Role.Employee]),
+        ("d2", "Dina Dunn", "dock", "cm-2", [Role.Employee]),
+        ("d3", "Dag Dale", "dock", "cm-2", [Role.Employee]),
+        ("p1", "Pia Poole", "pier", Executive, [Role.Employee]),
+        ("p2", "Per Pratt", "pier", Executive, [Role.Employee]),
+        ("p3", "Pam Price", "pier", Executive, [Role.Employee]),
+        ("lm-2", "Wanda Ward", "wharf", Executive, [Role.Employee]),
+        ("w1", "Walt West", "wharf", "lm-2", [Role.Employee]),
+    ];
+
     public static async Task<Seeded> OrganisationAsync(PortalSystem system, CancellationToken ct)
     {
         var now = DateTimeOffset.UtcNow;
@@ -51,7 +76,8 @@ public static class Seed
 
         // The Directory; its events give every other service its copy.
         var directory = Calls(system.Directory, DirectoryReflection.Descriptor.Services[0]);
-        foreach (var (id, name, parent) in new[] { (Root, "Acme", ""), ("sales", "Sales", Root), ("support", "Support", Root), ("partners", "Partners", Root) })
+        foreach (var (id, name, parent) in new[] { (Root, "Acme", ""), ("sales", "Sales", Root), ("support", "Support", Root), ("partners", "Partners", Root) }
+            .Concat(WholeJobUnits.Select(u => (u.Id, u.Name, Root))))
         {
             await directory.Call<UpsertOrgUnitRequest, UpsertOrgUnitResponse>("UpsertOrgUnit", new UpsertOrgUnitRequest
             {
@@ -69,9 +95,20 @@ public static class Seed
             }, hr, ct);
         }
 
-        await TestSql.WaitUntilAsync(system.Initiatives.Database, "SELECT count(*) FROM employees", People.Length, ct);
-        await TestSql.WaitUntilAsync(system.Incentives.Database, "SELECT count(*) FROM employees", People.Length, ct);
-        await TestSql.WaitUntilAsync(system.Baselines.Database, "SELECT count(*) FROM org_units", 4, ct);
+        foreach (var (id, name, unit, managerId, roles) in WholeJobPeople)
+        {
+            await directory.Call<UpsertEmployeeRequest, UpsertEmployeeResponse>("UpsertEmployee", new UpsertEmployeeRequest
+            {
+                IdempotencyKey = "person-" + id, EmployeeId = id, DisplayName = name, Email = id + "@acme.test", OrgUnitId = unit,
+                ManagerId = managerId, Active = true, Roles = { roles },
+            }, hr, ct);
+        }
+
+        var everyone = People.Length + WholeJobPeople.Length;
+        await TestSql.WaitUntilAsync(system.Initiatives.Database, "SELECT count(*) FROM employees", everyone, ct);
+        await TestSql.WaitUntilAsync(system.Incentives.Database, "SELECT count(*) FROM employees", everyone, ct);
+        await TestSql.WaitUntilAsync(system.Baselines.Database, "SELECT count(*) FROM employees", everyone, ct);
+        await TestSql.WaitUntilAsync(system.Baselines.Database, "SELECT count(*) FROM org_units", 4 + WholeJobUnits.Length, ct);
 
         // Culture dimensions, their survey items, a baseline six months ago and a pulse a month ago.
         var baselines = Calls(system.Baselines, BaselinesReflection.Descriptor.Services[0]);

@@ -69,7 +69,7 @@ public sealed class DirectoryService(DirectoryStore store, DirectoryQueries quer
         var query = request.Query.Trim();
         if (query.Length is < MinSearchLength or > MaxSearchLength)
         {
-            violations.Add(("query", $"Type {MinSearchLength} to {MaxSearchLength} characters of a name, an id or an email."));
+            violations.Add(("query", $"Type {MinSearchLength} to {MaxSearchLength} characters of a name, a unit, an id or an email."));
         }
 
         (string, string)? after = null;

@@ -63,7 +63,7 @@ public sealed class DirectoryQueries(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// Active people whose name, id or email contains <paramref name="query"/> (case-insensitive), ordered by name then id,
+    /// Active people whose name, id or email, or whose org unit's name, contains <paramref name="query"/> (case-insensitive), ordered by name then id,
     /// after the (lower-case name, id) <paramref name="after"/>; at most <paramref name="limit"/>. Each with its lower-case name
     /// as PostgreSQL lowers it (the next page starts after it).
     /// </summary>
@@ -72,7 +72,9 @@ public sealed class DirectoryQueries(NpgsqlDataSource dataSource)
     {
         await using var command = dataSource.CreateCommand($"""
             SELECT {DirectoryRows.EmployeeColumns}, lower(display_name) FROM employees
-            WHERE active AND lower(display_name || ' ' || id || ' ' || email) LIKE $1
+            WHERE active AND (lower(display_name || ' ' || id || ' ' || email) LIKE $1
+                -- The units matching, read once as an array: the planner can OR the trigram index with employees_org_unit.
+                OR org_unit_id = ANY(ARRAY(SELECT u.id FROM org_units u WHERE lower(u.name) LIKE $1)))
               AND ($2::text IS NULL OR $2 = ANY(roles))
               AND ($3::text IS NULL OR (lower(display_name), id) > ($3, $4::text))
             ORDER BY lower(display_name), id

@@ -170,6 +170,20 @@ public sealed class SurveysTests(BaselinesHost host) : IClassFixture<BaselinesHo
     }
 
     [Fact]
+    public async Task ASurveyClosedEarlyIsDatedTheDayItClosedNotItsPlannedEnd()
+    {
+        await OrganisationAsync(host, "sv6", inA: 2, inB: 0);
+        var id = (await OpenAsync(host, "sv6")).Assessment.AssessmentId; // planned to close in 7 days
+        var before = DateTimeOffset.UtcNow.AddSeconds(-1);
+        var closed = (await host.CloseAsync(id)).Assessment;
+        var after = DateTimeOffset.UtcNow.AddSeconds(1);
+
+        closed.ClosesAt.ToDateTimeOffset().ShouldBeInRange(before, after);
+        var stored = (await host.CallAsync<GetAssessmentRequest, GetAssessmentResponse>("GetAssessment", new GetAssessmentRequest { AssessmentId = id })).Assessment;
+        stored.ClosesAt.ShouldBe(closed.ClosesAt);
+    }
+
+    [Fact]
     public async Task BadAnswersAreRefusedNamingTheFieldAndNothingIsStored()
     {
         await OrganisationAsync(host, "sv3", inA: 5, inB: 0);

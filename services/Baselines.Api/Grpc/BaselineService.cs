@@ -316,9 +316,13 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
                 assessment.Respondents += await SurveyStore.IngestAsync(connection, transaction, assessment.AssessmentId, items, units, ct);
             }
 
-            await connection.ExecuteAsync(transaction, "UPDATE assessments SET status = $2, closed_at = $3 WHERE assessment_id = $1", ct,
-                assessment.AssessmentId, (int)AssessmentStatus.Closed, now);
+            // Closed early, the window ended now: what reads the assessment's date (a story's "measured on") must not see the planned end.
+            var end = now < assessment.ClosesAt.ToDateTimeOffset() ? new DateTimeOffset(Math.Max(now.UtcTicks, assessment.OpensAt.ToDateTimeOffset().UtcTicks), TimeSpan.Zero) : assessment.ClosesAt.ToDateTimeOffset();
+            end = end.AddTicks(-(end.UtcTicks % 10)); // PostgreSQL keeps microseconds: answer what a later read answers
+            await connection.ExecuteAsync(transaction, "UPDATE assessments SET status = $2, closed_at = $3, closes_at = $4 WHERE assessment_id = $1", ct,
+                assessment.AssessmentId, (int)AssessmentStatus.Closed, now, end);
             assessment.Status = AssessmentStatus.Closed;
+            assessment.ClosesAt = Timestamp.FromDateTimeOffset(end);
             await AuditAsync(connection, transaction, "assessment", assessment.AssessmentId, caller, before, assessment, ct);
             await outbox.EnqueueAsync(connection, transaction, assessment.AssessmentId, new AssessmentClosed
             {

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.DataProtection;
 using Transformation.Baselines.Api.Infrastructure;
 using Transformation.Baselines.Api.IntegrationEvents.Handlers;
 using Transformation.Baselines.Api.Model;
@@ -63,6 +64,11 @@ public static class Extensions
         builder.AddEventBus();
 
         services.AddSingleton(TimeProvider.System);
+
+        // The key ring sealing open surveys' answers: never in the database they are sealed against (see SurveyStore).
+        var surveys = builder.Configuration.GetSection($"{BaselinesOptions.Section}:Surveys").Get<SurveyOptions>() ?? new SurveyOptions();
+        services.AddDataProtection().SetApplicationName("transformation-baselines").PersistKeysToFileSystem(new DirectoryInfo(surveys.KeyRingDirectory));
+        services.AddSingleton<SurveySeal>();
         services.AddSingleton<ScoreCache>();
         services.AddSingleton<BaselineService>();
         services.AddHostedService<SurveyMailSender>();

@@ -29,6 +29,9 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
 
     public int GrpcPort { get; } = Ports.Free();
 
+    /// <summary>The host's own survey key ring (Baselines:Surveys:KeyRingPath), kept across restarts, deleted at the end.</summary>
+    public string KeyRingPath { get; } = Path.Combine(Path.GetTempPath(), $"baselines-keys-{Guid.NewGuid():n}");
+
     /// <summary>More configuration, over the rest (e.g. "GrpcHosting:WriteCallsPerSecond").</summary>
     public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>(StringComparer.Ordinal);
 
@@ -69,6 +72,7 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
             ["EventBus:ReconnectDelay"] = "00:00:00.500",
             ["EventBus:SentRetention"] = "1.00:00:00", // the tests read what was published from the outbox
             ["Baselines:MinimumGroupSize"] = "5",
+            ["Baselines:Surveys:KeyRingPath"] = KeyRingPath,
         });
         builder.Configuration.AddInMemoryCollection(Identity.Settings);
         builder.Configuration.AddInMemoryCollection(settings);
@@ -97,6 +101,10 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
         await _vhost.DisposeAsync();
         await _database.DisposeAsync();
         Identity.Dispose();
+        if (System.IO.Directory.Exists(KeyRingPath))
+        {
+            System.IO.Directory.Delete(KeyRingPath, recursive: true);
+        }
     }
 
     public string Token(params string[] roles) => Identity.TokenFor("tester", roles);

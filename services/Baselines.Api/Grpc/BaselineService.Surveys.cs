@@ -98,7 +98,7 @@ public sealed partial class BaselineService
                 Answered = invitation.Answered,
             },
             Scale = { Surveys.AgreementScale },
-            Draft = invitation.Answered ? new SurveyAnswers() : await SurveyStore.DraftAsync(connection, assessment.AssessmentId, caller.Subject, ct) ?? new SurveyAnswers(),
+            Draft = invitation.Answered ? new SurveyAnswers() : await SurveyStore.DraftAsync(connection, seal, assessment.AssessmentId, caller.Subject, ct) ?? new SurveyAnswers(),
         };
         response.Survey.HasDraft = response.Draft.Answers.Count > 0 || response.Draft.Comments.Count > 0;
 
@@ -132,7 +132,7 @@ public sealed partial class BaselineService
         await using var transaction = await connection.BeginTransactionAsync(ct);
         var (assessment, _) = await AnsweringAsync(connection, transaction, request.AssessmentId, caller.Subject, ct);
         await ReadAnswersAsync(connection, transaction, assessment, request.Answers, submission: false, ct);
-        await SurveyStore.SaveDraftAsync(connection, transaction, assessment.AssessmentId, caller.Subject, request.Answers ?? new SurveyAnswers(), ct);
+        await SurveyStore.SaveDraftAsync(connection, transaction, seal, assessment.AssessmentId, caller.Subject, request.Answers ?? new SurveyAnswers(), ct);
         await transaction.CommitAsync(ct);
         return new SaveSurveyDraftResponse();
     }
@@ -152,7 +152,8 @@ public sealed partial class BaselineService
         var invited = Surveys.WithSubUnits((await SurveyStore.CountsAsync(connection, transaction, assessment.AssessmentId, ct))
             .ToDictionary(c => c.Key, c => c.Value.Invited, StringComparer.Ordinal), tree, scope);
         var reportingUnit = Surveys.ReportingUnit(unit, tree, invited, scope, scores.MinimumGroupSize);
-        await SurveyStore.SubmitAsync(connection, transaction, assessment.AssessmentId, caller.Subject, reportingUnit, answers, comment, ct);
+        await SurveyStore.SubmitAsync(connection, transaction, assessment.AssessmentId, caller.Subject, reportingUnit,
+            seal.Seal(assessment.AssessmentId, answers, comment), ct);
         await transaction.CommitAsync(ct);
         return new SubmitSurveyResponse();
     }

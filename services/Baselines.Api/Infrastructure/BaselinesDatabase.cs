@@ -62,6 +62,9 @@ public sealed class BaselinesSchema(BaselinesDatabase database) : IHostedService
         CREATE TABLE IF NOT EXISTS survey_answers (answer_id uuid PRIMARY KEY, assessment_id text NOT NULL, org_unit_id text NOT NULL,
             answers smallint[] NOT NULL, comment text NOT NULL);
         CREATE INDEX IF NOT EXISTS survey_answers_by_assessment ON survey_answers (assessment_id);
+        ALTER TABLE survey_answers ADD COLUMN IF NOT EXISTS sealed bytea;
+        ALTER TABLE survey_answers ALTER COLUMN answers DROP NOT NULL, ALTER COLUMN comment DROP NOT NULL;
+        ALTER TABLE survey_drafts ADD COLUMN IF NOT EXISTS sealed boolean NOT NULL DEFAULT false;
         ALTER TABLE employees ADD COLUMN IF NOT EXISTS display_name text NOT NULL DEFAULT '';
         ALTER TABLE employees ADD COLUMN IF NOT EXISTS email text NOT NULL DEFAULT '';
         ALTER TABLE assessments ADD COLUMN IF NOT EXISTS reminder_every_days int NOT NULL DEFAULT 0;

@@ -34,6 +34,9 @@ public sealed class SurveyOptions
     /// </summary>
     public string KeyRingPath { get; set; } = "";
 
+    /// <summary>How often the pulse recurrences' due occurrences are looked for (an occurrence opens at most this late).</summary>
+    public TimeSpan RecurrenceCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     public string KeyRingDirectory => KeyRingPath.Length > 0 ? KeyRingPath
         : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "Transformation", "baselines-survey-keys");
 }

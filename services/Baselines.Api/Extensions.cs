@@ -48,6 +48,9 @@ public static class Extensions
         ["SendSurveyReminder"] = RpcAccess.Roles(Access.Editors),
         ["ListSurveyMailTemplates"] = RpcAccess.Roles(Access.Editors),
         ["SetSurveyMailTemplate"] = RpcAccess.Roles(Access.Editors),
+        ["SetSurveyRecurrence"] = RpcAccess.Roles(Access.Editors),
+        ["StopSurveyRecurrence"] = RpcAccess.Roles(Access.Editors),
+        ["ListSurveyRecurrences"] = RpcAccess.Roles(Access.Editors),
     };
 
     public static WebApplicationBuilder AddBaselinesService(this WebApplicationBuilder builder)
@@ -73,6 +76,7 @@ public static class Extensions
         services.AddSingleton<BaselineService>();
         services.AddHostedService<SurveyMailSender>();
         services.AddHostedService<SurveyReminderScheduler>();
+        services.AddHostedService<SurveyRecurrenceScheduler>();
         services.AddSubscription<OrgUnitChanged, OrgUnitChangedHandler>();
         services.AddSubscription<EmployeeJoined, EmployeeHandlers>();
         services.AddSubscription<EmployeeMoved, EmployeeHandlers>();

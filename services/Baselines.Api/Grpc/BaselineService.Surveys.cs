@@ -5,6 +5,7 @@ using Transformation.Baselines.Api.Model;
 using Transformation.Baselines.V1;
 using Transformation.GrpcHosting;
 using Grpc.Core;
+using Transformation.ServiceDefaults.Identity;
 
 namespace Transformation.Baselines.Api.Grpc;
 
@@ -28,23 +29,28 @@ public sealed partial class BaselineService
         }
 
         ThrowIfAny(violations);
-        return await IdempotentAsync("OpenSurvey", caller, request, OpenSurveyResponse.Parser, async (connection, transaction, ct) =>
+        return await IdempotentAsync("OpenSurvey", caller, request, OpenSurveyResponse.Parser,
+            (connection, transaction, ct) => OpenSurveyAsync(connection, transaction, caller, create, request.ExcludeSubUnits, request.Reminders, ct),
+            context.CancellationToken);
+    }
+
+    /// <summary>Opens a (valid) survey in the caller's transaction: the assessment, its invitations, and their mail.</summary>
+    private async Task<OpenSurveyResponse> OpenSurveyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Caller caller,
+        CreateAssessmentRequest create, bool excludeSubUnits, SurveyReminderSchedule? reminders, CancellationToken ct)
+    {
+        var assessment = await InsertAssessmentAsync(connection, transaction, caller, create, survey: true, excludeSubUnits, ct);
+        var tree = await scores.TreeAsync(connection, ct, transaction);
+        var invited = await SurveyStore.InviteAsync(connection, transaction, assessment.AssessmentId,
+            Surveys.InvitedUnits(create.PopulationOrgUnitIds, excludeSubUnits, tree), ct);
+        if (invited == 0)
         {
-            var assessment = await InsertAssessmentAsync(connection, transaction, caller, create, survey: true, request.ExcludeSubUnits, ct);
-            var tree = await scores.TreeAsync(connection, ct, transaction);
-            var invited = await SurveyStore.InviteAsync(connection, transaction, assessment.AssessmentId,
-                Surveys.InvitedUnits(request.PopulationOrgUnitIds, request.ExcludeSubUnits, tree), ct);
-            if (invited == 0)
-            {
-                throw new RpcException(new Status(StatusCode.FailedPrecondition, "No active employee works in the population: nobody would be invited."));
-            }
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "No active employee works in the population: nobody would be invited."));
+        }
 
-            // The invitations by mail commit with the opening; SurveyMailSender delivers them.
-            await SurveyMailStore.SaveScheduleAsync(connection, transaction, assessment.AssessmentId, request.Reminders, ct);
-            await SurveyMailStore.InviteAsync(connection, transaction, assessment, options.Value.Mail.PortalUri, ct);
-
-            return new OpenSurveyResponse { Assessment = assessment, Invited = invited };
-        }, context.CancellationToken);
+        // The invitations by mail commit with the opening; SurveyMailSender delivers them.
+        await SurveyMailStore.SaveScheduleAsync(connection, transaction, assessment.AssessmentId, reminders, ct);
+        await SurveyMailStore.InviteAsync(connection, transaction, assessment, options.Value.Mail.PortalUri, ct);
+        return new OpenSurveyResponse { Assessment = assessment, Invited = invited };
     }
 
     public override async Task<ExtendSurveyResponse> ExtendSurvey(ExtendSurveyRequest request, ServerCallContext context)

@@ -48,6 +48,7 @@ public static class Extensions
         ["SendSurveyReminder"] = RpcAccess.Roles(Access.Editors),
         ["ListSurveyMailTemplates"] = RpcAccess.Roles(Access.Editors),
         ["SetSurveyMailTemplate"] = RpcAccess.Roles(Access.Editors),
+        ["ExportResults"] = RpcAccess.Roles(Access.ResultExporters),
         ["SetSurveyRecurrence"] = RpcAccess.Roles(Access.Editors),
         ["StopSurveyRecurrence"] = RpcAccess.Roles(Access.Editors),
         ["ListSurveyRecurrences"] = RpcAccess.Roles(Access.Editors),

@@ -26,7 +26,9 @@ public sealed partial class BaselineService
         await using var connection = await database.OpenAsync(ct);
         var assessment = await LoadAssessmentAsync(connection, null, request.AssessmentId, ct);
         var tree = await scores.TreeAsync(connection, ct);
-        var units = assessment.PopulationOrgUnitIds.SelectMany(tree.SelfAndDescendants).Distinct(StringComparer.Ordinal).ToList();
+        // The units above the population (the organisation as the results page opens on it) and the population's, top down.
+        var units = assessment.PopulationOrgUnitIds.SelectMany(u => tree.SelfAndAncestors(u).Reverse())
+            .Concat(assessment.PopulationOrgUnitIds.SelectMany(tree.SelfAndDescendants)).Distinct(StringComparer.Ordinal).ToList();
         var dimensions = (await LoadItemsAsync(connection, null, assessment.AssessmentId, ct)).DimensionIds.Distinct(StringComparer.Ordinal).ToList();
 
         // GetHeatmap's keys for these units with no filter: each cell is the one GetHeatmap would answer, suppressed or not.

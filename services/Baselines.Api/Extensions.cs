@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.DataProtection;
 using Transformation.Baselines.Api.Infrastructure;
 using Transformation.Baselines.Api.IntegrationEvents.Handlers;
 using Transformation.Baselines.Api.Model;
@@ -47,6 +48,10 @@ public static class Extensions
         ["SendSurveyReminder"] = RpcAccess.Roles(Access.Editors),
         ["ListSurveyMailTemplates"] = RpcAccess.Roles(Access.Editors),
         ["SetSurveyMailTemplate"] = RpcAccess.Roles(Access.Editors),
+        ["ExportResults"] = RpcAccess.Roles(Access.ResultExporters),
+        ["SetSurveyRecurrence"] = RpcAccess.Roles(Access.Editors),
+        ["StopSurveyRecurrence"] = RpcAccess.Roles(Access.Editors),
+        ["ListSurveyRecurrences"] = RpcAccess.Roles(Access.Editors),
     };
 
     public static WebApplicationBuilder AddBaselinesService(this WebApplicationBuilder builder)
@@ -63,10 +68,16 @@ public static class Extensions
         builder.AddEventBus();
 
         services.AddSingleton(TimeProvider.System);
+
+        // The key ring sealing open surveys' answers: never in the database they are sealed against (see SurveyStore).
+        var surveys = builder.Configuration.GetSection($"{BaselinesOptions.Section}:Surveys").Get<SurveyOptions>() ?? new SurveyOptions();
+        services.AddDataProtection().SetApplicationName("transformation-baselines").PersistKeysToFileSystem(new DirectoryInfo(surveys.KeyRingDirectory));
+        services.AddSingleton<SurveySeal>();
         services.AddSingleton<ScoreCache>();
         services.AddSingleton<BaselineService>();
         services.AddHostedService<SurveyMailSender>();
         services.AddHostedService<SurveyReminderScheduler>();
+        services.AddHostedService<SurveyRecurrenceScheduler>();
         services.AddSubscription<OrgUnitChanged, OrgUnitChangedHandler>();
         services.AddSubscription<EmployeeJoined, EmployeeHandlers>();
         services.AddSubscription<EmployeeMoved, EmployeeHandlers>();

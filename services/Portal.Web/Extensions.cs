@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Components.Server.Circuits;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.HttpOverrides;
 using IPNetwork = System.Net.IPNetwork;
+using Transformation.Portal.Web.Hr;
 using Transformation.Portal.Web.Services;
 using Transformation.Portal.Web.SignIn;
 using Transformation.ServiceDefaults;
@@ -80,6 +81,7 @@ public static class Extensions
         app.MapDefaultEndpoints();
         app.MapStaticAssets();
         app.MapSignIn();
+        app.MapResultsDownload();
         // Its own frame-ancestors policy would be a second Content-Security-Policy header: ours says it (and more).
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode(server => server.ContentSecurityFrameAncestorsPolicy = null);
         return app;

@@ -2,6 +2,7 @@ using System.Globalization;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using RabbitMQ.Client;
@@ -28,6 +29,15 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
     public GrpcTestClient Client { get; private set; } = null!;
 
     public int GrpcPort { get; } = Ports.Free();
+
+    /// <summary>The host's own survey key ring (Baselines:Surveys:KeyRingPath), kept across restarts, deleted at the end.</summary>
+    public string KeyRingPath { get; } = Path.Combine(Path.GetTempPath(), $"baselines-keys-{Guid.NewGuid():n}");
+
+    /// <summary>The service's clock; the system's when null.</summary>
+    public TimeProvider? Time { get; init; }
+
+    /// <summary>The running service's services (e.g. to run a scheduler's pass as a second replica would).</summary>
+    public IServiceProvider Services => _app!.Services;
 
     /// <summary>More configuration, over the rest (e.g. "GrpcHosting:WriteCallsPerSecond").</summary>
     public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>(StringComparer.Ordinal);
@@ -69,11 +79,17 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
             ["EventBus:ReconnectDelay"] = "00:00:00.500",
             ["EventBus:SentRetention"] = "1.00:00:00", // the tests read what was published from the outbox
             ["Baselines:MinimumGroupSize"] = "5",
+            ["Baselines:Surveys:KeyRingPath"] = KeyRingPath,
         });
         builder.Configuration.AddInMemoryCollection(Identity.Settings);
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddBaselinesService();
+        if (Time is not null)
+        {
+            builder.Services.AddSingleton(Time);
+        }
+
         _app = builder.Build();
         _app.MapBaselinesService();
         await _app.StartAsync(Ct);
@@ -97,6 +113,10 @@ public sealed class BaselinesHost(PostgresFixture postgres, RabbitMqFixture rabb
         await _vhost.DisposeAsync();
         await _database.DisposeAsync();
         Identity.Dispose();
+        if (System.IO.Directory.Exists(KeyRingPath))
+        {
+            System.IO.Directory.Delete(KeyRingPath, recursive: true);
+        }
     }
 
     public string Token(params string[] roles) => Identity.TokenFor("tester", roles);

@@ -1,6 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
+using Google.Protobuf;
+using Grpc.Core;
 using Npgsql;
+using Transformation.Baselines.V1;
 
 namespace Transformation.Baselines.FunctionalTests;
 
@@ -44,7 +47,7 @@ public sealed class SurveyAnonymityTests(BaselinesHost host) : IClassFixture<Bas
             Hex(SHA256.HashData(Encoding.UTF8.GetBytes($"{id}\n{e}"))), Hex(SHA256.HashData(Encoding.UTF8.GetBytes($"{id}:{e}"))) }).ToList();
 
         // While open: the answers rows hold no person, nor anything derived from one, nor any value of the marks but the
-        // assessment and a unit; the only column that orders them is their random key (the rest are constant or the answers).
+        // assessment and a unit; the only columns that vary are their random key and the sealed answers.
         var open = await RowsAsync(connection, $"SELECT row_to_json(a)::text FROM survey_answers a WHERE assessment_id = '{id}'");
         open.Count.ShouldBe(People);
         open.ShouldAllBe(row => !derived.Any(value => row.Contains(value, StringComparison.OrdinalIgnoreCase)));
@@ -56,12 +59,10 @@ public sealed class SurveyAnonymityTests(BaselinesHost host) : IClassFixture<Bas
             if (await ScalarAsync(connection, $"SELECT count(DISTINCT {column}) FROM survey_answers WHERE assessment_id = '{id}'") > 1)
             {
                 varying.Add(column);
-                ShouldNotFollowSubmissions(await RowsAsync(connection, $"SELECT answers::text FROM survey_answers WHERE assessment_id = '{id}' ORDER BY {column}"),
-                    submissionOf, column);
             }
         }
 
-        varying.Order(StringComparer.Ordinal).ShouldBe(["answer_id", "answers", "comment"]);
+        varying.Order(StringComparer.Ordinal).ShouldBe(["answer_id", "sealed"]);
         (await ScalarAsync(connection, $"SELECT count(*) FROM survey_drafts WHERE assessment_id = '{id}'")).ShouldBe(0);
 
         // After close: the responses and comments hold no person; no column, no physical order and no transaction id orders
@@ -83,6 +84,111 @@ public sealed class SurveyAnonymityTests(BaselinesHost host) : IClassFixture<Bas
         (await ScalarAsync(connection, $"SELECT count(DISTINCT xmin::text) FROM invitations WHERE assessment_id = '{id}'")).ShouldBe(1);
         (await RowsAsync(connection, $"SELECT employee_id FROM invitations WHERE assessment_id = '{id}'")).ShouldBe(employees.Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public async Task WhileOpenNoTableNorSystemColumnGivesAnAnswerOrCommentOnlySealedRowsThatTheDatabaseAloneCannotOpen()
+    {
+        var employees = await SurveysTests.OrganisationAsync(host, "sl", inA: 8, inB: 0);
+        var id = (await SurveysTests.OpenAsync(host, "sl")).Assessment.AssessmentId;
+
+        // Six submit (two of them the same answers and comment), some after a draft; one leaves a draft only; one does nothing.
+        var submitted = new Dictionary<string, SurveyAnswers>(StringComparer.Ordinal);
+        for (var k = 0; k < 6; k++)
+        {
+            var answers = SurveysTests.Answers("sl", 1 + k % 5, 5 - k % 5, k < 2 ? 3 : 1 + (k + 2) % 5, k < 2 ? "The same remark" : k % 2 == 0 ? $"Canteen remark number {k}" : null);
+            if (k % 2 == 1)
+            {
+                await SaveDraftAsync(id, employees[k], answers);
+            }
+
+            await SurveysTests.SubmitAsync(host, id, employees[k], answers);
+            submitted[employees[k]] = answers;
+        }
+
+        var draft = SurveysTests.Answers("sl", 2, 2, 4, "A draft remark never submitted");
+        await SaveDraftAsync(id, employees[6], draft);
+
+        // What a plaintext would look like in any table: the comments as text or bytes (hex, as row_to_json shows a bytea), the answers
+        // as an array, as the sealed payload's encoding, or as a draft's protobuf.
+        var comments = submitted.Values.Append(draft).SelectMany(a => a.Comments).Select(c => c.Text).Distinct().ToList();
+        var plaintexts = comments.SelectMany(c => new[] { c, Hex(Encoding.UTF8.GetBytes(c)) })
+            .Concat(submitted.Values.SelectMany(a => new[] { Hex(Encoding.UTF8.GetBytes($"\"Answers\":[{string.Join(',', a.Answers.Select(x => x.Answer))}]")) }))
+            .Concat(submitted.Values.Append(draft).Select(a => Hex(a.ToByteArray())))
+            .ToList();
+
+        await using var connection = new NpgsqlConnection(host.ConnectionString);
+        await connection.OpenAsync(Ct);
+        var tables = await RowsAsync(connection, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1");
+        tables.ShouldContain("audit_log");
+        foreach (var table in tables)
+        {
+            foreach (var row in await RowsAsync(connection, $"SELECT xmin::text || ' ' || ctid::text || ' ' || row_to_json(t)::text FROM {table} t"))
+            {
+                plaintexts.Where(p => row.Contains(p, StringComparison.OrdinalIgnoreCase)).ShouldBeEmpty($"{table}: {row}");
+                if (row.Contains(id, StringComparison.Ordinal))
+                {
+                    submitted.Values.Select(AnswerArray).Where(a => row.Contains(a, StringComparison.Ordinal)).ShouldBeEmpty($"{table}: {row}");
+                }
+            }
+        }
+
+        // Joined by transaction id, each mark meets its answers row, as documented: and only ciphertext there, randomised (the two
+        // equal submissions seal differently) and of one length whether there is a comment or not.
+        var paired = new List<(string Employee, byte[] Sealed)>();
+        await using (var command = new NpgsqlCommand($"""
+            SELECT i.employee_id, a.sealed FROM invitations i JOIN survey_answers a ON a.xmin = i.xmin AND a.assessment_id = i.assessment_id
+            WHERE i.assessment_id = '{id}'
+            """, connection))
+        await using (var reader = await command.ExecuteReaderAsync(Ct))
+        {
+            while (await reader.ReadAsync(Ct))
+            {
+                paired.Add((reader.GetString(0), reader.GetFieldValue<byte[]>(1)));
+            }
+        }
+
+        paired.Select(p => p.Employee).Order(StringComparer.Ordinal).ShouldBe(submitted.Keys.Order(StringComparer.Ordinal));
+        foreach (var (employee, sealedAnswers) in paired)
+        {
+            var answers = submitted[employee];
+            var readable = Encoding.UTF8.GetString(sealedAnswers);
+            readable.ShouldNotContain($"[{string.Join(',', answers.Answers.Select(x => x.Answer))}]");
+            answers.Comments.ShouldAllBe(c => !readable.Contains(c.Text, StringComparison.Ordinal));
+        }
+
+        paired.Select(p => p.Sealed.Length).Distinct().Count().ShouldBe(1);
+        Hex(paired.Single(p => p.Employee == employees[0]).Sealed).ShouldNotBe(Hex(paired.Single(p => p.Employee == employees[1]).Sealed));
+
+        // The database alone cannot open them: with another key ring the close is refused and nothing changes; with the
+        // service's own it closes, and the comments and responses are all there.
+        var keyRing = host.KeyRingPath;
+        await host.RestartAsync(new Dictionary<string, string?>(StringComparer.Ordinal) { ["Baselines:Surveys:KeyRingPath"] = keyRing + "-other" });
+        try
+        {
+            var refused = await Should.ThrowAsync<RpcException>(() => host.CloseAsync(id));
+            refused.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
+            refused.Status.Detail.ShouldContain("key ring");
+            (await ScalarAsync(connection, $"SELECT count(*) FROM survey_answers WHERE assessment_id = '{id}'")).ShouldBe(6);
+            (await ScalarAsync(connection, $"SELECT count(*) FROM responses WHERE assessment_id = '{id}'")).ShouldBe(0);
+        }
+        finally
+        {
+            await host.RestartAsync(new Dictionary<string, string?>(StringComparer.Ordinal));
+            System.IO.Directory.Delete(keyRing + "-other", recursive: true);
+        }
+
+        (await host.CloseAsync(id)).Assessment.Respondents.ShouldBe(6);
+        (await RowsAsync(connection, $"SELECT text FROM comments WHERE assessment_id = '{id}' ORDER BY text"))
+            .ShouldBe(submitted.Values.SelectMany(a => a.Comments).Select(c => $"Trust: {c.Text}").Order(StringComparer.Ordinal));
+        (await ScalarAsync(connection, $"SELECT count(*) FROM survey_answers WHERE assessment_id = '{id}'")).ShouldBe(0);
+    }
+
+    private Task<SaveSurveyDraftResponse> SaveDraftAsync(string id, string employee, SurveyAnswers answers) =>
+        host.CallAsync<SaveSurveyDraftRequest, SaveSurveyDraftResponse>("SaveSurveyDraft", new SaveSurveyDraftRequest { AssessmentId = id, Answers = answers },
+            host.EmployeeToken(employee));
+
+    /// <summary>An answers array as row_to_json shows a smallint[] column.</summary>
+    private static string AnswerArray(SurveyAnswers answers) => $"[{string.Join(',', answers.Answers.Select(a => a.Answer))}]";
 
     /// <summary>The rows (answer patterns) in the order read must be neither the order of submission nor its reverse.</summary>
     private static void ShouldNotFollowSubmissions(List<string> answers, Dictionary<string, int> submissionOf, string order)

@@ -5,6 +5,7 @@ using Transformation.Baselines.Api.Model;
 using Transformation.Baselines.V1;
 using Transformation.GrpcHosting;
 using Grpc.Core;
+using Transformation.ServiceDefaults.Identity;
 
 namespace Transformation.Baselines.Api.Grpc;
 
@@ -28,23 +29,28 @@ public sealed partial class BaselineService
         }
 
         ThrowIfAny(violations);
-        return await IdempotentAsync("OpenSurvey", caller, request, OpenSurveyResponse.Parser, async (connection, transaction, ct) =>
+        return await IdempotentAsync("OpenSurvey", caller, request, OpenSurveyResponse.Parser,
+            (connection, transaction, ct) => OpenSurveyAsync(connection, transaction, caller, create, request.ExcludeSubUnits, request.Reminders, ct),
+            context.CancellationToken);
+    }
+
+    /// <summary>Opens a (valid) survey in the caller's transaction: the assessment, its invitations, and their mail.</summary>
+    private async Task<OpenSurveyResponse> OpenSurveyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Caller caller,
+        CreateAssessmentRequest create, bool excludeSubUnits, SurveyReminderSchedule? reminders, CancellationToken ct)
+    {
+        var assessment = await InsertAssessmentAsync(connection, transaction, caller, create, survey: true, excludeSubUnits, ct);
+        var tree = await scores.TreeAsync(connection, ct, transaction);
+        var invited = await SurveyStore.InviteAsync(connection, transaction, assessment.AssessmentId,
+            Surveys.InvitedUnits(create.PopulationOrgUnitIds, excludeSubUnits, tree), ct);
+        if (invited == 0)
         {
-            var assessment = await InsertAssessmentAsync(connection, transaction, caller, create, survey: true, request.ExcludeSubUnits, ct);
-            var tree = await scores.TreeAsync(connection, ct, transaction);
-            var invited = await SurveyStore.InviteAsync(connection, transaction, assessment.AssessmentId,
-                Surveys.InvitedUnits(request.PopulationOrgUnitIds, request.ExcludeSubUnits, tree), ct);
-            if (invited == 0)
-            {
-                throw new RpcException(new Status(StatusCode.FailedPrecondition, "No active employee works in the population: nobody would be invited."));
-            }
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "No active employee works in the population: nobody would be invited."));
+        }
 
-            // The invitations by mail commit with the opening; SurveyMailSender delivers them.
-            await SurveyMailStore.SaveScheduleAsync(connection, transaction, assessment.AssessmentId, request.Reminders, ct);
-            await SurveyMailStore.InviteAsync(connection, transaction, assessment, options.Value.Mail.PortalUri, ct);
-
-            return new OpenSurveyResponse { Assessment = assessment, Invited = invited };
-        }, context.CancellationToken);
+        // The invitations by mail commit with the opening; SurveyMailSender delivers them.
+        await SurveyMailStore.SaveScheduleAsync(connection, transaction, assessment.AssessmentId, reminders, ct);
+        await SurveyMailStore.InviteAsync(connection, transaction, assessment, options.Value.Mail.PortalUri, ct);
+        return new OpenSurveyResponse { Assessment = assessment, Invited = invited };
     }
 
     public override async Task<ExtendSurveyResponse> ExtendSurvey(ExtendSurveyRequest request, ServerCallContext context)
@@ -98,7 +104,7 @@ public sealed partial class BaselineService
                 Answered = invitation.Answered,
             },
             Scale = { Surveys.AgreementScale },
-            Draft = invitation.Answered ? new SurveyAnswers() : await SurveyStore.DraftAsync(connection, assessment.AssessmentId, caller.Subject, ct) ?? new SurveyAnswers(),
+            Draft = invitation.Answered ? new SurveyAnswers() : await SurveyStore.DraftAsync(connection, seal, assessment.AssessmentId, caller.Subject, ct) ?? new SurveyAnswers(),
         };
         response.Survey.HasDraft = response.Draft.Answers.Count > 0 || response.Draft.Comments.Count > 0;
 
@@ -132,7 +138,7 @@ public sealed partial class BaselineService
         await using var transaction = await connection.BeginTransactionAsync(ct);
         var (assessment, _) = await AnsweringAsync(connection, transaction, request.AssessmentId, caller.Subject, ct);
         await ReadAnswersAsync(connection, transaction, assessment, request.Answers, submission: false, ct);
-        await SurveyStore.SaveDraftAsync(connection, transaction, assessment.AssessmentId, caller.Subject, request.Answers ?? new SurveyAnswers(), ct);
+        await SurveyStore.SaveDraftAsync(connection, transaction, seal, assessment.AssessmentId, caller.Subject, request.Answers ?? new SurveyAnswers(), ct);
         await transaction.CommitAsync(ct);
         return new SaveSurveyDraftResponse();
     }
@@ -152,7 +158,8 @@ public sealed partial class BaselineService
         var invited = Surveys.WithSubUnits((await SurveyStore.CountsAsync(connection, transaction, assessment.AssessmentId, ct))
             .ToDictionary(c => c.Key, c => c.Value.Invited, StringComparer.Ordinal), tree, scope);
         var reportingUnit = Surveys.ReportingUnit(unit, tree, invited, scope, scores.MinimumGroupSize);
-        await SurveyStore.SubmitAsync(connection, transaction, assessment.AssessmentId, caller.Subject, reportingUnit, answers, comment, ct);
+        await SurveyStore.SubmitAsync(connection, transaction, assessment.AssessmentId, caller.Subject, reportingUnit,
+            seal.Seal(assessment.AssessmentId, answers, comment), ct);
         await transaction.CommitAsync(ct);
         return new SubmitSurveyResponse();
     }

@@ -13,7 +13,8 @@ using Transformation.ServiceDefaults.Identity;
 namespace Transformation.Baselines.Api.Grpc;
 
 /// <summary>The gRPC surface: validates, checks the caller, calls the model and the stores, maps.</summary>
-public sealed partial class BaselineService(BaselinesDatabase database, Outbox outbox, ScoreCache scores, TimeProvider time, IOptions<BaselinesOptions> options)
+public sealed partial class BaselineService(BaselinesDatabase database, Outbox outbox, ScoreCache scores, TimeProvider time, IOptions<BaselinesOptions> options,
+    SurveySeal seal)
     : V1.BaselineService.BaselineServiceBase
 {
     // ---- Dimensions and items ----
@@ -313,7 +314,7 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
                 var tree = await scores.TreeAsync(connection, ct, transaction);
                 var units = assessment.PopulationOrgUnitIds.SelectMany(tree.SelfAndDescendants).ToHashSet(StringComparer.Ordinal);
                 var items = await LoadItemsAsync(connection, transaction, assessment.AssessmentId, ct);
-                assessment.Respondents += await SurveyStore.IngestAsync(connection, transaction, assessment.AssessmentId, items, units, ct);
+                assessment.Respondents += await SurveyStore.IngestAsync(connection, transaction, seal, assessment.AssessmentId, items, units, ct);
             }
 
             // Closed early, the window ended now: what reads the assessment's date (a story's "measured on") must not see the planned end.

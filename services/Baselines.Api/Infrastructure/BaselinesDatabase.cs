@@ -28,7 +28,8 @@ public sealed class BaselinesSchema(BaselinesDatabase database) : IHostedService
     // Comments are kept apart from responses: the four attributes and the text, no token, no key shared with a response.
     // Responses hold no identity: the token is stored only as a SHA-256 hash (per assessment), with four coarse attributes.
     // Surveys answered in the product: see SurveyStore for how the "has answered" marks, drafts and answers are kept apart, and
-    // SurveyMailStore for their mail (the employees' names and addresses serve only that).
+    // SurveyMailStore for their mail (the employees' names and addresses serve only that). A pulse recurrence (its definition, the
+    // SurveyRecurrence message) opens each occurrence once: survey_occurrences' key (recurrence, occurrence) is written with the opening.
     // The audit trail (AuditLog.Ddl) is append-only: the database refuses UPDATE, DELETE and TRUNCATE on it.
     public const string Ddl = """
         CREATE TABLE IF NOT EXISTS org_units (org_unit_id text PRIMARY KEY, parent_id text NOT NULL DEFAULT '', name text NOT NULL DEFAULT '',
@@ -62,6 +63,9 @@ public sealed class BaselinesSchema(BaselinesDatabase database) : IHostedService
         CREATE TABLE IF NOT EXISTS survey_answers (answer_id uuid PRIMARY KEY, assessment_id text NOT NULL, org_unit_id text NOT NULL,
             answers smallint[] NOT NULL, comment text NOT NULL);
         CREATE INDEX IF NOT EXISTS survey_answers_by_assessment ON survey_answers (assessment_id);
+        ALTER TABLE survey_answers ADD COLUMN IF NOT EXISTS sealed bytea;
+        ALTER TABLE survey_answers ALTER COLUMN answers DROP NOT NULL, ALTER COLUMN comment DROP NOT NULL;
+        ALTER TABLE survey_drafts ADD COLUMN IF NOT EXISTS sealed boolean NOT NULL DEFAULT false;
         ALTER TABLE employees ADD COLUMN IF NOT EXISTS display_name text NOT NULL DEFAULT '';
         ALTER TABLE employees ADD COLUMN IF NOT EXISTS email text NOT NULL DEFAULT '';
         ALTER TABLE assessments ADD COLUMN IF NOT EXISTS reminder_every_days int NOT NULL DEFAULT 0;
@@ -71,6 +75,10 @@ public sealed class BaselinesSchema(BaselinesDatabase database) : IHostedService
         CREATE TABLE IF NOT EXISTS mail_outbox (sequence bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, mail_id uuid NOT NULL UNIQUE,
             recipient text NOT NULL, subject text NOT NULL, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), sent_at timestamptz);
         CREATE INDEX IF NOT EXISTS mail_outbox_unsent ON mail_outbox (sequence) WHERE sent_at IS NULL;
+        CREATE TABLE IF NOT EXISTS survey_recurrences (recurrence_id text PRIMARY KEY, definition bytea NOT NULL, set_by text NOT NULL,
+            stopped boolean NOT NULL DEFAULT false, first_occurrence int NOT NULL DEFAULT 0, next_occurrence int NOT NULL DEFAULT 0);
+        CREATE TABLE IF NOT EXISTS survey_occurrences (recurrence_id text NOT NULL, occurrence int NOT NULL, assessment_id text NOT NULL,
+            opened_at timestamptz NOT NULL, skipped text NOT NULL DEFAULT '', PRIMARY KEY (recurrence_id, occurrence));
         CREATE TABLE IF NOT EXISTS idempotency (scope text NOT NULL, key text NOT NULL, request_hash bytea NOT NULL, response bytea, PRIMARY KEY (scope, key));
         """ + AuditLog.Ddl;
 

@@ -5,22 +5,32 @@ using Transformation.Baselines.V1;
 namespace Transformation.Baselines.Api.Infrastructure;
 
 /// <summary>
-/// A survey's invitations, drafts and answers, kept apart so that nothing in the database joins a person to their answers:
+/// A survey's invitations, drafts and answers, kept so that nothing in the database joins a person to what they answered:
 /// <list type="bullet">
 /// <item><c>invitations</c> (assessment, employee, unit at opening, answered): the "has answered" mark, the only place a person appears.</item>
 /// <item><c>survey_answers</c>: a random key (gen_random_uuid, shared with nothing), the assessment, the unit (coarsened to one with at
-/// least the minimum group of invitees), the answers and the comment. No person, no time, no sequence. A submission writes no audit
-/// row, outbox event or idempotency record (each would carry the caller).</item>
-/// <item><c>survey_drafts</c>: keyed by person, deleted in the submission's transaction, so no draft is left to compare with the answers.
-/// Kept here rather than in the browser because "save and come back" must work from another device or session; the price is that a
-/// draft is readable with its author until it is submitted (a draft is not a response: it is never scored).</item>
+/// least the minimum group of invitees) and <c>sealed</c>: the answers and the comment sealed by <see cref="SurveySeal"/> (Data Protection,
+/// a purpose per assessment, its key ring outside the database, padded to 1 KiB blocks). No person, no time, no sequence. A submission
+/// writes no audit row, outbox event or idempotency record (each would carry the caller). The plaintext <c>answers</c> and
+/// <c>comment</c> columns are read only for rows written before sealing existed.</item>
+/// <item><c>survey_drafts</c>: keyed by person, sealed the same way, deleted in the submission's transaction. Kept here rather than in
+/// the browser because "save and come back" must work from another device or session.</item>
 /// </list>
-/// At close the answers go through <see cref="ResponseIngestion"/> (responses keyed by the hash of their random key, in that order;
-/// cells; comments), the <c>survey_answers</c> rows are deleted and the marks rewritten in employee order, in the close's transaction;
-/// then both tables are vacuumed. After that neither the values, nor PostgreSQL's system columns (xmin, ctid), nor the physical order
-/// pair a mark with a response. Not hidden yet: while the survey is open, a submission's answers row and its mark are written by one
-/// transaction (equal xmin, physical order following submissions), so an operator reading system columns during that window could
-/// pair them; closing that gap needs answers not written one row per submission (a later increment).
+/// What holds, against whom:
+/// <list type="bullet">
+/// <item>While the survey is open, against anyone reading the database (tables, system columns, audit rows, dead row versions, the WAL,
+/// backups) but not the key ring: a submission's answers row and its mark are still written by one transaction (equal xmin, adjacent
+/// physical order), so such a reader can tell which sealed row is whose, but not what it says: answers and comments are only ever
+/// written sealed, and each seal is randomised (two equal answers seal differently). Its length tells only how many 1 KiB blocks the
+/// comment takes (none beyond the first for comments up to some 900 bytes).</item>
+/// <item>After close, against anyone reading the database: the answers are unsealed and go through <see cref="ResponseIngestion"/>
+/// (responses keyed by the hash of a fresh random token, in that order; cells; comments); the sealed rows are deleted and the marks
+/// rewritten in employee order, in the close's transaction; then both tables are vacuumed. Neither the values, nor PostgreSQL's system
+/// columns (xmin, ctid), nor the physical order pair a mark with a response.</item>
+/// <item>Not against an operator holding both the database and the key ring while the survey is open (or a copy of both from then):
+/// they can unseal the row paired with a person. That trust remains; keep the key ring's storage apart from the database's and its
+/// backups, and readable only by the service.</item>
+/// </list>
 /// </summary>
 public static class SurveyStore
 {
@@ -43,28 +53,39 @@ public static class SurveyStore
         return await reader.ReadAsync(ct) ? (reader.GetString(0), reader.GetBoolean(1)) : null;
     }
 
-    public static async Task<SurveyAnswers?> DraftAsync(NpgsqlConnection connection, string assessmentId, string employeeId, CancellationToken ct)
+    public static async Task<SurveyAnswers?> DraftAsync(NpgsqlConnection connection, SurveySeal seal, string assessmentId, string employeeId, CancellationToken ct)
     {
-        await using var command = connection.Command(null, "SELECT answers FROM survey_drafts WHERE assessment_id = $1 AND employee_id = $2", assessmentId, employeeId);
-        return await command.ExecuteScalarAsync(ct) is byte[] bytes ? SurveyAnswers.Parser.ParseFrom(bytes) : null;
+        await using var command = connection.Command(null, "SELECT answers, sealed FROM survey_drafts WHERE assessment_id = $1 AND employee_id = $2",
+            assessmentId, employeeId);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct))
+        {
+            return null;
+        }
+
+        var bytes = reader.GetFieldValue<byte[]>(0);
+        return SurveyAnswers.Parser.ParseFrom(reader.GetBoolean(1) ? seal.UnsealDraft(assessmentId, bytes) : bytes);
     }
 
-    public static Task SaveDraftAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string assessmentId, string employeeId, SurveyAnswers answers,
-        CancellationToken ct) =>
+    public static Task SaveDraftAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, SurveySeal seal, string assessmentId, string employeeId,
+        SurveyAnswers answers, CancellationToken ct) =>
         connection.ExecuteAsync(transaction, """
-            INSERT INTO survey_drafts (assessment_id, employee_id, answers) VALUES ($1, $2, $3)
-            ON CONFLICT (assessment_id, employee_id) DO UPDATE SET answers = excluded.answers
-            """, ct, assessmentId, employeeId, answers.ToByteArray());
+            INSERT INTO survey_drafts (assessment_id, employee_id, answers, sealed) VALUES ($1, $2, $3, true)
+            ON CONFLICT (assessment_id, employee_id) DO UPDATE SET answers = excluded.answers, sealed = true
+            """, ct, assessmentId, employeeId, seal.SealDraft(assessmentId, answers.ToByteArray()));
 
-    /// <summary>Marks the invitation answered, deletes the draft and stores the answers with nothing of the person (see the type's summary).</summary>
+    /// <summary>
+    /// Marks the invitation answered, deletes the draft and stores the sealed answers with nothing of the person (see the type's
+    /// summary), in the caller's transaction: committed before the reply.
+    /// </summary>
     public static async Task SubmitAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string assessmentId, string employeeId, string unit,
-        short[] answers, string comment, CancellationToken ct)
+        byte[] sealedAnswers, CancellationToken ct)
     {
         await connection.ExecuteAsync(transaction, "UPDATE invitations SET answered = true WHERE assessment_id = $1 AND employee_id = $2", ct, assessmentId, employeeId);
         await connection.ExecuteAsync(transaction, "DELETE FROM survey_drafts WHERE assessment_id = $1 AND employee_id = $2", ct, assessmentId, employeeId);
         await connection.ExecuteAsync(transaction, """
-            INSERT INTO survey_answers (answer_id, assessment_id, org_unit_id, answers, comment) VALUES (gen_random_uuid(), $1, $2, $3, $4)
-            """, ct, assessmentId, unit, answers, comment);
+            INSERT INTO survey_answers (answer_id, assessment_id, org_unit_id, sealed) VALUES (gen_random_uuid(), $1, $2, $3)
+            """, ct, assessmentId, unit, sealedAnswers);
     }
 
     /// <summary>Invitees and those who answered, per unit of the invitees at opening.</summary>
@@ -109,24 +130,25 @@ public static class SurveyStore
     }
 
     /// <summary>
-    /// At close: feeds every submitted answer through the CSV import's ingestion (each under a fresh random token), then deletes the
-    /// answers and rewrites the marks in employee order, so that neither table keeps the order or transaction of the submissions.
-    /// The number of responses accepted.
+    /// At close: unseals every submitted answer and feeds it through the CSV import's ingestion (each under a fresh random token),
+    /// then deletes the answers and rewrites the marks in employee order, so that neither table keeps the order or transaction of
+    /// the submissions. The number of responses accepted; FAILED_PRECONDITION, nothing changed, when the key ring cannot unseal them.
     /// </summary>
-    public static async Task<long> IngestAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string assessmentId, AssessmentItems items,
-        HashSet<string> units, CancellationToken ct)
+    public static async Task<long> IngestAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, SurveySeal seal, string assessmentId,
+        AssessmentItems items, HashSet<string> units, CancellationToken ct)
     {
         var rows = new List<ResponseRow>();
         await using (var command = connection.Command(transaction,
-            "SELECT org_unit_id, answers, comment FROM survey_answers WHERE assessment_id = $1 ORDER BY answer_id", assessmentId))
+            "SELECT org_unit_id, sealed, answers, comment FROM survey_answers WHERE assessment_id = $1 ORDER BY answer_id", assessmentId))
         await using (var reader = await command.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
+                var (answers, comment) = reader.IsDBNull(1) ? (reader.GetFieldValue<short[]>(2), reader.GetString(3)) : seal.Unseal(assessmentId, reader.GetFieldValue<byte[]>(1));
                 rows.Add(new ResponseRow
                 {
                     Line = rows.Count + 1, RespondentToken = Guid.NewGuid().ToString("n"), OrgUnitId = reader.GetString(0),
-                    Answers = { reader.GetFieldValue<short[]>(1).Select(a => (int)a) }, Comment = reader.GetString(2),
+                    Answers = { answers.Select(a => (int)a) }, Comment = comment,
                 });
             }
         }

@@ -16,6 +16,9 @@ public static class Access
     /// <summary>Who reads the free-text comments (of reportable groups only).</summary>
     public static readonly string[] CommentReaders = [Roles.Hr, Roles.Executive];
 
+    /// <summary>Who downloads a closed assessment's results as a file: the readers of the portal's results pages.</summary>
+    public static readonly string[] ResultExporters = [Roles.Hr, Roles.Executive];
+
     /// <summary>Who reads the audit trail.</summary>
     public static readonly string[] Auditors = [Roles.Hr, Roles.Executive];
 

@@ -3,7 +3,9 @@ using Transformation.Baselines.Api.IntegrationEvents.Handlers;
 using Transformation.Baselines.Api.Model;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
+using Microsoft.Extensions.Options;
 using Transformation.GrpcHosting;
+using Transformation.Mail;
 using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
 // Ours, not the generated BaselineService of the contracts (its clients).
@@ -65,7 +67,8 @@ public static class Extensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ScoreCache>();
         services.AddSingleton<BaselineService>();
-        services.AddHostedService<SurveyMailSender>();
+        services.AddMailOutboxSender("Baselines:Mail", provider => provider.GetRequiredService<IOptions<BaselinesOptions>>().Value.Mail,
+            provider => provider.GetRequiredService<BaselinesDatabase>().OpenAsync);
         services.AddHostedService<SurveyReminderScheduler>();
         services.AddSubscription<OrgUnitChanged, OrgUnitChangedHandler>();
         services.AddSubscription<EmployeeJoined, EmployeeHandlers>();

@@ -17,7 +17,7 @@ public sealed partial class DigestScheduler(NotificationsDatabase database, IOpt
         {
             try
             {
-                await QueueIfDueAsync(stoppingToken);
+                await QueueIfDueAsync(time.GetUtcNow(), stoppingToken);
                 await Task.Delay(_options.DigestCheckInterval, time, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -33,9 +33,8 @@ public sealed partial class DigestScheduler(NotificationsDatabase database, IOpt
     }
 
     /// <summary>Queues today's digests if their time has come and no instance queued them yet; the number queued.</summary>
-    internal async Task<int> QueueIfDueAsync(CancellationToken ct)
+    internal async Task<int> QueueIfDueAsync(DateTimeOffset now, CancellationToken ct)
     {
-        var now = time.GetUtcNow();
         if (now.TimeOfDay < _options.DigestTime)
         {
             return 0;

@@ -69,7 +69,7 @@ public sealed class InboxTests(PostgresFixture postgres, RabbitMqFixture rabbitM
 
         await PublishAsync(new EndStateEndorsementRecorded
         {
-            EndState = Proposal(unit, 2, sponsor.Id, other.Id).EndState,
+            EndState = Proposal(unit, 4, sponsor.Id, other.Id).EndState, // every endorsement is a newer version
             Endorsement = new Endorsement { SponsorId = sponsor.Id, EndorsedAt = Now },
         });
         await _host.WaitUntilAsync($"SELECT count(*) FROM notifications WHERE recipient_id = '{sponsor.Id}' AND done_at IS NOT NULL", 1);
@@ -129,6 +129,29 @@ public sealed class InboxTests(PostgresFixture postgres, RabbitMqFixture rabbitM
         mail.TextBody!.ShouldContain("First reason.");
         mail.TextBody!.ShouldContain("Second reason.");
         (await _host.ScalarAsync($"SELECT count(*) FROM mail_outbox WHERE recipient = '{never.Email}'")).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task AWatchSendsTheUnreadCountAtOnceAndAgainWhenItChanges()
+    {
+        var person = Person("watcher");
+        await PublishAsync(Joined(person));
+        using var call = _host.Client.ServerStreaming<WatchMyNotificationsRequest, WatchMyNotificationsResponse>(
+            NotificationsReflection.Descriptor.Services[0].FindMethodByName("WatchMyNotifications"), new WatchMyNotificationsRequest(),
+            GrpcTestClient.As(Token(person.Id), cancellationToken: Ct));
+
+        (await NextAsync(call)).UnreadCount.ShouldBe(0);
+        await PublishAsync(Revoked(person.Id, "A mistake."));
+        (await NextAsync(call)).UnreadCount.ShouldBe(1);
+        await _host.CallAsync<MarkNotificationsReadRequest, MarkNotificationsReadResponse>(
+            "MarkNotificationsRead", new MarkNotificationsReadRequest { All = true }, Token(person.Id));
+        (await NextAsync(call)).UnreadCount.ShouldBe(0);
+    }
+
+    private static async Task<WatchMyNotificationsResponse> NextAsync(AsyncServerStreamingCall<WatchMyNotificationsResponse> call)
+    {
+        (await call.ResponseStream.MoveNext(Ct)).ShouldBeTrue();
+        return call.ResponseStream.Current;
     }
 
     [Fact]

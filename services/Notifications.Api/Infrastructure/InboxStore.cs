@@ -21,12 +21,13 @@ public static class InboxStore
         CREATE TABLE IF NOT EXISTS org_units (org_unit_id text PRIMARY KEY, name text NOT NULL, version bigint NOT NULL);
         CREATE TABLE IF NOT EXISTS notifications (sequence bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, notification_id uuid NOT NULL UNIQUE,
             recipient_id text NOT NULL, event_id text NOT NULL, kind int NOT NULL, subject text NOT NULL, title text NOT NULL, detail text NOT NULL,
-            link text NOT NULL, created_at timestamptz NOT NULL, read_at timestamptz, done_at timestamptz, digest_pending boolean NOT NULL DEFAULT false,
-            UNIQUE (event_id, recipient_id));
+            link text NOT NULL, subject_version bigint NOT NULL, created_at timestamptz NOT NULL, read_at timestamptz, done_at timestamptz,
+            digest_pending boolean NOT NULL DEFAULT false, UNIQUE (event_id, recipient_id));
         CREATE INDEX IF NOT EXISTS notifications_inbox ON notifications (recipient_id, sequence DESC);
         CREATE INDEX IF NOT EXISTS notifications_waiting ON notifications (subject) WHERE done_at IS NULL;
         CREATE INDEX IF NOT EXISTS notifications_digest ON notifications (recipient_id) WHERE digest_pending;
-        CREATE TABLE IF NOT EXISTS notification_completions (subject text NOT NULL, recipient_id text NOT NULL, PRIMARY KEY (subject, recipient_id));
+        CREATE TABLE IF NOT EXISTS notification_completions (subject text NOT NULL, recipient_id text NOT NULL, version bigint NOT NULL,
+            PRIMARY KEY (subject, recipient_id));
         CREATE TABLE IF NOT EXISTS notification_preferences (employee_id text PRIMARY KEY, email int NOT NULL);
         CREATE TABLE IF NOT EXISTS digest_runs (day date PRIMARY KEY, ran_at timestamptz NOT NULL);
         """;
@@ -41,12 +42,15 @@ public static class InboxStore
     {
         foreach (var completion in changes.Completed)
         {
-            await connection.ExecuteAsync(transaction, "INSERT INTO notification_completions (subject, recipient_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                ct, completion.Subject, completion.RecipientId);
+            await connection.ExecuteAsync(transaction, """
+                INSERT INTO notification_completions (subject, recipient_id, version) VALUES ($1, $2, $3)
+                ON CONFLICT (subject, recipient_id) DO UPDATE SET version = GREATEST(notification_completions.version, excluded.version)
+                """, ct, completion.Subject, completion.RecipientId, completion.Version);
             var recipients = new List<string>();
             await using (var command = connection.Command(transaction, """
-                UPDATE notifications SET done_at = $3 WHERE subject = $1 AND done_at IS NULL AND ($2 = '' OR recipient_id = $2) RETURNING recipient_id
-                """, completion.Subject, completion.RecipientId, now))
+                UPDATE notifications SET done_at = $3 WHERE subject = $1 AND subject_version < $4 AND done_at IS NULL AND ($2 = '' OR recipient_id = $2)
+                RETURNING recipient_id
+                """, completion.Subject, completion.RecipientId, now, completion.Version))
             await using (var reader = await command.ExecuteReaderAsync(ct))
             {
                 while (await reader.ReadAsync(ct))
@@ -68,13 +72,15 @@ public static class InboxStore
             var title = Inbox.Title(added.Kind, unitName);
             var (email, name, frequency) = await RecipientAsync(connection, transaction, added.RecipientId, ct);
             var inserted = await connection.ScalarAsync<bool?>(transaction, """
-                INSERT INTO notifications (notification_id, recipient_id, event_id, kind, subject, title, detail, link, created_at, done_at, digest_pending)
-                SELECT gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, $8, d.ended, d.ended IS NULL AND $9
-                FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM notification_completions WHERE subject = $4 AND recipient_id IN ('', $1)) THEN $8 END AS ended) d
+                INSERT INTO notifications (notification_id, recipient_id, event_id, kind, subject, subject_version, title, detail, link, created_at, done_at,
+                    digest_pending)
+                SELECT gen_random_uuid(), $1, $2, $3, $4, $10, $5, $6, $7, $8, d.ended, d.ended IS NULL AND $9
+                FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM notification_completions WHERE subject = $4 AND recipient_id IN ('', $1) AND version > $10)
+                    THEN $8 END AS ended) d
                 ON CONFLICT (event_id, recipient_id) DO NOTHING
                 RETURNING done_at IS NULL
                 """, ct, added.RecipientId, eventId, (int)added.Kind, added.Subject, title, added.Detail, added.Link, now,
-                frequency == EmailFrequency.DailyDigest && email.Length > 0);
+                frequency == EmailFrequency.DailyDigest && email.Length > 0, added.Version);
             if (inserted is not true)
             {
                 continue;

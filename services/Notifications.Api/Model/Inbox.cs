@@ -7,12 +7,14 @@ namespace Transformation.Notifications.Api.Model;
 
 /// <summary>
 /// A notification an event puts in a person's inbox. <see cref="Subject"/> names what it is about (the same for every
-/// recipient), so that the event which ends the wait marks it done; <see cref="UnitId"/> is named in the title when known.
+/// recipient), so that the event which ends the wait marks it done; <see cref="Version"/> orders the waits on one subject
+/// (an end state's proposal, then a later one); <see cref="UnitId"/> is named in the title when known.
 /// </summary>
-public sealed record NewNotification(string RecipientId, NotificationKind Kind, string Subject, string Link, string Detail = "", string UnitId = "");
+public sealed record NewNotification(string RecipientId, NotificationKind Kind, string Subject, string Link, string Detail = "", string UnitId = "",
+    long Version = 0);
 
-/// <summary>The wait on <see cref="Subject"/> is over, for one recipient or (empty) for every one.</summary>
-public sealed record Completion(string Subject, string RecipientId = "");
+/// <summary>The waits on <see cref="Subject"/> older than <see cref="Version"/> are over, for one recipient or (empty) for every one.</summary>
+public sealed record Completion(string Subject, long Version, string RecipientId = "");
 
 /// <summary>What one integration event changes in the inboxes.</summary>
 public sealed record InboxChanges(IReadOnlyList<NewNotification> Added, IReadOnlyList<Completion> Completed)
@@ -32,17 +34,16 @@ public static class Inbox
 
     public static InboxChanges Changes(IMessage message) => message switch
     {
-        // Each named sponsor who has not endorsed yet; the proposal's endorsements end their waits one by one, and the
-        // version's endorsement (or a decline, which makes a new draft of it) ends them all.
+        // Each named sponsor who has not endorsed yet. Every endorsement is a newer version of the scope's end state: one ends
+        // its sponsor's wait, the last (endorsed) or a decline (a newer draft) ends them all; a later proposal waits anew.
         EndStateProposed { EndState: { } proposed } => InboxChanges.Add([.. proposed.Draft.SponsorIds
             .Where(s => !proposed.Endorsements.Any(e => string.Equals(e.SponsorId, s, StringComparison.Ordinal)))
-            .Select(s => new NewNotification(s, NotificationKind.EndorsementRequested, EndStateSubject(proposed.ScopeOrgUnitId, proposed.Version),
-                EndorsementsLink, UnitId: proposed.ScopeOrgUnitId))]),
+            .Select(s => new NewNotification(s, NotificationKind.EndorsementRequested, EndStateSubject(proposed.ScopeOrgUnitId),
+                EndorsementsLink, UnitId: proposed.ScopeOrgUnitId, Version: proposed.Version))]),
         EndStateEndorsementRecorded { EndState: { } endorsed, Endorsement: { } endorsement } =>
-            InboxChanges.Complete(new Completion(EndStateSubject(endorsed.ScopeOrgUnitId, endorsed.Version), endorsement.SponsorId)),
-        EndStateEndorsed { EndState: { } endorsed } => InboxChanges.Complete(new Completion(EndStateSubject(endorsed.ScopeOrgUnitId, endorsed.Version))),
-        EndStateDeclined { EndState: { } draft, Decline: { } decline } =>
-            InboxChanges.Complete(new Completion(EndStateSubject(draft.ScopeOrgUnitId, decline.DeclinedVersion))),
+            InboxChanges.Complete(new Completion(EndStateSubject(endorsed.ScopeOrgUnitId), endorsed.Version, endorsement.SponsorId)),
+        EndStateEndorsed { EndState: { } endorsed } => InboxChanges.Complete(new Completion(EndStateSubject(endorsed.ScopeOrgUnitId), endorsed.Version)),
+        EndStateDeclined { EndState: { } draft } => InboxChanges.Complete(new Completion(EndStateSubject(draft.ScopeOrgUnitId), draft.Version)),
         RecognitionPublished recognition => InboxChanges.Add(new NewNotification(recognition.EmployeeId, NotificationKind.RecognitionReceived,
             RewardSubject(recognition.RewardId), RecognitionLink,
             recognition.Message.Length > 0 ? $"{recognition.BehaviourName}: {recognition.Message}" : recognition.BehaviourName)),
@@ -65,7 +66,7 @@ public static class Inbox
         _ => "Something new for you.",
     };
 
-    private static string EndStateSubject(string scopeOrgUnitId, long version) => $"end-state/{scopeOrgUnitId}/{version}";
+    private static string EndStateSubject(string scopeOrgUnitId) => $"end-state/{scopeOrgUnitId}";
 
     private static string RewardSubject(string rewardId) => $"reward/{rewardId}";
 }

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Transformation.Mail;
 
 namespace Transformation.Baselines.Api;
 
@@ -41,30 +42,10 @@ public sealed class SurveyOptions
         : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "Transformation", "baselines-survey-keys");
 }
 
-/// <summary>Where survey mail goes (Baselines:Mail). No credentials: the SMTP server is a relay on the service's own network.</summary>
-public sealed class SurveyMailOptions
+/// <summary>Where survey mail goes (Baselines:Mail): the shared mail settings, and how often reminders are checked.</summary>
+public sealed class SurveyMailOptions : MailOptions
 {
-    /// <summary>The SMTP server; empty: mail is queued but not sent.</summary>
-    public string Host { get; set; } = "";
-
-    [Range(1, 65535)]
-    public int Port { get; set; } = 25;
-
-    [Required, EmailAddress]
-    public string From { get; set; } = "surveys@transformation.local";
-
-    /// <summary>The portal's public address: the links in the mail point there.</summary>
-    [Required, Url]
-    public string PortalAddress { get; set; } = "http://localhost:5050/";
-
-    public Uri PortalUri => new(PortalAddress.EndsWith('/') ? PortalAddress : PortalAddress + "/");
-
-    [Range(1, 1000)]
-    public int BatchSize { get; set; } = 50;
-
-    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
-
-    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(5);
+    public SurveyMailOptions() => From = "surveys@transformation.local";
 
     public TimeSpan ReminderCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
 }

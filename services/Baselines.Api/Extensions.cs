@@ -4,7 +4,9 @@ using Transformation.Baselines.Api.IntegrationEvents.Handlers;
 using Transformation.Baselines.Api.Model;
 using Transformation.Directory.V1;
 using Transformation.EventBus;
+using Microsoft.Extensions.Options;
 using Transformation.GrpcHosting;
+using Transformation.Mail;
 using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
 // Ours, not the generated BaselineService of the contracts (its clients).
@@ -75,7 +77,8 @@ public static class Extensions
         services.AddSingleton<SurveySeal>();
         services.AddSingleton<ScoreCache>();
         services.AddSingleton<BaselineService>();
-        services.AddHostedService<SurveyMailSender>();
+        services.AddMailOutboxSender("Baselines:Mail", provider => provider.GetRequiredService<IOptions<BaselinesOptions>>().Value.Mail,
+            provider => provider.GetRequiredService<BaselinesDatabase>().OpenAsync);
         services.AddHostedService<SurveyReminderScheduler>();
         services.AddHostedService<SurveyRecurrenceScheduler>();
         services.AddSubscription<OrgUnitChanged, OrgUnitChangedHandler>();

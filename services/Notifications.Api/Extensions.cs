@@ -1,6 +1,9 @@
 using Transformation.EventBus;
+using Microsoft.Extensions.Options;
 using Transformation.GrpcHosting;
+using Transformation.Mail;
 using Transformation.Notifications.Api.Infrastructure;
+using Transformation.Notifications.Api.IntegrationEvents.Handlers;
 using Transformation.Notifications.Api.Model;
 using Transformation.ServiceDefaults;
 using Transformation.ServiceDefaults.Identity;
@@ -20,6 +23,12 @@ public static class Extensions
         ["ListWebhookDeliveries"] = RpcAccess.Roles(Access.WebhookOperators),
         ["ListWebhookDeadLetters"] = RpcAccess.Roles(Access.WebhookOperators),
         ["ReplayWebhookDeadLetter"] = RpcAccess.Roles(Access.WebhookOperators),
+        // Each person their own (the caller's subject; Access.MayReadInbox where an id could name someone else's).
+        ["ListMyNotifications"] = RpcAccess.Roles(Access.People),
+        ["MarkNotificationsRead"] = RpcAccess.Roles(Access.People),
+        ["WatchMyNotifications"] = RpcAccess.Roles(Access.People),
+        ["GetMyNotificationPreferences"] = RpcAccess.Roles(Access.People),
+        ["SetMyNotificationPreferences"] = RpcAccess.Roles(Access.People),
     };
 
     public static WebApplicationBuilder AddNotificationsService(this WebApplicationBuilder builder)
@@ -37,7 +46,14 @@ public static class Extensions
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<NotificationService>();
+        services.AddScoped(typeof(RecordWebhookDeliveries<>));
         WebhookEventTypes.Subscribe(services);
+        services.AddSingleton<InboxHub>();
+        services.AddHostedService(provider => provider.GetRequiredService<InboxHub>());
+        services.AddSingleton<DigestScheduler>();
+        services.AddHostedService(provider => provider.GetRequiredService<DigestScheduler>());
+        services.AddMailOutboxSender("Notifications:Mail", provider => provider.GetRequiredService<IOptions<NotificationsOptions>>().Value.Mail,
+            provider => provider.GetRequiredService<NotificationsDatabase>().OpenAsync);
         // No redirects: an endpoint is the URL that was registered (and checked), not wherever it points on.
         services.AddHttpClient(WebhookDispatcher.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });

@@ -1,10 +1,11 @@
 using System.ComponentModel.DataAnnotations;
 using Transformation.EventBus;
+using Transformation.Mail;
 
 namespace Transformation.Notifications.Api;
 
 /// <summary>The "Notifications" section.</summary>
-public sealed class NotificationsOptions
+public sealed class NotificationsOptions : IValidatableObject
 {
     public const string Section = "Notifications";
 
@@ -31,5 +32,29 @@ public sealed class NotificationsOptions
     [Range(1, 64)]
     public int WebhookConcurrency { get; set; } = 4;
 
+    /// <summary>The inbox's mail (Notifications:Mail).</summary>
+    public NotificationMailOptions Mail { get; set; } = new();
+
     internal RetryPolicy WebhookRetry => new(WebhookMaxAttempts, WebhookRetryBaseDelay, WebhookRetryMaxDelay);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        var results = new List<ValidationResult>();
+        Validator.TryValidateObject(Mail, new ValidationContext(Mail), results, validateAllProperties: true);
+        return results.Select(r => new ValidationResult($"Mail: {r.ErrorMessage}", [.. r.MemberNames.Select(m => $"Mail.{m}")]));
+    }
+}
+
+/// <summary>Where the inbox's mail goes, and when the daily digest is sent.</summary>
+public sealed class NotificationMailOptions : MailOptions
+{
+    public NotificationMailOptions() => From = "notifications@transformation.local";
+
+    /// <summary>The time of day (UTC) the daily digest goes out.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "23:59:59")]
+    public TimeSpan DigestTime { get; set; } = TimeSpan.FromHours(7);
+
+    /// <summary>How often the digest scheduler looks whether today's digest is due.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan DigestCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
 }

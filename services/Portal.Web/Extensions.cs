@@ -60,6 +60,7 @@ public static class Extensions
         services.AddScoped<CircuitHandler, TokenCircuitHandler>();
         services.AddServiceClients();
         services.AddScoped<Organisation>();
+        services.AddScoped<InboxUpdates>();
         services.AddScoped<AuditTrail>();
         return builder;
     }

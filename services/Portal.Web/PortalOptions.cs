@@ -65,6 +65,9 @@ public sealed class ServiceAddresses
 
     [Required]
     public Uri? EndState { get; set; }
+
+    [Required]
+    public Uri? Notifications { get; set; }
 }
 
 /// <summary>The "Oidc" section: when Authority is set, people sign in with the organisation's OpenID Connect provider (authorization code flow).</summary>

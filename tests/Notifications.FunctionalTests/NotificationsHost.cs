@@ -30,6 +30,9 @@ public sealed class NotificationsHost(PostgresFixture postgres, RabbitMqFixture 
 
     public string Hr => Identity.TokenFor("hr-webhooks", Roles.Hr);
 
+    /// <summary>The running service's services (the digest scheduler, say).</summary>
+    public IServiceProvider Services => _app?.Services ?? throw new InvalidOperationException("The service is not running.");
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()

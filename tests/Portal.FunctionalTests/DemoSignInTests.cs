@@ -60,6 +60,7 @@ public sealed class DemoSignInTests
             ["Services:Baselines"] = "http://127.0.0.1:1",
             ["Services:Initiatives"] = "http://127.0.0.1:1",
             ["Services:EndState"] = "http://127.0.0.1:1",
+            ["Services:Notifications"] = "http://127.0.0.1:1",
             ["Identity:Issuer"] = TestIdentity.Issuer,
             ["Identity:Audience"] = TestIdentity.Audience,
             ["Portal:DevelopmentSigningKey"] = identity.Tokens.PrivateKeyPem,

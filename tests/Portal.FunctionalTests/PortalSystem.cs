@@ -12,6 +12,7 @@ using DirectoryApi = Transformation.Directory.Api;
 using EndStateApi = Transformation.EndState.Api;
 using IncentivesApi = Transformation.Incentives.Api;
 using InitiativesApi = Transformation.Initiatives.Api;
+using NotificationsApi = Transformation.Notifications.Api;
 
 namespace Transformation.Portal.FunctionalTests;
 
@@ -57,7 +58,7 @@ public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbi
 
     public TestIdentity Identity { get; } = new();
 
-    /// <summary>Where the Baselines service's survey invitations and reminders arrive.</summary>
+    /// <summary>Where the Baselines service's survey invitations and reminders, and the inbox's mail, arrive.</summary>
     public SmtpFixture Smtp { get; } = new();
 
     public RunningService Directory => Service("directory");
@@ -69,6 +70,8 @@ public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbi
     public RunningService Initiatives => Service("initiatives");
 
     public RunningService EndState => Service("endstate");
+
+    public RunningService Notifications => Service("notifications");
 
     public Uri PortalAddress { get; private set; } = null!;
 
@@ -108,7 +111,13 @@ public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbi
             StartAsync("incentives", [new("Incentives:LeaderboardEnabled", "true")], b => IncentivesApi.Extensions.AddIncentivesService(b), a => IncentivesApi.Extensions.MapIncentivesService(a)),
             StartAsync("endstate",
                 [new("EndState:BaselinesAddress", $"http://127.0.0.1:{baselinesPort}"), new("EndState:ServiceTokenKey", Identity.Tokens.PrivateKeyPem)],
-                b => EndStateApi.Extensions.AddEndStateService(b), a => EndStateApi.Extensions.MapEndStateService(a)));
+                b => EndStateApi.Extensions.AddEndStateService(b), a => EndStateApi.Extensions.MapEndStateService(a)),
+            StartAsync("notifications",
+                [
+                    .. Smtp.Settings("Notifications:Mail"), new("Notifications:Mail:PortalAddress", $"http://127.0.0.1:{portalPort}/"),
+                    new("Notifications:Mail:PollInterval", "00:00:00.200"),
+                ],
+                b => NotificationsApi.Extensions.AddNotificationsService(b), a => NotificationsApi.Extensions.MapNotificationsService(a)));
 
         Seeded = await Seed.OrganisationAsync(this, Ct);
         PortalAddress = await StartPortalAsync(Incentives.Address, port: portalPort);
@@ -216,6 +225,7 @@ public sealed class PortalSystem(PostgresFixture postgres, RabbitMqFixture rabbi
             ["Services:Baselines"] = Baselines.Address.ToString(),
             ["Services:Initiatives"] = Initiatives.Address.ToString(),
             ["Services:EndState"] = EndState.Address.ToString(),
+            ["Services:Notifications"] = Notifications.Address.ToString(),
             ["Identity:Issuer"] = TestIdentity.Issuer,
             ["Identity:Audience"] = TestIdentity.Audience,
             ["Portal:DevelopmentSigningKey"] = Identity.Tokens.PrivateKeyPem,

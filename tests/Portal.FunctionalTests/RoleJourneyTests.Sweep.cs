@@ -38,7 +38,7 @@ public sealed partial class RoleJourneyTests
         [
             ("", everyone), ("me", everyone), ("me/give", everyone), ("me/spend", everyone), ("stories", everyone),
             ("leaderboard", everyone), ("behaviours", everyone), ("me/surveys", everyone), ($"me/surveys/{Seed.OpenAssessment}", everyone),
-            ("me/concern", everyone), ("not-found", everyone), ("denied", everyone),
+            ("me/concern", everyone), ("me/notifications", everyone), ("me/notifications/preferences", everyone), ("not-found", everyone), ("denied", everyone),
             ("executive", [Roles.Executive]), ($"executive?scope=sales", [Roles.Executive]), ("executive/initiatives", [Roles.Executive]),
             ("executive/endorsements", [Roles.Executive]),
             ("results", [Roles.Hr, Roles.Executive]), ("results?assessment=pulse-autumn&compare=baseline-spring", [Roles.Hr, Roles.Executive]),

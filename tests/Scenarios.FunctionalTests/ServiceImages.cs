@@ -89,6 +89,7 @@ public sealed class ServiceImages(PostgresFixture postgres, RabbitMqFixture rabb
                 ["Services__Baselines"] = address("baselines"),
                 ["Services__Initiatives"] = address("initiatives"),
                 ["Services__EndState"] = address("endstate"),
+                ["Services__Notifications"] = address("notifications"),
             });
         }
         catch

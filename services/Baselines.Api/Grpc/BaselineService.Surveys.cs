@@ -47,7 +47,7 @@ public sealed partial class BaselineService
             throw new RpcException(new Status(StatusCode.FailedPrecondition, "No active employee works in the population: nobody would be invited."));
         }
 
-        // The invitations by mail commit with the opening; SurveyMailSender delivers them.
+        // The invitations by mail commit with the opening; the mail outbox sender delivers them.
         await SurveyMailStore.SaveScheduleAsync(connection, transaction, assessment.AssessmentId, reminders, ct);
         await SurveyMailStore.InviteAsync(connection, transaction, assessment, options.Value.Mail.PortalUri, ct);
         return new OpenSurveyResponse { Assessment = assessment, Invited = invited };

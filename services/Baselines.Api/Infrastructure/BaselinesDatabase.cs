@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Transformation.EventBus;
+using Transformation.Mail;
 
 namespace Transformation.Baselines.Api.Infrastructure;
 
@@ -72,15 +73,12 @@ public sealed class BaselinesSchema(BaselinesDatabase database) : IHostedService
         ALTER TABLE assessments ADD COLUMN IF NOT EXISTS reminder_days_before_close int NOT NULL DEFAULT 0;
         ALTER TABLE assessments ADD COLUMN IF NOT EXISTS reminded_at timestamptz;
         CREATE TABLE IF NOT EXISTS survey_mail_templates (kind int PRIMARY KEY, subject text NOT NULL, body text NOT NULL);
-        CREATE TABLE IF NOT EXISTS mail_outbox (sequence bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, mail_id uuid NOT NULL UNIQUE,
-            recipient text NOT NULL, subject text NOT NULL, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), sent_at timestamptz);
-        CREATE INDEX IF NOT EXISTS mail_outbox_unsent ON mail_outbox (sequence) WHERE sent_at IS NULL;
         CREATE TABLE IF NOT EXISTS survey_recurrences (recurrence_id text PRIMARY KEY, definition bytea NOT NULL, set_by text NOT NULL,
             stopped boolean NOT NULL DEFAULT false, first_occurrence int NOT NULL DEFAULT 0, next_occurrence int NOT NULL DEFAULT 0);
         CREATE TABLE IF NOT EXISTS survey_occurrences (recurrence_id text NOT NULL, occurrence int NOT NULL, assessment_id text NOT NULL,
             opened_at timestamptz NOT NULL, skipped text NOT NULL DEFAULT '', PRIMARY KEY (recurrence_id, occurrence));
         CREATE TABLE IF NOT EXISTS idempotency (scope text NOT NULL, key text NOT NULL, request_hash bytea NOT NULL, response bytea, PRIMARY KEY (scope, key));
-        """ + AuditLog.Ddl;
+        """ + MailOutbox.Ddl + AuditLog.Ddl;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {

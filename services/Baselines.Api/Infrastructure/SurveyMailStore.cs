@@ -1,4 +1,5 @@
 using Npgsql;
+using Transformation.Mail;
 using Transformation.Baselines.Api.Model;
 using Transformation.Baselines.V1;
 
@@ -6,7 +7,7 @@ namespace Transformation.Baselines.Api.Infrastructure;
 
 /// <summary>
 /// A survey's mail: the templates HR edits, and the <c>mail_outbox</c> rows written in the same transaction as the opening or the
-/// reminder that sends them (<see cref="SurveyMailSender"/> delivers them). The invitees' names and addresses come from the
+/// reminder that sends them (the Mail building block's sender delivers them). The invitees' names and addresses come from the
 /// employees copy and are used for nothing else; a reminder reads the "has answered" marks to skip those who answered, the only
 /// use of the marks besides refusing a second submission.
 /// </summary>
@@ -81,9 +82,7 @@ public static class SurveyMailStore
             }
         }
 
-        await connection.ExecuteAsync(transaction, """
-            INSERT INTO mail_outbox (mail_id, recipient, subject, body) SELECT gen_random_uuid(), r, s, b FROM unnest($1, $2, $3) AS m (r, s, b)
-            """, ct, Sql.TextArray(recipients), Sql.TextArray(subjects), Sql.TextArray(bodies));
+        await MailOutbox.EnqueueAsync(connection, transaction, recipients, subjects, bodies, ct);
         return recipients.Count;
     }
 }

@@ -40,6 +40,14 @@ public static class Sql
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>The first column of the first row; default when there is no row or it is NULL.</summary>
+    public static async Task<T?> ScalarAsync<T>(this NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken,
+        params object?[] parameters)
+    {
+        await using var command = connection.Command(transaction, sql, parameters);
+        return await command.ExecuteScalarAsync(cancellationToken) is T value ? value : default;
+    }
+
     public static NpgsqlParameter Jsonb(string? json) => new() { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = (object?)json ?? DBNull.Value };
 
     public static NpgsqlParameter Text(string value) => new() { NpgsqlDbType = NpgsqlDbType.Text, Value = value };

@@ -7,8 +7,8 @@ using Transformation.Notifications.V1;
 
 namespace Transformation.Notifications.Api.Grpc;
 
-/// <summary>Thin: validates, reads or writes the webhook tables (Infrastructure), maps.</summary>
-public sealed class NotificationService(NotificationsDatabase database, TimeProvider time) : V1.NotificationService.NotificationServiceBase
+/// <summary>Thin: validates, reads or writes the webhook tables (Infrastructure), maps. The inbox is in NotificationService.Inbox.cs.</summary>
+public sealed partial class NotificationService(NotificationsDatabase database, TimeProvider time, InboxHub inboxHub, IHostApplicationLifetime lifetime) : V1.NotificationService.NotificationServiceBase
 {
     private const int MaxListed = 200;
 

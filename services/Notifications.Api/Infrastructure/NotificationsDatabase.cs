@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Transformation.EventBus;
+using Transformation.Mail;
 
 namespace Transformation.Notifications.Api.Infrastructure;
 
@@ -10,6 +11,25 @@ public sealed class NotificationsDatabase(IOptions<EventBusOptions> options) : I
     private readonly Lazy<NpgsqlDataSource> _dataSource = new(() => NpgsqlDataSource.Create(options.Value.Database));
 
     public ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) => _dataSource.Value.OpenConnectionAsync(cancellationToken);
+
+    /// <summary>An unpooled connection for LISTEN (a pooled one is reset on return), with TCP keepalive to notice a dead server.</summary>
+    public async Task<NpgsqlConnection> OpenListenerAsync(CancellationToken cancellationToken)
+    {
+        var settings = new NpgsqlConnectionStringBuilder(options.Value.Database) { Pooling = false };
+        settings.KeepAlive = settings.KeepAlive == 0 ? 15 : settings.KeepAlive;
+        var listener = new NpgsqlConnection(settings.ConnectionString);
+        try
+        {
+            await listener.OpenAsync(cancellationToken);
+        }
+        catch
+        {
+            await listener.DisposeAsync();
+            throw;
+        }
+
+        return listener;
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -44,7 +64,7 @@ public sealed class NotificationsSchema(NotificationsDatabase database) : IHoste
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await connection.ExecuteAsync(transaction, "SELECT pg_advisory_xact_lock($1)", cancellationToken, MigrationLock);
-        await connection.ExecuteAsync(transaction, Ddl, cancellationToken);
+        await connection.ExecuteAsync(transaction, Ddl + InboxStore.Ddl + MailOutbox.Ddl, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 

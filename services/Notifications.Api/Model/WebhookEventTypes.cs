@@ -49,7 +49,10 @@ public static class WebhookEventTypes
 
     public static bool AllowsChat(string topic) => ByTopic.TryGetValue(topic, out var offered) && offered.Chat;
 
-    /// <summary>Subscribes the service to every offered topic: each event becomes a delivery per endpoint registered for it.</summary>
+    /// <summary>
+    /// Subscribes the service to every offered topic: each event becomes a delivery per endpoint registered for it, and whatever
+    /// it changes in the inboxes (<see cref="HandleIntegrationEvent{TEvent}"/>).
+    /// </summary>
     public static void Subscribe(IServiceCollection services)
     {
         foreach (var offered in All)
@@ -60,7 +63,7 @@ public static class WebhookEventTypes
 
     private static Offered Offer<TEvent>(bool chat = false)
         where TEvent : IMessage<TEvent>, new() =>
-        new(new TEvent().Descriptor, chat, services => services.AddSubscription<TEvent, RecordWebhookDeliveries<TEvent>>());
+        new(new TEvent().Descriptor, chat, services => services.AddSubscription<TEvent, HandleIntegrationEvent<TEvent>>());
 
     private sealed record Offered(MessageDescriptor Descriptor, bool Chat, Action<IServiceCollection> Subscribe)
     {

@@ -10,6 +10,7 @@ using Transformation.Directory.V1;
 using Transformation.EndState.V1;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
+using Transformation.Notifications.V1;
 
 namespace Transformation.Portal.Web.Services;
 
@@ -40,6 +41,11 @@ public sealed class EndStateClient(CallInvoker invoker) : EndStateService.EndSta
     public const string Name = "End state";
 }
 
+public sealed class NotificationsClient(CallInvoker invoker) : NotificationService.NotificationServiceClient(invoker)
+{
+    public const string Name = "Notifications";
+}
+
 public static class ServiceClientRegistration
 {
     /// <summary>The name of the Directory client the demo sign-in reads with its own service token (no person is signed in yet).</summary>
@@ -59,6 +65,7 @@ public static class ServiceClientRegistration
         AddClient<BaselinesClient>(services, a => a.Baselines, BaselinesReflection.Descriptor.Services[0]);
         AddClient<InitiativesClient>(services, a => a.Initiatives, InitiativesReflection.Descriptor.Services[0]);
         AddClient<EndStateClient>(services, a => a.EndState, EndstateReflection.Descriptor.Services[0]);
+        AddClient<NotificationsClient>(services, a => a.Notifications, NotificationsReflection.Descriptor.Services[0]);
         // Its own client type: AddGrpcClient makes the last registration of a type the one injected.
         services.AddGrpcClient<DirectoryService.DirectoryServiceClient>(SignInDirectory, (provider, o) => o.Address = provider.GetRequiredService<IOptions<ServiceAddresses>>().Value.Directory)
             .ConfigureChannel(channel => channel.ServiceConfig = RetrySafeCalls(DirectoryReflection.Descriptor.Services[0]))

@@ -1,26 +1,27 @@
 using MailKit.Net.Smtp;
 using MailKit.Security;
-using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using MimeKit;
+using Npgsql;
 
-namespace Transformation.Baselines.Api.Infrastructure;
+namespace Transformation.Mail;
 
 /// <summary>
-/// Delivers the <c>mail_outbox</c> rows through the SMTP server of <see cref="SurveyMailOptions"/>, oldest first. Each message is
+/// Delivers the <see cref="MailOutbox"/> rows through the SMTP server of <see cref="MailOptions"/>, oldest first. Each message is
 /// sent under its row's lock and marked sent in that row's transaction, so a restart neither loses one (an unsent row stays) nor
 /// sends one twice, except one whose SMTP acceptance and mark were cut apart by a crash: it goes again with the same Message-Id,
 /// by which mail clients drop the repeat. Several instances share the rows (SKIP LOCKED). Without a host nothing is sent.
+/// <c>open</c> connects to the database that holds the outbox; <c>section</c> names the options' section in the log.
 /// </summary>
-public sealed partial class SurveyMailSender(BaselinesDatabase database, IOptions<BaselinesOptions> options, ILogger<SurveyMailSender> logger)
-    : BackgroundService
+public sealed partial class MailOutboxSender(Func<CancellationToken, ValueTask<NpgsqlConnection>> open, MailOptions options, string section,
+    ILogger<MailOutboxSender> logger) : BackgroundService
 {
-    private readonly SurveyMailOptions _options = options.Value.Mail;
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (_options.Host.Length == 0)
+        if (options.Host.Length == 0)
         {
-            LogNoHost();
+            LogNoHost(section);
             return;
         }
 
@@ -30,7 +31,7 @@ public sealed partial class SurveyMailSender(BaselinesDatabase database, IOption
             {
                 if (await SendBatchAsync(stoppingToken) == 0)
                 {
-                    await Task.Delay(_options.PollInterval, stoppingToken);
+                    await Task.Delay(options.PollInterval, stoppingToken);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -39,21 +40,21 @@ public sealed partial class SurveyMailSender(BaselinesDatabase database, IOption
             }
             catch (Exception exception)
             {
-                LogSendFailed(exception, _options.Host, _options.Port);
-                await Task.Delay(_options.RetryDelay, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                LogSendFailed(exception, options.Host, options.Port);
+                await Task.Delay(options.RetryDelay, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
     }
 
     /// <summary>Sends up to a batch of queued messages over one SMTP connection; the number sent.</summary>
-    internal async Task<int> SendBatchAsync(CancellationToken ct)
+    public async Task<int> SendBatchAsync(CancellationToken ct)
     {
         using var smtp = new SmtpClient();
         var sent = 0;
         try
         {
-            await using var connection = await database.OpenAsync(ct);
-            while (sent < _options.BatchSize)
+            await using var connection = await open(ct);
+            while (sent < options.BatchSize)
             {
                 await using var transaction = await connection.BeginTransactionAsync(ct);
                 MimeMessage? message = null;
@@ -77,7 +78,7 @@ public sealed partial class SurveyMailSender(BaselinesDatabase database, IOption
 
                 if (!smtp.IsConnected)
                 {
-                    await smtp.ConnectAsync(_options.Host, _options.Port, SecureSocketOptions.None, ct);
+                    await smtp.ConnectAsync(options.Host, options.Port, SecureSocketOptions.None, ct);
                 }
 
                 await smtp.SendAsync(message, ct);
@@ -102,18 +103,18 @@ public sealed partial class SurveyMailSender(BaselinesDatabase database, IOption
         var message = new MimeMessage
         {
             // The row's id: a repeat after a crash carries the same one.
-            MessageId = $"{mailId:n}@{MailboxAddress.Parse(_options.From).Domain}",
+            MessageId = $"{mailId:n}@{MailboxAddress.Parse(options.From).Domain}",
             Subject = subject,
             Body = new TextPart("plain") { Text = body },
         };
-        message.From.Add(MailboxAddress.Parse(_options.From));
+        message.From.Add(MailboxAddress.Parse(options.From));
         message.To.Add(MailboxAddress.Parse(recipient));
         return message;
     }
 
-    [LoggerMessage(LogLevel.Information, "No SMTP host is configured (Baselines:Mail:Host): survey mail is queued, not sent.")]
-    private partial void LogNoHost();
+    [LoggerMessage(LogLevel.Information, "No SMTP host is configured ({Section}:Host): mail is queued, not sent.")]
+    private partial void LogNoHost(string section);
 
-    [LoggerMessage(LogLevel.Warning, "Sending survey mail through {Host}:{Port} failed; the unsent messages stay queued and are tried again.")]
+    [LoggerMessage(LogLevel.Warning, "Sending mail through {Host}:{Port} failed; the unsent messages stay queued and are tried again.")]
     private partial void LogSendFailed(Exception exception, string host, int port);
 }

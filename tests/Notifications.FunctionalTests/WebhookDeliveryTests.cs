@@ -148,7 +148,9 @@ public sealed class WebhookDeliveryTests(PostgresFixture postgres, RabbitMqFixtu
         await EventuallyAsync(() => _receiver.Accepted.Count() >= 10);
 
         _receiver.Accepted.Select(r => r.WebhookId).ShouldBe([.. before.Select(e => e.Id), .. whileDown.Select(e => e.Id)], ignoreOrder: true);
-        (await _host.DeliveriesAsync(registered.Endpoint.EndpointId)).ShouldAllBe(d => d.Status == WebhookDeliveryStatus.Delivered);
+        // The receiver's 200 comes before the dispatcher records it: wait for the records.
+        await EventuallyAsync(async () => (await _host.DeliveriesAsync(registered.Endpoint.EndpointId)) is { Count: 10 } all
+            && all.All(d => d.Status == WebhookDeliveryStatus.Delivered) ? "held" : null);
     }
 
     [Fact]

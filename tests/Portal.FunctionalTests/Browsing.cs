@@ -67,5 +67,8 @@ public static partial class Browsing
         TestContext.Current.AddAttachment(name + ".png", png, "image/png");
     }
 
+    /// <summary>The "Open a survey" part of /hr/surveys (the recurring pulse's form beside it has the same labels).</summary>
+    public static ILocator OpenSurveyForm(IPage hr) => hr.Locator("details", new() { Has = hr.GetByText("Open a survey", new() { Exact = true }) });
+
     public static Regex Text(string pattern) => new(pattern, RegexOptions.None, TimeSpan.FromSeconds(1));
 }

@@ -45,13 +45,14 @@ public sealed partial class RoleJourneyTests
         // HR opens the pulse for Field and Studio.
         await using var hrContext = await _system.Browser.NewContextAsync();
         var hr = await Browsing.SignInAsync(hrContext, Portal, "hr/surveys", Seed.Hr, Roles.Hr);
-        await hr.Locator("summary", new() { HasText = "Open a survey" }).ClickAsync();
-        await hr.GetByLabel("Title").FillAsync("Spring pulse");
-        await hr.GetByLabel("Field", new() { Exact = true }).CheckAsync();
-        await hr.GetByLabel("Studio", new() { Exact = true }).CheckAsync();
-        await hr.GetByLabel("We put the customer's problem first.").CheckAsync();
-        await hr.GetByLabel("I can say what I think without fear.").CheckAsync();
-        await hr.GetByRole(AriaRole.Button, new() { Name = "Open the survey" }).ClickAsync();
+        var open = Browsing.OpenSurveyForm(hr);
+        await open.Locator("summary", new() { HasText = "Open a survey" }).ClickAsync();
+        await open.GetByLabel("Title").FillAsync("Spring pulse");
+        await open.GetByLabel("Field", new() { Exact = true }).CheckAsync();
+        await open.GetByLabel("Studio", new() { Exact = true }).CheckAsync();
+        await open.GetByLabel("We put the customer's problem first.").CheckAsync();
+        await open.GetByLabel("I can say what I think without fear.").CheckAsync();
+        await open.GetByRole(AriaRole.Button, new() { Name = "Open the survey" }).ClickAsync();
         await Expect(hr.GetByTestId("survey-done")).ToHaveTextAsync("Opened: 5 people invited; their invitations are on their way.");
 
         // Each invitee's invitation arrives with a link to the survey's answering page on the portal.

@@ -425,11 +425,12 @@ public sealed partial class RoleJourneyTests
     private async Task RunSurveyAsync(IPage hr, string title, string unitName, string itemText, string[] respondents, string answer)
     {
         await VisitAsync(hr, "hr/surveys");
-        await hr.GetByText("Open a survey").ClickAsync();
-        await hr.Locator("#survey-title-input").FillAsync(title);
-        await hr.GetByLabel(unitName, new() { Exact = true }).CheckAsync();
-        await hr.GetByLabel(itemText, new() { Exact = true }).CheckAsync();
-        await hr.GetByRole(AriaRole.Button, new() { Name = "Open the survey" }).ClickAsync();
+        var open = Browsing.OpenSurveyForm(hr);
+        await open.GetByText("Open a survey").ClickAsync();
+        await open.Locator("#survey-title-input").FillAsync(title);
+        await open.GetByLabel(unitName, new() { Exact = true }).CheckAsync();
+        await open.GetByLabel(itemText, new() { Exact = true }).CheckAsync();
+        await open.GetByRole(AriaRole.Button, new() { Name = "Open the survey" }).ClickAsync();
         await Expect(hr.GetByTestId("survey-done")).ToContainTextAsync("people invited; their invitations are on their way.");
 
         foreach (var respondent in respondents)

@@ -50,7 +50,8 @@ public sealed class ServiceImages(PostgresFixture postgres, RabbitMqFixture rabb
         {
             ["directory"] = new Dictionary<string, string>(),
             ["incentives"] = new Dictionary<string, string>(),
-            ["baselines"] = new Dictionary<string, string>(),
+            // The root is read-only, as in k8s, where a volume holds the key ring; here the container's tmpfs does.
+            ["baselines"] = new Dictionary<string, string> { ["Baselines__Surveys__KeyRingPath"] = "/tmp/survey-keys" },
             ["initiatives"] = new Dictionary<string, string>(),
             ["endstate"] = new Dictionary<string, string>
             {

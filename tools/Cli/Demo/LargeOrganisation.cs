@@ -1,4 +1,5 @@
 using System.Globalization;
+using Bogus;
 
 namespace Transformation.Cli.Demo;
 
@@ -14,7 +15,7 @@ public sealed record DirectoryFileRow(string Record, string Id, string Name, str
 /// (the organisation, divisions, departments, sub-departments, teams, squads), every inner unit with 5 to 15 units below it, and the
 /// people spread over the units: each unit has a head (managed by the head of the unit above), inner units a few staff, and the
 /// rest sit in the lowest units (about ten to a team). Rows are produced one at a time, depth first, so a million people are
-/// written in memory bounded by the depth (and the distinct names, for unique emails).
+/// written in memory bounded by the depth (and the distinct names, numbered for unique emails); names come from Bogus.
 /// </summary>
 public sealed class LargeOrganisation(int people, int seed = DemoOrganisation.DefaultSeed, int depth = LargeOrganisation.Depth)
 {
@@ -39,24 +40,9 @@ public sealed class LargeOrganisation(int people, int seed = DemoOrganisation.De
         ["North", "South", "East", "West", "Central", "Coast", "Valley", "Summit", "River", "Bridge", "Forest", "Meadow", "Harbor", "Ridge", "Lake"],
     ];
 
-    private static readonly string[] FirstNames =
-    [
-        "Anna", "Ben", "Carla", "David", "Emma", "Felix", "Greta", "Hugo", "Ida", "Jonas", "Karin", "Lars", "Maja", "Nils", "Olga", "Paul",
-        "Rita", "Sven", "Tove", "Ulf", "Vera", "Wim", "Xenia", "Yusuf", "Zoe", "Amir", "Bea", "Chen", "Dara", "Elif", "Fatima", "Goran",
-        "Hana", "Ivan", "Jana", "Kofi", "Lea", "Mateo", "Nora", "Omar", "Priya", "Quentin", "Rosa", "Sami", "Tariq", "Uma", "Viktor", "Wen",
-        "Yara", "Zeynep", "Aiko", "Bruno", "Chiara", "Diego", "Eva", "Farid", "Giulia", "Hassan", "Ingrid", "Jorge", "Kenji", "Lina", "Marco", "Nadia",
-    ];
-
-    private static readonly string[] Surnames =
-    [
-        "Berg", "Lund", "Strom", "Holm", "Dahl", "Vik", "Gren", "Sten", "Ros", "Kvist", "Mark", "Fors", "Hag", "Ness", "Wall", "Garcia",
-        "Martin", "Rossi", "Novak", "Kowalski", "Nielsen", "Jansen", "Dubois", "Schmidt", "Silva", "Costa", "Okafor", "Mensah", "Tanaka", "Kim", "Singh", "Patel",
-        "Yilmaz", "Haddad", "Ivanova", "Horvat", "Papadopoulos", "Murphy", "Walsh", "Fischer", "Weber", "Moreau", "Lambert", "Bianchi", "Romano", "Ferreira", "Santos", "Mendes",
-        "Nakamura", "Chen", "Wang", "Li", "Nguyen", "Tran", "Khan", "Ali", "Hansen", "Larsen", "Eriksson", "Virtanen", "Korhonen", "Bakker", "Visser", "Smit",
-    ];
-
     private readonly Random _random = new(seed);
-    private readonly Dictionary<(int First, int Last), int> _nameCounts = [];
+    private readonly Faker _faker = new("en_GB") { Random = new Randomizer(seed) };
+    private readonly Dictionary<string, int> _emailCounts = new(StringComparer.Ordinal);
     private int _units;
     private int _people;
 
@@ -140,9 +126,12 @@ public sealed class LargeOrganisation(int people, int seed = DemoOrganisation.De
     private DirectoryFileRow Person(string unitId, string managerId, string roles)
     {
         var id = "e" + (++_people).ToString("D7", CultureInfo.InvariantCulture);
-        var (first, last) = (_random.Next(FirstNames.Length), _random.Next(Surnames.Length));
-        var count = _nameCounts[(first, last)] = _nameCounts.GetValueOrDefault((first, last)) + 1;
-        var local = $"{FirstNames[first]}.{Surnames[last]}".ToLowerInvariant() + (count > 1 ? count.ToString(CultureInfo.InvariantCulture) : "");
-        return new DirectoryFileRow("employee", id, $"{FirstNames[first]} {Surnames[last]}", local + "@acme.example", "", "", unitId, managerId, roles);
+        var (first, last) = (_faker.Name.FirstName(), _faker.Name.LastName());
+        var local = $"{EmailPart(first)}.{EmailPart(last)}";
+        var count = _emailCounts[local] = _emailCounts.GetValueOrDefault(local) + 1;
+        local += count > 1 ? count.ToString(CultureInfo.InvariantCulture) : "";
+        return new DirectoryFileRow("employee", id, $"{first} {last}", local + "@acme.example", "", "", unitId, managerId, roles);
     }
+
+    private static string EmailPart(string name) => string.Concat(name.Where(char.IsAsciiLetter)).ToLowerInvariant();
 }

@@ -11,6 +11,12 @@ using Transformation.TestSupport;
 // imports `people` employees in 50 units through ImportDirectory, then times SearchEmployees over gRPC (the call the
 // portal's PersonPicker makes, a page of 10) for parts of names, ids and emails: `calls` timed calls per query after warm-up.
 // Usage: dotnet run -c Release --project benchmarks/Directory.Benchmarks [people=100000] [calls=50]
+// Issue 27, a million people imported through the CLI: `-- million [people] [calls]` (MillionBenchmark.cs).
+if (args.Length > 0 && string.Equals(args[0], "million", StringComparison.Ordinal))
+{
+    return await Transformation.Directory.Benchmarks.MillionBenchmark.RunAsync(args[1..]);
+}
+
 var people = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100_000;
 var calls = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 50;
 const int WarmUp = 3;

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Text;
 using Transformation.ServiceDefaults.Identity;
 using DirectoryCommand = Transformation.Cli.Directory.DirectoryCommand;
+using LargeOrganisation = Transformation.Cli.Demo.LargeOrganisation;
+using OrganisationCommand = Transformation.Cli.Demo.OrganisationCommand;
 
 namespace Transformation.Directory.FunctionalTests;
 
@@ -52,6 +54,20 @@ public sealed class CliImportTests(DirectoryHost host) : IClassFixture<Directory
 
         (await RunAsync(Csv)).ShouldBe(0);
         (await host.ScalarAsync("SELECT count(*) FROM eventbus_outbox")).ShouldBe(outbox);
+    }
+
+    [Fact]
+    public async Task AGeneratedLargeOrganisationImportsInADryRunThenForReal()
+    {
+        var organisation = new LargeOrganisation(5_000);
+        await OrganisationCommand.WriteAsync(organisation, new FileInfo(_file), null, TestContext.Current.CancellationToken);
+
+        (await RunFileAsync("--dry-run")).ShouldBe(0);
+        (await host.ScalarAsync("SELECT count(*) FROM employees")).ShouldBe(0);
+
+        (await RunFileAsync()).ShouldBe(0);
+        (await host.ScalarAsync("SELECT count(*) FROM employees WHERE active")).ShouldBe(5_000);
+        (await host.ScalarAsync("SELECT count(*) FROM org_units")).ShouldBe((long)organisation.Units);
     }
 
     [Fact]

@@ -89,6 +89,15 @@ public sealed class SearchTests(DirectoryHost host) : IClassFixture<DirectoryHos
         (await SearchAsync(new SearchEmployeesRequest { Query = "north" })).Employees.Select(e => e.EmployeeId).ShouldBe(["e03", "e05"]);
     }
 
+    [Fact]
+    public async Task TwoCharactersFindNamesAndIdsThatBeginWithThem()
+    {
+        (await SearchAsync(new SearchEmployeesRequest { Query = "gU" })).Employees.Select(e => e.DisplayName).ShouldBe(["Gus Eng"]);
+        (await SearchAsync(new SearchEmployeesRequest { Query = "e1" })).Employees.Select(e => e.EmployeeId).ShouldBe(["e10", "e11"]);
+        // Inside a name ("Gus Eng") or an email is for three characters and more.
+        (await SearchAsync(new SearchEmployeesRequest { Query = "ng" })).Employees.ShouldBeEmpty();
+    }
+
     [Theory]
     [InlineData("a", "", "query")]
     [InlineData(" b ", "", "query")]

@@ -50,6 +50,9 @@ public static class DirectorySchema
         CREATE EXTENSION IF NOT EXISTS pg_trgm;
         CREATE INDEX IF NOT EXISTS employees_search ON employees USING gin ((lower(display_name || ' ' || id || ' ' || email)) gin_trgm_ops) WHERE active;
         CREATE INDEX IF NOT EXISTS employees_by_name ON employees (lower(display_name), id) WHERE active;
+        -- Trigrams need three characters: a two-character query matches the start of a name or id, through these.
+        CREATE INDEX IF NOT EXISTS employees_name_prefix ON employees (lower(display_name) text_pattern_ops) WHERE active;
+        CREATE INDEX IF NOT EXISTS employees_id_prefix ON employees (lower(id) text_pattern_ops) WHERE active;
         CREATE TABLE IF NOT EXISTS employee_versions (
             id              text        NOT NULL,
             version         bigint      NOT NULL,

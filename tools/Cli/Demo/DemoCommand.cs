@@ -88,7 +88,7 @@ public static class DemoCommand
             return 0;
         });
 
-        return new Command("demo", "The demo organisation: load it into running services, or list whom to sign in as.") { load, identities };
+        return new Command("demo", "The demo organisation: load it into running services, or list whom to sign in as; or write a large organisation as a directory file.") { load, identities, OrganisationCommand.Create() };
     }
 
     public const int Loaded = 0;

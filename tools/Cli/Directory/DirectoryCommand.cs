@@ -11,6 +11,8 @@ namespace Transformation.Cli.Directory;
 /// <summary>`transform directory import file.csv`: a full sync of the Directory from an HR export.</summary>
 public static class DirectoryCommand
 {
+    private const int MaxChangesShown = 200;
+
     public static Command Create()
     {
         var file = new Argument<FileInfo>("file") { Description = "The HR export (CSV): record,id,name,email,parent_id,kind,org_unit_id,manager_id,roles." };
@@ -170,13 +172,19 @@ public static class DirectoryCommand
             return;
         }
 
+        // A large organisation's first import is a million changes: the table shows the first ones, the summary counts them all.
         var table = new Table().AddColumns("Change", "Id", "What");
-        foreach (var change in response.Changes)
+        foreach (var change in response.Changes.Take(MaxChangesShown))
         {
             table.AddRow(Markup.Escape(Label(change.Kind)), Markup.Escape(change.Id), Markup.Escape(change.Description));
         }
 
         AnsiConsole.Write(table);
+        if (response.Changes.Count > MaxChangesShown)
+        {
+            AnsiConsole.MarkupLineInterpolated($"… and {response.Changes.Count - MaxChangesShown:N0} more changes.");
+        }
+
         var summary = string.Join(", ", response.Changes.GroupBy(c => c.Kind).Select(g => $"{g.Count()} {Label(g.Key)}"));
         AnsiConsole.MarkupLineInterpolated($"{(response.Applied ? "[green]Applied[/]" : "[yellow]Dry run, nothing applied[/]")}: {summary}.");
         if (response.ExceedsChangeLimit)

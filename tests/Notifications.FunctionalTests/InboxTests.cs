@@ -81,6 +81,36 @@ public sealed class InboxTests(PostgresFixture postgres, RabbitMqFixture rabbitM
     }
 
     [Fact]
+    public async Task AHeldRewardWaitsForTheManagerWhoMayApproveItOnlyOnceAndLeavesTheInboxWhenReviewed()
+    {
+        var (manager, employee) = (Person("manager"), Person("employee"));
+        await PublishAsync(Joined(manager), Joined(employee));
+        var held = new RewardHeld
+        {
+            RewardId = $"r-{Guid.NewGuid():n}", EmployeeId = employee.Id, ApproverId = manager.Id, Points = 60, BehaviourName = "Closes the big deal",
+            HeldAt = Now,
+        };
+        var hrOnly = new RewardHeld { RewardId = $"r-{Guid.NewGuid():n}", EmployeeId = employee.Id, Points = 40, BehaviourName = "Speaks up", HeldAt = Now };
+        var later = new RewardHeld { RewardId = $"r-{Guid.NewGuid():n}", EmployeeId = employee.Id, ApproverId = manager.Id, Points = 70, HeldAt = Now };
+        var redelivered = Event(held);
+        await TestEvents.PublishAsync(_host.AmqpUri, [redelivered, redelivered, Event(hrOnly), Event(later)], Ct);
+        // The last event on the queue: once it is in, the redelivery and the hr-only hold before it were handled too.
+        await _host.WaitUntilAsync($"SELECT count(*) FROM notifications WHERE recipient_id = '{manager.Id}'", 2);
+
+        var item = (await ListAsync(manager.Id)).Notifications.Single(n => n.Detail.StartsWith("Closes", StringComparison.Ordinal));
+        item.Kind.ShouldBe(NotificationKind.RewardAwaitingApproval);
+        item.Title.ShouldBe("A held reward waits for your approval.");
+        item.Detail.ShouldBe("Closes the big deal: 60 points");
+        item.Link.ShouldBe("me");
+        (await ListAsync(employee.Id)).Notifications.ShouldBeEmpty();
+        (await _host.ScalarAsync("SELECT count(*) FROM notifications")).ShouldBe(2); // hr is a role: no one in person
+
+        await PublishAsync(new RewardReviewed { RewardId = held.RewardId, EmployeeId = employee.Id, Approved = true, ReviewedBy = manager.Id, ReviewedAt = Now });
+        await _host.WaitUntilAsync($"SELECT count(*) FROM notifications WHERE recipient_id = '{manager.Id}' AND done_at IS NOT NULL", 1);
+        (await ListAsync(manager.Id)).Notifications.ShouldHaveSingleItem().Detail.ShouldBe("70 points"); // the later one still waits
+    }
+
+    [Fact]
     public async Task APersonReadsAndMarksOnlyTheirOwnInbox()
     {
         var (owner, intruder) = (Person("owner"), Person("intruder"));

@@ -31,6 +31,7 @@ public static class Inbox
 {
     public const string EndorsementsLink = "executive/endorsements";
     public const string RecognitionLink = "me";
+    public const string ReviewLink = "me";
 
     public static InboxChanges Changes(IMessage message) => message switch
     {
@@ -49,6 +50,10 @@ public static class Inbox
             recognition.Message.Length > 0 ? $"{recognition.BehaviourName}: {recognition.Message}" : recognition.BehaviourName)),
         RewardRevoked revoked => InboxChanges.Add(new NewNotification(revoked.EmployeeId, NotificationKind.RewardRevoked,
             RewardSubject(revoked.RewardId), RecognitionLink, revoked.Reason)),
+        // The manager who may approve it; hr (a role: this service keeps no one's roles) reads its review queue.
+        RewardHeld held => InboxChanges.Add(new NewNotification(held.ApproverId, NotificationKind.RewardAwaitingApproval, ReviewSubject(held.RewardId),
+            ReviewLink, held.BehaviourName.Length > 0 ? $"{held.BehaviourName}: {held.Points} points" : $"{held.Points} points")),
+        RewardReviewed reviewed => InboxChanges.Complete(new Completion(ReviewSubject(reviewed.RewardId), 1)),
         _ => InboxChanges.None,
     };
 
@@ -69,4 +74,7 @@ public static class Inbox
     private static string EndStateSubject(string scopeOrgUnitId) => $"end-state/{scopeOrgUnitId}";
 
     private static string RewardSubject(string rewardId) => $"reward/{rewardId}";
+
+    // Not the reward's own subject: its approval's RewardGranted and RecognitionPublished must not end the recipient's waits.
+    private static string ReviewSubject(string rewardId) => $"reward-review/{rewardId}";
 }

@@ -28,7 +28,7 @@ public static class WebhookEventTypes
         Offer<OrgUnitChanged>(), Offer<EmployeeJoined>(), Offer<EmployeeMoved>(), Offer<EmployeeUpdated>(), Offer<EmployeeLeft>(), Offer<EmployeeErased>(),
         Offer<EndStateDrafted>(), Offer<EndStateProposed>(), Offer<EndStateEndorsementRecorded>(), Offer<EndStateEndorsed>(), Offer<EndStateDeclined>(),
         Offer<BehaviourDefined>(), Offer<BehaviourRevised>(), Offer<RewardGranted>(), Offer<BadgeAwarded>(), Offer<RecognitionPublished>(chat: true),
-        Offer<RewardRevoked>(), Offer<PointsRedeemed>(), Offer<PointsRefunded>(), Offer<RedemptionFulfilled>(),
+        Offer<RewardRevoked>(), Offer<RewardHeld>(), Offer<RewardReviewed>(), Offer<PointsRedeemed>(), Offer<PointsRefunded>(), Offer<RedemptionFulfilled>(),
         Offer<InitiativeProposed>(), Offer<InitiativeUpdated>(), Offer<InitiativeSponsored>(), Offer<InitiativeStatusChanged>(), Offer<InitiativeProgressed>(),
         Offer<MilestoneReached>(), Offer<SuccessStoryPublished>(chat: true),
     ];

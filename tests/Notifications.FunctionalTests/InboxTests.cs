@@ -7,6 +7,7 @@ using Transformation.EndState.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
+using Transformation.Initiatives.V1;
 using Transformation.Notifications.Api.Infrastructure;
 using Transformation.Notifications.V1;
 using Transformation.ServiceDefaults.Identity;
@@ -109,6 +110,38 @@ public sealed class InboxTests(PostgresFixture postgres, RabbitMqFixture rabbitM
         await _host.WaitUntilAsync($"SELECT count(*) FROM notifications WHERE recipient_id = '{manager.Id}' AND done_at IS NOT NULL", 1);
         (await ListAsync(manager.Id)).Notifications.ShouldHaveSingleItem().Detail.ShouldBe("70 points"); // the later one still waits
     }
+
+    [Fact]
+    public async Task ASubmittedStoryWaitsForItsSponsorOnlyOnceAndLeavesTheInboxWhenPublished()
+    {
+        var (sponsor, author) = (Person("sponsor"), Person("author"));
+        await PublishAsync(Joined(sponsor), Joined(author));
+        var submitted = Submitted(sponsor.Id, author.Id, "How the night shift halved its handover time");
+        var later = Submitted(sponsor.Id, author.Id, "A second story");
+        var redelivered = Event(submitted);
+        await TestEvents.PublishAsync(_host.AmqpUri, [redelivered, redelivered, Event(later)], Ct);
+        // The last event on the queue: once it is in, the redelivery before it was handled too.
+        await _host.WaitUntilAsync($"SELECT count(*) FROM notifications WHERE recipient_id = '{sponsor.Id}'", 2);
+
+        var item = (await ListAsync(sponsor.Id)).Notifications.Single(n => n.Detail == submitted.Title);
+        item.Kind.ShouldBe(NotificationKind.StoryAwaitingPublication);
+        item.Title.ShouldBe("A success story waits for you to publish it.");
+        item.Link.ShouldBe("executive/endorsements");
+        (await ListAsync(author.Id)).Notifications.ShouldBeEmpty();
+        (await _host.ScalarAsync("SELECT count(*) FROM notifications")).ShouldBe(2);
+
+        await PublishAsync(new SuccessStoryPublished
+        {
+            StoryId = submitted.StoryId, InitiativeId = submitted.InitiativeId, Title = submitted.Title, AuthorId = author.Id, ApprovedBy = sponsor.Id, PublishedAt = Now,
+        });
+        await _host.WaitUntilAsync($"SELECT count(*) FROM notifications WHERE recipient_id = '{sponsor.Id}' AND done_at IS NOT NULL", 1);
+        (await ListAsync(sponsor.Id)).Notifications.ShouldHaveSingleItem().Detail.ShouldBe("A second story"); // the later one still waits
+    }
+
+    private static SuccessStorySubmitted Submitted(string sponsorId, string authorId, string title) => new()
+    {
+        StoryId = Guid.NewGuid().ToString(), InitiativeId = $"i-{Guid.NewGuid():n}", Title = title, AuthorId = authorId, SponsorIds = { sponsorId }, SubmittedAt = Now,
+    };
 
     [Fact]
     public async Task APersonReadsAndMarksOnlyTheirOwnInbox()

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Transformation.EndState.V1;
 using Transformation.Incentives.V1;
+using Transformation.Initiatives.V1;
 using Transformation.Notifications.V1;
 
 namespace Transformation.Notifications.Api.Model;
@@ -32,6 +33,7 @@ public static class Inbox
     public const string EndorsementsLink = "executive/endorsements";
     public const string RecognitionLink = "me";
     public const string ReviewLink = "me";
+    public const string StoriesLink = "executive/endorsements";
 
     public static InboxChanges Changes(IMessage message) => message switch
     {
@@ -54,6 +56,10 @@ public static class Inbox
         RewardHeld held => InboxChanges.Add(new NewNotification(held.ApproverId, NotificationKind.RewardAwaitingApproval, ReviewSubject(held.RewardId),
             ReviewLink, held.BehaviourName.Length > 0 ? $"{held.BehaviourName}: {held.Points} points" : $"{held.Points} points")),
         RewardReviewed reviewed => InboxChanges.Complete(new Completion(ReviewSubject(reviewed.RewardId), 1)),
+        // Each person who may publish it (the sponsor; hr is a role, as above); its publication ends the wait.
+        SuccessStorySubmitted submitted => InboxChanges.Add([.. submitted.SponsorIds.Distinct(StringComparer.Ordinal).Select(s =>
+            new NewNotification(s, NotificationKind.StoryAwaitingPublication, StorySubject(submitted.StoryId), StoriesLink, submitted.Title))]),
+        SuccessStoryPublished published => InboxChanges.Complete(new Completion(StorySubject(published.StoryId), 1)),
         _ => InboxChanges.None,
     };
 
@@ -74,6 +80,8 @@ public static class Inbox
     private static string EndStateSubject(string scopeOrgUnitId) => $"end-state/{scopeOrgUnitId}";
 
     private static string RewardSubject(string rewardId) => $"reward/{rewardId}";
+
+    private static string StorySubject(string storyId) => $"story/{storyId}";
 
     // Not the reward's own subject: its approval's RewardGranted and RecognitionPublished must not end the recipient's waits.
     private static string ReviewSubject(string rewardId) => $"reward-review/{rewardId}";

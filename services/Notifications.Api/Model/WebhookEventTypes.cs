@@ -30,7 +30,7 @@ public static class WebhookEventTypes
         Offer<BehaviourDefined>(), Offer<BehaviourRevised>(), Offer<RewardGranted>(), Offer<BadgeAwarded>(), Offer<RecognitionPublished>(chat: true),
         Offer<RewardRevoked>(), Offer<RewardHeld>(), Offer<RewardReviewed>(), Offer<PointsRedeemed>(), Offer<PointsRefunded>(), Offer<RedemptionFulfilled>(),
         Offer<InitiativeProposed>(), Offer<InitiativeUpdated>(), Offer<InitiativeSponsored>(), Offer<InitiativeStatusChanged>(), Offer<InitiativeProgressed>(),
-        Offer<MilestoneReached>(), Offer<SuccessStoryPublished>(chat: true),
+        Offer<MilestoneReached>(), Offer<SuccessStorySubmitted>(), Offer<SuccessStoryPublished>(chat: true),
     ];
 
     private static readonly Dictionary<string, Offered> ByTopic = All.ToDictionary(o => o.Topic, StringComparer.Ordinal);

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Transformation.Baselines.V1;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Transformation.Directory.V1;
@@ -142,6 +143,37 @@ public sealed class InboxTests(PostgresFixture postgres, RabbitMqFixture rabbitM
     {
         StoryId = Guid.NewGuid().ToString(), InitiativeId = $"i-{Guid.NewGuid():n}", Title = title, AuthorId = authorId, SponsorIds = { sponsorId }, SubmittedAt = Now,
     };
+
+    [Fact]
+    public async Task ASurveyInvitationReachesEachInviteeOnceAndLeavesTheInboxWhenTheSurveyCloses()
+    {
+        var (first, second, outsider) = (Person("invitee"), Person("invitee"), Person("outsider"));
+        await PublishAsync(Joined(first), Joined(second), Joined(outsider));
+        var survey = $"survey-{Guid.NewGuid():n}";
+        var other = $"survey-{Guid.NewGuid():n}";
+        var batch = Event(new SurveyInvitation { AssessmentId = survey, Title = "Spring pulse", EmployeeIds = { first.Id }, ClosesAt = Now });
+        await TestEvents.PublishAsync(_host.AmqpUri,
+        [
+            batch, batch,
+            Event(new SurveyInvitation { AssessmentId = survey, Title = "Spring pulse", EmployeeIds = { second.Id }, ClosesAt = Now }),
+            Event(new SurveyInvitation { AssessmentId = other, Title = "Another survey", EmployeeIds = { first.Id }, ClosesAt = Now }),
+        ], Ct);
+        // The last event on the queue: once it is in, the batches before it were handled too.
+        await _host.WaitUntilAsync($"SELECT count(*) FROM notifications WHERE recipient_id = '{first.Id}'", 2);
+
+        var item = (await ListAsync(second.Id)).Notifications.ShouldHaveSingleItem();
+        item.Kind.ShouldBe(NotificationKind.SurveyOpen);
+        item.Title.ShouldBe("A survey is open for you.");
+        item.Detail.ShouldBe("Spring pulse");
+        item.Link.ShouldBe($"me/surveys/{survey}");
+        (await ListAsync(outsider.Id)).Notifications.ShouldBeEmpty();
+        (await _host.ScalarAsync("SELECT count(*) FROM notifications")).ShouldBe(3);
+
+        await PublishAsync(new AssessmentClosed { AssessmentId = survey, ClosedAt = Now, Respondents = 1 });
+        await _host.WaitUntilAsync($"SELECT count(*) FROM notifications WHERE subject = 'survey/{survey}' AND done_at IS NOT NULL", 2);
+        (await ListAsync(second.Id)).Notifications.ShouldBeEmpty();
+        (await ListAsync(first.Id)).Notifications.ShouldHaveSingleItem().Detail.ShouldBe("Another survey"); // still open
+    }
 
     [Fact]
     public async Task APersonReadsAndMarksOnlyTheirOwnInbox()

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Transformation.Baselines.V1;
 using Transformation.EndState.V1;
 using Transformation.Incentives.V1;
 using Transformation.Initiatives.V1;
@@ -60,6 +61,10 @@ public static class Inbox
         SuccessStorySubmitted submitted => InboxChanges.Add([.. submitted.SponsorIds.Distinct(StringComparer.Ordinal).Select(s =>
             new NewNotification(s, NotificationKind.StoryAwaitingPublication, StorySubject(submitted.StoryId), StoriesLink, submitted.Title))]),
         SuccessStoryPublished published => InboxChanges.Complete(new Completion(StorySubject(published.StoryId), 1)),
+        // Every invitee of the batch; the survey's closing ends them all (who answered is never told outside Baselines).
+        SurveyInvitation invitation => InboxChanges.Add([.. invitation.EmployeeIds.Distinct(StringComparer.Ordinal).Select(e =>
+            new NewNotification(e, NotificationKind.SurveyOpen, SurveySubject(invitation.AssessmentId), SurveysLink(invitation.AssessmentId), invitation.Title))]),
+        AssessmentClosed closed => InboxChanges.Complete(new Completion(SurveySubject(closed.AssessmentId), 1)),
         _ => InboxChanges.None,
     };
 
@@ -80,6 +85,10 @@ public static class Inbox
     private static string EndStateSubject(string scopeOrgUnitId) => $"end-state/{scopeOrgUnitId}";
 
     private static string RewardSubject(string rewardId) => $"reward/{rewardId}";
+
+    private static string SurveySubject(string assessmentId) => $"survey/{assessmentId}";
+
+    private static string SurveysLink(string assessmentId) => $"me/surveys/{Uri.EscapeDataString(assessmentId)}";
 
     private static string StorySubject(string storyId) => $"story/{storyId}";
 

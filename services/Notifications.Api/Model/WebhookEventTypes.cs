@@ -23,7 +23,7 @@ public static class WebhookEventTypes
 
     private static readonly Offered[] All =
     [
-        Offer<DimensionDefined>(), Offer<DimensionRevised>(), Offer<ItemDefined>(), Offer<AssessmentOpened>(), Offer<AssessmentClosed>(),
+        Offer<DimensionDefined>(), Offer<DimensionRevised>(), Offer<ItemDefined>(), Offer<AssessmentOpened>(), Offer<SurveyInvitation>(), Offer<AssessmentClosed>(),
         Offer<ScoresPublished>(), Offer<BaselineSet>(),
         Offer<OrgUnitChanged>(), Offer<EmployeeJoined>(), Offer<EmployeeMoved>(), Offer<EmployeeUpdated>(), Offer<EmployeeLeft>(), Offer<EmployeeErased>(),
         Offer<EndStateDrafted>(), Offer<EndStateProposed>(), Offer<EndStateEndorsementRecorded>(), Offer<EndStateEndorsed>(), Offer<EndStateDeclined>(),

@@ -170,6 +170,39 @@ public sealed class SurveysTests(BaselinesHost host) : IClassFixture<BaselinesHo
     }
 
     [Fact]
+    public async Task OpeningASurveyPublishesItsInviteesInBatchesOfAThousand()
+    {
+        await OrganisationAsync(host, "sv9", inA: 0, inB: 0);
+        var employees = Enumerable.Range(0, 1001).Select(i => ($"sv9-e{i:0000}", "sv9-a")).ToArray();
+        await host.EmployeesAsync(employees);
+
+        (await OpenAsync(host, "sv9", unit: "sv9-a")).Invited.ShouldBe(1001);
+
+        // Issue 25: the inboxes hear who is invited (never who answered), in the opening's transaction.
+        var batches = new List<long>();
+        await using (var connection = new Npgsql.NpgsqlConnection(host.ConnectionString))
+        {
+            await connection.OpenAsync(TestContext.Current.CancellationToken);
+            await using var command = new Npgsql.NpgsqlCommand("""
+                SELECT jsonb_array_length(convert_from(envelope, 'UTF8')::jsonb -> 'data' -> 'employeeIds') FROM eventbus_outbox
+                WHERE topic = 'survey-invitation' AND aggregate_id = 'sv9-pulse-sv9-a' ORDER BY 1 DESC
+                """, connection);
+            await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+            while (await reader.ReadAsync(TestContext.Current.CancellationToken))
+            {
+                batches.Add(reader.GetInt32(0));
+            }
+        }
+
+        batches.ShouldBe([1000, 1]);
+        (await host.ScalarAsync("""
+            SELECT count(DISTINCT id) FROM eventbus_outbox, jsonb_array_elements_text(convert_from(envelope, 'UTF8')::jsonb -> 'data' -> 'employeeIds') AS id
+            WHERE topic = 'survey-invitation' AND aggregate_id = 'sv9-pulse-sv9-a' AND id LIKE 'sv9-e%'
+            """)).ShouldBe(1001);
+        (await host.LastEventDataAsync("survey-invitation", "sv9-pulse-sv9-a")).ShouldContain("\"title\": \"Pulse\"");
+    }
+
+    [Fact]
     public async Task ASurveyClosedEarlyIsDatedTheDayItClosedNotItsPlannedEnd()
     {
         await OrganisationAsync(host, "sv6", inA: 2, inB: 0);

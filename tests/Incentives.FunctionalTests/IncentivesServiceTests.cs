@@ -189,6 +189,11 @@ public sealed class IncentivesServiceTests(PostgresDatabase postgres, RabbitMqVi
         await _host.PublishAsync(IncentivesHost.Observed("e-big", "big-deal", ObservationSource.Manager, observer: "m-giver"), Ct);
         await _host.WaitUntilAsync("SELECT count(*) FROM outcomes WHERE employee_id = 'e-big' AND status = 1", 1, Ct);
         (await _host.ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'reward-granted' AND aggregate_id = 'e-big'", Ct)).ShouldBe(0);
+        // Issue 25: the wait is published with the outcome, naming the manager who may approve it.
+        (await _host.ScalarAsync("""
+            SELECT count(*) FROM eventbus_outbox WHERE topic = 'reward-held' AND aggregate_id = 'e-big'
+              AND convert_from(envelope, 'UTF8')::jsonb -> 'data' ->> 'approverId' = 'm-big' AND convert_from(envelope, 'UTF8')::jsonb -> 'data' ->> 'points' = '60'
+            """, Ct)).ShouldBe(1);
 
         var manager = _host.Token("m-big", Roles.Employee);
         var queue = await _host.CallAsync<ListReviewQueueRequest, ListReviewQueueResponse>("ListReviewQueue", new ListReviewQueueRequest(), manager);
@@ -207,6 +212,7 @@ public sealed class IncentivesServiceTests(PostgresDatabase postgres, RabbitMqVi
         retried.ShouldBe(approved);
         (await _host.ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'reward-granted' AND aggregate_id = 'e-big'", Ct)).ShouldBe(1);
         (await _host.ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'badge-awarded' AND aggregate_id = 'e-big'", Ct)).ShouldBe(1);
+        (await _host.ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'reward-reviewed' AND aggregate_id = 'e-big'", Ct)).ShouldBe(1);
 
         // The trail: the rules created the pending reward (the service's identity), the manager approved it (before → after), once.
         var trail = (await _host.CallAsync<ListAuditEntriesRequest, ListAuditEntriesResponse>("ListAuditEntries",
@@ -233,6 +239,12 @@ public sealed class IncentivesServiceTests(PostgresDatabase postgres, RabbitMqVi
         var rejected = await _host.CallAsync<ReviewRewardRequest, ReviewRewardResponse>("ReviewReward",
             new ReviewRewardRequest { IdempotencyKey = "rej", RewardId = rewardId, Decision = ReviewDecision.Reject }, _hr);
         rejected.Reward.Status.ShouldBe(RewardStatus.Rejected);
+        // Issue 25: nobody but hr may approve it (no manager known): the wait names no one; the rejection ends it.
+        (await _host.ScalarAsync("""
+            SELECT count(*) FROM eventbus_outbox WHERE topic = 'reward-held' AND aggregate_id = 'e-rej'
+              AND coalesce(convert_from(envelope, 'UTF8')::jsonb -> 'data' ->> 'approverId', '') = ''
+            """, Ct)).ShouldBe(1);
+        (await _host.ScalarAsync("SELECT count(*) FROM eventbus_outbox WHERE topic = 'reward-reviewed' AND aggregate_id = 'e-rej'", Ct)).ShouldBe(1);
         (await _host.ScalarAsync("SELECT spent FROM budgets WHERE org_unit_id = 'unit-rej'", Ct)).ShouldBe(0);
     }
 

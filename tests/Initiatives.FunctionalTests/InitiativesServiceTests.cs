@@ -502,6 +502,13 @@ public sealed class InitiativesServiceTests(PostgresDatabase postgres, RabbitMqV
         notManager.StatusCode.ShouldBe(StatusCode.PermissionDenied);
         await _host.CallAsync<SubmitSuccessStoryRequest, SubmitSuccessStoryResponse>("SubmitSuccessStory",
             new SubmitSuccessStoryRequest { IdempotencyKey = "sub", StoryId = story.StoryId }, _manager);
+        await _host.CallAsync<SubmitSuccessStoryRequest, SubmitSuccessStoryResponse>("SubmitSuccessStory",
+            new SubmitSuccessStoryRequest { IdempotencyKey = "sub-again", StoryId = story.StoryId }, _manager); // submitted already: nothing more
+        // Issue 25: the wait is published with the submission, naming the sponsor who may publish the story.
+        (await _host.ScalarAsync("""
+            SELECT count(*) FROM eventbus_outbox WHERE topic = 'success-story-submitted' AND aggregate_id = @p
+              AND convert_from(envelope, 'UTF8')::jsonb -> 'data' -> 'sponsorIds' = '["exec-1"]'::jsonb
+            """, Ct, id)).ShouldBe(1);
         var wrongSponsor = await Should.ThrowAsync<RpcException>(() => _host.CallAsync<PublishSuccessStoryRequest, PublishSuccessStoryResponse>("PublishSuccessStory",
             new PublishSuccessStoryRequest { IdempotencyKey = "pub", StoryId = story.StoryId }, _host.Token("exec-2", Roles.Executive)));
         wrongSponsor.StatusCode.ShouldBe(StatusCode.PermissionDenied);

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Transformation.Baselines.V1;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Transformation.Directory.V1;
@@ -7,6 +8,7 @@ using Transformation.EndState.V1;
 using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Transformation.Incentives.V1;
+using Transformation.Initiatives.V1;
 using Transformation.Notifications.Api.Infrastructure;
 using Transformation.Notifications.V1;
 using Transformation.ServiceDefaults.Identity;
@@ -78,6 +80,99 @@ public sealed class InboxTests(PostgresFixture postgres, RabbitMqFixture rabbitM
         after.Notifications.ShouldBeEmpty();
         after.UnreadCount.ShouldBe(0);
         (await ListAsync(other.Id)).Notifications.Count.ShouldBe(2); // the other sponsor still has to endorse
+    }
+
+    [Fact]
+    public async Task AHeldRewardWaitsForTheManagerWhoMayApproveItOnlyOnceAndLeavesTheInboxWhenReviewed()
+    {
+        var (manager, employee) = (Person("manager"), Person("employee"));
+        await PublishAsync(Joined(manager), Joined(employee));
+        var held = new RewardHeld
+        {
+            RewardId = $"r-{Guid.NewGuid():n}", EmployeeId = employee.Id, ApproverId = manager.Id, Points = 60, BehaviourName = "Closes the big deal",
+            HeldAt = Now,
+        };
+        var hrOnly = new RewardHeld { RewardId = $"r-{Guid.NewGuid():n}", EmployeeId = employee.Id, Points = 40, BehaviourName = "Speaks up", HeldAt = Now };
+        var later = new RewardHeld { RewardId = $"r-{Guid.NewGuid():n}", EmployeeId = employee.Id, ApproverId = manager.Id, Points = 70, HeldAt = Now };
+        var redelivered = Event(held);
+        await TestEvents.PublishAsync(_host.AmqpUri, [redelivered, redelivered, Event(hrOnly), Event(later)], Ct);
+        // The last event on the queue: once it is in, the redelivery and the hr-only hold before it were handled too.
+        await _host.WaitUntilAsync($"SELECT count(*) FROM notifications WHERE recipient_id = '{manager.Id}'", 2);
+
+        var item = (await ListAsync(manager.Id)).Notifications.Single(n => n.Detail.StartsWith("Closes", StringComparison.Ordinal));
+        item.Kind.ShouldBe(NotificationKind.RewardAwaitingApproval);
+        item.Title.ShouldBe("A held reward waits for your approval.");
+        item.Detail.ShouldBe("Closes the big deal: 60 points");
+        item.Link.ShouldBe("me");
+        (await ListAsync(employee.Id)).Notifications.ShouldBeEmpty();
+        (await _host.ScalarAsync("SELECT count(*) FROM notifications")).ShouldBe(2); // hr is a role: no one in person
+
+        await PublishAsync(new RewardReviewed { RewardId = held.RewardId, EmployeeId = employee.Id, Approved = true, ReviewedBy = manager.Id, ReviewedAt = Now });
+        await _host.WaitUntilAsync($"SELECT count(*) FROM notifications WHERE recipient_id = '{manager.Id}' AND done_at IS NOT NULL", 1);
+        (await ListAsync(manager.Id)).Notifications.ShouldHaveSingleItem().Detail.ShouldBe("70 points"); // the later one still waits
+    }
+
+    [Fact]
+    public async Task ASubmittedStoryWaitsForItsSponsorOnlyOnceAndLeavesTheInboxWhenPublished()
+    {
+        var (sponsor, author) = (Person("sponsor"), Person("author"));
+        await PublishAsync(Joined(sponsor), Joined(author));
+        var submitted = Submitted(sponsor.Id, author.Id, "How the night shift halved its handover time");
+        var later = Submitted(sponsor.Id, author.Id, "A second story");
+        var redelivered = Event(submitted);
+        await TestEvents.PublishAsync(_host.AmqpUri, [redelivered, redelivered, Event(later)], Ct);
+        // The last event on the queue: once it is in, the redelivery before it was handled too.
+        await _host.WaitUntilAsync($"SELECT count(*) FROM notifications WHERE recipient_id = '{sponsor.Id}'", 2);
+
+        var item = (await ListAsync(sponsor.Id)).Notifications.Single(n => n.Detail == submitted.Title);
+        item.Kind.ShouldBe(NotificationKind.StoryAwaitingPublication);
+        item.Title.ShouldBe("A success story waits for you to publish it.");
+        item.Link.ShouldBe("executive/endorsements");
+        (await ListAsync(author.Id)).Notifications.ShouldBeEmpty();
+        (await _host.ScalarAsync("SELECT count(*) FROM notifications")).ShouldBe(2);
+
+        await PublishAsync(new SuccessStoryPublished
+        {
+            StoryId = submitted.StoryId, InitiativeId = submitted.InitiativeId, Title = submitted.Title, AuthorId = author.Id, ApprovedBy = sponsor.Id, PublishedAt = Now,
+        });
+        await _host.WaitUntilAsync($"SELECT count(*) FROM notifications WHERE recipient_id = '{sponsor.Id}' AND done_at IS NOT NULL", 1);
+        (await ListAsync(sponsor.Id)).Notifications.ShouldHaveSingleItem().Detail.ShouldBe("A second story"); // the later one still waits
+    }
+
+    private static SuccessStorySubmitted Submitted(string sponsorId, string authorId, string title) => new()
+    {
+        StoryId = Guid.NewGuid().ToString(), InitiativeId = $"i-{Guid.NewGuid():n}", Title = title, AuthorId = authorId, SponsorIds = { sponsorId }, SubmittedAt = Now,
+    };
+
+    [Fact]
+    public async Task ASurveyInvitationReachesEachInviteeOnceAndLeavesTheInboxWhenTheSurveyCloses()
+    {
+        var (first, second, outsider) = (Person("invitee"), Person("invitee"), Person("outsider"));
+        await PublishAsync(Joined(first), Joined(second), Joined(outsider));
+        var survey = $"survey-{Guid.NewGuid():n}";
+        var other = $"survey-{Guid.NewGuid():n}";
+        var batch = Event(new SurveyInvitation { AssessmentId = survey, Title = "Spring pulse", EmployeeIds = { first.Id }, ClosesAt = Now });
+        await TestEvents.PublishAsync(_host.AmqpUri,
+        [
+            batch, batch,
+            Event(new SurveyInvitation { AssessmentId = survey, Title = "Spring pulse", EmployeeIds = { second.Id }, ClosesAt = Now }),
+            Event(new SurveyInvitation { AssessmentId = other, Title = "Another survey", EmployeeIds = { first.Id }, ClosesAt = Now }),
+        ], Ct);
+        // The last event on the queue: once it is in, the batches before it were handled too.
+        await _host.WaitUntilAsync($"SELECT count(*) FROM notifications WHERE recipient_id = '{first.Id}'", 2);
+
+        var item = (await ListAsync(second.Id)).Notifications.ShouldHaveSingleItem();
+        item.Kind.ShouldBe(NotificationKind.SurveyOpen);
+        item.Title.ShouldBe("A survey is open for you.");
+        item.Detail.ShouldBe("Spring pulse");
+        item.Link.ShouldBe($"me/surveys/{survey}");
+        (await ListAsync(outsider.Id)).Notifications.ShouldBeEmpty();
+        (await _host.ScalarAsync("SELECT count(*) FROM notifications")).ShouldBe(3);
+
+        await PublishAsync(new AssessmentClosed { AssessmentId = survey, ClosedAt = Now, Respondents = 1 });
+        await _host.WaitUntilAsync($"SELECT count(*) FROM notifications WHERE subject = 'survey/{survey}' AND done_at IS NOT NULL", 2);
+        (await ListAsync(second.Id)).Notifications.ShouldBeEmpty();
+        (await ListAsync(first.Id)).Notifications.ShouldHaveSingleItem().Detail.ShouldBe("Another survey"); // still open
     }
 
     [Fact]

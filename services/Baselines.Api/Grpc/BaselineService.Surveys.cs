@@ -3,6 +3,7 @@ using Npgsql;
 using Transformation.Baselines.Api.Infrastructure;
 using Transformation.Baselines.Api.Model;
 using Transformation.Baselines.V1;
+using Transformation.EventBus;
 using Transformation.GrpcHosting;
 using Grpc.Core;
 using Transformation.ServiceDefaults.Identity;
@@ -12,6 +13,9 @@ namespace Transformation.Baselines.Api.Grpc;
 /// <summary>Surveys answered in the product: hr opens, extends and follows them; each invitee answers their own (see SurveyStore).</summary>
 public sealed partial class BaselineService
 {
+    /// <summary>The most invitees one SurveyInvitation event names.</summary>
+    public const int InvitationBatch = 1000;
+
     public override async Task<OpenSurveyResponse> OpenSurvey(OpenSurveyRequest request, ServerCallContext context)
     {
         var caller = context.Caller();
@@ -42,15 +46,19 @@ public sealed partial class BaselineService
         var tree = await scores.TreeAsync(connection, ct, transaction);
         var invited = await SurveyStore.InviteAsync(connection, transaction, assessment.AssessmentId,
             Surveys.InvitedUnits(create.PopulationOrgUnitIds, excludeSubUnits, tree), ct);
-        if (invited == 0)
+        if (invited.Count == 0)
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, "No active employee works in the population: nobody would be invited."));
         }
 
+        // Their inboxes hear of it in batches, in one outbox round trip; who answers never leaves this service.
+        await outbox.EnqueueAsync(connection, transaction, [.. invited.Chunk(InvitationBatch).Select(ids => new OutgoingEvent(assessment.AssessmentId,
+            new SurveyInvitation { AssessmentId = assessment.AssessmentId, Title = assessment.Title, EmployeeIds = { ids }, ClosesAt = assessment.ClosesAt }))], ct);
+
         // The invitations by mail commit with the opening; the mail outbox sender delivers them.
         await SurveyMailStore.SaveScheduleAsync(connection, transaction, assessment.AssessmentId, reminders, ct);
         await SurveyMailStore.InviteAsync(connection, transaction, assessment, options.Value.Mail.PortalUri, ct);
-        return new OpenSurveyResponse { Assessment = assessment, Invited = invited };
+        return new OpenSurveyResponse { Assessment = assessment, Invited = invited.Count };
     }
 
     public override async Task<ExtendSurveyResponse> ExtendSurvey(ExtendSurveyRequest request, ServerCallContext context)

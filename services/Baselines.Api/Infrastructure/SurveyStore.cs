@@ -34,13 +34,24 @@ namespace Transformation.Baselines.Api.Infrastructure;
 /// </summary>
 public static class SurveyStore
 {
-    /// <summary>Invites every active employee of <paramref name="units"/>; the number invited.</summary>
-    public static Task<int> InviteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string assessmentId, IEnumerable<string> units,
-        CancellationToken ct) =>
-        connection.ExecuteAsync(transaction, """
+    /// <summary>Invites every active employee of <paramref name="units"/>; the ids invited.</summary>
+    public static async Task<List<string>> InviteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string assessmentId,
+        IEnumerable<string> units, CancellationToken ct)
+    {
+        await using var command = connection.Command(transaction, """
             INSERT INTO invitations (assessment_id, employee_id, org_unit_id)
             SELECT $1, employee_id, org_unit_id FROM employees WHERE active AND org_unit_id = ANY($2) ORDER BY employee_id
-            """, ct, assessmentId, Sql.TextArray(units));
+            RETURNING employee_id
+            """, assessmentId, Sql.TextArray(units));
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var invited = new List<string>();
+        while (await reader.ReadAsync(ct))
+        {
+            invited.Add(reader.GetString(0));
+        }
+
+        return invited;
+    }
 
     /// <summary>The caller's invitation (unit at opening, answered), locked for the caller's write; null when not invited.</summary>
     public static async Task<(string Unit, bool Answered)?> InvitationAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string assessmentId,

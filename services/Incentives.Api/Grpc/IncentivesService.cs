@@ -534,6 +534,14 @@ public sealed partial class IncentivesService(IncentivesDatabase database, Outbo
 
             reward.ReviewedBy = caller.Subject;
             reward.ReviewNote = request.Note;
+            await outbox.EnqueueAsync(connection, transaction, reward.EmployeeId, new RewardReviewed
+            {
+                RewardId = reward.RewardId,
+                EmployeeId = reward.EmployeeId,
+                Approved = reward.Status == RewardStatus.Granted,
+                ReviewedBy = caller.Subject,
+                ReviewedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+            }, ct);
             await RewardPipeline.NotifyFeedsAsync(connection, transaction, [reward], ct);
             await AuditLog.AppendAsync(connection, transaction, "reward", reward.RewardId, caller.Subject, before, JsonFormatter.Default.Format(reward), ct);
             var response = new ReviewRewardResponse { Reward = reward };

@@ -30,7 +30,8 @@ public sealed record Evaluation(Observation Observation, string BehaviourName, s
 /// they are allocated in memory, in order (<see cref="BudgetAllocation"/>); the ledgers settle;</item>
 /// <item>one round trip writes every outcome row (a multi-row insert, which writes the rewards' audit entries from its
 /// RETURNING), the badges and a <c>NOTIFY</c> per reward for live feeds (delivered only if the transaction commits);</item>
-/// <item>one round trip writes the events into the outbox (RewardGranted, RecognitionPublished, BadgeAwarded);</item>
+/// <item>one round trip writes the events into the outbox (RewardGranted, RecognitionPublished, BadgeAwarded; RewardHeld for
+/// a reward waiting for review, naming the recipient's manager read in the previous round trip);</item>
 /// <item>last, one round trip charges the budgets: a conditional <c>UPDATE … WHERE spent + points &lt;= amount</c> per
 /// budget row, in (unit, period) order, so a budget row is locked only from there to the commit (and concurrent
 /// batches lock in one order: no deadlock).</item>
@@ -129,6 +130,8 @@ public sealed class RewardPipeline(IGrainFactory grains, LedgerActivations activ
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[])
         ON CONFLICT DO NOTHING RETURNING employee_id, badge_id
         """;
+
+    private const string ManagersSql = "SELECT employee_id, manager_id FROM employees WHERE employee_id = ANY($1) AND manager_id <> ''";
 
     private const string NotifySql = $"SELECT count(pg_notify('{FeedChannel}', t.r || ' ' || t.e)) FROM unnest($1::text[], $2::text[]) AS t(r, e)";
 
@@ -515,7 +518,15 @@ public sealed class RewardPipeline(IGrainFactory grains, LedgerActivations activ
 
         AddNotify(batch, [.. rewards.Where((_, i) => decisions[i].Decision.Verdict != Verdict.CallOut)]);
 
+        var held = Enumerable.Range(0, rewards.Length).Where(i => decisions[i].Decision.Verdict is Verdict.PendingApproval or Verdict.Flagged).ToList();
+        if (held.Count > 0)
+        {
+            // Last, so that its rows are the reader's last result: who may approve each held reward besides hr.
+            batch.BatchCommands.Add(Command(ManagersSql, [held.Select(i => rewards[i].EmployeeId).Distinct(StringComparer.Ordinal).ToArray()]));
+        }
+
         var awarded = new HashSet<(string EmployeeId, string BadgeId)>();
+        var managers = new Dictionary<string, string>(StringComparer.Ordinal);
         int inserted;
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
@@ -531,6 +542,15 @@ public sealed class RewardPipeline(IGrainFactory grains, LedgerActivations activ
 
             await reader.ReadAsync(cancellationToken);
             inserted = reader.GetInt32(0);
+            if (held.Count > 0)
+            {
+                await reader.NextResultAsync(cancellationToken); // the notifications' count
+                await reader.NextResultAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    managers[reader.GetString(0)] = reader.GetString(1);
+                }
+            }
         }
 
         if (inserted != rewards.Length)
@@ -549,6 +569,11 @@ public sealed class RewardPipeline(IGrainFactory grains, LedgerActivations activ
             events.AddRange(decisions[i].Decision.BadgesEarned
                 .Where(b => awarded.Contains((rewards[i].EmployeeId, b.BadgeId)))
                 .Select(b => BadgeEvent(rewards[i], b, stamp)));
+        }
+
+        foreach (var i in held)
+        {
+            events.Add(HeldEvent(rewards[i], decisions[i].Decision.Verdict, managers.GetValueOrDefault(rewards[i].EmployeeId, ""), stamp));
         }
 
         if (events.Count > 0)
@@ -660,6 +685,23 @@ public sealed class RewardPipeline(IGrainFactory grains, LedgerActivations activ
 
         return events;
     }
+
+    /// <summary>
+    /// A held reward's RewardHeld, naming the manager who may approve it as <see cref="Access.MayReview"/> decides: not for a
+    /// flagged reward (hr's alone), nor a manager who gave it.
+    /// </summary>
+    private static OutgoingEvent HeldEvent(Reward reward, Verdict verdict, string managerId, Timestamp now) => new(reward.EmployeeId, new RewardHeld
+    {
+        RewardId = reward.RewardId,
+        EmployeeId = reward.EmployeeId,
+        ApproverId = verdict == Verdict.PendingApproval && !string.Equals(managerId, reward.GiverId, StringComparison.Ordinal)
+            && !string.Equals(managerId, reward.EmployeeId, StringComparison.Ordinal) ? managerId : "",
+        Points = reward.Points,
+        BehaviourId = reward.BehaviourId,
+        BehaviourName = reward.BehaviourName,
+        OrgUnitId = reward.OrgUnitId,
+        HeldAt = now,
+    });
 
     private static OutgoingEvent BadgeEvent(Reward reward, Badge badge, Timestamp now) => new(reward.EmployeeId, new BadgeAwarded
     {

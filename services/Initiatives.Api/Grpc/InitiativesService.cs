@@ -487,6 +487,24 @@ public sealed class InitiativesService(InitiativesDatabase database, Outbox outb
         var story = pair.Story.Clone();
         story.Status = next.Value;
         story.Evidence = await EvidenceAsync(connection, transaction, initiative, pair.ObservationIds, ct);
+        if (next == StoryStatus.Submitted)
+        {
+            var submitted = new SuccessStorySubmitted
+            {
+                StoryId = story.StoryId,
+                InitiativeId = story.InitiativeId,
+                Title = story.Title,
+                AuthorId = story.AuthorId,
+                SubmittedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+            };
+            if (!string.IsNullOrEmpty(initiative.SponsorId))
+            {
+                submitted.SponsorIds.Add(initiative.SponsorId);
+            }
+
+            await outbox.EnqueueAsync(connection, transaction, story.InitiativeId, submitted, ct);
+        }
+
         if (next == StoryStatus.Published)
         {
             story.ApprovedBy = approver ?? "";

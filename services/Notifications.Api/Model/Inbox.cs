@@ -1,6 +1,8 @@
 using Google.Protobuf;
+using Transformation.Baselines.V1;
 using Transformation.EndState.V1;
 using Transformation.Incentives.V1;
+using Transformation.Initiatives.V1;
 using Transformation.Notifications.V1;
 
 namespace Transformation.Notifications.Api.Model;
@@ -31,6 +33,8 @@ public static class Inbox
 {
     public const string EndorsementsLink = "executive/endorsements";
     public const string RecognitionLink = "me";
+    public const string ReviewLink = "me";
+    public const string StoriesLink = "executive/endorsements";
 
     public static InboxChanges Changes(IMessage message) => message switch
     {
@@ -49,6 +53,18 @@ public static class Inbox
             recognition.Message.Length > 0 ? $"{recognition.BehaviourName}: {recognition.Message}" : recognition.BehaviourName)),
         RewardRevoked revoked => InboxChanges.Add(new NewNotification(revoked.EmployeeId, NotificationKind.RewardRevoked,
             RewardSubject(revoked.RewardId), RecognitionLink, revoked.Reason)),
+        // The manager who may approve it; hr (a role: this service keeps no one's roles) reads its review queue.
+        RewardHeld held => InboxChanges.Add(new NewNotification(held.ApproverId, NotificationKind.RewardAwaitingApproval, ReviewSubject(held.RewardId),
+            ReviewLink, held.BehaviourName.Length > 0 ? $"{held.BehaviourName}: {held.Points} points" : $"{held.Points} points")),
+        RewardReviewed reviewed => InboxChanges.Complete(new Completion(ReviewSubject(reviewed.RewardId), 1)),
+        // Each person who may publish it (the sponsor; hr is a role, as above); its publication ends the wait.
+        SuccessStorySubmitted submitted => InboxChanges.Add([.. submitted.SponsorIds.Distinct(StringComparer.Ordinal).Select(s =>
+            new NewNotification(s, NotificationKind.StoryAwaitingPublication, StorySubject(submitted.StoryId), StoriesLink, submitted.Title))]),
+        SuccessStoryPublished published => InboxChanges.Complete(new Completion(StorySubject(published.StoryId), 1)),
+        // Every invitee of the batch; the survey's closing ends them all (who answered is never told outside Baselines).
+        SurveyInvitation invitation => InboxChanges.Add([.. invitation.EmployeeIds.Distinct(StringComparer.Ordinal).Select(e =>
+            new NewNotification(e, NotificationKind.SurveyOpen, SurveySubject(invitation.AssessmentId), SurveysLink(invitation.AssessmentId), invitation.Title))]),
+        AssessmentClosed closed => InboxChanges.Complete(new Completion(SurveySubject(closed.AssessmentId), 1)),
         _ => InboxChanges.None,
     };
 
@@ -69,4 +85,13 @@ public static class Inbox
     private static string EndStateSubject(string scopeOrgUnitId) => $"end-state/{scopeOrgUnitId}";
 
     private static string RewardSubject(string rewardId) => $"reward/{rewardId}";
+
+    private static string SurveySubject(string assessmentId) => $"survey/{assessmentId}";
+
+    private static string SurveysLink(string assessmentId) => $"me/surveys/{Uri.EscapeDataString(assessmentId)}";
+
+    private static string StorySubject(string storyId) => $"story/{storyId}";
+
+    // Not the reward's own subject: its approval's RewardGranted and RecognitionPublished must not end the recipient's waits.
+    private static string ReviewSubject(string rewardId) => $"reward-review/{rewardId}";
 }

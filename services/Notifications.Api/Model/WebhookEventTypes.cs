@@ -23,14 +23,14 @@ public static class WebhookEventTypes
 
     private static readonly Offered[] All =
     [
-        Offer<DimensionDefined>(), Offer<DimensionRevised>(), Offer<ItemDefined>(), Offer<AssessmentOpened>(), Offer<AssessmentClosed>(),
+        Offer<DimensionDefined>(), Offer<DimensionRevised>(), Offer<ItemDefined>(), Offer<AssessmentOpened>(), Offer<SurveyInvitation>(), Offer<AssessmentClosed>(),
         Offer<ScoresPublished>(), Offer<BaselineSet>(),
         Offer<OrgUnitChanged>(), Offer<EmployeeJoined>(), Offer<EmployeeMoved>(), Offer<EmployeeUpdated>(), Offer<EmployeeLeft>(), Offer<EmployeeErased>(),
         Offer<EndStateDrafted>(), Offer<EndStateProposed>(), Offer<EndStateEndorsementRecorded>(), Offer<EndStateEndorsed>(), Offer<EndStateDeclined>(),
         Offer<BehaviourDefined>(), Offer<BehaviourRevised>(), Offer<RewardGranted>(), Offer<BadgeAwarded>(), Offer<RecognitionPublished>(chat: true),
-        Offer<RewardRevoked>(), Offer<PointsRedeemed>(), Offer<PointsRefunded>(), Offer<RedemptionFulfilled>(),
+        Offer<RewardRevoked>(), Offer<RewardHeld>(), Offer<RewardReviewed>(), Offer<PointsRedeemed>(), Offer<PointsRefunded>(), Offer<RedemptionFulfilled>(),
         Offer<InitiativeProposed>(), Offer<InitiativeUpdated>(), Offer<InitiativeSponsored>(), Offer<InitiativeStatusChanged>(), Offer<InitiativeProgressed>(),
-        Offer<MilestoneReached>(), Offer<SuccessStoryPublished>(chat: true),
+        Offer<MilestoneReached>(), Offer<SuccessStorySubmitted>(), Offer<SuccessStoryPublished>(chat: true),
     ];
 
     private static readonly Dictionary<string, Offered> ByTopic = All.ToDictionary(o => o.Topic, StringComparer.Ordinal);

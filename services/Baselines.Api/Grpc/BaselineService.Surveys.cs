@@ -163,13 +163,29 @@ public sealed partial class BaselineService
         // Kept under the nearest unit of the population with at least the minimum group of invitees (with its sub-units').
         var tree = await scores.TreeAsync(connection, ct, transaction);
         var scope = Surveys.InvitedUnits(assessment.PopulationOrgUnitIds, assessment.ExcludeSubUnits, tree);
-        var invited = Surveys.WithSubUnits((await SurveyStore.CountsAsync(connection, transaction, assessment.AssessmentId, ct))
-            .ToDictionary(c => c.Key, c => c.Value.Invited, StringComparer.Ordinal), tree, scope);
+        var invited = Surveys.WithSubUnits(await InvitedPerUnitAsync(connection, transaction, assessment.AssessmentId, ct), tree, scope);
         var reportingUnit = Surveys.ReportingUnit(unit, tree, invited, scope, scores.MinimumGroupSize);
         await SurveyStore.SubmitAsync(connection, transaction, assessment.AssessmentId, caller.Subject, reportingUnit,
             seal.Seal(assessment.AssessmentId, answers, comment), ct);
         await transaction.CommitAsync(ct);
         return new SubmitSurveyResponse();
+    }
+
+    /// <summary>
+    /// An open survey's invitees per unit. They are fixed at opening (each keeps the unit they had then), so they are counted once
+    /// per survey, not by every submission: counting per submission read every invitation, which made a day of 100,000 answers
+    /// quadratic (about 70 submissions/s, the database busy counting).
+    /// </summary>
+    private async Task<Dictionary<string, long>> InvitedPerUnitAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string assessmentId,
+        CancellationToken ct)
+    {
+        if (!_invitedPerUnit.TryGetValue(assessmentId, out var invited))
+        {
+            invited = (await SurveyStore.CountsAsync(connection, transaction, assessmentId, ct)).ToDictionary(c => c.Key, c => c.Value.Invited, StringComparer.Ordinal);
+            _invitedPerUnit.TryAdd(assessmentId, invited);
+        }
+
+        return invited;
     }
 
     public override async Task<GetResponseRatesResponse> GetResponseRates(GetResponseRatesRequest request, ServerCallContext context)

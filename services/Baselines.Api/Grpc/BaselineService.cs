@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Google.Protobuf.WellKnownTypes;
 using Transformation.Audit.V1;
 using Transformation.Baselines.Api.Model;
@@ -17,6 +18,8 @@ public sealed partial class BaselineService(BaselinesDatabase database, Outbox o
     SurveySeal seal)
     : V1.BaselineService.BaselineServiceBase
 {
+    private readonly ConcurrentDictionary<string, Dictionary<string, long>> _invitedPerUnit = new(StringComparer.Ordinal);
+
     // ---- Dimensions and items ----
 
     public override async Task<DefineDimensionResponse> DefineDimension(DefineDimensionRequest request, ServerCallContext context)
